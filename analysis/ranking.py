@@ -1,0 +1,116 @@
+"""Ranks and PAPI-style quartile groups (highest, high-average, low-average, lowest)."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+__all__ = ["GROUPS", "group_sizes", "rank_and_group"]
+
+GROUPS: tuple[str, ...] = ("highest", "high-average", "low-average", "lowest")
+
+# When m is not a multiple of 4 the r = m mod 4 extra units go to the groups in this
+# order: highest, lowest, high-average. It reproduces PAPI 2020 (63 -> 16/16/15/16).
+_EXTRA_ORDER = (0, 3, 1, 2)
+
+
+def group_sizes(m: int) -> tuple[int, int, int, int]:
+    """Sizes of the four groups for ``m`` ranked units.
+
+    Parameters
+    ----------
+    m
+        Number of units ranked.
+
+    Returns
+    -------
+    tuple of int
+        Sizes of ``highest, high-average, low-average, lowest``: each is ``m // 4``,
+        and the ``m % 4`` remaining units go one each to highest, then lowest, then
+        high-average.
+
+    Examples
+    --------
+    >>> group_sizes(63)
+    (16, 16, 15, 16)
+    >>> group_sizes(99)
+    (25, 25, 24, 25)
+    """
+    if m < 0:
+        raise ValueError("m must be non-negative")
+    q, r = divmod(int(m), 4)
+    sizes = [q] * 4
+    for position in _EXTRA_ORDER[:r]:
+        sizes[position] += 1
+    return (sizes[0], sizes[1], sizes[2], sizes[3])
+
+
+def rank_and_group(
+    frame: pd.DataFrame,
+    *,
+    by: str | list[str],
+    score: str = "score",
+    eligible: str | None = None,
+) -> pd.DataFrame:
+    """Rank units within each ``by`` group (1 = best) and split them into four groups.
+
+    Parameters
+    ----------
+    frame
+        Table with the score column and the grouping columns.
+    by
+        Column(s) defining what is ranked together (e.g. ``["level", "code"]``).
+    score
+        Column to rank on; higher is better. NaN scores are not ranked.
+    eligible
+        Optional boolean column; rows where it is False are not ranked
+        (e.g. flagged ``insufficient``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``frame``, with ``rank`` (nullable Int64) and ``group`` (str or NaN).
+
+    Notes
+    -----
+    Ties share the smallest rank (``method="min"``, 1, 2, 2, 4) and the group of
+    that position, so tied units are never split across groups. Group sizes follow
+    :func:`group_sizes`.
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in [*keys, score] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame lacks column(s) {', '.join(missing)}")
+    values = frame[score].astype(float)
+    mask = values.notna()
+    if eligible is not None:
+        mask &= frame[eligible].astype(bool)
+    ranked = values.where(mask)
+    grouped = ranked.groupby([frame[k] for k in keys], sort=False)
+    rank = grouped.rank(method="min", ascending=False)
+    m = grouped.transform("count").to_numpy(dtype=float)
+    q, r = np.floor_divide(m, 4), np.mod(m, 4)
+    # Extra units by r: highest if r >= 1, high-average if r >= 3, low-average never,
+    # lowest if r >= 2 (the order of _EXTRA_ORDER).
+    sizes = [q + (r >= 1), q + (r >= 3), q, q + (r >= 2)]
+    bound1 = sizes[0]
+    bound2 = bound1 + sizes[1]
+    bound3 = bound2 + sizes[2]
+    position = rank.to_numpy(dtype=float) - 1
+    index: npt.NDArray[np.float64] = (
+        (position >= bound1).astype(float)
+        + (position >= bound2)
+        + (position >= bound3)
+    )
+    labels = np.array(GROUPS, dtype=object)
+    has_rank = np.isfinite(position)
+    group = np.full(len(frame), np.nan, dtype=object)
+    group[has_rank] = labels[index[has_rank].astype(int)]
+    return pd.DataFrame(
+        {
+            "rank": rank.where(has_rank).astype("Int64"),
+            "group": pd.Series(group, index=frame.index, dtype="str"),
+        },
+        index=frame.index,
+    )

@@ -1,0 +1,99 @@
+"""Flask application factory for the citizen feedback platform."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask, request, session
+from flask_babel import get_locale
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .config import DEV_SECRET_KEY, Config
+from .extensions import babel, csrf, db, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given in the usual ``postgres(ql)://`` form."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def select_locale() -> str:
+    """Vietnamese unless the citizen chose English (``?lang=`` or the form's switch)."""
+    languages = ("vi", "en")
+    chosen = request.args.get("lang") or request.form.get("switch_lang")
+    if chosen in languages:
+        session["lang"] = chosen
+        return chosen
+    return session.get("lang") if session.get("lang") in languages else "vi"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: defaults, then instance config.py and environment (or ``test_config``)."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+    )
+    app.config.from_object(Config)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env()
+        if os.environ.get("DATABASE_URL"):
+            app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+        for key in ("SECRET_KEY", "BASE_URL"):
+            if os.environ.get(key):
+                app.config[key] = os.environ[key]
+    else:
+        app.config.update(test_config)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        os.makedirs(app.instance_path, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "feedback.sqlite")
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")
+    check_production_config(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories=str(ROOT / "translations"))
+
+    from . import api, citizen, cli, errors
+
+    app.register_blueprint(citizen.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)
+    # Survey forms check their CSRF token themselves, so a failure keeps the answers on screen.
+    csrf.exempt(citizen.bp)
+    errors.init_app(app)
+    app.context_processor(lambda: {"lang": str(get_locale())})
+    cli.init_app(app)
+    return app
+
+
+def check_production_config(app: Flask) -> None:
+    """Refuse to serve production with the development secret key."""
+    if app.config.get("ENV_NAME", os.environ.get("FLASK_ENV_NAME", "development")) == "production":
+        if app.config["SECRET_KEY"] == DEV_SECRET_KEY:
+            raise RuntimeError("SECRET_KEY must be set in production (it is the development key)")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """SQLite: WAL so readers never block the writer, a busy timeout so writers queue."""
+    if type(dbapi_connection).__module__ == "sqlite3":
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()

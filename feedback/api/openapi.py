@@ -1,0 +1,155 @@
+"""The OpenAPI 3.1 document for API v1, kept next to the routes it describes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TEXT = {
+    "type": "object",
+    "required": ["vi", "en"],
+    "properties": {"vi": {"type": "string"}, "en": {"type": "string"}},
+}
+ERRORS = {
+    "type": "object",
+    "required": ["errors"],
+    "properties": {
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        }
+    },
+}
+ANSWER_VALUE = {
+    "oneOf": [
+        {"type": "string", "maxLength": 2000},
+        {"type": "integer"},
+        {"type": "array", "items": {"type": "string"}},
+        {"type": "null"},
+    ]
+}
+RESPONSE_IN = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "survey", "version", "commune", "answers", "submitted_at", "lang"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid", "description": "Chosen by the client once per questionnaire; resending it never counts twice."},
+        "survey": {"type": "string", "description": "Survey slug, e.g. `health`."},
+        "version": {"type": "integer", "description": "The survey version the answers were given to."},
+        "commune": {"type": "string", "pattern": "^[0-9]{5}$", "description": "Official commune/ward code."},
+        "service_point": {"type": ["integer", "null"], "description": "Service point id, or null."},
+        "answers": {"type": "object", "additionalProperties": ANSWER_VALUE, "description": "Question id → value (list for multiple choice)."},
+        "started_at": {"type": ["string", "null"], "format": "date-time"},
+        "submitted_at": {"type": "string", "format": "date-time", "description": "A time without offset is taken as Viet Nam time (UTC+7)."},
+        "lang": {"type": "string", "enum": ["vi", "en"]},
+    },
+}
+RESPONSE_OUT = {
+    "type": "object",
+    "required": ["id", "survey", "version", "commune", "service_point", "answers", "lang", "mode", "submitted_at", "received_at"],
+    "properties": {
+        **{k: v for k, v in RESPONSE_IN["properties"].items()},
+        "mode": {"type": "string", "enum": ["web", "paper", "api"]},
+        "received_at": {"type": "string", "format": "date-time"},
+    },
+}
+QUESTION = {
+    "type": "object",
+    "required": ["id", "type", "required", "label", "options", "relevant", "subdimension", "score"],
+    "properties": {
+        "id": {"type": "string"},
+        "type": {"type": "string", "enum": ["rating", "yes_no", "single", "multiple", "integer", "text"]},
+        "required": {"type": "boolean"},
+        "label": TEXT,
+        "hint": {"oneOf": [TEXT, {"type": "null"}]},
+        "options": {"type": "array", "items": {"type": "object", "required": ["value", "label"], "properties": {"value": {"type": "string"}, "label": TEXT}}},
+        "relevant": {"oneOf": [
+            {"type": "null"},
+            {"type": "object", "required": ["question", "in"], "properties": {"question": {"type": "string"}, "in": {"type": "array", "items": {"type": "string"}}}},
+        ]},
+        "subdimension": {"type": ["string", "null"], "description": "PAPI sub-dimension code such as 6.1."},
+        "score": {"oneOf": [{"type": "null"}, {"type": "object", "additionalProperties": {"type": ["number", "null"], "minimum": 0, "maximum": 1}}]},
+        "min": {"type": "integer"},
+        "max": {"type": "integer"},
+        "max_length": {"type": "integer"},
+    },
+}
+SURVEY_SUMMARY = {
+    "type": "object",
+    "required": ["slug", "version", "service_area", "title"],
+    "properties": {
+        "slug": {"type": "string"},
+        "version": {"type": "integer"},
+        "service_area": {"type": "string", "enum": ["health", "school", "one_stop", "land", "commune_office"]},
+        "title": TEXT,
+    },
+}
+SURVEY = {
+    **SURVEY_SUMMARY,
+    "required": SURVEY_SUMMARY["required"] + ["questions"],
+    "properties": {**SURVEY_SUMMARY["properties"], "questions": {"type": "array", "items": QUESTION}},
+}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def openapi_document() -> dict[str, Any]:
+    """OpenAPI 3.1 document for every /api/v1 route."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Lào Cai citizen feedback API",
+            "version": "1.0.0",
+            "description": "Surveys and anonymous responses behind commune-level proxy PAPI scores.",
+        },
+        "paths": {
+            "/api/v1/surveys": {
+                "get": {
+                    "operationId": "listSurveys",
+                    "summary": "Current version of every survey",
+                    "responses": {"200": _json({"type": "array", "items": SURVEY_SUMMARY}, "Survey list")},
+                }
+            },
+            "/api/v1/surveys/{slug}": {
+                "get": {
+                    "operationId": "getSurvey",
+                    "summary": "One survey with questions, relevance conditions and score maps",
+                    "parameters": [
+                        {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {"name": "version", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
+                    ],
+                    "responses": {
+                        "200": _json(SURVEY, "The survey"),
+                        "404": _json(ERRORS, "No such survey or version"),
+                    },
+                }
+            },
+            "/api/v1/responses": {
+                "post": {
+                    "operationId": "createResponse",
+                    "summary": "Submit a response; idempotent on its id",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": RESPONSE_IN}}},
+                    "responses": {
+                        "201": _json(RESPONSE_OUT, "Stored"),
+                        "200": _json(RESPONSE_OUT, "Already stored with the same content (a retry)"),
+                        "400": _json(ERRORS, "The body is not JSON"),
+                        "409": _json(ERRORS, "A different response with this id is stored"),
+                        "413": _json(ERRORS, "The body is too large"),
+                        "422": _json(ERRORS, "Invalid content; nothing stored"),
+                    },
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI document")},
+                }
+            },
+        },
+    }

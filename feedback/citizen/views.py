@@ -1,0 +1,108 @@
+"""Citizen views: thin wrappers over the survey catalog and the response service."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale
+
+from surveys import Problem, Survey, catalog
+
+from ..extensions import db
+from ..forms import new_state, read_state, survey_form_class
+from ..messages import problem_message
+from ..models import Commune, ServicePoint
+from ..places import active_point, province_communes
+from ..responses import receive_web
+from . import bp
+
+
+@bp.get("/")
+def index():
+    """Landing page: choose commune and service when there is no poster to scan."""
+    province = current_app.config["DEFAULT_PROVINCE"]
+    return render_template(
+        "citizen/index.html",
+        communes=province_communes(province),
+        surveys=catalog().all_current(),
+        error=request.args.get("missing") == "1",
+    )
+
+
+@bp.get("/start")
+def start():
+    """Send the landing page's choice to the commune's service point for that service."""
+    commune = db.session.get(Commune, request.args.get("commune", ""))
+    survey = catalog().current(request.args.get("survey", ""))
+    if commune is None or survey is None:
+        return redirect(url_for(".index", missing=1))
+    point = active_point(commune.code, survey.service_area)
+    if point is not None:
+        return redirect(url_for(".poster", token=point.token))
+    return redirect(url_for(".commune_survey", code=commune.code, slug=survey.slug))
+
+
+@bp.route("/s/<token>", methods=["GET", "POST"])
+def poster(token: str):
+    """The survey behind a poster's QR code."""
+    point = db.session.execute(db.select(ServicePoint).filter_by(token=token)).scalar_one_or_none()
+    if point is None:
+        abort(404)
+    if not point.active:
+        survey = catalog().for_area(point.service_area)
+        current = active_point(point.commune_code, point.service_area)
+        return render_template("citizen/retired.html", point=point, survey=survey, current=current), 410
+    return survey_page(catalog().for_area(point.service_area), point.commune, point)
+
+
+@bp.route("/c/<code>/<slug>", methods=["GET", "POST"])
+def commune_survey(code: str, slug: str):
+    """A survey for a commune without a particular service point (landing-page route)."""
+    commune = db.get_or_404(Commune, code)
+    survey = catalog().current(slug)
+    if survey is None:
+        abort(404)
+    return survey_page(survey, commune, None)
+
+
+@bp.get("/thanks/<code>")
+def thanks(code: str):
+    """Thank-you page that says what happens with the answers."""
+    commune = db.get_or_404(Commune, code)
+    return render_template("citizen/thanks.html", commune=commune, again=request.args.get("again") == "1")
+
+
+def survey_page(survey: Survey, commune: Commune, point: ServicePoint | None):
+    """Render a survey; on POST check and store it, or show the errors with answers kept."""
+    lang = str(get_locale())
+    if request.method == "GET":
+        form = survey_form_class(survey)(formdata=None)
+        form.state.data = new_state(survey)
+        return _render(survey, form, commune, point, {})
+    state = read_state(request.form.get("state"))
+    if state is not None:
+        survey = catalog().get(survey.slug, state[1]) or survey
+    form = survey_form_class(survey)()
+    if "switch_lang" in request.form:
+        return _render(survey, form, commune, point, {})
+    if state is None or not form.validate():
+        if state is None:
+            form.state.data = new_state(survey)
+        return _render(survey, form, commune, point, {"_form": [problem_message(Problem("", "form_expired"))]}, 400)
+    response_id, _, started_at = state
+    response, problems = receive_web(
+        survey, form.answers(survey), response_id=response_id, started_at=started_at,
+        commune_code=commune.code, service_point_id=point.id if point else None, lang=lang,
+    )
+    if problems:
+        errors: dict[str, list[str]] = {}
+        for p in problems:
+            errors.setdefault(p.question, []).append(problem_message(p))
+        return _render(survey, form, commune, point, errors, 422)
+    return redirect(url_for(".thanks", code=commune.code), code=303)
+
+
+def _render(survey, form, commune, point, errors, status=200):
+    return render_template(
+        "citizen/survey.html", survey=survey, form=form, commune=commune, point=point, errors=errors,
+        numbers={q.id: i for i, q in enumerate(survey.main_questions, start=1)},
+    ), status

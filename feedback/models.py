@@ -1,0 +1,104 @@
+"""Database models: communes, service points, responses and their answers."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+SERVICE_AREAS = ("health", "school", "one_stop", "land", "commune_office")
+MODES = ("web", "paper", "api")
+
+
+def utcnow() -> datetime:
+    """Naive UTC now: both SQLite and PostgreSQL columns hold naive UTC times."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_token() -> str:
+    """An unguessable poster token (72 random bits, URL-safe, 12 characters)."""
+    return secrets.token_urlsafe(9)
+
+
+class Commune(db.Model):
+    """A commune, ward or special zone with its official code (two-tier structure, 2025)."""
+
+    code: Mapped[str] = mapped_column(sa.String(5), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    division_type: Mapped[str] = mapped_column(sa.String(20))
+    codename: Mapped[str] = mapped_column(sa.String(120))
+    province_code: Mapped[str] = mapped_column(sa.String(2), index=True)
+    province_name: Mapped[str] = mapped_column(sa.String(120))
+
+    service_points: Mapped[list[ServicePoint]] = relationship(back_populates="commune")
+
+
+class ServicePoint(db.Model):
+    """A place where citizens receive a service and where a poster hangs."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commune_code: Mapped[str] = mapped_column(sa.ForeignKey("commune.code"), index=True)
+    service_area: Mapped[str] = mapped_column(sa.String(20))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    token: Mapped[str] = mapped_column(sa.String(32), unique=True, default=new_token)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None]
+
+    commune: Mapped[Commune] = relationship(back_populates="service_points")
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            sa.column("service_area").in_(SERVICE_AREAS), name="service_area"
+        ),
+    )
+
+
+class Response(db.Model):
+    """One submitted questionnaire; its id is chosen by the form or client, once."""
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    survey: Mapped[str] = mapped_column(sa.String(40))
+    survey_version: Mapped[int]
+    commune_code: Mapped[str] = mapped_column(sa.ForeignKey("commune.code"))
+    service_point_id: Mapped[int | None] = mapped_column(sa.ForeignKey("service_point.id"))
+    lang: Mapped[str] = mapped_column(sa.String(2))
+    mode: Mapped[str] = mapped_column(sa.String(10))
+    started_at: Mapped[datetime | None]
+    submitted_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # SHA-256 of the canonical submitted content: tells a retry (same) from a conflict.
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+
+    answers: Mapped[list[Answer]] = relationship(
+        back_populates="response", cascade="all, delete-orphan", order_by="Answer.question_id"
+    )
+    commune: Mapped[Commune] = relationship()
+    service_point: Mapped[ServicePoint | None] = relationship()
+
+    __table_args__ = (
+        sa.Index("ix_response_commune_received", "commune_code", "received_at"),
+        sa.Index("ix_response_service_point_received", "service_point_id", "received_at"),
+        sa.CheckConstraint(sa.column("mode").in_(MODES), name="mode"),
+    )
+
+
+class Answer(db.Model):
+    """One answer value; a multiple-choice answer has one row per chosen option."""
+
+    response_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("response.id", ondelete="CASCADE"), primary_key=True
+    )
+    question_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(primary_key=True, default=0)
+    value: Mapped[str] = mapped_column(sa.Text)
+    # Copied from the survey version at submission, so analysis needs no survey files.
+    subdimension: Mapped[str | None] = mapped_column(sa.String(8))
+    score: Mapped[float | None]
+
+    response: Mapped[Response] = relationship(back_populates="answers")

@@ -1,0 +1,29 @@
+"""Queries about communes and service points shared by several blueprints."""
+
+from __future__ import annotations
+
+from .extensions import db
+from .models import Commune, ServicePoint
+
+
+def province_communes(province_code: str) -> list[Commune]:
+    """A province's communes and wards in Vietnamese alphabetical order of their names."""
+    communes = db.session.execute(db.select(Commune).filter_by(province_code=province_code)).scalars().all()
+    return sorted(communes, key=lambda c: _sort_key(c.name))
+
+
+def _sort_key(name: str) -> str:
+    import unicodedata
+
+    bare = name.removeprefix("Xã ").removeprefix("Phường ").removeprefix("Đặc khu ")
+    return unicodedata.normalize("NFD", bare.replace("Đ", "D~").replace("đ", "d~")).lower()
+
+
+def active_point(commune_code: str, service_area: str) -> ServicePoint | None:
+    """The commune's oldest active service point of a service area, if any."""
+    return db.session.execute(
+        db.select(ServicePoint)
+        .filter_by(commune_code=commune_code, service_area=service_area, active=True)
+        .order_by(ServicePoint.id)
+        .limit(1)
+    ).scalar_one_or_none()

@@ -1,0 +1,197 @@
+"""Store responses exactly once: validation, canonical content hash, idempotent insert."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from surveys import Problem, Survey, check_answers, scored_rows
+
+from .extensions import db
+from .models import Answer, Response, ServicePoint, utcnow
+
+VIETNAM_TZ = timezone(timedelta(hours=7))
+
+
+@dataclass
+class Submission:
+    """A response as received, before it is stored."""
+
+    id: uuid.UUID
+    survey: Survey
+    commune_code: str
+    service_point_id: int | None
+    answers: dict[str, Any]
+    lang: str
+    mode: str
+    started_at: datetime | None
+    submitted_at: datetime
+    problems: list[Problem] = field(default_factory=list)
+
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical content: equal for a retry, different for a changed answer."""
+        canonical = {
+            "survey": self.survey.slug,
+            "version": self.survey.version,
+            "commune": self.commune_code,
+            "service_point": self.service_point_id,
+            "answers": self.answers,
+            "lang": self.lang,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "submitted_at": self.submitted_at.isoformat(),
+        }
+        text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def parse_time(value: Any) -> datetime | None:
+    """ISO 8601 → naive UTC; a time without offset is taken as Viet Nam time (UTC+7)."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=VIETNAM_TZ)
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def check_submission(sub: Submission, raw_answers: dict[str, Any]) -> Submission:
+    """Validate answers and times in place; problems are left on ``sub.problems``."""
+    sub.answers, problems = check_answers(sub.survey, raw_answers)
+    sub.problems.extend(problems)
+    if sub.submitted_at > utcnow() + timedelta(days=1):
+        sub.problems.append(Problem("submitted_at", "future_time"))
+    if sub.started_at and sub.started_at > sub.submitted_at:
+        sub.problems.append(Problem("started_at", "started_after_submitted"))
+    return sub
+
+
+def service_point_problem(sub: Submission) -> Problem | None:
+    """A service point must exist, belong to the commune and offer the survey's service."""
+    if sub.service_point_id is None:
+        return None
+    point = db.session.get(ServicePoint, sub.service_point_id)
+    if point is None or point.commune_code != sub.commune_code:
+        return Problem("service_point", "unknown_service_point")
+    if point.service_area != sub.survey.service_area:
+        return Problem("service_point", "wrong_service_area")
+    return None
+
+
+def store(sub: Submission) -> tuple[Response, bool]:
+    """Insert the response and its answers in one transaction, once.
+
+    Returns ``(response, created)``. If a response with this id exists (a retry, a double tap,
+    or a concurrent duplicate that won the race) nothing is written and the stored one is
+    returned; the caller compares ``content_hash`` to tell a retry from a conflict.
+    """
+    existing = db.session.get(Response, sub.id)
+    if existing is not None:
+        return existing, False
+    content_hash = sub.content_hash()
+    response = Response(
+        id=sub.id,
+        survey=sub.survey.slug,
+        survey_version=sub.survey.version,
+        commune_code=sub.commune_code,
+        service_point_id=sub.service_point_id,
+        lang=sub.lang,
+        mode=sub.mode,
+        started_at=sub.started_at,
+        submitted_at=sub.submitted_at,
+        received_at=utcnow(),
+        content_hash=content_hash,
+    )
+    response.answers = [Answer(**row) for row in scored_rows(sub.survey, sub.answers)]
+    db.session.add(response)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another request stored the same id between our look-up and our insert.
+        db.session.rollback()
+        stored = db.session.get(Response, sub.id)
+        if stored is None:
+            raise
+        return stored, False
+    return response, True
+
+
+def response_json(response: Response) -> dict[str, Any]:
+    """The stored response as the API returns it."""
+    answers: dict[str, Any] = {}
+    for a in sorted(response.answers, key=lambda a: (a.question_id, a.position)):
+        answers.setdefault(a.question_id, []).append(a.value)
+    from surveys import catalog
+
+    survey = catalog().get(response.survey, response.survey_version)
+    for qid, values in answers.items():
+        q = survey.question(qid) if survey else None
+        if q is not None and q.type == "multiple":
+            continue
+        if q is not None and q.type == "integer":
+            answers[qid] = int(values[0])
+        else:
+            answers[qid] = values[0]
+    return {
+        "id": str(response.id),
+        "survey": response.survey,
+        "version": response.survey_version,
+        "commune": response.commune_code,
+        "service_point": response.service_point_id,
+        "answers": answers,
+        "lang": response.lang,
+        "mode": response.mode,
+        "started_at": _iso(response.started_at),
+        "submitted_at": _iso(response.submitted_at),
+        "received_at": _iso(response.received_at),
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.replace(tzinfo=timezone.utc).isoformat() if moment else None
+
+
+def count_responses() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Response))
+
+
+def receive_web(
+    survey: Survey,
+    raw_answers: dict[str, Any],
+    *,
+    response_id: uuid.UUID,
+    started_at: datetime,
+    commune_code: str,
+    service_point_id: int | None,
+    lang: str,
+    mode: str = "web",
+) -> tuple[Response | None, list[Problem]]:
+    """Check and store a form submission; a response id seen before is simply acknowledged."""
+    existing = db.session.get(Response, response_id)
+    if existing is not None:
+        return existing, []
+    sub = Submission(
+        id=response_id,
+        survey=survey,
+        commune_code=commune_code,
+        service_point_id=service_point_id,
+        answers={},
+        lang=lang,
+        mode=mode,
+        started_at=started_at,
+        submitted_at=utcnow(),
+    )
+    check_submission(sub, raw_answers)
+    if sub.problems:
+        return None, sub.problems
+    response, _ = store(sub)
+    return response, []

@@ -1,0 +1,88 @@
+"""Fixtures: one migrated database per test session (SQLite, or PostgreSQL when
+``TEST_DATABASE_URL`` is set), emptied of responses and service points before each test."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from feedback import create_app
+from feedback.extensions import db
+from feedback.models import Answer, Response, ServicePoint
+from feedback.units import load_units
+
+BASE_URL = "http://poster.test"
+
+
+def _config(url: str) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "BASE_URL": BASE_URL,
+    }
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """A freshly migrated database with Lào Cai's communes loaded."""
+    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+    app = create_app(_config(url))
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade()
+        load_units("15")
+    return url
+
+
+@pytest.fixture
+def app(database_url):
+    app = create_app(_config(database_url))
+    with app.app_context():
+        for model in (Answer, Response, ServicePoint):
+            db.session.execute(sa.delete(model))
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def point(app):
+    """An active health service point in Xã Khao Mang (04465)."""
+    with app.app_context():
+        sp = ServicePoint(commune_code="04465", service_area="health", name="Trạm Y tế Khao Mang")
+        db.session.add(sp)
+        db.session.commit()
+        return {"id": sp.id, "token": sp.token}
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    """The hidden inputs of a rendered form (CSRF token and signed state)."""
+    return dict(re.findall(r'<input id="\w+" name="(\w+)" type="hidden" value="([^"]*)"', html))
+
+
+def count(app, model=Response, **filters) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(model).filter_by(**filters))
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
