@@ -82,7 +82,7 @@ def fay_herriot(estimates: npt.ArrayLike, variances: npt.ArrayLike) -> FayHerrio
     --------
     >>> result = fay_herriot([0.2, 0.5, 0.8], [0.01, 0.01, 0.04])
     >>> round(result.between_variance, 4), result.estimate.round(3).tolist()
-    (0.07, [0.225, 0.5, 0.71])
+    (0.07, [0.238, 0.5, 0.691])
     """
     theta = np.asarray(estimates, dtype=float).ravel()
     d = np.asarray(variances, dtype=float).ravel()

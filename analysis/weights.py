@@ -286,25 +286,40 @@ def _rake_cells(
     if tol <= 0 or max_iter < 1:
         raise ValueError("tol must be positive and max_iter at least 1")
     w = np.asarray(start, dtype=float).copy()
-    flat = []
-    for codes, target in zip(cats, targets, strict=True):
-        k = target.shape[1]
-        flat.append((group * k + codes, target.ravel(), k))
-    worst = np.zeros(n_groups)
+    # Groups without cells are trivially converged; the others are fitted together,
+    # and a group leaves the working set once a full sweep moved none of its margins
+    # by more than tol (so a few slow groups do not cost a pass over all cells).
+    done = np.bincount(group, minlength=n_groups) == 0
+    live = np.arange(len(w))
     iterations = 0
-    for iterations in range(1, max_iter + 1):  # noqa: B007 - value used after the loop
-        worst[:] = 0.0
-        for index, target, k in flat:
-            reached = np.bincount(index, weights=count * w, minlength=n_groups * k)
-            active = np.isfinite(target) & (target > 0) & (reached > 0)
-            factor = np.ones_like(reached)
-            np.divide(target, reached, out=factor, where=active)
-            gap = np.abs(factor - 1.0).reshape(n_groups, k).max(axis=1)
-            np.maximum(worst, gap, out=worst)
-            w *= factor[index]
-        if worst.max(initial=0.0) < tol:
+    while live.size:
+        groups, local = np.unique(group[live], return_inverse=True)
+        m = len(groups)
+        weight_live, count_live = w[live], count[live]
+        steps = []
+        for codes, target in zip(cats, targets, strict=True):
+            k = target.shape[1]
+            flat = target[groups].ravel()
+            steps.append((local * k + codes[live], flat, np.isfinite(flat) & (flat > 0), k))
+        finished = np.zeros(m, dtype=bool)
+        while iterations < max_iter:
+            iterations += 1
+            worst = np.zeros(m)
+            for index, flat, wanted, k in steps:
+                reached = np.bincount(index, weights=count_live * weight_live, minlength=m * k)
+                factor = np.ones_like(reached)
+                np.divide(flat, reached, out=factor, where=wanted & (reached > 0))
+                np.maximum(worst, np.abs(factor - 1.0).reshape(m, k).max(axis=1), out=worst)
+                weight_live *= factor[index]
+            finished = worst < tol
+            if finished.any():
+                break
+        w[live] = weight_live
+        done[groups[finished]] = True
+        if iterations >= max_iter or finished.all():
             break
-    return w, worst < tol, iterations
+        live = live[~finished[local]]
+    return w, done, iterations
 
 
 def _cap_cells(
@@ -322,7 +337,12 @@ def _cap_cells(
     total = np.bincount(group, weights=count * w, minlength=n_groups)
     size = np.bincount(group, weights=count, minlength=n_groups)
     with np.errstate(divide="ignore", invalid="ignore"):
-        limit = (cap * total / size)[group]
+        mean = (total / size)[group]
+    # Raking that cannot meet its margins may drive weights towards 0; a floor of
+    # 1e-9 x mean keeps the redistribution below finite (its effect is < 1e-9).
+    w = np.maximum(w, 1e-9 * mean)
+    total = np.bincount(group, weights=count * w, minlength=n_groups)
+    limit = cap * mean
     fixed = np.zeros(len(w), dtype=bool)
     # Each round fixes at least one more cell at the cap, so len(w) + 1 rounds suffice.
     for _ in range(len(w) + 1):

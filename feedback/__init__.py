@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask, request, session
 from flask_babel import get_locale
+from werkzeug.exceptions import HTTPException
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -27,7 +28,12 @@ def database_url(url: str) -> str:
 def select_locale() -> str:
     """Vietnamese unless the citizen chose English (``?lang=`` or the form's switch)."""
     languages = ("vi", "en")
-    chosen = request.args.get("lang") or request.form.get("switch_lang")
+    chosen = request.args.get("lang")
+    if chosen is None and request.mimetype == "application/x-www-form-urlencoded":
+        try:
+            chosen = request.form.get("switch_lang")
+        except HTTPException:  # an oversized body: the error page still needs a language
+            chosen = None
     if chosen in languages:
         session["lang"] = chosen
         return chosen

@@ -11,6 +11,7 @@ from flask import current_app
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
 from wtforms import HiddenField, RadioField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 
 from surveys import Survey
 
@@ -32,7 +33,7 @@ def survey_form_class(survey: Survey) -> type[SurveyFormBase]:
     """A form class with one field per question; checks live in ``surveys.check_answers``."""
     fields: dict[str, Any] = {}
     for q in survey.questions:
-        choices = [(o.value, o.value) for o in q.options]
+        choices = [SelectChoice(o.value) for o in q.options]
         if q.type == "multiple":
             fields[q.id] = SelectMultipleField(q.id, choices=choices, validate_choice=False)
         elif q.options:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from feedback import create_app
+from feedback import database_url as database_url_for_psycopg
 from feedback.extensions import db
 from feedback.models import Answer, Response, ServicePoint
 from feedback.units import load_units
@@ -32,6 +33,8 @@ def _config(url: str) -> dict:
 def database_url(tmp_path_factory) -> str:
     """A freshly migrated database with Lào Cai's communes loaded."""
     url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+    if url.startswith("postgresql"):
+        _create_database(url)
     app = create_app(_config(url))
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
@@ -39,7 +42,19 @@ def database_url(tmp_path_factory) -> str:
                 conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         upgrade()
         load_units("15")
+        db.engine.dispose()
     return url
+
+
+def _create_database(url: str) -> None:
+    """Create the test database on the server if it does not exist yet."""
+    target = sa.make_url(database_url_for_psycopg(url))
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database})
+        if not exists:
+            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
 
 
 @pytest.fixture
@@ -52,6 +67,7 @@ def app(database_url):
     yield app
     with app.app_context():
         db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture
