@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from .extensions import db
 from .models import ServicePoint
@@ -12,6 +13,7 @@ from surveys import catalog
 
 @click.command("load-units")
 @click.option("--province", default=None, help="Official province code (default: DEFAULT_PROVINCE, 15 = Lào Cai).")
+@with_appcontext
 def load_units_command(province: str | None) -> None:
     """Load or refresh a province's communes and wards from vietnam-provinces."""
     from .units import load_units
@@ -27,6 +29,7 @@ def load_units_command(province: str | None) -> None:
 @click.command("seed-demo")
 @click.option("--responses", default=2000, show_default=True, help="Synthetic responses to generate.")
 @click.option("--seed", default=170, show_default=True, help="Random seed; the same seed gives the same data.")
+@with_appcontext
 def seed_demo_command(responses: int, seed: int) -> None:
     """Create service points for every commune and synthetic responses."""
     from .demo import seed_demo
@@ -40,6 +43,7 @@ def seed_demo_command(responses: int, seed: int) -> None:
 
 @click.command("survey-links")
 @click.option("--commune", default=None, help="Only this commune (official 5-digit code).")
+@with_appcontext
 def survey_links_command(commune: str | None) -> None:
     """Print one line per active service point: commune, id, area, survey, link."""
     query = db.select(ServicePoint).where(ServicePoint.active).order_by(ServicePoint.commune_code, ServicePoint.id)
@@ -52,6 +56,7 @@ def survey_links_command(commune: str | None) -> None:
 
 
 @click.command("lock-surveys")
+@with_appcontext
 def lock_surveys_command() -> None:
     """Record the digest of every new survey version in surveys/versions.lock."""
     from surveys.loader import write_lock

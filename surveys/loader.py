@@ -220,7 +220,8 @@ _Yaml12Loader.add_implicit_resolver(
 )
 
 
-def _read_yaml(path: Path) -> Any:
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file with YAML 1.2 booleans."""
     try:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)
     except yaml.YAMLError as exc:
@@ -235,7 +236,7 @@ def digest_of(data: Any) -> str:
 
 def load_survey(path: Path, root: Path = ROOT) -> Survey:
     """Load and validate one survey version file; raise ValueError naming file and question."""
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     where = str(path.relative_to(root) if path.is_relative_to(root) else path)
     if not isinstance(raw, dict):
         raise ValueError(f"{where}: expected a mapping at the top")
@@ -257,7 +258,7 @@ def load_survey(path: Path, root: Path = ROOT) -> Survey:
         block_path = root / "respondent" / f"{block_name}.yaml"
         if not block_path.exists():
             raise ValueError(f"{where}: respondent_block {block_name!r} not found at {block_path}")
-        block_raw = _read_yaml(block_path)["questions"]
+        block_raw = read_yaml(block_path)["questions"]
     seen: dict[str, Question] = {}
     for i, q in enumerate(raw["questions"]):
         question = _question(q, f"{where}, question {i + 1}", seen, respondent=False)

@@ -1,0 +1,98 @@
+"""The survey catalog: every shipped definition loads, follows the rules, and never changes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from surveys import RESPONDENT_IDS, catalog, check_answers, load_catalog, scored_rows
+from surveys.loader import ROOT, read_lock, read_yaml
+
+from .helpers import valid_answers
+
+SURVEYS = catalog().all_current()
+AREAS = {"health", "school", "one_stop", "land", "commune_office"}
+
+
+def test_one_survey_per_service_area():
+    assert {s.service_area for s in SURVEYS} == AREAS
+
+
+@pytest.mark.parametrize("survey", SURVEYS, ids=lambda s: s.slug)
+def test_survey_rules(survey):
+    assert len(survey.main_questions) <= 10
+    assert tuple(q.id for q in survey.respondent_questions) == RESPONDENT_IDS
+    ratings = [q for q in survey.main_questions if q.type == "rating" and q.required]
+    assert len(ratings) == 1, "exactly one required overall satisfaction rating"
+    for q in survey.questions:
+        assert q.label.vi and q.label.en
+        if q.scored:
+            assert any(o.score == 1 for o in q.options), f"{q.id}: favourable answer must score 1"
+            if q.type == "yes_no":
+                assert q.score_of("dont_know") is None
+
+
+@pytest.mark.parametrize("survey", SURVEYS, ids=lambda s: s.slug)
+def test_valid_answers_pass_and_score(survey):
+    clean, problems = check_answers(survey, valid_answers(survey))
+    assert problems == []
+    rows = scored_rows(survey, clean)
+    assert any(r["subdimension"] for r in rows)
+
+
+def test_shipped_versions_never_change():
+    """Editing a shipped version must fail here: ship the change as v<N+1> and run `flask lock-surveys`."""
+    lock = read_lock()
+    for s in catalog().all_versions():
+        key = f"{s.slug}@{s.version}"
+        assert key in lock, f"{key} is not locked: run `flask --app wsgi lock-surveys`"
+        assert lock[key] == s.digest, f"{s.source} changed after it was shipped; add a new version instead"
+
+
+def test_new_version_becomes_current(tmp_path):
+    root = tmp_path / "surveys"
+    shutil.copytree(ROOT / "definitions", root / "definitions")
+    shutil.copytree(ROOT / "respondent", root / "respondent")
+    raw = read_yaml(root / "definitions/health/v1.yaml")
+    raw["version"] = 2
+    raw["questions"][-2]["label"]["en"] = "Overall, how satisfied are you?"
+    (root / "definitions/health/v2.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True))
+    cat = load_catalog(root)
+    assert cat.current("health").version == 2 and cat.get("health", 1) is not None
+    assert cat.get("health", 1).digest != cat.get("health", 2).digest
+
+
+def _broken(tmp_path: Path, mutate) -> Path:
+    root = tmp_path / "surveys"
+    shutil.copytree(ROOT / "respondent", root / "respondent")
+    (root / "definitions/health").mkdir(parents=True)
+    raw = read_yaml(ROOT / "definitions/health/v1.yaml")
+    mutate(raw)
+    (root / "definitions/health/v1.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True))
+    return root
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda r: r["questions"][1].update(type="slider"), "question 2 (health_insurance): type must be one of"),
+    (lambda r: r["questions"][1].update(subdimension="9.9"), "unknown PAPI sub-dimension"),
+    (lambda r: r["questions"][1].update(score={"yes": 2}), "score must be a number in [0, 1]"),
+    (lambda r: r["questions"][1].update(relevant={"question": "overall", "in": ["1"]}), "not an earlier question"),
+    (lambda r: r["questions"][1].update(relevant={"question": "used_service", "in": ["maybe"]}), "are not options of used_service"),
+    (lambda r: r["questions"][1].update(id="used_service"), "duplicate question id"),
+    (lambda r: r["questions"][1]["label"].pop("en"), "expected a text with 'vi' and 'en'"),
+    (lambda r: r["questions"].append({"id": "sex", "type": "text", "label": {"vi": "a", "en": "b"}}), "reserved for the respondent block"),
+    (lambda r: r.update(version=3), "file must be definitions/health/v3.yaml"),
+    (lambda r: r.update(service_area="market"), "service_area must be one of"),
+])
+def test_loader_names_file_and_question(tmp_path, mutate, message):
+    with pytest.raises(ValueError, match="definitions/health/v1.yaml") as err:
+        load_catalog(_broken(tmp_path, mutate))
+    assert message in str(err.value)
+
+
+def test_yes_no_values_stay_strings():
+    q = catalog().current("health").question("informal_payment")
+    assert q.score_of("yes") == 0.0 and q.score_of("no") == 1.0
