@@ -11,7 +11,8 @@ from werkzeug.exceptions import HTTPException
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from .config import DEV_SECRET_KEY, Config
+from . import security
+from .config import Config
 from .extensions import babel, csrf, db, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         for key in ("SECRET_KEY", "BASE_URL"):
             if os.environ.get(key):
                 app.config[key] = os.environ[key]
+        app.config["BASE_URL_SET"] = bool(os.environ.get("BASE_URL") or os.environ.get("FLASK_BASE_URL"))
     else:
         app.config.update(test_config)
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
@@ -65,7 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "feedback.sqlite")
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")
-    check_production_config(app)
+    security.init_app(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -84,13 +86,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.context_processor(lambda: {"lang": str(get_locale())})
     cli.init_app(app)
     return app
-
-
-def check_production_config(app: Flask) -> None:
-    """Refuse to serve production with the development secret key."""
-    if app.config.get("ENV_NAME", os.environ.get("FLASK_ENV_NAME", "development")) == "production":
-        if app.config["SECRET_KEY"] == DEV_SECRET_KEY:
-            raise RuntimeError("SECRET_KEY must be set in production (it is the development key)")
 
 
 @event.listens_for(Engine, "connect")

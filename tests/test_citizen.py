@@ -182,3 +182,30 @@ def test_largest_survey_page_is_under_30_kb_gzipped(client):
     largest = max(sizes.values())
     print(f"largest survey page: {largest} bytes gzipped ({max(sizes, key=sizes.get)})")
     assert largest < 30 * 1024
+
+
+def test_security_headers(client):
+    r = client.get("/")
+    csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Referrer-Policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"SECRET_KEY": "dev-not-secret", "BASE_URL_SET": True}, "SECRET_KEY"),
+    ({"SECRET_KEY": "s3cret", "BASE_URL_SET": False}, "BASE_URL"),
+])
+def test_production_refuses_unsafe_config(config, message):
+    from feedback import create_app
+
+    with pytest.raises(RuntimeError, match=message):
+        create_app({"ENV_NAME": "production", "SQLALCHEMY_DATABASE_URI": "sqlite://", **config})
+
+
+def test_production_sets_secure_cookies():
+    from feedback import create_app
+
+    app = create_app({"ENV_NAME": "production", "SECRET_KEY": "s3cret", "BASE_URL_SET": True,
+                      "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
