@@ -114,7 +114,8 @@ def prepare(
     ids = respondents["response_id"]
     if ids.isna().any():
         raise ValueError("respondents.response_id has missing values")
-    if ids.duplicated().any():
+    index = pd.Index(ids)  # its hash table serves both checks and the lookup below
+    if not index.is_unique:
         dup = ids[ids.duplicated()].iloc[:3].tolist()
         raise ValueError(f"respondents.response_id must be unique; repeated: {dup}")
 
@@ -139,7 +140,6 @@ def prepare(
             n_excluded += int(flagged.sum())
 
     # Map each answer to its respondent's row; categoricals skip hashing every string.
-    index = pd.Index(ids)
     answer_ids = scores["response_id"]
     if isinstance(answer_ids.dtype, pd.CategoricalDtype):
         lookup = np.append(index.get_indexer(answer_ids.cat.categories), -1)
@@ -177,10 +177,10 @@ def prepare(
         structure=structure,
         communes=commune_list,
         response_ids=ids,
-        commune=commune.astype(np.intp),
+        commune=commune.astype(np.intp, copy=False),
         categories={v: _category_codes(respondents, v) for v in RAKING_VARIABLES},
-        respondent=respondent[keep].astype(np.intp),
-        subdimension=subdimension[keep].astype(np.intp),
+        respondent=respondent[keep].astype(np.intp, copy=False),
+        subdimension=subdimension[keep].astype(np.intp, copy=False),
         score=value[keep],
         excluded=n_excluded,
     )
@@ -197,12 +197,14 @@ def respondent_subvalues(
     """
     n_resp = len(prepared.commune)
     n_sub = len(prepared.structure.subdimensions)
-    order = np.argsort(prepared.subdimension, kind="stable")
+    # A stable sort of a uint8 array is a radix sort: linear time.
+    order = np.argsort(prepared.subdimension.astype(np.uint8), kind="stable")
     bounds = np.concatenate(
         [[0], np.cumsum(np.bincount(prepared.subdimension, minlength=n_sub))]
     )
     resp_sorted = prepared.respondent[order]
     score_sorted = prepared.score[order]
+    del order
     out_resp, out_sub, out_value = [], [], []
     for s in range(n_sub):
         lo, hi = bounds[s], bounds[s + 1]

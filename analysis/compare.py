@@ -252,7 +252,9 @@ def rollup_province(
     estimation).
     """
     _require_table(table, "table")
-    st = get_structure(structure if structure is not None else table.attrs.get("structure", "current"))
+    if structure is None:
+        structure = table.attrs.get("structure", "current")
+    st = get_structure(structure)
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
     sub = table[table["level"] == "subdimension"]
@@ -332,8 +334,12 @@ def rollup_province(
         ]
     )
     out = pd.concat([sub_rows, dims, total], ignore_index=True)
-    low = out["level"].map({lvl: r[0] for lvl, r in _LEVEL_RANGE.items()}).to_numpy(dtype=float)
-    high = out["level"].map({lvl: r[1] for lvl, r in _LEVEL_RANGE.items()}).to_numpy(dtype=float)
+    low = out["level"].map({lvl: r[0] for lvl, r in _LEVEL_RANGE.items()}).to_numpy(
+        dtype=float, copy=True
+    )
+    high = out["level"].map({lvl: r[1] for lvl, r in _LEVEL_RANGE.items()}).to_numpy(
+        dtype=float, copy=True
+    )
     low[: len(codes)], high[: len(codes)] = 1 / k, 10 / k  # sub-dimension rows come first
     out["ci_low"] = np.clip(out["score"] - z * out["se"], low, high)
     out["ci_high"] = np.clip(out["score"] + z * out["se"], low, high)

@@ -20,7 +20,14 @@ from analysis.estimates import papi_scale, t_interval
 from analysis.ranking import rank_and_group
 from analysis.small_area import fay_herriot
 from analysis.structures import DIMENSIONS, Structure, get_structure
-from analysis.weights import RAKE_MAX_ITER, RAKE_TOL, _cap_cells, _check_cap, _margin_targets, _rake_cells
+from analysis.weights import (
+    RAKE_MAX_ITER,
+    RAKE_TOL,
+    _cap_cells,
+    _check_cap,
+    _margin_targets,
+    _rake_cells,
+)
 
 __all__ = [
     "COLUMNS",

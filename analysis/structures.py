@@ -118,7 +118,9 @@ DIMENSION_NAMES: Mapping[str, Label] = MappingProxyType(
     {
         "1": Label("Participation at Local Levels", "Tham gia của người dân ở cấp cơ sở"),
         "2": Label("Transparency in Local Decision-making", "Công khai, minh bạch"),
-        "3": Label("Vertical Accountability Towards Citizens", "Trách nhiệm giải trình với người dân"),
+        "3": Label(
+            "Vertical Accountability Towards Citizens", "Trách nhiệm giải trình với người dân"
+        ),
         "4": Label(
             "Control of Corruption in the Public Sector",
             "Kiểm soát tham nhũng trong khu vực công",
@@ -147,8 +149,12 @@ SUBDIMENSION_NAMES: Mapping[str, Label] = MappingProxyType(
             "Land-use plans and price frames",
             "Công khai quy hoạch, kế hoạch sử dụng đất, khung giá đất",
         ),
-        "3.1": Label("Interactions with local authorities", "Tương tác với chính quyền địa phương"),
-        "3.2": Label("Responsiveness to citizens' appeals", "Giải quyết khiếu nại, tố cáo, kiến nghị"),
+        "3.1": Label(
+            "Interactions with local authorities", "Tương tác với chính quyền địa phương"
+        ),
+        "3.2": Label(
+            "Responsiveness to citizens' appeals", "Giải quyết khiếu nại, tố cáo, kiến nghị"
+        ),
         "3.3": Label("Access to justice services", "Tiếp cận dịch vụ tư pháp"),
         "4.1": Label(
             "Limits on corruption in local government",
@@ -158,7 +164,9 @@ SUBDIMENSION_NAMES: Mapping[str, Label] = MappingProxyType(
             "Limits on corruption in public service delivery",
             "Kiểm soát tham nhũng trong cung ứng dịch vụ công",
         ),
-        "4.3": Label("Equity in state employment", "Công bằng trong tuyển dụng vào khu vực nhà nước"),
+        "4.3": Label(
+            "Equity in state employment", "Công bằng trong tuyển dụng vào khu vực nhà nước"
+        ),
         "4.4": Label("Willingness to fight corruption", "Quyết tâm chống tham nhũng"),
         "5.1": Label("Certification procedures", "Chứng thực, xác nhận"),
         "5.2": Label("Construction permits (2018–2020 only)", "Cấp phép xây dựng"),

@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask, request, session
 from flask_babel import get_locale
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -68,6 +69,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")
     security.init_app(app)
+    if app.config["PROXY_COUNT"]:
+        n = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -75,13 +79,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(ROOT / "translations"))
 
-    from . import api, citizen, cli, errors
+    from . import analyst, api, auth, citizen, cli, errors, officer  # analyst first: it adds /api/v1/scores
 
     app.register_blueprint(citizen.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
     # Survey forms check their CSRF token themselves, so a failure keeps the answers on screen.
     csrf.exempt(citizen.bp)
+    auth.init_app(app)
+    app.register_blueprint(officer.bp)
+    app.register_blueprint(analyst.bp)
     errors.init_app(app)
     app.context_processor(lambda: {"lang": str(get_locale())})
     cli.init_app(app)

@@ -65,6 +65,149 @@ def lock_surveys_command() -> None:
     click.echo(f"{len(lock)} survey versions locked")
 
 
+@click.command("create-user")
+@with_appcontext
+@click.option("--email", required=True, help="Log-in e-mail address.")
+@click.option("--role", required=True, type=click.Choice(["admin", "officer", "analyst"]), help="What the account may do.")
+@click.option("--commune", "communes", multiple=True, help="Official commune code an officer looks after (repeatable).")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The password (asked for when not given, so it stays out of the shell history).")
+def create_user_command(email: str, role: str, communes: tuple[str, ...], password: str) -> None:
+    """Create a staff account (admin, officer or analyst)."""
+    from . import audit
+    from .auth import create_user
+
+    try:
+        user = create_user(email, role, password, communes)
+    except ValueError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    audit.record("user_created", target=user.email, detail={"role": role, "communes": sorted(communes), "via": "cli"})
+    db.session.commit()
+    click.echo(f"{role} {user.email} created" + (f" for {', '.join(sorted(communes))}" if communes else ""))
+
+
+@click.command("make-posters")
+@with_appcontext
+@click.option("--commune", default=None, help="Every active service point of this commune (official code).")
+@click.option("--province", default=None, help="Every active service point of this province (official code).")
+@click.option("--size", type=click.Choice(["a4", "a6"]), default="a4", show_default=True, help="A4 poster or A6 table card.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True), help="The PDF file to write.")
+def make_posters_command(commune: str | None, province: str | None, size: str, output: str) -> None:
+    """Write one PDF with a QR poster page per active service point."""
+    from . import audit
+    from .posters import poster_points, posters_pdf
+
+    if (commune is None) == (province is None):
+        raise click.UsageError("give exactly one of --commune CODE or --province CODE")
+    points = poster_points(commune_code=commune, province_code=province)
+    if not points:
+        raise click.ClickException(f"no active service points in {'commune ' + commune if commune else 'province ' + province}")
+    data = posters_pdf(points, base_url=current_app.config["BASE_URL"], size=size)
+    with open(output, "wb") as f:
+        f.write(data)
+    audit.record("posters_printed", target=f"commune {commune}" if commune else f"province {province}",
+                 commune_code=commune, detail={"size": size, "pages": len(points), "via": "cli"})
+    db.session.commit()
+    click.echo(f"{len(points)} pages ({size.upper()}) written to {output}")
+
+
+@click.command("import-margins")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_margins_command(csv_file: str) -> None:
+    """Load commune population margins (commune_code, variable, category, population) for weighting."""
+    from .analyst.margins import import_margins
+
+    with open(csv_file, encoding="utf-8") as f:
+        text = f.read()
+    try:
+        inserted, updated, unchanged = import_margins(text)
+    except ValueError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{csv_file}:\n{exc}") from exc
+    db.session.commit()
+    click.echo(f"{inserted} margins added, {updated} updated, {unchanged} unchanged")
+
+
+_DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _day(value):
+    return value.date() if value is not None else None
+
+
+@click.command("export-scores")
+@with_appcontext
+@click.option("--from", "date_from", type=_DATE, default=None, help="First submission day (Viet Nam), YYYY-MM-DD.")
+@click.option("--to", "date_to", type=_DATE, default=None, help="Last submission day (Viet Nam), YYYY-MM-DD.")
+@click.option("--level", type=click.Choice(["commune", "province"]), default="commune", show_default=True,
+              help="One row per commune × code, or the province roll-up against plan 170 targets.")
+@click.option("--structure", type=click.Choice(["current", "2018"]), default="current", show_default=True,
+              help="PAPI structure: current (2021+) or 2018 (the plan's baseline).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json", "dta"]), default=None,
+              help="File format (default: from the file name, else csv).")
+@click.option("--public", is_flag=True, help="Hide estimates resting on fewer than 5 respondents (for publication).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True), help="The file to write.")
+def export_scores_command(date_from, date_to, level, structure, fmt, public, output) -> None:
+    """Write PAPI-style proxy scores per commune (or the province roll-up) to a file."""
+    from . import audit
+    from .exports import build_score_export, score_bytes
+
+    fmt = fmt or _format_of(output, ("csv", "xlsx", "json", "dta"))
+    try:
+        export = build_score_export(_day(date_from), _day(date_to), level=level, structure=structure, public=public,
+                                    province_code=current_app.config["DEFAULT_PROVINCE"])
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with open(output, "wb") as f:
+        f.write(score_bytes(export, fmt))
+    audit.record("data_exported", target=f"scores {level} {fmt}", detail={**export.meta(), "via": "cli"})
+    db.session.commit()
+    click.echo(f"{len(export.table)} rows written to {output} "
+               f"({export.excluded} low-quality responses excluded)")
+
+
+@click.command("export-responses")
+@with_appcontext
+@click.option("--from", "date_from", type=_DATE, default=None, help="First submission day (Viet Nam), YYYY-MM-DD.")
+@click.option("--to", "date_to", type=_DATE, default=None, help="Last submission day (Viet Nam), YYYY-MM-DD.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "dta"]), default=None,
+              help="File format (default: from the file name, else csv).")
+@click.option("--include-flagged", is_flag=True, help="Keep responses flagged as low quality.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True), help="The file to write.")
+def export_responses_command(date_from, date_to, fmt, include_flagged, output) -> None:
+    """Write anonymised responses (one row per response) with a codebook, for analysts."""
+    from . import audit
+    from .exports import build_response_export, codebook_csv_path, response_bytes
+
+    fmt = fmt or _format_of(output, ("csv", "xlsx", "dta"))
+    try:
+        export = build_response_export(_day(date_from), _day(date_to), include_flagged=include_flagged)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    written = []
+    for suffix, data in response_bytes(export, fmt).items():
+        path = codebook_csv_path(output) if suffix else output
+        with open(path, "wb") as f:
+            f.write(data)
+        written.append(str(path))
+    audit.record("data_exported", target=f"responses {fmt}",
+                 detail={"from": _day(date_from) and _day(date_from).isoformat(),
+                         "to": _day(date_to) and _day(date_to).isoformat(), "rows": len(export.responses),
+                         "include_flagged": include_flagged, "via": "cli"})
+    db.session.commit()
+    click.echo(f"{len(export.responses)} responses written to {' and '.join(written)} "
+               f"({export.excluded} low-quality responses excluded)")
+
+
+def _format_of(path: str, allowed: tuple[str, ...]) -> str:
+    suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    return suffix if suffix in allowed else "csv"
+
+
 def init_app(app: Flask) -> None:
-    for command in (load_units_command, seed_demo_command, survey_links_command, lock_surveys_command):
+    for command in (load_units_command, seed_demo_command, survey_links_command, lock_surveys_command,
+                    create_user_command, make_posters_command, import_margins_command, export_scores_command,
+                    export_responses_command):
         app.cli.add_command(command)

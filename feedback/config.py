@@ -24,3 +24,23 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     TESTING = False
+    # Staff sessions end after this much inactivity (seconds); every request renews them.
+    PERMANENT_SESSION_LIFETIME = 8 * 3600
+    # Login attempts allowed per client address, and per e-mail address, against guessing.
+    LOGIN_LIMIT = "10 per minute"
+    LOGIN_LIMIT_PER_ACCOUNT = "30 per hour"
+    # Where Flask-Limiter counts (memory:// per process; redis://… shared between workers).
+    RATELIMIT_STORAGE_URI = "memory://"
+    # Response quality (docs/quality.md): flagged responses are kept but left out of scores.
+    QUALITY_SECONDS_PER_ANSWER = 1.5
+    QUALITY_STRAIGHT_MIN_ANSWERS = 5
+    QUALITY_BURST_MINUTES = 10
+    QUALITY_BURST_DEVICE = 3
+    QUALITY_BURST_NETWORK = 20
+    # Submission limits (docs/quality.md). Keyed by address *and* poster, so a crowded office
+    # Wi-Fi or a carrier NAT address is never locked out of every poster at once.
+    RATELIMIT_ENABLED = True
+    SUBMIT_LIMIT = "30 per minute;300 per hour"
+    API_SUBMIT_LIMIT = "120 per minute"
+    # Number of reverse proxies in front of the app whose X-Forwarded-For can be trusted.
+    PROXY_COUNT = 0

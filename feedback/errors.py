@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
+
+from .extensions import db
+
+RETRY_AFTER_SECONDS = 10
 
 
 def _describe(error: HTTPException) -> str:
@@ -24,8 +29,34 @@ def handle_http_error(error: HTTPException):
     if request.path.startswith("/api/"):
         message = error.description if error.code == 400 and error.description else _describe(error)
         return jsonify({"errors": [{"field": "body" if error.code in (400, 413) else "", "message": message}]}), error.code
+    if error.code == 429 and request.method == "POST" and request.form:
+        # A limited survey submission: hand the answers back with a resend button.
+        return render_template("errors/unavailable.html", message=_describe(error), fields=_posted_fields()), 429
     return render_template("errors/error.html", code=error.code, message=_describe(error)), error.code
+
+
+def _posted_fields() -> list[tuple[str, str]]:
+    return [(k, v) for k, values in request.form.lists() for v in values if k != "switch_lang"]
+
+
+def handle_database_down(error: OperationalError | InterfaceError):
+    """The database cannot be reached: 503, nothing stored, and the answers handed back.
+
+    The page needs no database: it re-posts the very same fields (same signed response id),
+    so a retry after the database returns stores the response once.
+    """
+    db.session.rollback()
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    message = _("The service is busy for a moment. Nothing was lost: your answers are kept, please try again.")
+    if request.path.startswith("/api/"):
+        return jsonify({"errors": [{"field": "", "message": message}]}), 503, headers
+    fields = _posted_fields() if request.method == "POST" else []
+    return render_template("errors/unavailable.html", message=message, fields=fields), 503, headers
 
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_error)
+    # Outages only (server gone, connection dropped, SQLite busy past its timeout); integrity
+    # errors are bugs and stay 500s.
+    app.register_error_handler(OperationalError, handle_database_down)
+    app.register_error_handler(InterfaceError, handle_database_down)

@@ -22,6 +22,8 @@ class SurveyFormBase(FlaskForm):
     """Hidden state common to every survey form: a signed response id, version and start time."""
 
     state = HiddenField()
+    # Honeypot: hidden from people, filled by naive bots; a filled one flags the response.
+    website = StringField()
 
     def answers(self, survey: Survey) -> dict[str, Any]:
         """The raw answers as posted, question id → value (list for multiple choice)."""

@@ -74,6 +74,14 @@ class Response(db.Model):
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     # SHA-256 of the canonical submitted content: tells a retry (same) from a conflict.
     content_hash: Mapped[str] = mapped_column(sa.String(64))
+    # Quality flags (";"-joined: too_fast, straight_lined, burst, honeypot); see docs/quality.md.
+    flags: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
+    # Salted hashes that rotate daily (never a raw address): of the client's network address,
+    # and of address + browser, to spot bursts from one network or one device.
+    network_hash: Mapped[str | None] = mapped_column(sa.String(16))
+    device_hash: Mapped[str | None] = mapped_column(sa.String(16))
+    # The officer who typed in a paper form (mode "paper"); None for every other channel.
+    entered_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
 
     answers: Mapped[list[Answer]] = relationship(
         back_populates="response", cascade="all, delete-orphan", order_by="Answer.question_id"
@@ -84,6 +92,8 @@ class Response(db.Model):
     __table_args__ = (
         sa.Index("ix_response_commune_received", "commune_code", "received_at"),
         sa.Index("ix_response_service_point_received", "service_point_id", "received_at"),
+        sa.Index("ix_response_device_received", "device_hash", "received_at"),
+        sa.Index("ix_response_network_received", "network_hash", "received_at"),
         sa.CheckConstraint(sa.column("mode").in_(MODES), name="mode"),
     )
 
@@ -102,3 +112,87 @@ class Answer(db.Model):
     score: Mapped[float | None]
 
     response: Mapped[Response] = relationship(back_populates="answers")
+
+
+ROLES = ("admin", "officer", "analyst")
+
+# Which communes an officer looks after; admins and analysts see every commune.
+user_commune = sa.Table(
+    "user_commune",
+    db.metadata,
+    sa.Column("user_id", sa.ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("commune_code", sa.ForeignKey("commune.code"), primary_key=True),
+)
+
+
+class User(db.Model):
+    """A staff account: province admin, commune officer or analyst. No self-registration."""
+
+    __tablename__ = "user_account"  # "user" is a reserved word in PostgreSQL
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(10))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    communes: Mapped[list[Commune]] = relationship(secondary=user_commune, order_by="Commune.code")
+
+    __table_args__ = (sa.CheckConstraint(sa.column("role").in_(ROLES), name="role"),)
+
+    # Flask-Login's user interface.
+    is_anonymous = False
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def commune_codes(self) -> set[str] | None:
+        """The communes this user may see, or None for every commune (admin, analyst)."""
+        if self.role == "officer":
+            return {c.code for c in self.communes}
+        return None
+
+    @property
+    def can_edit(self) -> bool:
+        """Admins and officers change service points and enter paper forms; analysts only read."""
+        return self.role in ("admin", "officer")
+
+
+class AuditEvent(db.Model):
+    """Who did what to users, service points, posters, paper forms and exports, and when."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # None: done from the command line (or by an anonymous login attempt).
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    action: Mapped[str] = mapped_column(sa.String(40))
+    target: Mapped[str] = mapped_column(sa.String(120), default="")
+    commune_code: Mapped[str | None] = mapped_column(sa.String(5), index=True)
+    detail: Mapped[str] = mapped_column(sa.Text, default="")
+
+    user: Mapped[User | None] = relationship()
+
+
+class PopulationMargin(db.Model):
+    """A commune's population in one category of a raking variable (sex, age band, ethnic group)."""
+
+    commune_code: Mapped[str] = mapped_column(sa.ForeignKey("commune.code"), primary_key=True)
+    variable: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    category: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    population: Mapped[int]
+
+    __table_args__ = (
+        sa.CheckConstraint(sa.column("variable").in_(("sex", "age_band", "ethnic_group")), name="variable"),
+        sa.CheckConstraint(sa.column("population") >= 0, name="population"),
+    )

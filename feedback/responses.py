@@ -16,6 +16,7 @@ from surveys import Problem, Survey, check_answers, scored_rows
 
 from .extensions import db
 from .models import Answer, Response, ServicePoint, utcnow
+from .quality import answer_flags, is_burst
 
 VIETNAM_TZ = timezone(timedelta(hours=7))
 
@@ -34,6 +35,11 @@ class Submission:
     started_at: datetime | None
     submitted_at: datetime
     problems: list[Problem] = field(default_factory=list)
+    # The officer who typed in a paper form.
+    entered_by: int | None = None
+    flags: list[str] = field(default_factory=list)
+    network_hash: str | None = None
+    device_hash: str | None = None
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical content: equal for a retry, different for a changed answer."""
@@ -110,6 +116,10 @@ def store(sub: Submission) -> tuple[Response, bool]:
         submitted_at=sub.submitted_at,
         received_at=utcnow(),
         content_hash=content_hash,
+        entered_by=sub.entered_by,
+        flags=";".join(sub.flags),
+        network_hash=sub.network_hash,
+        device_hash=sub.device_hash,
     )
     response.answers = [Answer(**row) for row in scored_rows(sub.survey, sub.answers)]
     db.session.add(response)
@@ -174,6 +184,9 @@ def receive_web(
     service_point_id: int | None,
     lang: str,
     mode: str = "web",
+    entered_by: int | None = None,
+    client: tuple[str, str] | None = None,
+    honeypot: bool = False,
 ) -> tuple[Response | None, list[Problem]]:
     """Check and store a form submission; a response id seen before is simply acknowledged."""
     existing = db.session.get(Response, response_id)
@@ -189,9 +202,18 @@ def receive_web(
         mode=mode,
         started_at=started_at,
         submitted_at=utcnow(),
+        entered_by=entered_by,
     )
     check_submission(sub, raw_answers)
     if sub.problems:
         return None, sub.problems
+    if mode == "web":
+        sub.flags = answer_flags(survey, sub.answers, started_at=started_at,
+                                 submitted_at=sub.submitted_at, honeypot=honeypot)
+        if client is not None:
+            sub.network_hash, sub.device_hash = client
+            if is_burst(network_hash=client[0], device_hash=client[1], commune_code=commune_code,
+                        survey=survey.slug, service_point_id=service_point_id, now=sub.submitted_at):
+                sub.flags.append("burst")
     response, _ = store(sub)
     return response, []

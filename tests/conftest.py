@@ -14,7 +14,7 @@ from flask_migrate import upgrade
 from feedback import create_app
 from feedback import database_url as database_url_for_psycopg
 from feedback.extensions import db
-from feedback.models import Answer, Response, ServicePoint
+from feedback.models import Answer, AuditEvent, PopulationMargin, Response, ServicePoint, User, user_commune
 from feedback.units import load_units
 
 BASE_URL = "http://poster.test"
@@ -26,6 +26,9 @@ def _config(url: str) -> dict:
         "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": url,
         "BASE_URL": BASE_URL,
+        # Limits are tested on their own (tests/test_limits.py); elsewhere they would only
+        # make the count of requests per test matter.
+        "RATELIMIT_ENABLED": False,
     }
 
 
@@ -61,7 +64,7 @@ def _create_database(url: str) -> None:
 def app(database_url):
     app = create_app(_config(database_url))
     with app.app_context():
-        for model in (Answer, Response, ServicePoint):
+        for model in (Answer, Response, AuditEvent, user_commune, User, ServicePoint, PopulationMargin):
             db.session.execute(sa.delete(model))
         db.session.commit()
     yield app
@@ -102,3 +105,61 @@ def count(app, model=Response, **filters) -> int:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+PASSWORD = "correct horse 42"
+OWN_COMMUNE, OTHER_COMMUNE = "04465", "02647"  # Xã Khao Mang, Phường Lào Cai
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    from feedback.auth import hash_password
+
+    return hash_password(PASSWORD)  # once per session: scrypt is slow on purpose
+
+
+@pytest.fixture
+def users(app, password_hash) -> dict[str, dict]:
+    """An admin, an analyst, an officer of Khao Mang and an officer of Phường Lào Cai."""
+    from feedback.models import Commune
+
+    specs = {
+        "admin": ("admin@laocai.test", "admin", []),
+        "analyst": ("analyst@laocai.test", "analyst", []),
+        "officer": ("officer@khaomang.test", "officer", [OWN_COMMUNE]),
+        "other_officer": ("officer@laocai.test", "officer", [OTHER_COMMUNE]),
+    }
+    made = {}
+    with app.app_context():
+        for key, (email, role, codes) in specs.items():
+            user = User(email=email, role=role, password_hash=password_hash,
+                        communes=[db.session.get(Commune, c) for c in codes])
+            db.session.add(user)
+            db.session.flush()
+            made[key] = {"id": user.id, "email": email}
+        db.session.commit()
+    return made
+
+
+class AuthActions:
+    """Log in and out through the real form, CSRF token included."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, email: str, password: str = PASSWORD, **extra):
+        token = hidden_fields(self._client.get("/login").get_data(as_text=True))["csrf_token"]
+        return self._client.post("/login", data={"csrf_token": token, "email": email, "password": password}, **extra)
+
+    def logout(self):
+        return self._client.get("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+def csrf_token(client, url: str = "/login") -> str:
+    """A CSRF token valid for the client's session."""
+    return hidden_fields(client.get(url).get_data(as_text=True))["csrf_token"]

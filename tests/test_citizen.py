@@ -165,6 +165,12 @@ def test_scores_stored_from_survey_definition(app, client):
     assert rows["used_service"] == (None, None)
 
 
+def test_privacy_notice_is_linked_from_every_page(client):
+    assert 'href="/privacy"' in client.get("/").get_data(as_text=True)
+    html = client.get("/privacy").get_data(as_text=True)
+    assert "không lưu địa chỉ internet" in html
+
+
 def test_thanks_page_explains_what_happens(client):
     html = client.get("/thanks/04465").get_data(as_text=True)
     assert "Cảm ơn" in html and "Sở Nội vụ" in html

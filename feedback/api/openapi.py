@@ -141,6 +141,12 @@ def openapi_document() -> dict[str, Any]:
                         "409": _json(ERRORS, "A different response with this id is stored"),
                         "413": _json(ERRORS, "The body is too large"),
                         "422": _json(ERRORS, "Invalid content; nothing stored"),
+                        "429": _json(ERRORS, "Too many submissions from this address in a short time; nothing stored, "
+                                             "resend the same body later"),
+                        "503": {**_json(ERRORS, "The database is unavailable for a moment; nothing stored, "
+                                                "resend the same body later (the id keeps it from counting twice)"),
+                                "headers": {"Retry-After": {"description": "Seconds to wait before resending",
+                                                            "schema": {"type": "integer"}}}},
                     },
                 }
             },

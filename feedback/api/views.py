@@ -7,15 +7,16 @@ import re
 import uuid
 from typing import Any
 
-from flask import abort, jsonify, request
+from flask import abort, current_app, jsonify, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from surveys import Problem, catalog
 
-from ..extensions import db
+from ..extensions import db, limiter
 from ..messages import problem_message
 from ..models import Commune
+from ..quality import answer_flags
 from ..responses import Submission, check_submission, parse_time, response_json, service_point_problem, store
 from . import bp
 from .openapi import openapi_document
@@ -80,6 +81,7 @@ def _request_lang(body: dict[str, Any]) -> str:
 
 
 @bp.post("/responses")
+@limiter.limit(lambda: current_app.config["API_SUBMIT_LIMIT"])
 def create_response():
     """Store a response once: 201 new, 200 same again, 409 same id with other content."""
     body = _read_json()
@@ -95,6 +97,8 @@ def create_response():
         submission.problems.append(point_problem)
     if submission.problems:
         return _reject(submission.problems, lang)
+    submission.flags = answer_flags(submission.survey, submission.answers,
+                                    started_at=submission.started_at, submitted_at=submission.submitted_at)
     response, created = store(submission)
     if not created and response.content_hash != submission.content_hash():
         return jsonify({"errors": [{"field": "id", "message": "A different response with this id was already stored."}]}), 409

@@ -7,10 +7,13 @@ from flask_babel import get_locale
 
 from surveys import Problem, Survey, catalog
 
-from ..extensions import db
+from flask_limiter.util import get_remote_address
+
+from ..extensions import db, limiter
 from ..forms import new_state, read_state, survey_form_class
 from ..messages import problem_message
-from ..models import Commune, ServicePoint
+from ..models import Commune, ServicePoint, utcnow
+from ..quality import client_hashes
 from ..places import active_point, province_communes
 from ..responses import receive_web
 from . import bp
@@ -41,7 +44,18 @@ def start():
     return redirect(url_for(".commune_survey", code=commune.code, slug=survey.slug))
 
 
+def _submit_key() -> str:
+    """Limit per client address *and* survey link, so one busy network never blocks all posters."""
+    network, _ = client_hashes(get_remote_address(), "", day=utcnow().date())
+    return f"{network}|{request.path}"
+
+
+def _submit_limit() -> str:
+    return current_app.config["SUBMIT_LIMIT"]
+
+
 @bp.route("/s/<token>", methods=["GET", "POST"])
+@limiter.limit(_submit_limit, methods=["POST"], key_func=_submit_key)
 def poster(token: str):
     """The survey behind a poster's QR code."""
     point = db.session.execute(db.select(ServicePoint).filter_by(token=token)).scalar_one_or_none()
@@ -55,6 +69,7 @@ def poster(token: str):
 
 
 @bp.route("/c/<code>/<slug>", methods=["GET", "POST"])
+@limiter.limit(_submit_limit, methods=["POST"], key_func=_submit_key)
 def commune_survey(code: str, slug: str):
     """A survey for a commune without a particular service point (landing-page route)."""
     commune = db.get_or_404(Commune, code)
@@ -62,6 +77,12 @@ def commune_survey(code: str, slug: str):
     if survey is None:
         abort(404)
     return survey_page(survey, commune, None)
+
+
+@bp.get("/privacy")
+def privacy():
+    """The privacy notice shown to citizens."""
+    return render_template("citizen/privacy.html")
 
 
 @bp.get("/thanks/<code>")
@@ -92,6 +113,8 @@ def survey_page(survey: Survey, commune: Commune, point: ServicePoint | None):
     response, problems = receive_web(
         survey, form.answers(survey), response_id=response_id, started_at=started_at,
         commune_code=commune.code, service_point_id=point.id if point else None, lang=lang,
+        client=client_hashes(request.remote_addr, request.user_agent.string, day=utcnow().date()),
+        honeypot=bool(form.website.data),
     )
     if problems:
         errors: dict[str, list[str]] = {}

@@ -3,12 +3,13 @@
   "use strict";
   var form = document.getElementById("survey");
   if (!form) return;
-  var total = +form.dataset.total, bar = document.getElementById("bar"), count = document.getElementById("count");
+  var bar = document.getElementById("bar"), count = document.getElementById("count");
+  var kept = document.getElementById("kept"), key = "pending:" + location.pathname, sending = false;
 
   function chosen(name) {
     var out = [];
     form.querySelectorAll('[name="' + name + '"]').forEach(function (el) {
-      if ((el.type === "radio" || el.type === "checkbox") ? el.checked && !el.disabled : false) out.push(el.value);
+      if ((el.type === "radio" || el.type === "checkbox") && el.checked && !el.disabled) out.push(el.value);
     });
     return out;
   }
@@ -34,15 +35,65 @@
     count.textContent = done + "/" + shown + " " + form.dataset.answered;
   }
 
+  function store(value) {
+    try { if (value) localStorage.setItem(key, value); else localStorage.removeItem(key); } catch (e) { /* private mode */ }
+  }
+
+  function restore(saved) {
+    // Put kept answers (and the same signed response id) back into the form.
+    var data = new URLSearchParams(saved);
+    form.querySelectorAll("input,textarea").forEach(function (el) {
+      if (el.type === "radio" || el.type === "checkbox") el.checked = data.getAll(el.name).indexOf(el.value) >= 0;
+      else if (data.has(el.name)) el.value = data.get(el.name);
+    });
+    refresh();
+  }
+
+  function showKept() {
+    sending = false;
+    kept.hidden = false;
+    kept.scrollIntoView({ block: "center" });
+    var button = form.querySelector('button[name="send"]');
+    button.disabled = false;
+    button.textContent = form.dataset.send;
+  }
+
+  function send() {
+    if (sending) return;
+    sending = true;
+    var body = new URLSearchParams(new FormData(form));
+    body.set("send", "1");
+    store(body.toString());
+    var button = form.querySelector('button[name="send"]');
+    button.disabled = true;
+    button.textContent = form.dataset.sending;
+    fetch(location.href, { method: "POST", body: body, credentials: "same-origin" }).then(function (r) {
+      if (r.redirected || r.status === 200 && r.url.indexOf("/thanks/") >= 0) {
+        store(null);
+        location.replace(r.url);
+      } else if (r.status >= 500 || r.status === 429) {
+        showKept();
+      } else {
+        // Checks failed: show the server's page with its messages (answers kept there too).
+        store(null);
+        return r.text().then(function (html) { document.open(); document.write(html); document.close(); });
+      }
+    }).catch(showKept);
+  }
+
   form.addEventListener("change", refresh);
   form.addEventListener("input", refresh);
   form.addEventListener("submit", function (ev) {
-    // One tap sends once; the server also ignores repeats of the same response id.
     var button = ev.submitter;
-    if (!button || button.name !== "send") return;
-    if (form.dataset.sent) { ev.preventDefault(); return; }
-    form.dataset.sent = "1";
-    setTimeout(function () { button.disabled = true; button.textContent = form.dataset.sending; }, 0);
+    if (!button || button.name !== "send" || !window.fetch || !window.URLSearchParams) return;
+    ev.preventDefault();
+    send();
   });
+  document.getElementById("resend").addEventListener("click", send);
+  window.addEventListener("online", function () { if (!kept.hidden) send(); });
+
+  var saved = null;
+  try { saved = localStorage.getItem(key); } catch (e) { /* private mode */ }
+  if (saved) { restore(saved); kept.hidden = false; }
   refresh();
 })();

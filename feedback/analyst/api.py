@@ -1,0 +1,40 @@
+"""``GET /api/v1/scores``: the score export's rows as JSON, for analysts and admins."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from .. import audit
+from ..api import bp as api_bp
+from ..extensions import db
+from ..exports import build_score_export, score_records
+from .service import parse_period
+
+ANALYST_ROLES = ("analyst", "admin")
+
+
+@api_bp.get("/scores")
+def scores():
+    """Scores per commune × code (``level=commune``) or the province roll-up, as in export-scores."""
+    if not current_user.is_authenticated:
+        return jsonify({"errors": [{"field": "", "message": _("Log in as an analyst to read scores.")}]}), 401
+    if current_user.role not in ANALYST_ROLES:
+        abort(403)
+    level = request.args.get("level", "commune")
+    structure = request.args.get("structure", "current")
+    try:
+        if level not in ("commune", "province"):
+            raise ValueError(_("level must be commune or province"))
+        if structure not in ("current", "2018"):
+            raise ValueError(_("structure must be current or 2018"))
+        period = parse_period(request.args)
+    except ValueError as exc:
+        return jsonify({"errors": [{"field": "query", "message": str(exc)}]}), 400
+    export = build_score_export(period.date_from, period.date_to, level=level, structure=structure,
+                                public=request.args.get("public") in ("1", "true"),
+                                province_code=current_app.config["DEFAULT_PROVINCE"])
+    audit.record("data_exported", target=f"scores {level} json (api)", detail=export.meta())
+    db.session.commit()
+    return jsonify(score_records(export))

@@ -1,0 +1,100 @@
+"""Analyst views: thin wrappers over the ranking, scorecard and export services."""
+
+from __future__ import annotations
+
+from flask import Response as HttpResponse
+from flask import abort, current_app, flash, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from flask_login import current_user
+
+from analysis import DIMENSION_NAMES, SUBDIMENSION_NAMES
+
+from .. import audit
+from ..auth import commune_or_404, role_required
+from ..exports import (
+    RESPONSE_FORMATS, SCORE_FORMATS, build_response_export, build_score_export, response_bytes, score_bytes,
+)
+from ..extensions import db
+from . import bp
+from .service import CODES, Period, commune_scorecard, parse_period, province_ranking
+
+ANALYST_ROLES = ("analyst", "admin")
+GROUP_NAMES = {
+    "highest": lazy_gettext("highest"),
+    "high-average": lazy_gettext("high-average"),
+    "low-average": lazy_gettext("low-average"),
+    "lowest": lazy_gettext("lowest"),
+}
+MIMETYPES = {
+    "csv": "text/csv",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "dta": "application/x-stata-dta",
+}
+
+
+def _period_or_default() -> Period:
+    try:
+        return parse_period(request.args)
+    except ValueError:
+        flash(_("Dates must look like 2025-07-01, with the first not after the last."), "error")
+        return Period()
+
+
+def _download(data: bytes, fmt: str, name: str) -> HttpResponse:
+    return HttpResponse(data, mimetype=MIMETYPES[fmt],
+                        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+
+
+@bp.get("/")
+@role_required(*ANALYST_ROLES)
+def province():
+    """Communes ranked on one dimension (or overall) with their 95% intervals."""
+    code = request.args.get("code", "total")
+    if code not in CODES:
+        abort(404)
+    period = _period_or_default()
+    ranking = province_ranking(period, code, province_code=current_app.config["DEFAULT_PROVINCE"])
+    return render_template("analyst/province.html", ranking=ranking, period=period, codes=CODES,
+                           names=DIMENSION_NAMES, group_names=GROUP_NAMES, score_formats=SCORE_FORMATS, response_formats=RESPONSE_FORMATS)
+
+
+@bp.get("/c/<code>")
+def scorecard(code: str):
+    """A commune's scorecard: officers see their own communes, analysts and admins all."""
+    commune = commune_or_404(code)
+    period = _period_or_default()
+    card = commune_scorecard(commune.code, period, province_code=current_app.config["DEFAULT_PROVINCE"])
+    return render_template("analyst/scorecard.html", commune=commune, card=card, period=period,
+                           sub_names=SUBDIMENSION_NAMES, group_names=GROUP_NAMES, is_analyst=current_user.role in ANALYST_ROLES)
+
+
+@bp.get("/export/scores.<fmt>")
+@role_required(*ANALYST_ROLES)
+def export_scores(fmt: str):
+    """Download the scores of a period (commune or province level) in CSV, XLSX, JSON or Stata."""
+    level = request.args.get("level", "commune")
+    if fmt not in SCORE_FORMATS or level not in ("commune", "province"):
+        abort(404)
+    period = _period_or_default()
+    export = build_score_export(period.date_from, period.date_to, level=level,
+                                public=request.args.get("public") == "1",
+                                province_code=current_app.config["DEFAULT_PROVINCE"])
+    audit.record("data_exported", target=f"scores {level} {fmt}", detail=export.meta())
+    db.session.commit()
+    return _download(score_bytes(export, fmt), fmt, f"papi-proxy-{level}")
+
+
+@bp.get("/export/responses.<fmt>")
+@role_required(*ANALYST_ROLES)
+def export_responses(fmt: str):
+    """Download anonymised responses with their codebook (XLSX sheet, Stata labels)."""
+    if fmt not in RESPONSE_FORMATS or fmt == "csv":  # CSV needs a second file: the command line writes it
+        abort(404)
+    period = _period_or_default()
+    export = build_response_export(period.date_from, period.date_to)
+    audit.record("data_exported", target=f"responses {fmt}",
+                 detail={**{k: v for k, v in period.args().items()}, "rows": len(export.responses)})
+    db.session.commit()
+    return _download(response_bytes(export, fmt)[""], fmt, "responses")

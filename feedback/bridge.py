@@ -1,0 +1,250 @@
+"""The one bridge from the database to ``analysis``: set-based reads into its DataFrames."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from surveys import RESPONDENT_IDS
+
+from .extensions import db
+from .models import Answer, Commune, PopulationMargin, Response
+
+__all__ = [
+    "LOCAL_OFFSET",
+    "AnalysisInput",
+    "communes_frame",
+    "load_analysis_input",
+    "margins_frame",
+    "period_bounds",
+    "period_clause",
+    "respondents_frame",
+    "response_keys",
+    "scores_frame",
+]
+
+LOCAL_OFFSET = timedelta(hours=7)  # periods are Viet Nam calendar days; times are stored in UTC
+CHUNK_ROWS = 500_000  # answers fetched per round trip: bounds memory at a million responses
+
+
+def period_bounds(date_from: date | None, date_to: date | None) -> tuple[datetime | None, datetime | None]:
+    """Naive-UTC [start, end) of the local days ``date_from``..``date_to`` (both inclusive)."""
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise ValueError(f"the period starts ({date_from}) after it ends ({date_to})")
+    start = datetime.combine(date_from, time()) - LOCAL_OFFSET if date_from else None
+    end = datetime.combine(date_to + timedelta(days=1), time()) - LOCAL_OFFSET if date_to else None
+    return start, end
+
+
+def period_clause(date_from: date | None = None, date_to: date | None = None,
+                  commune_codes: list[str] | None = None) -> sa.ColumnElement[bool]:
+    """WHERE clause on ``response``: submitted within the local days, in the communes given."""
+    start, end = period_bounds(date_from, date_to)
+    clauses: list[sa.ColumnElement[bool]] = []
+    if start is not None:
+        clauses.append(Response.submitted_at >= start)
+    if end is not None:
+        clauses.append(Response.submitted_at < end)
+    if commune_codes is not None:
+        clauses.append(Response.commune_code.in_(sorted(commune_codes)))
+    return sa.and_(sa.true(), *clauses)
+
+
+def _sqlite() -> bool:
+    return db.engine.dialect.name == "sqlite"
+
+
+def _response_key() -> sa.ColumnElement:
+    """The key joining answers to respondents: SQLite's integer rowid, else the id as text.
+
+    An integer key spares creating and hashing millions of 32-character strings (one per
+    scored answer); on other databases the id is read as text, never as ``uuid.UUID`` objects.
+    """
+    if _sqlite():
+        return sa.literal_column("response.rowid", sa.Integer).label("response_id")
+    return sa.cast(Response.id, sa.String).label("response_id")
+
+
+def _read(query: sa.Select, *, dtypes: dict[str, object] | None = None) -> pd.DataFrame:
+    """Run a Core select into a DataFrame; text columns become the given (categorical) dtypes."""
+    dtypes = dtypes or {}
+    columns = [c.name for c in query.selected_columns]
+    frame = _read_sqlite_bulk(query, columns, dtypes) if _sqlite() else _read_rows(query, columns, dtypes)
+    for name, dtype in dtypes.items():
+        if frame[name].dtype != dtype:
+            frame[name] = frame[name].astype(dtype)
+    return frame
+
+
+def _read_sqlite_bulk(query: sa.Select, columns: list[str], dtypes: dict[str, object]) -> pd.DataFrame:
+    """SQLite: the rows come back as one delimited text built inside SQLite, parsed by pandas' C reader.
+
+    Fetching millions of rows as Python tuples costs ~1.5 µs per value on this hardware; one
+    string per query and ``read_csv`` cost a tenth of that (benchmarks/export_speed.py).
+    Unit (0x1f) and record (0x1e) separators cannot occur in codes, option values or numbers.
+    """
+    inner = query.subquery("q")
+    fields = [sa.func.coalesce(sa.cast(inner.c[name], sa.Text), "") for name in columns]
+    row = fields[0]
+    for f in fields[1:]:
+        row = row.op("||")(sa.literal_column("char(31)")).op("||")(f)
+    bulk = sa.select(sa.func.group_concat(row, sa.literal_column("char(30)")))
+    with db.engine.connect() as conn:
+        text = conn.scalar(bulk)
+    if not text:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    # Categoricals with given categories are applied after parsing (integer keys parse as int64).
+    # Codes such as "02647" or "6.1" must stay text: parsed as str, then made categorical.
+    parse = {name: (str if t == "category" else t) for name, t in dtypes.items()
+             if not isinstance(t, pd.CategoricalDtype)}
+    return pd.read_csv(io.StringIO(text), sep="\x1f", lineterminator="\x1e", header=None, names=columns,
+                       dtype=parse, keep_default_na=False, na_values={c: [""] for c in columns},
+                       quoting=csv.QUOTE_NONE, engine="c")
+
+
+def _read_rows(query: sa.Select, columns: list[str], dtypes: dict[str, object]) -> pd.DataFrame:
+    """Other databases: stream rows in chunks, converting each chunk before fetching the next."""
+    parts = []
+    with db.engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(query)
+        for rows in result.partitions(CHUNK_ROWS):
+            part = pd.DataFrame.from_records(rows, columns=columns)
+            for name, dtype in dtypes.items():
+                part[name] = part[name].astype(dtype)
+            parts.append(part)
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    if len(parts) == 1:
+        return parts[0]
+    for name, dtype in dtypes.items():
+        if dtype == "category":
+            union = pd.api.types.union_categoricals([p[name] for p in parts])
+            for p in parts:
+                p[name] = p[name].cat.set_categories(union.categories)
+    return pd.concat(parts, ignore_index=True)
+
+
+def respondents_frame(date_from: date | None = None, date_to: date | None = None,
+                      commune_codes: list[str] | None = None) -> pd.DataFrame:
+    """One row per response in the period: response_id, commune, sex, age_band, ethnic_group, flagged.
+
+    ``flagged`` is True when the response carries quality flags (see docs/quality.md); the
+    respondent block is pivoted from its answers (missing when skipped).
+    """
+    joins = {qid: aliased(Answer, name=f"rb_{qid}") for qid in RESPONDENT_IDS}
+    query = sa.select(
+        _response_key(),
+        Response.commune_code.label("commune"),
+        *(joins[qid].value.label(qid) for qid in RESPONDENT_IDS),
+        (sa.func.coalesce(Response.flags, "") != "").label("flagged"),
+    ).select_from(Response)
+    for qid, alias in joins.items():
+        query = query.outerjoin(
+            alias, sa.and_(alias.response_id == Response.id, alias.question_id == qid, alias.position == 0)
+        )
+    query = query.where(period_clause(date_from, date_to, commune_codes))
+    frame = _read(query, dtypes={"commune": "category", **{q: "category" for q in RESPONDENT_IDS}})
+    frame["flagged"] = frame["flagged"].astype(bool)
+    return frame
+
+
+def scores_frame(date_from: date | None = None, date_to: date | None = None,
+                 commune_codes: list[str] | None = None, *, include_flagged: bool = False,
+                 response_ids: pd.Index | None = None) -> pd.DataFrame:
+    """One row per scored answer in the period: response_id, subdimension, score (0–1).
+
+    Answers of flagged responses are left out unless ``include_flagged``. With
+    ``response_ids`` (the respondents' ids), ``response_id`` becomes a categorical over
+    exactly those ids, which ``analysis`` maps without hashing each answer's id.
+    """
+    query = (
+        sa.select(_response_key(), Answer.subdimension, Answer.score)
+        .join(Response, Response.id == Answer.response_id)
+        .where(Answer.score.is_not(None), Answer.subdimension.is_not(None),
+               period_clause(date_from, date_to, commune_codes))
+    )
+    if not include_flagged:
+        query = query.where(sa.func.coalesce(Response.flags, "") == "")
+    dtypes: dict[str, object] = {"subdimension": "category"}
+    if response_ids is not None:
+        dtypes["response_id"] = pd.CategoricalDtype(response_ids)
+    frame = _read(query, dtypes=dtypes)
+    frame["score"] = frame["score"].astype(float)
+    return frame
+
+
+def response_keys() -> dict[object, str]:
+    """``response_id`` key of the frames -> the stored response id as 32 hex digits (for checks)."""
+    with db.engine.connect() as conn:
+        rows = conn.execute(sa.select(_response_key(), sa.cast(Response.id, sa.String))).all()
+    return {key: str(uid).replace("-", "") for key, uid in rows}
+
+
+def margins_frame(commune_codes: list[str] | None = None) -> pd.DataFrame:
+    """Population margins: commune, variable, category, population (empty when none loaded)."""
+    query = sa.select(
+        PopulationMargin.commune_code.label("commune"), PopulationMargin.variable,
+        PopulationMargin.category, PopulationMargin.population,
+    ).order_by(PopulationMargin.commune_code, PopulationMargin.variable, PopulationMargin.category)
+    if commune_codes is not None:
+        query = query.where(PopulationMargin.commune_code.in_(sorted(commune_codes)))
+    with db.engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=["commune", "variable", "category", "population"])
+    frame["population"] = frame["population"].astype(float)
+    return frame
+
+
+def communes_frame(province_code: str | None = None) -> pd.DataFrame:
+    """Commune codes and names (of one province when given), ordered by code."""
+    query = sa.select(Commune.code.label("commune_code"), Commune.name.label("commune_name")).order_by(Commune.code)
+    if province_code is not None:
+        query = query.where(Commune.province_code == province_code)
+    with db.engine.connect() as conn:
+        return pd.DataFrame(conn.execute(query).all(), columns=["commune_code", "commune_name"])
+
+
+@dataclass(frozen=True)
+class AnalysisInput:
+    """Everything ``analysis.score_communes`` needs for one period, read in a few queries."""
+
+    scores: pd.DataFrame
+    respondents: pd.DataFrame
+    margins: pd.DataFrame | None
+    communes: pd.DataFrame
+    date_from: date | None = None
+    date_to: date | None = None
+    include_flagged: bool = False
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def flagged(self) -> int:
+        """Low-quality responses in the period (left out of the scores unless included)."""
+        return int(self.respondents["flagged"].sum())
+
+
+def load_analysis_input(date_from: date | None = None, date_to: date | None = None, *,
+                        province_code: str | None = None, commune_codes: list[str] | None = None,
+                        include_flagged: bool = False) -> AnalysisInput:
+    """Read the scored answers, respondent block, margins and communes of a period."""
+    respondents = respondents_frame(date_from, date_to, commune_codes)
+    scores = scores_frame(date_from, date_to, commune_codes, include_flagged=include_flagged,
+                          response_ids=pd.Index(respondents["response_id"]))
+    communes = communes_frame(province_code)
+    if commune_codes is not None:
+        communes = communes[communes["commune_code"].isin(commune_codes)].reset_index(drop=True)
+    margins = margins_frame(commune_codes)
+    return AnalysisInput(
+        scores=scores,
+        respondents=respondents,
+        margins=margins if len(margins) else None,
+        communes=communes,
+        date_from=date_from,
+        date_to=date_to,
+        include_flagged=include_flagged,
+    )

@@ -1,0 +1,548 @@
+"""Score and response exports: tables built from the bridge, and writers that return bytes."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis import (
+    DIMENSION_NAMES,
+    SUBDIMENSION_NAMES,
+    commune_population,
+    get_structure,
+    load_official_scores,
+    rollup_province,
+    score_communes,
+)
+from surveys import catalog
+
+from .bridge import AnalysisInput, LOCAL_OFFSET, load_analysis_input, period_clause
+
+__all__ = [
+    "CONTRACT_COLUMNS",
+    "MIN_PUBLIC_N",
+    "SCORE_FORMATS",
+    "RESPONSE_FORMATS",
+    "ScoreExport",
+    "ResponseExport",
+    "build_score_export",
+    "build_response_export",
+    "commune_scores",
+    "province_scores",
+    "suppress_small_cells",
+    "score_bytes",
+    "response_bytes",
+    "codebook_csv_path",
+]
+
+#: The columns every score export starts with, in this order (issue #4 contract).
+CONTRACT_COLUMNS: tuple[str, ...] = (
+    "commune_code", "commune_name", "level", "code", "n", "n_eff", "p", "se", "score",
+    "ci_low", "ci_high", "p_eb", "score_eb", "group", "rank", "flags",
+)
+#: Extra columns of the province roll-up, after the contract columns.
+PROVINCE_EXTRA: tuple[str, ...] = ("n_communes", "baseline_2018", "target_2019", "official", "gap_to_target")
+SCORE_FORMATS = ("csv", "xlsx", "json", "dta")
+RESPONSE_FORMATS = ("csv", "xlsx", "dta")
+#: Public outputs blank any estimate resting on fewer respondents than this.
+MIN_PUBLIC_N = 5
+#: Columns blanked by :func:`suppress_small_cells`.
+SUPPRESSED_COLUMNS = ("n_eff", "p", "se", "score", "ci_low", "ci_high", "p_eb", "score_eb", "group", "rank")
+DEFAULT_OFFICIAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "papi_official_lao_cai.csv"
+PROVINCE_NAME = {"15": "Lào Cai"}
+
+COLUMN_LABELS: dict[str, tuple[str, str]] = {
+    "commune_code": ("Mã xã/phường (chính thức)", "Official commune/ward code"),
+    "commune_name": ("Tên xã/phường", "Commune/ward name"),
+    "level": ("Cấp: subdimension, dimension hoặc aggregate", "Level: subdimension, dimension or aggregate"),
+    "code": ("Mã PAPI: 6.1 (nội dung thành phần), 6 (lĩnh vực), total", "PAPI code: 6.1 (sub-dimension), 6 (dimension), total"),
+    "n": ("Số người trả lời có giá trị", "Respondents with a value"),
+    "n_eff": ("Cỡ mẫu hiệu dụng Kish (Σw)²/Σw²", "Kish effective sample size (Σw)²/Σw²"),
+    "p": ("Ước lượng có trọng số trên thang 0–1", "Weighted estimate on the 0–1 scale"),
+    "se": ("Sai số chuẩn (thang PAPI)", "Standard error (PAPI scale)"),
+    "score": ("Điểm thang PAPI: 1/k + 9p/k; lĩnh vực 1–10; tổng 8–80", "PAPI-scale score: 1/k + 9p/k; dimension 1–10; total 8–80"),
+    "ci_low": ("Cận dưới khoảng tin cậy 95%", "Lower bound of the 95% confidence interval"),
+    "ci_high": ("Cận trên khoảng tin cậy 95%", "Upper bound of the 95% confidence interval"),
+    "p_eb": ("Ước lượng Bayes thực nghiệm (Fay–Herriot), thang 0–1", "Empirical-Bayes (Fay–Herriot) estimate, 0–1 scale"),
+    "score_eb": ("Điểm Bayes thực nghiệm, thang PAPI", "Empirical-Bayes score, PAPI scale"),
+    "group": ("Nhóm: highest, high-average, low-average, lowest", "Group: highest, high-average, low-average, lowest"),
+    "rank": ("Thứ hạng (1 = tốt nhất) trong cùng cấp và mã", "Rank (1 = best) within level and code"),
+    "flags": ("Cờ cảnh báo, cách nhau bởi dấu ;", "Warning flags, separated by ;"),
+    "n_communes": ("Số xã có ước lượng", "Communes with an estimate"),
+    "baseline_2018": ("Giá trị chính thức 2018 (KH 170)", "Official 2018 value (plan 170)"),
+    "target_2019": ("Chỉ tiêu 2019 (KH 170)", "2019 target (plan 170)"),
+    "official": ("Điểm PAPI chính thức của tỉnh", "Official PAPI score of the province"),
+    "gap_to_target": ("Chênh lệch so với chỉ tiêu", "Score minus target"),
+}
+
+FLAG_MEANINGS: dict[str, tuple[str, str]] = {
+    "empty": ("Không có người trả lời", "No respondents"),
+    "incomplete": ("Thiếu ít nhất một phần, không tính được tổng", "A part is missing, so no sum"),
+    "unweighted": ("Không có số liệu dân số: trọng số bằng nhau", "No population margins: equal weights"),
+    "collapsed": ("Nhóm dân số không có người trả lời đã bị gộp", "A margin category without respondents was dropped"),
+    "capped": ("Trọng số bị giới hạn ở 5 lần trung bình", "Weights capped at 5 × their mean"),
+    "nonconvergent": ("Phép cân chỉnh (raking) không hội tụ", "Raking did not converge"),
+    "insufficient": ("Cỡ mẫu hiệu dụng < 30: không xếp hạng", "Effective n < 30: not ranked or grouped"),
+    "suppressed": ("Dưới 5 người trả lời: ẩn số liệu (bản công khai)", "Fewer than 5 respondents: hidden (public output)"),
+}
+
+METHOD_SUMMARY: tuple[tuple[str, str], ...] = (
+    ("Điểm mô phỏng theo PAPI từ khảo sát tại điểm dịch vụ — KHÔNG phải điểm PAPI chính thức.",
+     "PAPI-style proxy scores from service-point surveys — NOT official PAPI scores."),
+    ("Mỗi câu trả lời được quy về 0–1 theo bảng điểm của khảo sát; giá trị của người trả lời là trung bình các câu cùng nội dung.",
+     "Each answer is mapped to 0–1 by the survey's score map; a respondent's value is the mean of their items per sub-dimension."),
+    ("Trọng số: cân chỉnh (raking) theo giới tính, nhóm tuổi, dân tộc khi có số liệu dân số; giới hạn 5 lần trung bình.",
+     "Weights: raked to sex, age band and ethnic group margins when loaded; capped at 5 × mean."),
+    ("Sai số chuẩn: tuyến tính hoá Taylor; khoảng tin cậy 95% theo phân phối t.",
+     "Standard errors: Taylor linearisation; 95% intervals from Student's t."),
+    ("Lĩnh vực = tổng các nội dung thành phần; tổng hợp = tổng 8 lĩnh vực (phương sai cộng, giả định độc lập).",
+     "Dimension = sum of its sub-dimensions; aggregate = sum of 8 dimensions (variances added, independence assumed)."),
+    ("Chi tiết: docs/methodology.md.", "Details: docs/methodology.md."),
+)
+
+
+@dataclass(frozen=True)
+class ScoreExport:
+    """A score table with what its README needs: period, structure, level, exclusions."""
+
+    table: pd.DataFrame
+    level: str
+    structure: str
+    date_from: date | None
+    date_to: date | None
+    excluded: int
+    public: bool = False
+
+    def meta(self) -> dict[str, Any]:
+        """What the table is, for the JSON envelope and the README sheet."""
+        return {
+            "proxy": "PAPI-style proxy, not official PAPI scores",
+            "level": self.level,
+            "structure": self.structure,
+            "from": self.date_from.isoformat() if self.date_from else None,
+            "to": self.date_to.isoformat() if self.date_to else None,
+            "excluded_low_quality": self.excluded,
+            "public": self.public,
+            "min_public_n": MIN_PUBLIC_N if self.public else None,
+        }
+
+
+def suppress_small_cells(table: pd.DataFrame, *, min_n: int = MIN_PUBLIC_N) -> pd.DataFrame:
+    """Blank every estimate resting on fewer than ``min_n`` respondents, for public outputs.
+
+    A sub-dimension row with n < ``min_n`` loses its estimates (``n`` stays, flag
+    ``suppressed``). A dimension with a suppressed sub-dimension, and the aggregate of a
+    commune with a suppressed dimension, are suppressed too: otherwise the hidden value
+    could be recovered by subtraction. Rows of a roll-up (``n`` only) follow their own n.
+    """
+    out = table.copy()
+    n = pd.to_numeric(out["n"], errors="coerce")
+    is_sub = out["level"] == "subdimension"
+    hide = is_sub & ~(n >= min_n)
+    if "commune_code" in out.columns and "commune_name" in out.columns and "n_communes" not in out.columns:
+        parent = out["code"].str.split(".").str[0]
+        hidden_dims = set(zip(out.loc[hide, "commune_code"], parent[hide]))
+        dim_hide = (out["level"] == "dimension") & pd.Series(
+            [(c, d) in hidden_dims for c, d in zip(out["commune_code"], out["code"])], index=out.index
+        )
+        hide |= dim_hide
+        communes_hidden = set(out.loc[hide, "commune_code"])
+        hide |= (out["level"] == "aggregate") & out["commune_code"].isin(communes_hidden)
+    else:
+        hide |= ~is_sub & ~(n >= min_n)
+    columns = [c for c in SUPPRESSED_COLUMNS if c in out.columns]
+    for column in columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].astype(object)
+            out.loc[hide, column] = None
+        else:
+            out.loc[hide, column] = np.nan
+    out.loc[hide, "flags"] = [
+        ";".join([f for f in flags.split(";") if f] + ["suppressed"]) for flags in out.loc[hide, "flags"]
+    ]
+    out.attrs = dict(table.attrs, suppressed=int(hide.sum()), min_public_n=min_n)
+    return out
+
+
+def commune_scores(data: AnalysisInput, *, structure: str = "current") -> pd.DataFrame:
+    """Per commune × code scores of the contract, commune names included, every commune listed."""
+    table = score_communes(
+        data.scores, data.respondents, margins=data.margins, structure=structure,
+        include_flagged=data.include_flagged, communes=list(data.communes["commune_code"]),
+    )
+    names = dict(zip(data.communes["commune_code"], data.communes["commune_name"]))
+    out = table.rename(columns={"commune": "commune_code"})
+    out.insert(1, "commune_name", out["commune_code"].map(names).fillna(""))
+    out = out[list(CONTRACT_COLUMNS) + [c for c in out.columns if c not in CONTRACT_COLUMNS]]
+    out.attrs = dict(table.attrs)
+    return out
+
+
+def _official(structure: str) -> tuple[pd.DataFrame | None, int | None]:
+    """Official Lào Cai scores, when the shared data file is reachable."""
+    from flask import current_app, has_app_context
+
+    path = Path(current_app.config.get("PAPI_OFFICIAL_CSV", DEFAULT_OFFICIAL)) if has_app_context() else DEFAULT_OFFICIAL
+    if not path.exists():
+        return None, None
+    official = load_official_scores(path)
+    # The plan's baseline is 2018, in the 2018 structure; otherwise the latest year.
+    year = 2018 if structure == "2018" and (official["year"] == 2018).any() else None
+    return official, year
+
+
+def province_scores(table: pd.DataFrame, data: AnalysisInput, *, province_code: str = "15") -> pd.DataFrame:
+    """The province roll-up of commune scores beside plan 170 targets and official PAPI values.
+
+    Communes are weighted by population when every commune with data has margins, else by n.
+    """
+    sub = table.rename(columns={"commune_code": "commune"})
+    population = None
+    if data.margins is not None:
+        totals = commune_population(data.margins)
+        with_data = set(sub.loc[sub["p"].notna(), "commune"])
+        if with_data <= set(totals.index):
+            population = totals
+    official, year = _official(table.attrs.get("structure", "current"))
+    roll = rollup_province(sub, population=population, official=official, official_year=year)
+    out = pd.DataFrame({
+        "commune_code": province_code,
+        "commune_name": PROVINCE_NAME.get(province_code, province_code),
+        "level": roll["level"],
+        "code": roll["code"],
+        "n": roll["n"].astype("Int64"),
+        "n_eff": np.nan,
+        "p": roll["p"],
+        "se": roll["se"],
+        "score": roll["score"],
+        "ci_low": roll["ci_low"],
+        "ci_high": roll["ci_high"],
+        "p_eb": np.nan,
+        "score_eb": np.nan,
+        "group": "",
+        "rank": pd.array([pd.NA] * len(roll), dtype="Int64"),
+        "flags": np.where(roll["score"].isna(), "incomplete", "")
+        + np.where(population is None, ";weighted_by_n", ""),
+        **{c: roll[c] for c in PROVINCE_EXTRA},
+    })
+    out["flags"] = out["flags"].str.strip(";")
+    out.attrs = dict(table.attrs, official_year=roll.attrs.get("official_year"),
+                     population_weighted=population is not None)
+    return out
+
+
+def build_score_export(date_from: date | None = None, date_to: date | None = None, *, level: str = "commune",
+                       structure: str = "current", public: bool = False, province_code: str = "15",
+                       commune_codes: list[str] | None = None) -> ScoreExport:
+    """Read the period, score it, optionally roll it up and suppress small cells."""
+    if level not in ("commune", "province"):
+        raise ValueError(f"level must be commune or province, not {level!r}")
+    get_structure(structure)
+    data = load_analysis_input(date_from, date_to, province_code=province_code, commune_codes=commune_codes)
+    table = commune_scores(data, structure=structure)
+    if level == "province":
+        table = province_scores(table, data, province_code=province_code)
+    if public:
+        table = suppress_small_cells(table)
+    return ScoreExport(table=table, level=level, structure=structure, date_from=date_from, date_to=date_to,
+                       excluded=int(table.attrs.get("excluded", 0)), public=public)
+
+
+# ---- writers --------------------------------------------------------------------------------
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts (NaN and NA as null)."""
+    return json.loads(table.to_json(orient="records", double_precision=10, force_ascii=False))
+
+
+def score_records(export: ScoreExport) -> dict[str, Any]:
+    """The JSON document of a score export: ``meta`` and ``rows``."""
+    return {"meta": export.meta(), "rows": _records(export.table)}
+
+
+def _csv(table: pd.DataFrame) -> bytes:
+    # UTF-8 with a byte-order mark, so Excel shows Vietnamese names correctly.
+    return table.to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
+
+
+def _readme_rows(export: ScoreExport) -> list[list[Any]]:
+    meta = export.meta()
+    rows: list[list[Any]] = [
+        ["Điểm mô phỏng PAPI (PAPI-style proxy) — không phải điểm PAPI chính thức",
+         "PAPI-style proxy, not official PAPI scores"],
+        [],
+        ["Thời kỳ / Period", f"{meta['from'] or '…'} – {meta['to'] or '…'} (ngày nộp, giờ Việt Nam / submission date, Viet Nam time)"],
+        ["Cấp / Level", export.level],
+        ["Cấu trúc PAPI / PAPI structure", export.structure],
+        ["Phiếu chất lượng thấp bị loại / Low-quality responses excluded", export.excluded],
+    ]
+    if export.public:
+        rows.append(["Bản công khai / Public output",
+                     f"ẩn ô dưới {MIN_PUBLIC_N} người trả lời / cells on fewer than {MIN_PUBLIC_N} respondents hidden"])
+    rows += [[], ["Phương pháp", "Method"], *[list(r) for r in METHOD_SUMMARY], [],
+             ["Cột / Column", "Ý nghĩa", "Meaning"]]
+    rows += [[c, *COLUMN_LABELS[c]] for c in export.table.columns if c in COLUMN_LABELS]
+    rows += [[], ["Cờ / Flag", "Ý nghĩa", "Meaning"], *[[f, *m] for f, m in FLAG_MEANINGS.items()]]
+    return rows
+
+
+def _xlsx(sheets: list[tuple[str, pd.DataFrame | list[list[Any]]]]) -> bytes:
+    """A workbook with one sheet per (title, table or rows)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    book.remove(book.active)
+    for title, content in sheets:
+        sheet = book.create_sheet(title)
+        if isinstance(content, pd.DataFrame):
+            sheet.append(list(content.columns))
+            for cell in sheet[1]:
+                cell.font = Font(bold=True)
+            for row in content.itertuples(index=False):
+                sheet.append([_cell(v) for v in row])
+            sheet.freeze_panes = "A2"
+        else:
+            for row in content:
+                sheet.append([_cell(v) for v in row])
+            sheet["A1"].font = Font(bold=True)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _dta(table: pd.DataFrame, *, labels: dict[str, str], value_labels: dict | None = None, title: str = "") -> bytes:
+    """Stata 14+ (.dta 118, Unicode) with variable labels (≤ 80 characters)."""
+    frame = table.copy()
+    dates = {}
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            dates[column] = "td"
+        elif pd.api.types.is_bool_dtype(dtype):
+            frame[column] = frame[column].astype("int8")
+        elif dtype == object or isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str).astype(object)
+    buffer = io.BytesIO()
+    frame.to_stata(
+        buffer, write_index=False, version=118, data_label=title[:80], convert_dates=dates or None,
+        variable_labels={c: text[:80] for c, text in labels.items() if c in frame.columns},
+        value_labels=value_labels,
+    )
+    return buffer.getvalue()
+
+
+def score_bytes(export: ScoreExport, fmt: str) -> bytes:
+    """The score export in ``fmt`` (csv, xlsx, json or dta)."""
+    table = export.table
+    if fmt == "csv":
+        return _csv(table)
+    if fmt == "json":
+        return json.dumps(score_records(export), ensure_ascii=False, indent=1).encode("utf-8")
+    if fmt == "xlsx":
+        return _xlsx([("scores", table), ("README", _readme_rows(export))])
+    if fmt == "dta":
+        labels = {c: f"{COLUMN_LABELS[c][1]}" for c in table.columns if c in COLUMN_LABELS}
+        return _dta(table, labels=labels, title="PAPI-style proxy scores (not official)")
+    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(SCORE_FORMATS)}")
+
+
+# ---- anonymised responses ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ResponseExport:
+    """Anonymised responses (one row per response) and their codebook."""
+
+    responses: pd.DataFrame
+    codebook: pd.DataFrame
+    value_labels: dict[str, dict[int, str]]
+    variable_labels: dict[str, str]
+    excluded: int
+
+
+#: Columns describing each response, before the question columns.
+RESPONSE_COLUMNS = ("export_id", "survey", "survey_version", "service_area", "commune_code", "commune_name",
+                    "mode", "lang", "submitted_date", "flags")
+RESPONSE_LABELS = {
+    "export_id": "Row number in this export (not stored anywhere)",
+    "survey": "Survey",
+    "survey_version": "Survey version",
+    "service_area": "Service area",
+    "commune_code": "Official commune/ward code",
+    "commune_name": "Commune/ward name",
+    "mode": "Channel: web, paper or api",
+    "lang": "Language the form was answered in",
+    "submitted_date": "Submission date (Viet Nam)",
+    "flags": "Quality flags (;-separated)",
+}
+
+
+def _question_columns() -> list[str]:
+    """Question ids of every survey version, in survey order, free text left out."""
+    seen: dict[str, None] = {}
+    for survey in sorted(catalog().all_versions(), key=lambda s: (s.slug, s.version)):
+        for q in survey.questions:
+            if q.type != "text":
+                seen.setdefault(q.id, None)
+    return list(seen)
+
+
+def codebook_frame() -> pd.DataFrame:
+    """One row per survey version × question: labels, type, value labels, sub-dimension, score map."""
+    rows = []
+    for survey in sorted(catalog().all_versions(), key=lambda s: (s.slug, s.version)):
+        for q in survey.questions:
+            exported = q.type != "text"
+            rows.append({
+                "survey": survey.slug,
+                "survey_version": survey.version,
+                "question_id": q.id,
+                "column": q.id if exported else "",
+                "type": q.type,
+                "respondent_block": q.respondent,
+                "label_vi": q.label.vi,
+                "label_en": q.label.en,
+                "value_labels": "; ".join(f"{o.value} = {o.label.vi} / {o.label.en}" for o in q.options),
+                "subdimension": q.subdimension or "",
+                "subdimension_name": SUBDIMENSION_NAMES[q.subdimension].en if q.subdimension in SUBDIMENSION_NAMES else "",
+                "score_map": "; ".join(f"{o.value} = {o.score:g}" for o in q.options if o.score is not None)
+                if q.scored else "",
+                "note": "" if exported else "free text: not exported (may identify people)",
+            })
+    return pd.DataFrame(rows)
+
+
+def _stata_coding(columns: list[str]) -> tuple[dict[str, list[str]], dict[str, dict[int, str]], dict[str, str]]:
+    """Per question column: option values in order (code 1, 2, …), their labels and a variable label."""
+    order: dict[str, list[str]] = {}
+    labels: dict[str, dict[int, str]] = {}
+    variable: dict[str, str] = {}
+    texts: dict[str, set[str]] = {}
+    for survey in sorted(catalog().all_versions(), key=lambda s: (s.slug, s.version)):
+        for q in survey.questions:
+            if q.id not in columns:
+                continue
+            texts.setdefault(q.id, set()).add(q.label.en)
+            variable.setdefault(q.id, q.label.en)
+            if not q.options or q.type == "multiple":
+                continue
+            values = order.setdefault(q.id, [])
+            for o in q.options:
+                if o.value not in values:
+                    values.append(o.value)
+                    labels.setdefault(q.id, {})[len(values)] = f"{o.value}: {o.label.vi} / {o.label.en}"[:320]
+    for qid, seen in texts.items():
+        if len(seen) > 1:
+            variable[qid] = f"{qid} (wording differs by survey: see codebook)"
+    return order, labels, variable
+
+
+def build_response_export(date_from: date | None = None, date_to: date | None = None, *,
+                          include_flagged: bool = False, commune_codes: list[str] | None = None,
+                          seed: int | None = None) -> ResponseExport:
+    """Anonymised responses of a period: no stored ids, hashes, times of day or free text.
+
+    ``export_id`` numbers rows 1…N after a random shuffle within each day and commune: the
+    stored response id is chosen on the citizen's device (offline clients keep it), so
+    exporting it could link a row back to a phone or a client log, and a stable id would
+    let two exports be joined. A per-export number only lets analysts cite rows.
+    """
+    import sqlalchemy as sa
+
+    from .extensions import db
+    from .models import Answer, Commune, Response
+
+    clause = period_clause(date_from, date_to, commune_codes)
+    flagged_clause = sa.func.coalesce(Response.flags, "") != ""
+    response_query = (
+        sa.select(sa.cast(Response.id, sa.String).label("key"), Response.survey, Response.survey_version,
+                  Response.commune_code, Commune.name.label("commune_name"), Response.mode, Response.lang,
+                  Response.submitted_at, Response.flags)
+        .join(Commune, Commune.code == Response.commune_code)
+        .where(clause)
+    )
+    if not include_flagged:
+        response_query = response_query.where(~flagged_clause)
+    columns = _question_columns()
+    answer_query = (
+        sa.select(sa.cast(Answer.response_id, sa.String).label("key"), Answer.question_id, Answer.position, Answer.value)
+        .join(Response, Response.id == Answer.response_id)
+        .where(clause, Answer.question_id.in_(columns))
+    )
+    if not include_flagged:
+        answer_query = answer_query.where(~flagged_clause)
+    with db.engine.connect() as conn:
+        excluded = 0 if include_flagged else int(conn.scalar(
+            sa.select(sa.func.count()).select_from(Response).where(clause, flagged_clause)) or 0)
+        head = pd.DataFrame(conn.execute(response_query).all(),
+                            columns=["key", "survey", "survey_version", "commune_code", "commune_name", "mode",
+                                     "lang", "submitted_at", "flags"])
+        answers = pd.DataFrame(conn.execute(answer_query).all(), columns=["key", "question_id", "position", "value"])
+
+    answers = answers.sort_values(["key", "question_id", "position"], kind="stable")
+    wide = (answers.groupby(["key", "question_id"], sort=False)["value"].agg(";".join)
+            .unstack("question_id").reindex(columns=columns))
+    head["submitted_date"] = (pd.to_datetime(head["submitted_at"]) + LOCAL_OFFSET).dt.date
+    areas = {s.slug: s.service_area for s in catalog().all_versions()}
+    head["service_area"] = head["survey"].map(areas)
+    rng = np.random.default_rng(seed)
+    head["_shuffle"] = rng.permutation(len(head))
+    head = head.sort_values(["submitted_date", "commune_code", "_shuffle"], ignore_index=True)
+    head["export_id"] = np.arange(1, len(head) + 1)
+    out = head.join(wide, on="key")
+    out = out[list(RESPONSE_COLUMNS) + columns].reset_index(drop=True)
+    for column in columns:
+        out[column] = out[column].astype(object).where(out[column].notna(), None)
+    order, value_labels, variable = _stata_coding(columns)
+    variable_labels = {**RESPONSE_LABELS, **variable}
+    return ResponseExport(responses=out, codebook=codebook_frame(), value_labels=value_labels,
+                          variable_labels=variable_labels, excluded=excluded)
+
+
+def _stata_responses(export: ResponseExport) -> tuple[pd.DataFrame, dict[str, dict[int, str]]]:
+    """Choice answers as labelled integer codes (1, 2, … in option order), others as text."""
+    order, labels, _ = _stata_coding(list(export.responses.columns))
+    frame = export.responses.copy()
+    frame["submitted_date"] = pd.to_datetime(frame["submitted_date"])
+    for column, values in order.items():
+        coded = frame[column].map({v: i + 1 for i, v in enumerate(values)})
+        frame[column] = coded.astype("float64")
+    return frame, {c: labels[c] for c in order if c in labels}
+
+
+def response_bytes(export: ResponseExport, fmt: str) -> dict[str, bytes]:
+    """The response export in ``fmt``: file suffix -> bytes (CSV adds ``.codebook.csv``)."""
+    if fmt == "csv":
+        return {"": _csv(export.responses), ".codebook.csv": _csv(export.codebook)}
+    if fmt == "xlsx":
+        readme = [["Phiếu trả lời ẩn danh — chỉ dành cho chuyên viên phân tích",
+                   "Anonymised responses — for analysts only, not for publication"],
+                  ["Phiếu chất lượng thấp bị loại / Low-quality responses excluded", export.excluded],
+                  ["export_id", RESPONSE_LABELS["export_id"]]]
+        return {"": _xlsx([("responses", export.responses), ("codebook", export.codebook), ("README", readme)])}
+    if fmt == "dta":
+        frame, value_labels = _stata_responses(export)
+        return {"": _dta(frame, labels=export.variable_labels, value_labels=value_labels,
+                         title="Anonymised citizen feedback responses")}
+    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(RESPONSE_FORMATS)}")
+
+
+def codebook_csv_path(path: str | Path) -> Path:
+    """Where the codebook of a CSV export goes: ``<name>.codebook.csv`` next to it."""
+    path = Path(path)
+    return path.with_name(path.stem + ".codebook.csv")

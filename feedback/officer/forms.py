@@ -1,0 +1,39 @@
+"""Officer and admin forms (Flask-WTF, so every POST carries a CSRF token)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from ..auth import MIN_PASSWORD_LENGTH
+from ..models import ROLES
+
+
+class ServicePointForm(FlaskForm):
+    """A new service point: its name and service area."""
+
+    name = StringField(lazy_gettext("Name"), validators=[DataRequired(), Length(max=200)])
+    service_area = SelectField(lazy_gettext("Service"), choices=[])
+
+
+class RenameForm(FlaskForm):
+    """A service point's new name."""
+
+    name = StringField(lazy_gettext("Name"), validators=[DataRequired(), Length(max=200)])
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something (retire, re-issue): only the CSRF token."""
+
+
+class UserForm(FlaskForm):
+    """Create or change a staff account."""
+
+    email = EmailField(lazy_gettext("E-mail"), validators=[DataRequired(), Length(max=254)])
+    role = SelectField(lazy_gettext("Role"), choices=[SelectChoice(r) for r in ROLES])
+    communes = SelectMultipleField(lazy_gettext("Communes (officers)"), choices=[])
+    password = PasswordField(lazy_gettext("Password"), validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=200)])
+    active = BooleanField(lazy_gettext("Active"), default=True)

@@ -1,0 +1,364 @@
+"""Officer views: thin wrappers over the access checks, queries, posters and response service."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Response as HttpResponse
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from surveys import Problem, catalog
+
+from .. import audit
+from ..auth import (
+    commune_or_404, communes_by_code, create_user, editor_required, find_user, hash_password, point_or_404,
+    role_required,
+)
+from ..extensions import db
+from ..forms import new_state, read_state, survey_form_class
+from ..messages import problem_message
+from ..models import SERVICE_AREAS, Response, ServicePoint, User, new_token, utcnow
+from ..places import province_communes
+from ..posters import SIZES, poster_link, poster_points, posters_pdf
+from ..responses import receive_web
+from . import bp
+from .forms import ActionForm, RenameForm, ServicePointForm, UserForm
+from .queries import LOCAL_OFFSET, counts_by, daily_counts, latest_comments
+
+
+def _visible_codes() -> list[str] | None:
+    codes = current_user.commune_codes
+    return None if codes is None else sorted(codes)
+
+
+def _area_choices() -> list[SelectChoice]:
+    lang = str(get_locale())
+    return [SelectChoice(area, catalog().for_area(area).title.get(lang)) for area in SERVICE_AREAS]
+
+
+def _pdf(data: bytes, filename: str) -> HttpResponse:
+    return HttpResponse(data, mimetype="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{filename}"'})
+
+
+def _size() -> str:
+    size = request.args.get("size", "a4")
+    if size not in SIZES:
+        abort(404)
+    return size
+
+
+@bp.get("/")
+def index():
+    """The communes this user sees, with response counts; one commune goes straight to it."""
+    codes = _visible_codes()
+    if codes is not None and len(codes) == 1:
+        return redirect(url_for(".commune", code=codes[0]))
+    communes = province_communes(current_app.config["DEFAULT_PROVINCE"])
+    if codes is not None:
+        communes = [c for c in communes if c.code in codes]
+    counts = counts_by(Response.commune_code, commune_codes=codes)
+    return render_template(
+        "officer/index.html", communes=communes, counts=counts,
+        daily=daily_counts(commune_codes=codes), comments=latest_comments(commune_codes=codes),
+        names={c.code: c.name for c in communes},
+    )
+
+
+@bp.get("/c/<code>")
+def commune(code: str):
+    """A commune's dashboard: counts per service point and survey, daily chart, comments."""
+    commune = commune_or_404(code)
+    points = db.session.execute(
+        db.select(ServicePoint).filter_by(commune_code=code).order_by(ServicePoint.active.desc(), ServicePoint.id)
+    ).scalars().all()
+    form = ServicePointForm()
+    form.service_area.choices = _area_choices()
+    return render_template(
+        "officer/commune.html", commune=commune, points=points, form=form, action=ActionForm(),
+        counts=counts_by(Response.service_point_id, Response.survey, commune_code=code),
+        daily=daily_counts(commune_code=code), comments=latest_comments(commune_code=code),
+        surveys={s.slug: s for s in catalog().all_current()}, point_names={p.id: p.name for p in points},
+    )
+
+
+@bp.post("/c/<code>/points")
+def create_point(code: str):
+    """Add a service point to a commune."""
+    commune = commune_or_404(code)
+    editor_required()
+    form = ServicePointForm()
+    form.service_area.choices = _area_choices()
+    if not form.validate():
+        flash(_("Please give the service point a name and a service."), "error")
+        return redirect(url_for(".commune", code=code))
+    point = ServicePoint(commune_code=commune.code, service_area=form.service_area.data,
+                         name=form.name.data.strip(), token=new_token())
+    db.session.add(point)
+    db.session.flush()
+    audit.record("point_created", target=f"service point {point.id}: {point.name}", commune_code=code,
+                 detail={"service_area": point.service_area})
+    db.session.commit()
+    flash(_("Service point “%(name)s” created. Print its poster below.", name=point.name))
+    return redirect(url_for(".point", point_id=point.id))
+
+
+@bp.route("/points/<int:point_id>", methods=["GET", "POST"])
+def point(point_id: int):
+    """A service point: rename it, retire it, re-issue its token, print its poster."""
+    point = point_or_404(point_id)
+    form = RenameForm(obj=point)
+    if request.method == "POST":
+        editor_required()
+        if form.validate() and point.active:
+            old = point.name
+            point.name = form.name.data.strip()
+            audit.record("point_renamed", target=f"service point {point.id}: {point.name}",
+                         commune_code=point.commune_code, detail={"from": old, "to": point.name})
+            db.session.commit()
+            flash(_("Service point renamed."))
+            return redirect(url_for(".point", point_id=point.id))
+    point_counts = counts_by(Response.service_point_id, commune_code=point.commune_code).get((point.id,))
+    return render_template(
+        "officer/point.html", point=point, form=form, action=ActionForm(), counts=point_counts,
+        link=poster_link(current_app.config["BASE_URL"], point.token), survey=catalog().for_area(point.service_area),
+    )
+
+
+@bp.post("/points/<int:point_id>/retire")
+def retire_point(point_id: int):
+    """Retire a service point: its poster shows the "no longer in use" page; history stays."""
+    point = point_or_404(point_id)
+    editor_required()
+    if ActionForm().validate() and point.active:
+        point.active = False
+        point.retired_at = utcnow()
+        audit.record("point_retired", target=f"service point {point.id}: {point.name}", commune_code=point.commune_code)
+        db.session.commit()
+        flash(_("Service point retired. Its answers are kept."))
+    return redirect(url_for(".point", point_id=point.id))
+
+
+@bp.post("/points/<int:point_id>/reissue")
+def reissue_token(point_id: int):
+    """Give a service point a new poster token; the old poster's link stops working."""
+    point = point_or_404(point_id)
+    editor_required()
+    if ActionForm().validate() and point.active:
+        old = point.token
+        point.token = new_token()
+        audit.record("token_reissued", target=f"service point {point.id}: {point.name}",
+                     commune_code=point.commune_code, detail={"old_token": old})
+        db.session.commit()
+        flash(_("New poster link made. Print the new poster and take down the old one."))
+    return redirect(url_for(".point", point_id=point.id))
+
+
+@bp.get("/points/<int:point_id>/poster.pdf")
+def point_poster(point_id: int):
+    """One service point's poster (A4) or table card (A6) as PDF."""
+    point = point_or_404(point_id)
+    if not point.active:
+        abort(404)
+    size = _size()
+    data = posters_pdf([point], base_url=current_app.config["BASE_URL"], size=size)
+    audit.record("posters_printed", target=f"service point {point.id}: {point.name}",
+                 commune_code=point.commune_code, detail={"size": size, "pages": 1})
+    db.session.commit()
+    return _pdf(data, f"poster-{point.commune_code}-{point.id}-{size}.pdf")
+
+
+@bp.get("/c/<code>/posters.pdf")
+def commune_posters(code: str):
+    """Every active service point's poster of a commune in one PDF."""
+    commune = commune_or_404(code)
+    size = _size()
+    points = poster_points(commune_code=commune.code)
+    if not points:
+        abort(404)
+    data = posters_pdf(points, base_url=current_app.config["BASE_URL"], size=size)
+    audit.record("posters_printed", target=f"commune {commune.code}", commune_code=commune.code,
+                 detail={"size": size, "pages": len(points)})
+    db.session.commit()
+    return _pdf(data, f"posters-{commune.code}-{size}.pdf")
+
+
+@bp.get("/posters.pdf")
+@role_required("admin")
+def province_posters():
+    """Every active service point's poster of the province in one PDF (admins)."""
+    province = current_app.config["DEFAULT_PROVINCE"]
+    size = _size()
+    points = poster_points(province_code=province)
+    if not points:
+        abort(404)
+    data = posters_pdf(points, base_url=current_app.config["BASE_URL"], size=size)
+    audit.record("posters_printed", target=f"province {province}", detail={"size": size, "pages": len(points)})
+    db.session.commit()
+    return _pdf(data, f"posters-province-{province}-{size}.pdf")
+
+
+@bp.route("/points/<int:point_id>/paper", methods=["GET", "POST"])
+def paper_entry(point_id: int):
+    """Type in a paper questionnaire answered at this service point."""
+    point = point_or_404(point_id)
+    editor_required()
+    survey = catalog().for_area(point.service_area)
+    if request.method == "GET" or not point.active:
+        if not point.active:
+            abort(404)
+        form = survey_form_class(survey)(formdata=None)
+        # The response id is fixed now, when the blank form opens: a double submit stores one.
+        form.state.data = new_state(survey)
+        return _render_paper(survey, form, point, {})
+    state = read_state(request.form.get("state"))
+    if state is not None:
+        survey = catalog().get(survey.slug, state[1]) or survey
+    form = survey_form_class(survey)()
+    if state is None or not form.validate():
+        if state is None:
+            form.state.data = new_state(survey)
+        return _render_paper(survey, form, point, {"_form": [problem_message(Problem("", "form_expired"))]}, 400)
+    response_id, _version, started_at = state
+    is_new = db.session.get(Response, response_id) is None
+    response, problems = receive_web(
+        survey, form.answers(survey), response_id=response_id, started_at=started_at,
+        commune_code=point.commune_code, service_point_id=point.id, lang="vi", mode="paper",
+        entered_by=current_user.id,
+    )
+    if problems:
+        errors: dict[str, list[str]] = {}
+        for p in problems:
+            errors.setdefault(p.question, []).append(problem_message(p))
+        return _render_paper(survey, form, point, errors, 422)
+    if is_new:
+        audit.record("paper_entered", target=f"response {response.id}", commune_code=point.commune_code,
+                     detail={"service_point": point.id, "survey": survey.slug})
+        db.session.commit()
+    flash(_("Paper form saved. You can type in the next one."))
+    return redirect(url_for(".paper_entry", point_id=point.id, saved=str(response.id)), code=303)
+
+
+def _render_paper(survey, form, point, errors, status=200):
+    saved = request.args.get("saved")
+    return render_template(
+        "officer/paper.html", survey=survey, form=form, point=point, errors=errors,
+        numbers={q.id: i for i, q in enumerate(survey.main_questions, start=1)}, saved=saved,
+    ), status
+
+
+@bp.get("/responses/<uuid:response_id>")
+def response(response_id: uuid.UUID):
+    """One stored response with its answers (to check a typed-in paper form)."""
+    stored = db.get_or_404(Response, response_id)
+    commune_or_404(stored.commune_code)
+    survey = catalog().get(stored.survey, stored.survey_version)
+    entered_by = db.session.get(User, stored.entered_by) if stored.entered_by else None
+    return render_template("officer/response.html", response=stored, survey=survey, entered_by=entered_by)
+
+
+@bp.get("/surveys/<slug>/paper-form")
+@bp.get("/points/<int:point_id>/paper-form")
+def blank_form(slug: str | None = None, point_id: int | None = None):
+    """A printable blank questionnaire in Vietnamese, for citizens without a smartphone."""
+    point = point_or_404(point_id) if point_id is not None else None
+    survey = catalog().for_area(point.service_area) if point else catalog().current(slug or "")
+    if survey is None:
+        abort(404)
+    with force_locale("vi"):
+        return render_template(
+            "officer/blank_form.html", survey=survey, point=point, lang="vi",
+            numbers={q.id: i for i, q in enumerate(survey.main_questions, start=1)},
+        )
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@role_required("admin")
+def users():
+    """List staff accounts and create one (admins)."""
+    form = _user_form()
+    if form.validate_on_submit():
+        try:
+            if not form.password.data:
+                raise ValueError(_("Please give a password for the new account."))
+            user = create_user(form.email.data, form.role.data, form.password.data, form.communes.data)
+        except ValueError as exc:
+            flash(str(exc), "error")
+        else:
+            audit.record("user_created", target=user.email, detail={
+                "role": user.role, "communes": [c.code for c in user.communes]})
+            db.session.commit()
+            flash(_("Account %(email)s created.", email=user.email))
+            return redirect(url_for(".users"))
+    accounts = db.session.execute(db.select(User).order_by(User.role, User.email)).scalars().all()
+    return render_template("officer/users.html", form=form, accounts=accounts)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@role_required("admin")
+def edit_user(user_id: int):
+    """Change a staff account's role, communes, password or active flag (admins)."""
+    user = db.get_or_404(User, user_id)
+    form = _user_form(obj=user)
+    if request.method == "GET":
+        form.communes.data = [c.code for c in user.communes]
+    if form.validate_on_submit():
+        try:
+            communes = communes_by_code(form.communes.data)
+            if form.role.data == "officer" and not communes:
+                raise ValueError(_("An officer needs at least one commune."))
+            email = form.email.data.strip().lower()
+            other = find_user(email)
+            if other is not None and other.id != user.id:
+                raise ValueError(_("Another account uses this e-mail address."))
+            if user.id == current_user.id and (form.role.data != "admin" or not form.active.data):
+                raise ValueError(_("You cannot take away your own admin access."))
+        except ValueError as exc:
+            flash(str(exc), "error")
+        else:
+            before = {"role": user.role, "active": user.active, "communes": [c.code for c in user.communes]}
+            user.role, user.active, user.communes = form.role.data, form.active.data, communes
+            user.email = email
+            if form.password.data:
+                user.password_hash = hash_password(form.password.data)
+            after = {"role": user.role, "active": user.active, "communes": [c.code for c in communes],
+                     "password_changed": bool(form.password.data)}
+            audit.record("user_changed", target=user.email, detail={"before": before, "after": after})
+            db.session.commit()
+            flash(_("Account %(email)s saved.", email=user.email))
+            return redirect(url_for(".users"))
+    return render_template("officer/user.html", form=form, user=user)
+
+
+def _user_form(**kwargs) -> UserForm:
+    form = UserForm(**kwargs)
+    form.communes.choices = [SelectChoice(c.code, f"{c.name} ({c.code})")
+                             for c in province_communes(current_app.config["DEFAULT_PROVINCE"])]
+    return form
+
+
+@bp.get("/audit")
+@role_required("admin")
+def audit_log():
+    """The audit log, newest first (admins)."""
+    page = request.args.get("page", 1, type=int)
+    events = audit.latest_events(page, action=request.args.get("action") or None)
+    return render_template("officer/audit.html", events=events, actions=audit.ACTIONS)
+
+
+@bp.app_template_filter("localtime")
+def localtime(moment) -> str:
+    """A stored UTC time as Viet Nam local time, to the minute."""
+    if moment is None:
+        return "–"
+    return (moment + LOCAL_OFFSET).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.context_processor
+def survey_helpers() -> dict:
+    """Survey look-ups that officer templates need."""
+    return {"surveys_for_paper": catalog().all_current, "surveys_by_area": catalog().for_area}

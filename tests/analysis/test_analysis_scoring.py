@@ -1,0 +1,406 @@
+"""Tests for score_communes: estimates, weights, flags, shrinkage, ranks and groups."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import COLUMNS, respondent_values, score_communes
+
+T_975_9 = 2.262157162740992  # Student t, 0.975, 9 df
+COMMUNE = "02647"
+
+
+def make_inputs(rows, commune=COMMUNE, subdimension="6.1"):
+    """rows: (response_id, item scores, sex, age_band, ethnic_group)."""
+    scores = pd.DataFrame(
+        [
+            (rid, commune, subdimension, float(s))
+            for rid, items, *_ in rows
+            for s in items
+        ],
+        columns=["response_id", "commune", "subdimension", "score"],
+    )
+    respondents = pd.DataFrame(
+        [(rid, commune, *attrs) for rid, _, *attrs in rows],
+        columns=["response_id", "commune", "sex", "age_band", "ethnic_group"],
+    )
+    return scores, respondents
+
+
+def row(table, code, commune=COMMUNE):
+    found = table[(table["commune"] == commune) & (table["code"] == code)]
+    assert len(found) == 1
+    return found.iloc[0]
+
+
+def margins_for(commune, **variables):
+    return pd.DataFrame(
+        [
+            (commune, variable, category, population)
+            for variable, cats in variables.items()
+            for category, population in cats.items()
+        ],
+        columns=["commune", "variable", "category", "population"],
+    )
+
+
+def test_columns_and_levels():
+    scores, respondents = make_inputs([("a", [1], "male", "18-29", "kinh")])
+    table = score_communes(scores, respondents)
+    assert tuple(table.columns) == COLUMNS
+    # 28 sub-dimensions + 8 dimensions + 1 aggregate in the current structure.
+    assert table["level"].value_counts().to_dict() == {
+        "subdimension": 28,
+        "dimension": 8,
+        "aggregate": 1,
+    }
+    assert table.attrs["structure"] == "current"
+
+
+def test_unweighted_estimate_by_hand():
+    # Respondent values: six 1s, three 0s and one respondent with items (1, 0) -> 0.5.
+    # p = 0.65, SE = 0.15 (see test_analysis_estimates), k = 4 for 6.1:
+    # score = (1 + 9 * 0.65)/4 = 1.7125, SE on the PAPI scale = 9 * 0.15 / 4 = 0.3375.
+    rows = [(f"r{i}", [1], "male", "18-29", "kinh") for i in range(6)]
+    rows += [(f"z{i}", [0], "male", "18-29", "kinh") for i in range(3)]
+    rows += [("half", [1, 0], "female", "60+", "dao")]
+    scores, respondents = make_inputs(rows)
+    r = row(score_communes(scores, respondents, min_n_eff=5), "6.1")
+    assert r["n"] == 10 and r["n_eff"] == pytest.approx(10)
+    assert r["p"] == pytest.approx(0.65)
+    assert r["se_p"] == pytest.approx(0.15)
+    assert r["score"] == pytest.approx(1.7125)
+    assert r["se"] == pytest.approx(0.3375)
+    assert r["ci_low"] == pytest.approx((1 + 9 * (0.65 - T_975_9 * 0.15)) / 4)
+    assert r["ci_high"] == pytest.approx((1 + 9 * (0.65 + T_975_9 * 0.15)) / 4)
+    assert r["flags"] == "unweighted"
+
+
+def test_weighted_estimate_by_hand():
+    # The 2x2 raking example with every respondent doubled: cell counts
+    # n = [[4, 2], [2, 4]] keep odds ratio 4, so the fitted table is still
+    # m = [[40, 10], [20, 20]] (closed form in test_analysis_weights) and
+    # w = m / n = [[10, 5], [10, 5]]. y by cell: (1, 0) x 2, 1 x 2, 0 x 2, (1, 1) x 2.
+    # sum w = 90, sum w y = 2*10 + 2*5 + 0 + 4*5 = 50 -> p = 5/9.
+    # Terms w (y - p)/90 in 81ths: 4 (x2), -5 (x2), 2 (x2), -5 (x2), 2 (x4):
+    # squares sum (2*16 + 2*25 + 2*4 + 2*25 + 4*4)/6561 = 156/6561;
+    # SE^2 = 12/11 * 156/6561 = 1872/72171. n_eff = 8100 / (4*100 + 2*25 + 2*100
+    # + 4*25) = 10.8. t(0.975, 11) = 2.200985.
+    rows = []
+    for copy in range(2):
+        rows += [
+            (f"a{copy}", [1], "female", "18-29", "kinh"),
+            (f"b{copy}", [0], "female", "18-29", "kinh"),
+            (f"c{copy}", [1], "female", "30-44", "kinh"),
+            (f"d{copy}", [0], "male", "18-29", "kinh"),
+            (f"e{copy}", [1], "male", "30-44", "kinh"),
+            (f"f{copy}", [1, 1], "male", "30-44", "kinh"),
+        ]
+    scores, respondents = make_inputs(rows)
+    margins = margins_for(
+        COMMUNE, sex={"female": 50, "male": 40}, age_band={"18-29": 60, "30-44": 30}
+    )
+    r = row(score_communes(scores, respondents, margins=margins, min_n_eff=5), "6.1")
+    se = np.sqrt(1872 / 72171)
+    t_975_11 = 2.200985160082949
+    assert r["n"] == 12
+    assert r["p"] == pytest.approx(5 / 9)
+    assert r["se_p"] == pytest.approx(se)
+    assert r["n_eff"] == pytest.approx(10.8)
+    assert r["ci_low"] == pytest.approx((1 + 9 * (5 / 9 - t_975_11 * se)) / 4)
+    assert r["ci_high"] == pytest.approx((1 + 9 * (5 / 9 + t_975_11 * se)) / 4)
+    assert r["flags"] == ""
+
+
+def test_one_respondent():
+    scores, respondents = make_inputs([("a", [1, 0, 1, 1], "male", "18-29", "kinh")])
+    r = row(score_communes(scores, respondents), "6.1")
+    assert r["n"] == 1 and r["p"] == pytest.approx(0.75)
+    assert np.isnan(r["se"]) and np.isnan(r["ci_low"]) and np.isnan(r["ci_high"])
+    assert r["flags"] == "unweighted;insufficient"
+    assert pd.isna(r["rank"]) and pd.isna(r["group"])
+
+
+def test_subdimension_nobody_answered():
+    scores, respondents = make_inputs([("a", [1], "male", "18-29", "kinh")])
+    table = score_communes(scores, respondents)
+    r = row(table, "6.2")
+    assert r["n"] == 0 and r["n_eff"] == 0 and np.isnan(r["p"]) and np.isnan(r["score"])
+    assert "empty" in r["flags"].split(";")
+    dim = row(table, "6")
+    assert np.isnan(dim["score"]) and "incomplete" in dim["flags"].split(";")
+    assert "empty" in row(table, "7")["flags"].split(";")
+    assert np.isnan(row(table, "total")["score"])
+
+
+def test_constant_answers_give_zero_se():
+    scores, respondents = make_inputs(
+        [(f"r{i}", [1], "male", "18-29", "kinh") for i in range(4)]
+    )
+    r = row(score_communes(scores, respondents), "6.1")
+    assert r["p"] == 1.0 and r["se"] == 0.0
+    assert r["ci_low"] == pytest.approx(2.5) and r["ci_high"] == pytest.approx(2.5)
+
+
+def test_commune_without_margins_is_unweighted():
+    scores_a, resp_a = make_inputs([("a", [1], "female", "18-29", "kinh")], commune="00001")
+    scores_b, resp_b = make_inputs([("b", [1], "male", "18-29", "kinh")], commune="00002")
+    scores = pd.concat([scores_a, scores_b], ignore_index=True)
+    respondents = pd.concat([resp_a, resp_b], ignore_index=True)
+    margins = margins_for("00001", sex={"female": 10, "male": 10})
+    table = score_communes(scores, respondents, margins=margins, min_n_eff=0)
+    assert "unweighted" in row(table, "6.1", "00002")["flags"].split(";")
+    # 00001 has margins; its only respondent is female, so "male" is collapsed.
+    assert row(table, "6.1", "00001")["flags"] == "collapsed"
+
+
+def test_margin_category_without_respondents_is_collapsed():
+    # tay (50) has no respondents: kinh 100 and hmong 50 are rescaled to 200, so each
+    # kinh weighs 133.33/2 and each hmong 66.67/2: p = 133.33 / 200 = 2/3.
+    rows = [
+        ("a", [1], "male", "18-29", "kinh"),
+        ("b", [1], "male", "18-29", "kinh"),
+        ("c", [0], "male", "18-29", "hmong"),
+        ("d", [0], "male", "18-29", "hmong"),
+    ]
+    scores, respondents = make_inputs(rows)
+    margins = margins_for(COMMUNE, ethnic_group={"kinh": 100, "hmong": 50, "tay": 50})
+    r = row(score_communes(scores, respondents, margins=margins), "6.1")
+    assert r["p"] == pytest.approx(2 / 3)
+    assert r["flags"] == "collapsed;insufficient"
+
+
+def test_missing_raking_variable_gets_modal_category():
+    # Sex: female, female, male, missing -> missing becomes female (modal). Margins
+    # female 60 / male 40: three females weigh 20 each, the male 40.
+    # p = (20*1 + 20*0 + 40*0 + 20*1) / 100 = 0.4 (without imputation it would differ).
+    rows = [
+        ("a", [1], "female", "18-29", "kinh"),
+        ("b", [0], "female", "18-29", "kinh"),
+        ("c", [0], "male", "18-29", "kinh"),
+        ("d", [1], None, "18-29", "kinh"),
+    ]
+    scores, respondents = make_inputs(rows)
+    margins = margins_for(COMMUNE, sex={"female": 60, "male": 40})
+    r = row(score_communes(scores, respondents, margins=margins), "6.1")
+    assert r["p"] == pytest.approx(0.4)
+
+
+def test_missing_raking_variable_tie_takes_first_category():
+    # female 1, male 1, missing 1: tie -> "female" (first in survey order). Females
+    # (2) weigh 30 each and the male 40: p = (30*1 + 40*0 + 30*0) / 100 = 0.3; were
+    # the missing one male, p would be (60*1 + 20*0 + 20*0)/100 = 0.6.
+    rows = [
+        ("a", [1], "female", "18-29", "kinh"),
+        ("b", [0], "male", "18-29", "kinh"),
+        ("c", [0], None, "18-29", "kinh"),
+    ]
+    scores, respondents = make_inputs(rows)
+    margins = margins_for(COMMUNE, sex={"female": 60, "male": 40})
+    r = row(score_communes(scores, respondents, margins=margins), "6.1")
+    assert r["p"] == pytest.approx(0.3)
+
+
+def test_cap_applied():
+    # One female against margins female 90 / male 10 with nine males: raked weights
+    # 90 and 10/9; mean 10, cap 50 -> female 50, each male 50/9. Then
+    # p = 50 * 1 / 100 = 0.5 (raked and uncapped it would be 0.9).
+    rows = [("f", [1], "female", "18-29", "kinh")]
+    rows += [(f"m{i}", [0], "male", "18-29", "kinh") for i in range(9)]
+    scores, respondents = make_inputs(rows)
+    margins = margins_for(COMMUNE, sex={"female": 90, "male": 10})
+    r = row(score_communes(scores, respondents, margins=margins), "6.1")
+    assert r["p"] == pytest.approx(0.5)
+    # n_eff = 100^2 / (50^2 + 9 * (50/9)^2) = 10000 / 2777.8 = 3.6
+    assert r["n_eff"] == pytest.approx(10000 / (2500 + 2500 / 9))
+    assert "capped" in r["flags"].split(";")
+    r_free = row(score_communes(scores, respondents, margins=margins, cap=100), "6.1")
+    assert r_free["p"] == pytest.approx(0.9)
+
+
+def test_several_items_are_averaged_per_respondent():
+    scores, respondents = make_inputs([("a", [1, 0, 0, 0], "male", "18-29", "kinh")])
+    values = respondent_values(scores, respondents)
+    assert values["value"].tolist() == [0.25]
+
+
+def test_dimension_and_aggregate_sum_parts():
+    # Every respondent answers every sub-dimension with 1: each sub-dimension scores
+    # 10/k, each dimension 10 and the aggregate 80.
+    from analysis import STRUCTURES
+
+    subs = STRUCTURES["current"].subdimensions
+    scores = pd.DataFrame(
+        [(f"r{i}", COMMUNE, s, 1.0) for i in range(3) for s in subs],
+        columns=["response_id", "commune", "subdimension", "score"],
+    )
+    respondents = pd.DataFrame({"response_id": [f"r{i}" for i in range(3)], "commune": COMMUNE})
+    table = score_communes(scores, respondents, min_n_eff=0)
+    assert row(table, "5")["score"] == pytest.approx(10)
+    assert row(table, "5.1")["score"] == pytest.approx(10 / 3)
+    assert row(table, "total")["score"] == pytest.approx(80)
+    assert row(table, "total")["se"] == 0.0
+    t2018 = score_communes(scores, respondents, structure="2018", min_n_eff=0)
+    assert row(t2018, "8.1")["score"] == pytest.approx(5)  # k = 2 in 2018
+    assert "8.3" not in set(t2018["code"])
+
+
+def test_dimension_se_is_root_sum_of_squares():
+    rng = np.random.default_rng(1)
+    subs = ["6.1", "6.2", "6.3", "6.4"]
+    scores = pd.DataFrame(
+        [(f"r{i}", COMMUNE, s, float(rng.random() < 0.6)) for i in range(40) for s in subs],
+        columns=["response_id", "commune", "subdimension", "score"],
+    )
+    respondents = pd.DataFrame({"response_id": [f"r{i}" for i in range(40)], "commune": COMMUNE})
+    table = score_communes(scores, respondents)
+    parts = table[table["code"].isin(subs)]
+    dim = row(table, "6")
+    assert dim["score"] == pytest.approx(parts["score"].sum())
+    assert dim["se"] == pytest.approx(np.sqrt(np.square(parts["se"]).sum()))
+    assert dim["ci_low"] == pytest.approx(dim["score"] - 1.959963984540054 * dim["se"])
+
+
+def many_communes(n_communes, n_per=1, seed=0):
+    rng = np.random.default_rng(seed)
+    codes = [f"{i:05d}" for i in range(1, n_communes + 1)]
+    truth = np.linspace(0.05, 0.95, n_communes)
+    rows = [
+        (f"{c}-{j}", c, "6.1", float(rng.random() < truth[i]) if n_per > 1 else truth[i])
+        for i, c in enumerate(codes)
+        for j in range(n_per)
+    ]
+    scores = pd.DataFrame(rows, columns=["response_id", "commune", "subdimension", "score"])
+    respondents = scores[["response_id", "commune"]].copy()
+    return scores, respondents, codes
+
+
+def test_groups_of_99_communes():
+    scores, respondents, codes = many_communes(99)
+    table = score_communes(scores, respondents, min_n_eff=0)
+    sub = table[table["code"] == "6.1"]
+    assert sub["group"].value_counts().to_dict() == {
+        "highest": 25,
+        "high-average": 25,
+        "low-average": 24,
+        "lowest": 25,
+    }
+    best = sub.loc[sub["rank"] == 1, "commune"].item()
+    assert best == codes[-1]  # highest true value
+    assert sub.loc[sub["commune"] == codes[0], "rank"].item() == 99
+    assert sub.loc[sub["commune"] == codes[-1], "group"].item() == "highest"
+
+
+def test_insufficient_rows_are_not_ranked():
+    rows = [(f"a{i}", [1], "male", "18-29", "kinh") for i in range(5)]
+    s1, r1 = make_inputs(rows, commune="00001")
+    s2, r2 = make_inputs([(f"b{i}", [i % 2], "male", "18-29", "kinh") for i in range(5)], "00002")
+    s3, r3 = make_inputs([(f"c{i}", [1], "male", "18-29", "kinh") for i in range(2)], "00003")
+    scores = pd.concat([s1, s2, s3], ignore_index=True)
+    respondents = pd.concat([r1, r2, r3], ignore_index=True)
+    table = score_communes(scores, respondents, min_n_eff=3)
+    third = row(table, "6.1", "00003")
+    assert third["score"] == pytest.approx(2.5)  # numbers kept...
+    assert "insufficient" in third["flags"] and pd.isna(third["rank"])  # ...but not ranked
+    assert row(table, "6.1", "00001")["rank"] == 1
+    assert row(table, "6.1", "00002")["rank"] == 2
+
+
+def test_empirical_bayes_shrinks_toward_mean():
+    scores, respondents, _ = many_communes(20, n_per=12, seed=3)
+    table = score_communes(scores, respondents, min_n_eff=0)
+    sub = table[table["code"] == "6.1"]
+    mean = sub["p"].mean()
+    # Each p_eb lies between its direct estimate and the (simple) mean of the p's.
+    lo = np.minimum(sub["p"], mean) - 1e-12
+    hi = np.maximum(sub["p"], mean) + 1e-12
+    assert ((sub["p_eb"] >= lo) & (sub["p_eb"] <= hi)).all()
+    assert sub["p_eb"].var() < sub["p"].var()
+    np.testing.assert_allclose(sub["score_eb"], (1 + 9 * sub["p_eb"]) / 4)
+
+
+def test_flagged_responses_are_excluded_and_counted():
+    rows = [(f"r{i}", [1], "male", "18-29", "kinh") for i in range(3)]
+    rows += [("bad", [0], "male", "18-29", "kinh")]
+    scores, respondents = make_inputs(rows)
+    respondents["flagged"] = respondents["response_id"] == "bad"
+    table = score_communes(scores, respondents, excluded=2)
+    assert row(table, "6.1")["n"] == 3 and row(table, "6.1")["p"] == 1.0
+    assert table.attrs["excluded"] == 3  # 2 left out by the caller + 1 flagged
+    kept = score_communes(scores, respondents, include_flagged=True)
+    assert row(kept, "6.1")["n"] == 4 and kept.attrs["excluded"] == 0
+
+
+def test_extra_commune_without_respondents():
+    scores, respondents = make_inputs([("a", [1], "male", "18-29", "kinh")])
+    table = score_communes(scores, respondents, communes=["09999"])
+    empty = table[table["commune"] == "09999"]
+    assert len(empty) == 37 and empty["score"].isna().all()
+
+
+def test_other_structure_codes_are_ignored():
+    scores, respondents = make_inputs([("a", [1], "male", "18-29", "kinh")], subdimension="5.2")
+    table = score_communes(scores, respondents)
+    assert "5.2" not in set(table["code"])
+    assert row(score_communes(scores, respondents, structure="2018"), "5.2")["n"] == 1
+
+
+def bad_case(kind):
+    scores, respondents = make_inputs([("a", [1], "male", "18-29", "kinh")])
+    margins = None
+    if kind == "unknown response":
+        scores.loc[0, "response_id"] = "zzz"
+    elif kind == "score range":
+        scores.loc[0, "score"] = 2.0
+    elif kind == "sub code":
+        scores.loc[0, "subdimension"] = "9.9"
+    elif kind == "duplicate id":
+        respondents = pd.concat([respondents, respondents], ignore_index=True)
+    elif kind == "commune code":
+        respondents.loc[0, "commune"] = "123"
+    elif kind == "category":
+        respondents.loc[0, "sex"] = "unknown"
+    elif kind == "missing column":
+        scores = scores.drop(columns="score")
+    elif kind == "margin variable":
+        margins = margins_for(COMMUNE, religion={"none": 1})
+    elif kind == "zero margin":
+        margins = margins_for(COMMUNE, sex={"female": 10, "male": 0})
+    return scores, respondents, margins
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("unknown response", "missing from respondents"),
+        ("score range", r"\[0, 1\]"),
+        ("sub code", "not PAPI sub-dimensions"),
+        ("duplicate id", "must be unique"),
+        ("commune code", "5-digit"),
+        ("category", "respondents.sex"),
+        ("missing column", "lacks column"),
+        ("margin variable", "margins.variable"),
+        ("zero margin", "population margin is 0"),
+    ],
+)
+def test_bad_input_raises_value_error(kind, message):
+    scores, respondents, margins = bad_case(kind)
+    with pytest.raises(ValueError, match=message):
+        score_communes(scores, respondents, margins=margins)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"structure": "2030"}, {"min_n_eff": -1}, {"cap": 0.5}, {"confidence": 1.5}],
+)
+def test_bad_options_raise_value_error(options):
+    scores, respondents, _ = bad_case("none")
+    with pytest.raises(ValueError):
+        score_communes(scores, respondents, **options)
+
+
+def test_categorical_input_gives_same_result():
+    scores, respondents, _ = many_communes(12, n_per=8, seed=5)
+    plain = score_communes(scores, respondents, min_n_eff=0)
+    cat = scores.astype({"response_id": "category", "subdimension": "category"})
+    pd.testing.assert_frame_equal(plain, score_communes(cat, respondents, min_n_eff=0))

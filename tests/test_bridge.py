@@ -1,0 +1,148 @@
+"""The bridge reads the database into exactly the frames ``analysis`` expects."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from feedback.bridge import (
+    load_analysis_input, margins_frame, period_bounds, respondents_frame, response_keys, scores_frame,
+)
+from feedback.extensions import db
+from feedback.models import Answer, PopulationMargin, Response
+
+OWN, OTHER = "04465", "02647"  # Xã Khao Mang, Phường Lào Cai
+
+
+def add_response(commune: str, submitted: datetime, answers: list[tuple], *, flags: str = "",
+                 person: tuple[str | None, str | None, str | None] = ("female", "18-29", "hmong")) -> str:
+    """Store one health response with the respondent block and ``(question, value, sub, score)`` answers."""
+    rid = uuid.uuid4()
+    response = Response(id=rid, survey="health", survey_version=1, commune_code=commune, lang="vi", mode="web",
+                        submitted_at=submitted, received_at=submitted, content_hash="0" * 64, flags=flags)
+    rows = [Answer(question_id=q, position=0, value=v, subdimension=s, score=x) for q, v, s, x in answers]
+    for qid, value in zip(("sex", "age_band", "ethnic_group"), person):
+        if value is not None:
+            rows.append(Answer(question_id=qid, position=0, value=value))
+    response.answers = rows
+    db.session.add(response)
+    return str(rid)
+
+
+def seed(app, *, own: int = 8, other: int = 3, flagged: int = 1) -> dict[str, list[str]]:
+    """``own`` good responses in Khao Mang, ``other`` in Phường Lào Cai, ``flagged`` low-quality ones."""
+    ids: dict[str, list[str]] = {"own": [], "other": [], "flagged": []}
+    with app.app_context():
+        for i in range(own):
+            ids["own"].append(add_response(OWN, datetime(2025, 8, 1 + i % 20, 3), [
+                ("used_service", "yes", None, None),
+                ("wait_time", "lt15" if i % 2 else "gt60", "6.1", 1.0 if i % 2 else 0.0),
+                ("overall", "4", "6.1", 0.75),
+                ("informal_payment", "no" if i % 4 else "yes", "4.2", 1.0 if i % 4 else 0.0),
+                ("comment", "Số điện thoại 0912345678", None, None),
+            ], person=("female" if i % 2 else "male", "30-44", "kinh" if i % 3 else "hmong")))
+        for i in range(other):
+            ids["other"].append(add_response(OTHER, datetime(2025, 8, 5, 3), [
+                ("wait_time", "15-30", "6.1", 0.67), ("informal_payment", "no", "4.2", 1.0),
+            ], person=(None, "60+", "tay")))
+        for i in range(flagged):
+            ids["flagged"].append(add_response(OWN, datetime(2025, 8, 6, 3), [
+                ("wait_time", "gt60", "6.1", 0.0), ("overall", "1", "6.1", 0.0),
+            ], flags="too_fast"))
+        db.session.commit()
+    return ids
+
+
+def _canon(ids: pd.Series) -> list[str]:
+    """The frames' response keys as stored ids (32 hex digits), whatever the database uses as key."""
+    keys = response_keys()
+    return [keys[k] for k in ids]
+
+
+def test_period_bounds_are_viet_nam_days():
+    start, end = period_bounds(date(2025, 8, 1), date(2025, 8, 31))
+    assert start == datetime(2025, 7, 31, 17) and end == datetime(2025, 8, 31, 17)
+    with pytest.raises(ValueError, match="after it ends"):
+        period_bounds(date(2025, 9, 1), date(2025, 8, 1))
+
+
+def test_respondents_and_scores_equal_hand_built_frames(app):
+    with app.app_context():
+        a = add_response(OWN, datetime(2025, 8, 1, 3), [
+            ("used_service", "yes", None, None), ("wait_time", "lt15", "6.1", 1.0),
+            ("overall", "2", "6.1", 0.25), ("informal_payment", "yes", "4.2", 0.0)])
+        b = add_response(OTHER, datetime(2025, 8, 2, 3), [("wait_time", "gt60", "6.1", 0.0)],
+                         person=(None, "60+", None), flags="too_fast;burst")
+        db.session.commit()
+        respondents = respondents_frame()
+        scores = scores_frame(include_flagged=True)
+        unflagged = scores_frame()
+        got_ids, got_score_ids, unflagged_ids = (_canon(f["response_id"]) for f in (respondents, scores, unflagged))
+    got = pd.DataFrame({
+        "response_id": got_ids,
+        **{c: respondents[c].astype(object).where(respondents[c].notna(), None).tolist()
+           for c in ("commune", "sex", "age_band", "ethnic_group", "flagged")},
+    }).sort_values("response_id", ignore_index=True)
+    expected = pd.DataFrame({
+        "response_id": [uuid.UUID(a).hex, uuid.UUID(b).hex],
+        "commune": [OWN, OTHER],
+        "sex": ["female", None],
+        "age_band": ["18-29", "60+"],
+        "ethnic_group": ["hmong", None],
+        "flagged": [False, True],
+    }).sort_values("response_id", ignore_index=True)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+    got_scores = pd.DataFrame({
+        "response_id": got_score_ids, "subdimension": scores["subdimension"].astype(str),
+        "score": scores["score"].to_numpy(dtype=float),
+    }).sort_values(["response_id", "subdimension", "score"], ignore_index=True)
+    expected_scores = pd.DataFrame({
+        "response_id": [uuid.UUID(a).hex] * 3 + [uuid.UUID(b).hex],
+        "subdimension": ["6.1", "6.1", "4.2", "6.1"],
+        "score": [1.0, 0.25, 0.0, 0.0],
+    }).sort_values(["response_id", "subdimension", "score"], ignore_index=True)
+    pd.testing.assert_frame_equal(got_scores, expected_scores, check_dtype=False)
+    assert unflagged_ids == [uuid.UUID(a).hex] * 3  # flagged answers not read
+
+
+def test_period_filters_on_local_submission_day(app):
+    with app.app_context():
+        late = add_response(OWN, datetime(2025, 7, 31, 17, 30), [("wait_time", "lt15", "6.1", 1.0)])  # 1 Aug, 00:30 local
+        add_response(OWN, datetime(2025, 7, 31, 16, 30), [("wait_time", "lt15", "6.1", 1.0)])  # 31 Jul, 23:30 local
+        db.session.commit()
+        august = respondents_frame(date(2025, 8, 1), None)
+        july = respondents_frame(None, date(2025, 7, 31))
+        scores = scores_frame(date(2025, 8, 1), date(2025, 8, 1))
+        august_ids, july_ids, score_ids = (_canon(f["response_id"]) for f in (august, july, scores))
+    assert august_ids == [uuid.UUID(late).hex]
+    assert len(july_ids) == 1 and uuid.UUID(late).hex not in july_ids
+    assert score_ids == [uuid.UUID(late).hex]
+
+
+def test_analysis_input_is_consistent_and_counts_flagged(app):
+    ids = seed(app)
+    with app.app_context():
+        data = load_analysis_input(province_code="15")
+    assert data.flagged == len(ids["flagged"])
+    assert len(data.respondents) == sum(map(len, ids.values()))
+    # Scores' ids are a categorical over exactly the respondents' ids: no hashing per answer.
+    assert list(data.scores["response_id"].cat.categories) == list(data.respondents["response_id"])
+    assert len(data.communes) == 99 and data.margins is None
+    assert np.isin(data.scores["subdimension"].astype(str), ["6.1", "4.2"]).all()
+
+
+def test_margins_frame(app):
+    with app.app_context():
+        db.session.add_all([PopulationMargin(commune_code=OWN, variable="sex", category=c, population=p)
+                            for c, p in (("female", 510), ("male", 490))])
+        db.session.commit()
+        frame = margins_frame()
+    assert frame.to_dict("records") == [
+        {"commune": OWN, "variable": "sex", "category": "female", "population": 510.0},
+        {"commune": OWN, "variable": "sex", "category": "male", "population": 490.0},
+    ]

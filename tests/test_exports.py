@@ -1,0 +1,253 @@
+"""export-scores, export-responses and import-margins: formats read back, contract columns, suppression."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from feedback.exports import CONTRACT_COLUMNS, suppress_small_cells
+from feedback.extensions import db
+from feedback.models import AuditEvent, PopulationMargin
+from tests.test_bridge import OTHER, OWN, seed
+
+
+def _scores(runner, tmp_path, fmt: str, *args: str):
+    out = tmp_path / f"scores.{fmt}"
+    result = runner.invoke(args=["export-scores", "--format", fmt, "-o", str(out), *args])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def _read(path, fmt: str) -> pd.DataFrame:
+    if fmt == "csv":
+        return pd.read_csv(path, dtype={"commune_code": str, "code": str}, encoding="utf-8-sig",
+                           keep_default_na=False, na_values=[""])
+    if fmt == "xlsx":
+        return pd.read_excel(path, sheet_name="scores", dtype={"commune_code": str, "code": str})
+    if fmt == "json":
+        return pd.DataFrame(json.loads(path.read_text(encoding="utf-8"))["rows"])
+    return pd.read_stata(path)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "json", "dta"])
+def test_export_scores_formats_have_contract_columns(app, runner, tmp_path, fmt):
+    ids = seed(app)
+    path, output = _scores(runner, tmp_path, fmt)
+    assert "1 low-quality responses excluded" in output
+    table = _read(path, fmt)
+    assert list(table.columns[: len(CONTRACT_COLUMNS)]) == list(CONTRACT_COLUMNS)
+    assert len(table) == 99 * 37  # every commune of Lào Cai × 29 sub-dimensions, 8 dimensions, total
+    row = table[(table["commune_code"] == OWN) & (table["code"] == "6.1")].iloc[0]
+    assert row["level"] == "subdimension" and row["commune_name"] == "Xã Khao Mang"
+    # The flagged response (both 6.1 items 0) is left out: n counts the good ones only.
+    assert row["n"] == len(ids["own"])
+    # Per respondent mean of (wait, overall): alternately (0 + .75)/2 and (1 + .75)/2; equal weights.
+    assert row["p"] == pytest.approx(np.mean([0.375, 0.875] * (len(ids["own"]) // 2)))
+    assert "unweighted" in row["flags"] and "insufficient" in row["flags"]
+    assert set(table["level"]) == {"subdimension", "dimension", "aggregate"}
+    assert "total" in set(table["code"].astype(str))
+
+
+def test_xlsx_readme_sheet(app, runner, tmp_path):
+    seed(app)
+    path, _ = _scores(runner, tmp_path, "xlsx", "--from", "2025-08-01", "--to", "2025-08-31")
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["scores", "README"]
+    text = "\n".join(str(c.value) for row in book["README"].iter_rows() for c in row if c.value is not None)
+    assert "not official" in text and "2025-08-01 – 2025-08-31" in text
+    readme = {row[0].value: row[1].value for row in book["README"].iter_rows() if row[0].value}
+    assert readme["Phiếu chất lượng thấp bị loại / Low-quality responses excluded"] == 1
+    for column in ("n_eff", "score_eb", "flags"):
+        assert column in text
+    assert "insufficient" in text and "unweighted" in text
+
+
+def test_dta_has_variable_labels(app, runner, tmp_path):
+    seed(app)
+    path, _ = _scores(runner, tmp_path, "dta")
+    with pd.io.stata.StataReader(path) as reader:
+        labels = reader.variable_labels()
+    assert labels["n_eff"].startswith("Kish effective sample size")
+    assert labels["score"].startswith("PAPI-scale score")
+
+
+def test_json_meta_counts_exclusions(app, runner, tmp_path):
+    seed(app, flagged=2)
+    path, _ = _scores(runner, tmp_path, "json", "--structure", "2018")
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert document["meta"]["excluded_low_quality"] == 2
+    assert document["meta"]["structure"] == "2018"
+    assert "5.2" in {r["code"] for r in document["rows"]}
+
+
+def test_province_level_against_targets(app, runner, tmp_path):
+    seed(app)
+    path, _ = _scores(runner, tmp_path, "csv", "--level", "province")
+    table = _read(path, "csv")
+    assert list(table.columns[: len(CONTRACT_COLUMNS)]) == list(CONTRACT_COLUMNS)
+    assert {"target_2019", "baseline_2018", "official", "n_communes"} <= set(table.columns)
+    total = table[table["code"] == "total"].iloc[0]
+    assert total["target_2019"] == pytest.approx(46.96) and total["baseline_2018"] == pytest.approx(44.37)
+    sub = table[table["code"] == "6.1"].iloc[0]
+    assert sub["n"] == 8 + 3 and sub["n_communes"] == 2
+
+
+def test_public_export_suppresses_small_cells(app, runner, tmp_path):
+    seed(app, own=8, other=3)
+    path, _ = _scores(runner, tmp_path, "csv", "--public")
+    table = _read(path, "csv")
+    small = table[(table["commune_code"] == OTHER) & (table["code"] == "6.1")].iloc[0]
+    assert small["n"] == 3 and pd.isna(small["score"]) and pd.isna(small["p_eb"])
+    assert "suppressed" in small["flags"]
+    dim = table[(table["commune_code"] == OTHER) & (table["code"] == "6")].iloc[0]
+    assert "suppressed" in dim["flags"] and pd.isna(dim["score_eb"])
+    big = table[(table["commune_code"] == OWN) & (table["code"] == "6.1")].iloc[0]
+    assert big["score"] > 0 and "suppressed" not in big["flags"]
+
+
+def test_suppress_small_cells_blanks_parts_and_their_sums():
+    table = pd.DataFrame({
+        "commune_code": ["1", "1", "1", "1", "2", "2"],
+        "commune_name": "x",
+        "level": ["subdimension", "subdimension", "dimension", "aggregate", "subdimension", "dimension"],
+        "code": ["6.1", "6.2", "6", "total", "6.1", "6"],
+        "n": pd.array([4, 10, pd.NA, pd.NA, 5, pd.NA], dtype="Int64"),
+        "score": [1.0, 2.0, 3.0, 40.0, 1.5, 3.5],
+        "group": ["", "high-average", "", "", "lowest", "lowest"],
+        "flags": ["insufficient", "", "", "", "", ""],
+    })
+    out = suppress_small_cells(table)
+    assert out["score"].isna().tolist() == [True, False, True, True, False, False]
+    assert out.loc[0, "flags"] == "insufficient;suppressed" and out.loc[3, "flags"] == "suppressed"
+    assert out.loc[0, "n"] == 4  # the count stays: it says why the value is hidden
+    assert out.attrs["suppressed"] == 3
+    assert table["score"].notna().all()  # the input is not changed
+
+
+def test_export_responses_csv_with_codebook(app, runner, tmp_path):
+    ids = seed(app)
+    out = tmp_path / "responses.csv"
+    result = runner.invoke(args=["export-responses", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    raw = out.read_bytes()
+    for rid in ids["own"] + ids["other"]:
+        assert uuid.UUID(rid).hex.encode() not in raw and rid.encode() not in raw
+    assert "0912345678".encode() not in raw  # free text is not exported
+    table = pd.read_csv(out, dtype=str, encoding="utf-8-sig")
+    assert len(table) == len(ids["own"]) + len(ids["other"])  # flagged left out
+    assert sorted(table["export_id"].astype(int)) == list(range(1, len(table) + 1))
+    assert {"wait_time", "overall", "sex", "age_band", "ethnic_group"} <= set(table.columns)
+    assert not {"device_hash", "network_hash", "content_hash", "id", "comment"} & set(table.columns)
+    codebook = pd.read_csv(tmp_path / "responses.codebook.csv", dtype=str, encoding="utf-8-sig")
+    wait = codebook[(codebook["survey"] == "health") & (codebook["question_id"] == "wait_time")].iloc[0]
+    assert wait["subdimension"] == "6.1" and "lt15 = 1" in wait["score_map"]
+    assert "Dưới 15 phút" in wait["value_labels"] and wait["label_en"].startswith("How long")
+    assert "1 low-quality responses excluded" in result.output
+
+
+def test_export_responses_xlsx_and_dta(app, runner, tmp_path):
+    seed(app)
+    xlsx, dta = tmp_path / "r.xlsx", tmp_path / "r.dta"
+    assert runner.invoke(args=["export-responses", "--include-flagged", "-o", str(xlsx)]).exit_code == 0
+    assert runner.invoke(args=["export-responses", "--format", "dta", "-o", str(dta)]).exit_code == 0
+    book = openpyxl.load_workbook(xlsx)
+    assert book.sheetnames == ["responses", "codebook", "README"]
+    assert book["responses"].max_row == 1 + 8 + 3 + 1
+    frame = pd.read_stata(dta)
+    assert set(frame["wait_time"].dropna()) <= {"lt15: Dưới 15 phút / Under 15 minutes",
+                                                "gt60: Trên 1 giờ / Over an hour", "15-30: 15–30 phút / 15–30 minutes"}
+    with pd.io.stata.StataReader(dta) as reader:
+        assert reader.variable_labels()["wait_time"] == "How long did you wait to be seen?"
+
+
+def test_exports_are_audited(app, runner, tmp_path):
+    seed(app)
+    _scores(runner, tmp_path, "csv")
+    runner.invoke(args=["export-responses", "-o", str(tmp_path / "r.csv")])
+    with app.app_context():
+        targets = db.session.scalars(sa.select(AuditEvent.target).where(AuditEvent.action == "data_exported")).all()
+    assert sorted(targets) == ["responses csv", "scores commune csv"]
+
+
+MARGINS = "commune_code,variable,category,population\n" + "\n".join(
+    f"{OWN},{v},{c},{p}" for v, c, p in [
+        ("sex", "female", 600), ("sex", "male", 400),
+        ("age_band", "18-29", 250), ("age_band", "30-44", 250), ("age_band", "45-59", 250), ("age_band", "60+", 250),
+        ("ethnic_group", "kinh", 300), ("ethnic_group", "hmong", 700),
+    ]) + "\n"
+
+
+def test_import_margins_is_idempotent_and_weights(app, runner, tmp_path, ):
+    seed(app, own=8)
+    path = tmp_path / "margins.csv"
+    path.write_text(MARGINS, encoding="utf-8")
+    first = runner.invoke(args=["import-margins", str(path)])
+    assert first.exit_code == 0 and "8 margins added, 0 updated" in first.output
+    again = runner.invoke(args=["import-margins", str(path)])
+    assert "0 margins added, 0 updated, 8 unchanged" in again.output
+    path.write_text(MARGINS.replace("female,600", "female,610"), encoding="utf-8")
+    assert "0 margins added, 1 updated, 7 unchanged" in runner.invoke(args=["import-margins", str(path)]).output
+    out, _ = _scores(runner, tmp_path, "csv")
+    row = _read(out, "csv").query("commune_code == @OWN and code == '6.1'").iloc[0]
+    assert "unweighted" not in row["flags"] and row["n_eff"] < row["n"]
+
+
+def test_import_margins_reports_bad_lines(app, runner, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("commune_code,variable,category,population\n"
+                    f"{OWN},sex,female,10\n"
+                    "99999,sex,male,10\n"
+                    f"{OWN},religion,none,10\n"
+                    f"{OWN},ethnic_group,martian,10\n"
+                    f"{OWN},age_band,18-29,-3\n"
+                    f"{OWN},sex,female,12\n", encoding="utf-8")
+    result = runner.invoke(args=["import-margins", str(path)])
+    assert result.exit_code == 1
+    for expected in ("line 3: unknown commune code '99999'", "line 4: variable 'religion'",
+                     "line 5: category 'martian' is not a ethnic_group category",
+                     "line 6: population '-3'", "line 7: repeats line 2"):
+        assert expected in result.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(PopulationMargin)) == 0
+    header = tmp_path / "header.csv"
+    header.write_text("commune,variable,category,population\n", encoding="utf-8")
+    assert "lacks column(s) commune_code" in runner.invoke(args=["import-margins", str(header)]).output
+
+
+def test_demo_margins_file_is_valid(app, runner):
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parent.parent / "docs" / "demo_margins_lao_cai.csv"
+    result = runner.invoke(args=["import-margins", str(demo)])
+    assert result.exit_code == 0 and "1386 margins added" in result.output
+    frame = pd.read_csv(demo, dtype={"commune_code": str})
+    totals = frame.groupby(["commune_code", "variable"])["population"].sum().unstack()
+    assert len(totals) == 99 and (totals.nunique(axis=1) == 1).all()  # equal totals per commune
+    ethnic = frame[frame["variable"] == "ethnic_group"]
+    share = 1 - ethnic.loc[ethnic["category"] == "kinh", "population"].sum() / ethnic["population"].sum()
+    assert 0.6 < share < 0.75  # about two thirds belong to ethnic minorities
+
+
+def test_bad_period_is_a_clear_error(app, runner, tmp_path):
+    result = runner.invoke(args=["export-scores", "--from", "2025-09-01", "--to", "2025-08-01",
+                                 "-o", str(tmp_path / "x.csv")])
+    assert result.exit_code == 1 and "after it ends" in result.output
+    assert runner.invoke(args=["export-scores", "--from", "1/8/2025", "-o", str(tmp_path / "x.csv")]).exit_code == 2
+
+
+def test_writers_return_bytes(app):
+    from feedback.exports import build_score_export, score_bytes
+
+    seed(app)
+    with app.app_context():
+        export = build_score_export()
+    assert pd.read_excel(io.BytesIO(score_bytes(export, "xlsx")), sheet_name="scores").shape[0] == 99 * 37
+    with pytest.raises(ValueError, match="unknown format"):
+        score_bytes(export, "pdf")
