@@ -30,7 +30,8 @@ __all__ = [
 ]
 
 LOCAL_OFFSET = timedelta(hours=7)  # periods are Viet Nam calendar days; times are stored in UTC
-CHUNK_ROWS = 500_000  # answers fetched per round trip: bounds memory at a million responses
+CHUNK_ROWS = 500_000  # rows fetched per round trip (databases other than SQLite)
+CHUNK_RESPONSES = 250_000  # SQLite: responses per delimited-text chunk
 
 
 def period_bounds(date_from: date | None, date_to: date | None) -> tuple[datetime | None, datetime | None]:
@@ -83,29 +84,56 @@ def _read(query: sa.Select, *, dtypes: dict[str, object] | None = None) -> pd.Da
 
 
 def _read_sqlite_bulk(query: sa.Select, columns: list[str], dtypes: dict[str, object]) -> pd.DataFrame:
-    """SQLite: the rows come back as one delimited text built inside SQLite, parsed by pandas' C reader.
+    """SQLite: rows come back as delimited text built inside SQLite, parsed by pandas' C reader.
 
-    Fetching millions of rows as Python tuples costs ~1.5 µs per value on this hardware; one
-    string per query and ``read_csv`` cost a tenth of that (benchmarks/export_speed.py).
+    Fetching millions of rows as Python tuples costs ~1.5 µs per value on the 2-core server;
+    one string per chunk and ``read_csv`` cost a tenth of that (benchmarks/export_speed.py).
+    Chunks are ranges of ``response.rowid`` (every query here reads ``response``), so the text
+    and its parsed strings stay small; each chunk is made categorical before the next.
     Unit (0x1f) and record (0x1e) separators cannot occur in codes, option values or numbers.
     """
-    inner = query.subquery("q")
-    fields = [sa.func.coalesce(sa.cast(inner.c[name], sa.Text), "") for name in columns]
-    row = fields[0]
-    for f in fields[1:]:
-        row = row.op("||")(sa.literal_column("char(31)")).op("||")(f)
-    bulk = sa.select(sa.func.group_concat(row, sa.literal_column("char(30)")))
+    rowid = sa.literal_column("response.rowid", sa.Integer)
     with db.engine.connect() as conn:
-        text = conn.scalar(bulk)
-    if not text:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-    # Categoricals with given categories are applied after parsing (integer keys parse as int64).
-    # Codes such as "02647" or "6.1" must stay text: parsed as str, then made categorical.
+        low, high = conn.execute(sa.select(sa.func.min(rowid), sa.func.max(rowid)).select_from(Response)).one()
+        parts = []
+        for start in range(low or 0, (high or -1) + 1, CHUNK_RESPONSES):
+            inner = query.where(rowid.between(start, start + CHUNK_RESPONSES - 1)).subquery("q")
+            fields = [sa.func.coalesce(sa.cast(inner.c[name], sa.Text), "") for name in columns]
+            row = fields[0]
+            for f in fields[1:]:
+                row = row.op("||")(sa.literal_column("char(31)")).op("||")(f)
+            text = conn.scalar(sa.select(sa.func.group_concat(row, sa.literal_column("char(30)"))))
+            if text:
+                parts.append(_parse(text, columns, dtypes))
+                del text
+    return _concat(parts, columns, dtypes)
+
+
+def _parse(text: str, columns: list[str], dtypes: dict[str, object]) -> pd.DataFrame:
+    # Codes such as "02647" or "6.1" stay text (parsed as str, then categorical); keys with
+    # given categories are parsed as numbers or text first and then mapped.
     parse = {name: (str if t == "category" else t) for name, t in dtypes.items()
              if not isinstance(t, pd.CategoricalDtype)}
-    return pd.read_csv(io.StringIO(text), sep="\x1f", lineterminator="\x1e", header=None, names=columns,
+    part = pd.read_csv(io.StringIO(text), sep="\x1f", lineterminator="\x1e", header=None, names=columns,
                        dtype=parse, keep_default_na=False, na_values={c: [""] for c in columns},
                        quoting=csv.QUOTE_NONE, engine="c")
+    for name, dtype in dtypes.items():
+        part[name] = part[name].astype(dtype)
+    return part
+
+
+def _concat(parts: list[pd.DataFrame], columns: list[str], dtypes: dict[str, object]) -> pd.DataFrame:
+    """Concatenate chunks, unifying the categories of columns made categorical per chunk."""
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    if len(parts) == 1:
+        return parts[0]
+    for name, dtype in dtypes.items():
+        if dtype == "category":
+            union = pd.api.types.union_categoricals([p[name] for p in parts])
+            for p in parts:
+                p[name] = p[name].cat.set_categories(union.categories)
+    return pd.concat(parts, ignore_index=True)
 
 
 def _read_rows(query: sa.Select, columns: list[str], dtypes: dict[str, object]) -> pd.DataFrame:
@@ -118,16 +146,7 @@ def _read_rows(query: sa.Select, columns: list[str], dtypes: dict[str, object]) 
             for name, dtype in dtypes.items():
                 part[name] = part[name].astype(dtype)
             parts.append(part)
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-    if len(parts) == 1:
-        return parts[0]
-    for name, dtype in dtypes.items():
-        if dtype == "category":
-            union = pd.api.types.union_categoricals([p[name] for p in parts])
-            for p in parts:
-                p[name] = p[name].cat.set_categories(union.categories)
-    return pd.concat(parts, ignore_index=True)
+    return _concat(parts, columns, dtypes)
 
 
 def respondents_frame(date_from: date | None = None, date_to: date | None = None,

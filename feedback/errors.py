@@ -25,14 +25,15 @@ def _describe(error: HTTPException) -> str:
 
 
 def handle_http_error(error: HTTPException):
-    """Answer an HTTP error in the form the caller reads."""
+    """Answer an HTTP error in the form the caller reads, keeping headers such as Allow."""
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     if request.path.startswith("/api/"):
         message = error.description if error.code == 400 and error.description else _describe(error)
-        return jsonify({"errors": [{"field": "body" if error.code in (400, 413) else "", "message": message}]}), error.code
+        return jsonify({"errors": [{"field": "body" if error.code in (400, 413) else "", "message": message}]}), error.code, headers
     if error.code == 429 and request.method == "POST" and request.form:
         # A limited survey submission: hand the answers back with a resend button.
-        return render_template("errors/unavailable.html", message=_describe(error), fields=_posted_fields()), 429
-    return render_template("errors/error.html", code=error.code, message=_describe(error)), error.code
+        return render_template("errors/unavailable.html", message=_describe(error), fields=_posted_fields()), 429, headers
+    return render_template("errors/error.html", code=error.code, message=_describe(error)), error.code, headers
 
 
 def _posted_fields() -> list[tuple[str, str]]:

@@ -143,9 +143,10 @@ def suppress_small_cells(table: pd.DataFrame, *, min_n: int = MIN_PUBLIC_N) -> p
     could be recovered by subtraction. Rows of a roll-up (``n`` only) follow their own n.
     """
     out = table.copy()
-    n = pd.to_numeric(out["n"], errors="coerce")
+    n = pd.to_numeric(out["n"], errors="coerce").fillna(0)
+    small = (n > 0) & (n < min_n)  # n = 0 has no estimate to hide
     is_sub = out["level"] == "subdimension"
-    hide = is_sub & ~(n >= min_n)
+    hide = is_sub & small
     if "commune_code" in out.columns and "commune_name" in out.columns and "n_communes" not in out.columns:
         parent = out["code"].str.split(".").str[0]
         hidden_dims = set(zip(out.loc[hide, "commune_code"], parent[hide]))
@@ -156,7 +157,7 @@ def suppress_small_cells(table: pd.DataFrame, *, min_n: int = MIN_PUBLIC_N) -> p
         communes_hidden = set(out.loc[hide, "commune_code"])
         hide |= (out["level"] == "aggregate") & out["commune_code"].isin(communes_hidden)
     else:
-        hide |= ~is_sub & ~(n >= min_n)
+        hide |= ~is_sub & small
     columns = [c for c in SUPPRESSED_COLUMNS if c in out.columns]
     for column in columns:
         if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):

@@ -27,3 +27,17 @@ def active_point(commune_code: str, service_area: str) -> ServicePoint | None:
         .order_by(ServicePoint.id)
         .limit(1)
     ).scalar_one_or_none()
+
+
+_known_communes: set[tuple[str, str]] = set()
+
+
+def commune_exists(code: str) -> bool:
+    """Whether a commune code is loaded; remembered per database, since units are never deleted."""
+    key = (str(db.engine.url), code)
+    if key in _known_communes:
+        return True
+    if db.session.get(Commune, code) is None:
+        return False
+    _known_communes.add(key)
+    return True

@@ -67,6 +67,8 @@ def parse_time(value: Any) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=VIETNAM_TZ)
+    if not 2000 <= moment.year <= 2999:
+        return None  # also keeps the UTC conversion clear of datetime's range limits
     return moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
@@ -93,76 +95,78 @@ def service_point_problem(sub: Submission) -> Problem | None:
     return None
 
 
-def store(sub: Submission) -> tuple[Response, bool]:
+# Built once: plain Core inserts skip the ORM unit of work on the hot submission path.
+INSERT_RESPONSE = sa.insert(Response.__table__)
+INSERT_ANSWER = sa.insert(Answer.__table__)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the database holds for a response id: enough to tell a retry from a conflict."""
+
+    id: uuid.UUID
+    content_hash: str
+    mode: str
+    received_at: datetime
+
+
+def store(sub: Submission) -> tuple[Stored, bool]:
     """Insert the response and its answers in one transaction, once.
 
-    Returns ``(response, created)``. If a response with this id exists (a retry, a double tap,
-    or a concurrent duplicate that won the race) nothing is written and the stored one is
-    returned; the caller compares ``content_hash`` to tell a retry from a conflict.
+    Returns ``(stored, created)``. The insert is tried first (the common case is a new id);
+    if the id exists already (a retry, a double tap, or a concurrent duplicate that won the
+    race) the primary key refuses it, nothing is written, and the stored one is returned: the
+    caller compares ``content_hash`` to tell a retry from a conflict.
     """
-    existing = db.session.get(Response, sub.id)
-    if existing is not None:
-        return existing, False
     content_hash = sub.content_hash()
-    response = Response(
-        id=sub.id,
-        survey=sub.survey.slug,
-        survey_version=sub.survey.version,
-        commune_code=sub.commune_code,
-        service_point_id=sub.service_point_id,
-        lang=sub.lang,
-        mode=sub.mode,
-        started_at=sub.started_at,
-        submitted_at=sub.submitted_at,
-        received_at=utcnow(),
-        content_hash=content_hash,
-        entered_by=sub.entered_by,
-        flags=";".join(sub.flags),
-        network_hash=sub.network_hash,
-        device_hash=sub.device_hash,
-    )
-    response.answers = [Answer(**row) for row in scored_rows(sub.survey, sub.answers)]
-    db.session.add(response)
+    received_at = utcnow()
+    answers = [{"response_id": sub.id, **row} for row in scored_rows(sub.survey, sub.answers)]
     try:
+        db.session.execute(INSERT_RESPONSE, {
+            "id": sub.id,
+            "survey": sub.survey.slug,
+            "survey_version": sub.survey.version,
+            "commune_code": sub.commune_code,
+            "service_point_id": sub.service_point_id,
+            "lang": sub.lang,
+            "mode": sub.mode,
+            "started_at": sub.started_at,
+            "submitted_at": sub.submitted_at,
+            "received_at": received_at,
+            "content_hash": content_hash,
+            "entered_by": sub.entered_by,
+            "flags": ";".join(sub.flags),
+            "network_hash": sub.network_hash,
+            "device_hash": sub.device_hash,
+        })
+        if answers:
+            db.session.execute(INSERT_ANSWER, answers)
         db.session.commit()
     except IntegrityError:
-        # Another request stored the same id between our look-up and our insert.
         db.session.rollback()
-        stored = db.session.get(Response, sub.id)
-        if stored is None:
+        found = db.session.execute(
+            sa.select(Response.content_hash, Response.mode, Response.received_at).where(Response.id == sub.id)
+        ).one_or_none()
+        if found is None:
             raise
-        return stored, False
-    return response, True
+        return Stored(sub.id, *found), False
+    return Stored(sub.id, content_hash, sub.mode, received_at), True
 
 
-def response_json(response: Response) -> dict[str, Any]:
-    """The stored response as the API returns it."""
-    answers: dict[str, Any] = {}
-    for a in sorted(response.answers, key=lambda a: (a.question_id, a.position)):
-        answers.setdefault(a.question_id, []).append(a.value)
-    from surveys import catalog
-
-    survey = catalog().get(response.survey, response.survey_version)
-    for qid, values in answers.items():
-        q = survey.question(qid) if survey else None
-        if q is not None and q.type == "multiple":
-            continue
-        if q is not None and q.type == "integer":
-            answers[qid] = int(values[0])
-        else:
-            answers[qid] = values[0]
+def response_json(sub: Submission, stored: Stored) -> dict[str, Any]:
+    """The stored response as the API returns it (equal content hashes mean equal content)."""
     return {
-        "id": str(response.id),
-        "survey": response.survey,
-        "version": response.survey_version,
-        "commune": response.commune_code,
-        "service_point": response.service_point_id,
-        "answers": answers,
-        "lang": response.lang,
-        "mode": response.mode,
-        "started_at": _iso(response.started_at),
-        "submitted_at": _iso(response.submitted_at),
-        "received_at": _iso(response.received_at),
+        "id": str(sub.id),
+        "survey": sub.survey.slug,
+        "version": sub.survey.version,
+        "commune": sub.commune_code,
+        "service_point": sub.service_point_id,
+        "answers": sub.answers,
+        "lang": sub.lang,
+        "mode": stored.mode,
+        "started_at": _iso(sub.started_at),
+        "submitted_at": _iso(sub.submitted_at),
+        "received_at": _iso(stored.received_at),
     }
 
 
@@ -187,11 +191,14 @@ def receive_web(
     entered_by: int | None = None,
     client: tuple[str, str] | None = None,
     honeypot: bool = False,
-) -> tuple[Response | None, list[Problem]]:
-    """Check and store a form submission; a response id seen before is simply acknowledged."""
-    existing = db.session.get(Response, response_id)
-    if existing is not None:
-        return existing, []
+) -> tuple[uuid.UUID | None, list[Problem]]:
+    """Check and store a form submission; returns the response id, or the problems.
+
+    A response id seen before is simply acknowledged (a double tap or a resend), even if the
+    form was changed in between: the first submission counts.
+    """
+    if db.session.scalar(sa.select(Response.id).where(Response.id == response_id)) is not None:
+        return response_id, []
     sub = Submission(
         id=response_id,
         survey=survey,
@@ -215,5 +222,5 @@ def receive_web(
             if is_burst(network_hash=client[0], device_hash=client[1], commune_code=commune_code,
                         survey=survey.slug, service_point_id=service_point_id, now=sub.submitted_at):
                 sub.flags.append("burst")
-    response, _ = store(sub)
-    return response, []
+    stored, _ = store(sub)
+    return stored.id, []

@@ -153,3 +153,9 @@ def test_openapi_describes_the_endpoints(client):
     assert {"/api/v1/surveys", "/api/v1/surveys/{slug}", "/api/v1/responses"} <= set(doc["paths"])
     codes = set(doc["paths"]["/api/v1/responses"]["post"]["responses"])
     assert {"200", "201", "400", "409", "413", "422"} <= codes
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-01:00", "1999-12-31T00:00:00Z"])
+def test_times_out_of_range_are_422(client, moment):
+    r = client.post("/api/v1/responses", json=body(submitted_at=moment))
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "submitted_at"

@@ -115,15 +115,21 @@ def interval_chart(rows: list[dict[str, Any]], *, reference: float | None = None
 
 def province_ranking(period: Period, code: str, *, province_code: str = "15", structure: str = "current") -> Ranking:
     """Communes ranked on ``code`` (``total`` or ``1``…``8``), best first, unranked ones last."""
-    if code not in CODES:
+    st = get_structure(structure)
+    if code not in CODES and code not in st.subdimensions:
         raise ValueError(f"unknown code {code!r}")
+    level = LEVEL_OF.get(code, "subdimension")
     table, province, respondents = _score_tables(period, province_code, structure)
-    rows = table[(table["level"] == LEVEL_OF[code]) & (table["code"] == code)].copy()
+    rows = table[(table["level"] == level) & (table["code"] == code)].copy()
     rows["_has"] = rows["score"].notna()
     rows = rows.sort_values(["rank", "_has", "score"], ascending=[True, False, False], na_position="last")
     prov = province[province["code"] == code].iloc[0].to_dict()
     prov = {k: (None if (v is pd.NA or (isinstance(v, float) and np.isnan(v))) else v) for k, v in prov.items()}
-    level_range = (8.0, 80.0) if code == "total" else (1.0, 10.0)
+    if level == "subdimension":
+        k = st.k(st.dimension_of(code))
+        level_range = (1 / k, 10 / k)
+    else:
+        level_range = (8.0, 80.0) if code == "total" else (1.0, 10.0)
     records = _rows(rows.drop(columns="_has"))
     chart_rows = [r for r in records if r["score"] is not None]
     chart = interval_chart(chart_rows, reference=prov.get("score"), target=prov.get("target_2019"),

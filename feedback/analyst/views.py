@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import current_user
 
-from analysis import DIMENSION_NAMES, SUBDIMENSION_NAMES
+from analysis import DIMENSION_NAMES, SUBDIMENSION_NAMES, get_structure
 
 from .. import audit
 from ..auth import commune_or_404, role_required
@@ -52,12 +52,15 @@ def _download(data: bytes, fmt: str, name: str) -> HttpResponse:
 def province():
     """Communes ranked on one dimension (or overall) with their 95% intervals."""
     code = request.args.get("code", "total")
-    if code not in CODES:
+    structure = get_structure("current")
+    if code not in CODES and code not in structure.subdimensions:
         abort(404)
     period = _period_or_default()
     ranking = province_ranking(period, code, province_code=current_app.config["DEFAULT_PROVINCE"])
+    dimension = code.split(".")[0]
     return render_template("analyst/province.html", ranking=ranking, period=period, codes=CODES,
-                           names=DIMENSION_NAMES, group_names=GROUP_NAMES, score_formats=SCORE_FORMATS, response_formats=RESPONSE_FORMATS)
+                           subcodes=structure[dimension] if dimension in structure else (), dimension=dimension,
+                           names={**DIMENSION_NAMES, **SUBDIMENSION_NAMES}, group_names=GROUP_NAMES, score_formats=SCORE_FORMATS, response_formats=RESPONSE_FORMATS)
 
 
 @bp.get("/c/<code>")

@@ -13,9 +13,9 @@ from flask_babel import gettext as _
 
 from surveys import Problem, catalog
 
-from ..extensions import db, limiter
+from ..extensions import limiter
 from ..messages import problem_message
-from ..models import Commune
+from ..places import commune_exists
 from ..quality import answer_flags
 from ..responses import Submission, check_submission, parse_time, response_json, service_point_problem, store
 from . import bp
@@ -99,10 +99,10 @@ def create_response():
         return _reject(submission.problems, lang)
     submission.flags = answer_flags(submission.survey, submission.answers,
                                     started_at=submission.started_at, submitted_at=submission.submitted_at)
-    response, created = store(submission)
-    if not created and response.content_hash != submission.content_hash():
+    stored, created = store(submission)
+    if not created and stored.content_hash != submission.content_hash():
         return jsonify({"errors": [{"field": "id", "message": "A different response with this id was already stored."}]}), 409
-    return jsonify(response_json(response)), 201 if created else 200
+    return jsonify(response_json(submission, stored)), 201 if created else 200
 
 
 def _submission_from(body: dict[str, Any]) -> tuple[Submission | None, list[Problem]]:
@@ -128,7 +128,7 @@ def _submission_from(body: dict[str, Any]) -> tuple[Submission | None, list[Prob
     else:
         survey = catalog().get(slug, version)
     commune = body["commune"]
-    if not isinstance(commune, str) or not re.fullmatch(r"\d{5}", commune) or db.session.get(Commune, commune) is None:
+    if not isinstance(commune, str) or not re.fullmatch(r"\d{5}", commune) or not commune_exists(commune):
         problems.append(Problem("commune", "unknown_commune"))
     point = body.get("service_point")
     if point is not None and (not isinstance(point, int) or isinstance(point, bool)):

@@ -110,7 +110,7 @@ def survey_page(survey: Survey, commune: Commune, point: ServicePoint | None):
             form.state.data = new_state(survey)
         return _render(survey, form, commune, point, {"_form": [problem_message(Problem("", "form_expired"))]}, 400)
     response_id, _, started_at = state
-    response, problems = receive_web(
+    _, problems = receive_web(
         survey, form.answers(survey), response_id=response_id, started_at=started_at,
         commune_code=commune.code, service_point_id=point.id if point else None, lang=lang,
         client=client_hashes(request.remote_addr, request.user_agent.string, day=utcnow().date()),

@@ -225,7 +225,7 @@ def paper_entry(point_id: int):
         return _render_paper(survey, form, point, {"_form": [problem_message(Problem("", "form_expired"))]}, 400)
     response_id, _version, started_at = state
     is_new = db.session.get(Response, response_id) is None
-    response, problems = receive_web(
+    stored_id, problems = receive_web(
         survey, form.answers(survey), response_id=response_id, started_at=started_at,
         commune_code=point.commune_code, service_point_id=point.id, lang="vi", mode="paper",
         entered_by=current_user.id,
@@ -236,11 +236,11 @@ def paper_entry(point_id: int):
             errors.setdefault(p.question, []).append(problem_message(p))
         return _render_paper(survey, form, point, errors, 422)
     if is_new:
-        audit.record("paper_entered", target=f"response {response.id}", commune_code=point.commune_code,
+        audit.record("paper_entered", target=f"response {stored_id}", commune_code=point.commune_code,
                      detail={"service_point": point.id, "survey": survey.slug})
         db.session.commit()
     flash(_("Paper form saved. You can type in the next one."))
-    return redirect(url_for(".paper_entry", point_id=point.id, saved=str(response.id)), code=303)
+    return redirect(url_for(".paper_entry", point_id=point.id, saved=str(stored_id)), code=303)
 
 
 def _render_paper(survey, form, point, errors, status=200):
