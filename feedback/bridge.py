@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import pandas as pd
@@ -239,7 +239,6 @@ class AnalysisInput:
     date_from: date | None = None
     date_to: date | None = None
     include_flagged: bool = False
-    notes: dict = field(default_factory=dict)
 
     @property
     def flagged(self) -> int:

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 from analysis import (
-    DIMENSION_NAMES,
     SUBDIMENSION_NAMES,
     commune_population,
     get_structure,
@@ -229,7 +228,7 @@ def province_scores(table: pd.DataFrame, data: AnalysisInput, *, province_code: 
         "score_eb": np.nan,
         "group": "",
         "rank": pd.array([pd.NA] * len(roll), dtype="Int64"),
-        "flags": np.where(roll["score"].isna(), "incomplete", "")
+        "flags": np.where(roll["score"].isna(), np.where(roll["n"] == 0, "empty", "incomplete"), "")
         + np.where(population is None, ";weighted_by_n", ""),
         **{c: roll[c] for c in PROVINCE_EXTRA},
     })
