@@ -51,7 +51,10 @@ def _pick(rng: np.random.Generator, survey: Survey, commune_effect: float, perso
     latent = commune_effect + AREA_EFFECT[survey.service_area] + sum(
         GROUP_EFFECT.get(v, 0.0) for v in person.values()) + rng.normal(0, 0.7)
     answers: dict[str, object] = {}
+    module = survey.modules[rng.integers(len(survey.modules))] if survey.modules else None
     for q in survey.main_questions:
+        if q.module not in (None, module):
+            continue
         if q.relevant is not None and not q.relevant.holds(answers):
             continue
         if not q.required and rng.random() < 0.08:

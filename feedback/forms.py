@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -30,6 +32,7 @@ class SurveyFormBase(FlaskForm):
         return {q.id: self[q.id].data for q in survey.questions}
 
 
+
 @lru_cache(maxsize=64)
 def survey_form_class(survey: Survey) -> type[SurveyFormBase]:
     """A form class with one field per question; checks live in ``surveys.check_answers``."""
@@ -51,15 +54,26 @@ def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="survey-form-state")
 
 
+@dataclass(frozen=True)
+class FormState:
+    """What a rendered survey form carries, signed: response id, version, start, module."""
+
+    response_id: uuid.UUID
+    version: int
+    started_at: datetime
+    module: str | None
+
+
 def new_state(survey: Survey) -> str:
-    """A fresh signed state: new response id, this version, started now."""
-    return _serializer().dumps({"id": str(uuid.uuid4()), "v": survey.version, "t": utcnow().isoformat()})
+    """A fresh signed state: new response id, this version, started now, a random module."""
+    module = secrets.choice(survey.modules) if survey.modules else None
+    return _serializer().dumps({"id": str(uuid.uuid4()), "v": survey.version, "t": utcnow().isoformat(), "m": module})
 
 
-def read_state(token: str | None) -> tuple[uuid.UUID, int, datetime] | None:
-    """The response id, version and start time from a posted state, or None if forged."""
+def read_state(token: str | None) -> FormState | None:
+    """The state posted back with a form, or None if it was forged or mangled."""
     try:
         data = _serializer().loads(token or "")
-        return uuid.UUID(data["id"]), int(data["v"]), datetime.fromisoformat(data["t"])
+        return FormState(uuid.UUID(data["id"]), int(data["v"]), datetime.fromisoformat(data["t"]), data.get("m"))
     except (BadSignature, KeyError, TypeError, ValueError):
         return None

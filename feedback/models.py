@@ -74,6 +74,9 @@ class Response(db.Model):
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     # SHA-256 of the canonical submitted content: tells a retry (same) from a conflict.
     content_hash: Mapped[str] = mapped_column(sa.String(64))
+    # The rotating module a web respondent was shown (None: no modules, or API/paper, which
+    # may answer any): tells "not shown" from "shown and skipped".
+    module: Mapped[str | None] = mapped_column(sa.String(20))
     # Quality flags (";"-joined: too_fast, straight_lined, burst, honeypot); see docs/quality.md.
     flags: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
     # Salted hashes that rotate daily (never a raw address): of the client's network address,

@@ -19,6 +19,7 @@ from .models import Answer, Response, ServicePoint, utcnow
 from .quality import answer_flags, is_burst
 
 VIETNAM_TZ = timezone(timedelta(hours=7))
+ANY_MODULE = "*"  # paper entry and API clients may answer any module's questions
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Submission:
     flags: list[str] = field(default_factory=list)
     network_hash: str | None = None
     device_hash: str | None = None
+    module: str | None = None
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical content: equal for a retry, different for a changed answer."""
@@ -138,6 +140,7 @@ def store(sub: Submission) -> tuple[Stored, bool]:
             "flags": ";".join(sub.flags),
             "network_hash": sub.network_hash,
             "device_hash": sub.device_hash,
+            "module": sub.module,
         })
         if answers:
             db.session.execute(INSERT_ANSWER, answers)
@@ -191,6 +194,7 @@ def receive_web(
     entered_by: int | None = None,
     client: tuple[str, str] | None = None,
     honeypot: bool = False,
+    module: str | None = ANY_MODULE,
 ) -> tuple[uuid.UUID | None, list[Problem]]:
     """Check and store a form submission; returns the response id, or the problems.
 
@@ -211,6 +215,14 @@ def receive_web(
         submitted_at=utcnow(),
         entered_by=entered_by,
     )
+    if module != ANY_MODULE:
+        sub.module = module
+        # A web respondent sees the core and one module; an answer elsewhere was never shown.
+        sub.problems.extend(
+            Problem(qid, "not_relevant", {}) for qid, value in raw_answers.items()
+            if value not in (None, "", []) and survey.question(qid) is not None
+            and survey.question(qid).module not in (None, module)
+        )
     check_submission(sub, raw_answers)
     if sub.problems:
         return None, sub.problems

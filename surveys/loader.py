@@ -148,7 +148,7 @@ def _question(q: Any, where: str, seen: dict[str, Question], respondent: bool) -
     if qid in seen:
         raise ValueError(f"{where}: duplicate question id")
     known_keys = {"id", "type", "label", "hint", "required", "options", "min", "max",
-                  "max_length", "relevant", "subdimension", "score"}
+                  "max_length", "relevant", "subdimension", "score", "module"}
     extra = set(q) - known_keys
     if extra:
         raise ValueError(f"{where}: unknown keys {sorted(extra)}")
@@ -191,6 +191,14 @@ def _question(q: Any, where: str, seen: dict[str, Question], respondent: bool) -
     required = q.get("required", False)
     if not isinstance(required, bool):
         raise ValueError(f"{where}: required must be true or false")
+    module = q.get("module")
+    if module is not None:
+        if respondent or not isinstance(module, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,19}", module):
+            raise ValueError(f"{where}: module must be a short lower-case name (main questions only)")
+        if required:
+            raise ValueError(f"{where}: a question in a module cannot be required (most people never see it)")
+    if relevant is not None and seen[relevant.question].module not in (None, module):
+        raise ValueError(f"{where}: relevant names {relevant.question!r} from another module")
     return Question(
         id=qid,
         type=qtype,
@@ -204,6 +212,7 @@ def _question(q: Any, where: str, seen: dict[str, Question], respondent: bool) -
         relevant=relevant,
         subdimension=sub,
         respondent=respondent,
+        module=module,
     )
 
 

@@ -65,6 +65,8 @@ class Question:
     relevant: Condition | None = None
     subdimension: str | None = None
     respondent: bool = False
+    # Matrix sampling: a question in a module is shown to the web respondents given that module.
+    module: str | None = None
 
     @property
     def scored(self) -> bool:
@@ -91,6 +93,7 @@ class Question:
             "options": [{"value": o.value, "label": o.label.as_dict()} for o in self.options],
             "relevant": self.relevant.as_dict() if self.relevant else None,
             "subdimension": self.subdimension,
+            "module": self.module,
             "score": (
                 {o.value: o.score for o in self.options} if self.scored else None
             ),
@@ -123,6 +126,15 @@ class Survey:
     @property
     def main_questions(self) -> tuple[Question, ...]:
         return tuple(q for q in self.questions if not q.respondent)
+
+    @property
+    def modules(self) -> tuple[str, ...]:
+        """The rotating modules, in order of first appearance (empty: everyone sees everything)."""
+        return tuple(dict.fromkeys(q.module for q in self.questions if q.module))
+
+    def shown(self, module: str | None) -> tuple[Question, ...]:
+        """The questions a web respondent given ``module`` sees: the core and that module."""
+        return tuple(q for q in self.questions if q.module is None or q.module == module)
 
     @property
     def respondent_questions(self) -> tuple[Question, ...]:

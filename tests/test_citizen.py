@@ -13,7 +13,7 @@ from feedback.models import Answer, Response, ServicePoint
 from surveys import catalog
 
 from .conftest import count, hidden_fields
-from .helpers import valid_answers
+from .helpers import module_in_page, valid_answers
 
 SURVEYS = [s.slug for s in catalog().all_current()]
 
@@ -51,12 +51,15 @@ def test_every_survey_renders_and_stores_once(app, client, slug, lang):
     assert page.status_code == 200
     assert f'<html lang="{lang}">' in html
     text = unescape(html)
-    for q in survey.questions:
+    module = module_in_page(survey, html)
+    assert (module is None) == (not survey.modules)
+    for q in survey.shown(module):
         assert q.label.get(lang) in text
-    r, fields = _post(client, url, valid_answers(survey))
+    fields = hidden_fields(html)
+    r = client.post(url, data={**fields, **valid_answers(survey, module=module), "send": "1"})
     assert r.status_code == 303 and "/thanks/04465" in r.location
     # A double tap, a retry and a back-and-resubmit carry the same signed state: still one response.
-    again = client.post(url, data={**fields, **valid_answers(survey), "send": "1"})
+    again = client.post(url, data={**fields, **valid_answers(survey, module=module), "send": "1"})
     assert again.status_code == 303
     assert count(app, survey=slug) == 1
     with app.app_context():
@@ -215,3 +218,24 @@ def test_production_sets_secure_cookies():
     app = create_app({"ENV_NAME": "production", "SECRET_KEY": "s3cret", "BASE_URL_SET": True,
                       "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
+
+
+def test_a_web_respondent_answers_one_module(app, client):
+    survey = catalog().current("local-governance")
+    html = client.get("/c/04465/local-governance").get_data(as_text=True)
+    module = module_in_page(survey, html)
+    other = next(q for q in survey.questions if q.module not in (None, module))
+    fields = hidden_fields(html)
+    r = client.post("/c/04465/local-governance",
+                    data={**fields, **valid_answers(survey, module=module), other.id: other.options[0].value, "send": "1"})
+    assert r.status_code == 422 and count(app) == 0
+    ok = client.post("/c/04465/local-governance", data={**fields, **valid_answers(survey, module=module), "send": "1"})
+    assert ok.status_code == 303
+    with app.app_context():
+        assert db.session.execute(db.select(Response)).scalar_one().module == module
+
+
+def test_modules_are_spread_over_respondents(client):
+    survey = catalog().current("local-governance")
+    seen = {module_in_page(survey, client.get("/c/04465/local-governance").get_data(as_text=True)) for _ in range(40)}
+    assert seen == set(survey.modules)

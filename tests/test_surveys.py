@@ -23,7 +23,8 @@ def test_one_survey_per_service_area():
 
 @pytest.mark.parametrize("survey", SURVEYS, ids=lambda s: s.slug)
 def test_survey_rules(survey):
-    assert len(survey.main_questions) <= 10
+    for module in survey.modules or (None,):
+        assert len([q for q in survey.shown(module) if not q.respondent]) <= 10, "one respondent sees at most 10"
     assert tuple(q.id for q in survey.respondent_questions) == RESPONDENT_IDS
     ratings = [q for q in survey.main_questions if q.type == "rating" and q.required]
     assert len(ratings) == 1, "exactly one required overall satisfaction rating"
@@ -96,3 +97,27 @@ def test_loader_names_file_and_question(tmp_path, mutate, message):
 def test_yes_no_values_stay_strings():
     q = catalog().current("health").question("informal_payment")
     assert q.score_of("yes") == 0.0 and q.score_of("no") == 1.0
+
+
+def test_modules_rotate_in_the_web_form(tmp_path):
+    """A survey with modules: each web respondent sees the core and exactly one module."""
+    root = tmp_path / "surveys"
+    shutil.copytree(ROOT / "respondent", root / "respondent")
+    (root / "definitions/health").mkdir(parents=True)
+    raw = read_yaml(ROOT / "definitions/health/v1.yaml")
+    raw["questions"][6]["module"] = "a"   # fees_posted
+    raw["questions"][8]["module"] = "b"   # comment
+    (root / "definitions/health/v1.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True))
+    survey = load_catalog(root).current("health")
+    assert survey.modules == ("a", "b")
+    shown = {q.id for q in survey.shown("a")}
+    assert "fees_posted" in shown and "comment" not in shown and "overall" in shown
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"module": "a", "required": True}, "cannot be required"),
+    ({"module": "A b"}, "module must be a short lower-case name"),
+])
+def test_module_rules(tmp_path, change, message):
+    with pytest.raises(ValueError, match=message):
+        load_catalog(_broken(tmp_path, lambda r: r["questions"][7].update(change)))

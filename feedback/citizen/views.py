@@ -101,7 +101,7 @@ def survey_page(survey: Survey, commune: Commune, point: ServicePoint | None):
         return _render(survey, form, commune, point, {})
     state = read_state(request.form.get("state"))
     if state is not None:
-        survey = catalog().get(survey.slug, state[1]) or survey
+        survey = catalog().get(survey.slug, state.version) or survey
     form = survey_form_class(survey)()
     if "switch_lang" in request.form:
         return _render(survey, form, commune, point, {})
@@ -109,10 +109,10 @@ def survey_page(survey: Survey, commune: Commune, point: ServicePoint | None):
         if state is None:
             form.state.data = new_state(survey)
         return _render(survey, form, commune, point, {"_form": [problem_message(Problem("", "form_expired"))]}, 400)
-    response_id, _, started_at = state
     _, problems = receive_web(
-        survey, form.answers(survey), response_id=response_id, started_at=started_at,
+        survey, form.answers(survey), response_id=state.response_id, started_at=state.started_at,
         commune_code=commune.code, service_point_id=point.id if point else None, lang=lang,
+        module=state.module,
         client=client_hashes(request.remote_addr, request.user_agent.string, day=utcnow().date()),
         honeypot=bool(form.website.data),
     )
@@ -125,7 +125,11 @@ def survey_page(survey: Survey, commune: Commune, point: ServicePoint | None):
 
 
 def _render(survey, form, commune, point, errors, status=200):
+    state = read_state(form.state.data)
+    questions = survey.shown(state.module if state else None)
+    main = [q for q in questions if not q.respondent]
     return render_template(
         "citizen/survey.html", survey=survey, form=form, commune=commune, point=point, errors=errors,
-        numbers={q.id: i for i, q in enumerate(survey.main_questions, start=1)},
+        main_questions=main, respondent_questions=[q for q in questions if q.respondent],
+        numbers={q.id: i for i, q in enumerate(main, start=1)},
     ), status

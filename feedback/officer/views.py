@@ -217,16 +217,15 @@ def paper_entry(point_id: int):
         return _render_paper(survey, form, point, {})
     state = read_state(request.form.get("state"))
     if state is not None:
-        survey = catalog().get(survey.slug, state[1]) or survey
+        survey = catalog().get(survey.slug, state.version) or survey
     form = survey_form_class(survey)()
     if state is None or not form.validate():
         if state is None:
             form.state.data = new_state(survey)
         return _render_paper(survey, form, point, {"_form": [problem_message(Problem("", "form_expired"))]}, 400)
-    response_id, _version, started_at = state
-    is_new = db.session.get(Response, response_id) is None
+    is_new = db.session.get(Response, state.response_id) is None
     stored_id, problems = receive_web(
-        survey, form.answers(survey), response_id=response_id, started_at=started_at,
+        survey, form.answers(survey), response_id=state.response_id, started_at=state.started_at,
         commune_code=point.commune_code, service_point_id=point.id, lang="vi", mode="paper",
         entered_by=current_user.id,
     )

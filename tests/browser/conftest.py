@@ -29,8 +29,10 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    """One Chromium for the browser tests, closed when they end: Playwright's sync API runs
+    an event loop that would otherwise stay alive under later tests that use asyncio."""
     reason = _missing()
     if reason:
         if os.environ.get("CI"):
