@@ -3,11 +3,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
-DEMO_RESPONSES ?= 3000
+DEMO_RESPONSES ?= 20000
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/feedback_test
 export FLASK_APP := wsgi
 
-.PHONY: install translations db run test test-sqlite test-postgres messages clean
+.PHONY: install translations db run test test-sqlite test-postgres messages browser clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,27 @@ translations/vi/LC_MESSAGES/messages.mo: translations/vi/LC_MESSAGES/messages.po
 
 translations: translations/vi/LC_MESSAGES/messages.mo
 
+## browser: Debian's Chromium (for the browser tests) and axe-core from the npm registry
+AXE := .browser/node_modules/axe-core/axe.min.js
+browser: $(AXE)
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "Chromium is missing and cannot be installed here: browser tests will be skipped"; fi; }
+
+$(AXE):
+	@command -v npm >/dev/null 2>&1 && npm install --silent --no-audit --no-fund --prefix .browser axe-core@4.14.1 \
+		|| echo "npm is missing: browser tests will be skipped"
+
 ## db: migrate the database (SQLite in instance/ unless DATABASE_URL) and load Lào Cai with demo data
 db: install translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask load-units
-	$(BIN)/flask seed-demo --responses $(DEMO_RESPONSES)
+	@# Demo data once (about 25 s); `rm instance/.demo-seeded` to add it again.
+	@if [ ! -f instance/.demo-seeded ] || [ -n "$$DATABASE_URL" ]; then \
+		$(BIN)/flask seed-demo --responses $(DEMO_RESPONSES) && \
+		$(BIN)/flask import-margins docs/demo_margins_lao_cai.csv && \
+		$(BIN)/flask create-demo-users && touch instance/.demo-seeded; fi
 
 ## run: serve the demo on http://127.0.0.1:$(PORT)
 run: db
@@ -35,10 +51,10 @@ run: db
 ## test: the whole suite on SQLite, then on the local PostgreSQL (required in CI)
 test: test-sqlite test-postgres
 
-test-sqlite: install translations
+test-sqlite: install translations browser
 	$(BIN)/python -m pytest
 
-test-postgres: install translations
+test-postgres: install translations browser
 	@if $(BIN)/python -c "import psycopg, sys; psycopg.connect('$(PG_TEST_URL:/feedback_test=/postgres)', connect_timeout=3).close()" 2>/dev/null; then \
 		TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest; \
 	elif [ -n "$$CI" ]; then \

@@ -87,6 +87,16 @@ def create_user_command(email: str, role: str, communes: tuple[str, ...], passwo
     click.echo(f"{role} {user.email} created" + (f" for {', '.join(sorted(communes))}" if communes else ""))
 
 
+@click.command("create-demo-users")
+@with_appcontext
+def create_demo_users_command() -> None:
+    """Demo accounts (admin, analyst, officer of Xã Khao Mang) with the password in the README."""
+    from .demo import DEMO_PASSWORD, create_demo_users
+
+    for email in create_demo_users():
+        click.echo(f"{email} created (password: {DEMO_PASSWORD})")
+
+
 @click.command("make-posters")
 @with_appcontext
 @click.option("--commune", default=None, help="Every active service point of this commune (official code).")
@@ -209,5 +219,5 @@ def _format_of(path: str, allowed: tuple[str, ...]) -> str:
 def init_app(app: Flask) -> None:
     for command in (load_units_command, seed_demo_command, survey_links_command, lock_surveys_command,
                     create_user_command, make_posters_command, import_margins_command, export_scores_command,
-                    export_responses_command):
+                    export_responses_command, create_demo_users_command):
         app.cli.add_command(command)

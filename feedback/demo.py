@@ -133,3 +133,24 @@ def _insert_new(response_rows: list[dict], answer_rows: list[dict]) -> int:
         db.session.execute(sa.insert(Answer), new_answers)
     db.session.commit()
     return len(new_responses)
+
+
+DEMO_PASSWORD = "demo-lao-cai-2019"
+DEMO_USERS = (
+    ("admin@demo.laocai.vn", "admin", ()),
+    ("analyst@demo.laocai.vn", "analyst", ()),
+    ("officer@demo.laocai.vn", "officer", ("04465",)),  # Xã Khao Mang
+)
+
+
+def create_demo_users() -> list[str]:
+    """Demo accounts for `make run` (one per role), created once; never for production."""
+    from .auth import create_user, find_user
+
+    created = []
+    for email, role, communes in DEMO_USERS:
+        if find_user(email) is None:
+            create_user(email, role, DEMO_PASSWORD, communes)
+            created.append(email)
+    db.session.commit()
+    return created

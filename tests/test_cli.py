@@ -76,3 +76,9 @@ def test_migrations_match_models(app):
     with app.app_context(), db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
     assert diff == []
+
+
+def test_demo_users_once(runner):
+    first = runner.invoke(args=["create-demo-users"])
+    assert first.exit_code == 0 and first.output.count("created") == 3
+    assert runner.invoke(args=["create-demo-users"]).output == ""

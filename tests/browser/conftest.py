@@ -92,7 +92,8 @@ def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:
     result = page.evaluate(
         "async () => await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice']}})")
     return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:3]}
+        {"id": v["id"], "impact": v["impact"],
+         "nodes": [(n["target"], n["html"][:120], n.get("failureSummary", "")[:200]) for n in v["nodes"]][:3]}
         for v in result["violations"] if v["impact"] in impacts
     ]
 

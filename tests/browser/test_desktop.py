@@ -1,0 +1,84 @@
+"""The officers' and analysts' side at desktop size: log in, dashboard, poster, paper entry, export."""
+
+from __future__ import annotations
+
+import pypdfium2
+
+from feedback.extensions import db
+from feedback.models import Response
+
+from ..conftest import PASSWORD, count
+from .conftest import SCREENSHOTS, assert_accessible, screenshot
+
+
+def _log_in(page, base, email):
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.keyboard.press("Enter")  # keyboard only, as a keyboard user would
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def _some_responses(runner, n=400):
+    result = runner.invoke(args=["seed-demo", "--responses", str(n), "--seed", "3"])
+    assert result.exit_code == 0, result.output
+
+
+def test_officer_dashboard_poster_and_paper_entry(app, runner, live_server, desktop, users):
+    _some_responses(runner)
+    page = desktop
+    _log_in(page, live_server, users["officer"]["email"])
+    page.goto(f"{live_server}/officer/c/04465")
+    assert "Khao Mang" in page.locator("h1").inner_text()
+    assert page.locator("svg").count() >= 1  # the daily-count chart
+    assert_accessible(page)
+    screenshot(page, "officer-dashboard")
+
+    # Open the health station, download its poster and keep a picture of it.
+    page.locator("a[href*='/officer/points/']").first.click()
+    href = page.locator("a[href$='/poster.pdf']").first.get_attribute("href")
+    poster = page.request.get(live_server + href)  # with the officer's session, as the browser would
+    assert poster.ok and poster.headers["content-type"] == "application/pdf"
+    pdf = pypdfium2.PdfDocument(poster.body())
+    pdf[0].render(scale=0.6).to_pil().save(SCREENSHOTS / "poster-a4.png")
+    assert len(pdf) == 1
+
+    # Type in a paper form.
+    before = count(app)
+    page.locator("a[href$='/paper']").first.click()
+    page.wait_for_selector("#q-used_service")
+    page.locator("#q-used_service label:has(input[value='no'])").click()
+    page.locator("#q-overall label:has(input[value='3'])").click()
+    assert_accessible(page)
+    page.locator("button[name=send]").click()
+    page.wait_for_load_state()
+    assert count(app) == before + 1
+    with app.app_context():
+        newest = db.session.execute(db.select(Response).where(Response.mode == "paper")).scalar_one()
+        assert newest.entered_by == users["officer"]["id"]
+
+
+def test_analyst_pages_and_export_download(app, runner, live_server, desktop, users):
+    _some_responses(runner, 6000)
+    page = desktop
+    _log_in(page, live_server, users["analyst"]["email"])
+    page.goto(f"{live_server}/analyst/")
+    assert_accessible(page)
+    screenshot(page, "analyst-province")
+    with app.app_context():  # the scorecard of the commune with the most responses
+        busiest = db.session.execute(db.select(Response.commune_code).group_by(Response.commune_code)
+                                     .order_by(db.func.count().desc()).limit(1)).scalar_one()
+    page.goto(f"{live_server}/analyst/c/{busiest}")
+    assert_accessible(page)
+    screenshot(page, "commune-scorecard")
+    page.goto(f"{live_server}/analyst/")
+    with page.expect_download() as download:
+        page.locator("a[href*='/analyst/export/scores.csv']").first.click()
+    with open(download.value.path(), encoding="utf-8-sig") as f:
+        header = f.readline()
+    assert header.startswith("commune_code,commune_name,level,code,n,n_eff,p,se,score")
+
+
+def test_login_page_is_accessible(live_server, desktop):
+    desktop.goto(f"{live_server}/login")
+    assert_accessible(desktop)
