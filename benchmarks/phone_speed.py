@@ -1,6 +1,7 @@
 """Survey pages on a slow phone: Chromium with slow 3G (400 kbit/s, 400 ms round trip) and a
 4× slower CPU. Prints, per survey, the time until the page is usable (DOMContentLoaded, after
-the deferred script ran) and the bytes transferred (compressed, as on the wire).
+the deferred script ran) and the bytes on the wire (the app itself sends them uncompressed;
+a proxy with gzip would send the last column).
 
 Run: .venv/bin/python benchmarks/phone_speed.py   (needs `make browser`; uses a throw-away SQLite)
 """

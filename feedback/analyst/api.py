@@ -29,11 +29,13 @@ def scores():
             raise ValueError(_("level must be commune or province"))
         if structure not in ("current", "2018"):
             raise ValueError(_("structure must be current or 2018"))
+        if request.args.get("public", "0") not in ("0", "1") or len(request.args.getlist("public")) > 1:
+            raise ValueError(_("public must be 0 or 1"))
         period = parse_period(request.args)
     except ValueError as exc:
         return jsonify({"errors": [{"field": "query", "message": str(exc)}]}), 400
     export = build_score_export(period.date_from, period.date_to, level=level, structure=structure,
-                                public=request.args.get("public") in ("1", "true"),
+                                public=request.args.get("public") == "1",
                                 province_code=current_app.config["DEFAULT_PROVINCE"])
     audit.record("data_exported", target=f"scores {level} json (api)", detail=export.meta())
     db.session.commit()

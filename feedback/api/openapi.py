@@ -94,6 +94,10 @@ SURVEY = {
 }
 
 
+# Empty means "no bound", as an HTML date field sends it.
+OPTIONAL_DATE = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}]}
+
+
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -106,6 +110,12 @@ def openapi_document() -> dict[str, Any]:
             "title": "Lào Cai citizen feedback API",
             "version": "1.0.0",
             "description": "Surveys and anonymous responses behind commune-level proxy PAPI scores.",
+        },
+        "components": {
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "session",
+                            "description": "The session cookie set by POST /login."},
+            },
         },
         "paths": {
             "/api/v1/surveys": {
@@ -147,6 +157,30 @@ def openapi_document() -> dict[str, Any]:
                                                 "resend the same body later (the id keeps it from counting twice)"),
                                 "headers": {"Retry-After": {"description": "Seconds to wait before resending",
                                                             "schema": {"type": "integer"}}}},
+                    },
+                }
+            },
+            "/api/v1/scores": {
+                "get": {
+                    "operationId": "getScores",
+                    "security": [{"session": []}],
+                    "summary": "PAPI-style proxy scores per commune (analysts and admins, logged in)",
+                    "description": "The rows of `flask export-scores` as JSON. Needs an analyst or admin session cookie.",
+                    "parameters": [
+                        {"name": "from", "in": "query", "required": False, "schema": OPTIONAL_DATE},
+                        {"name": "to", "in": "query", "required": False, "schema": OPTIONAL_DATE},
+                        {"name": "level", "in": "query", "required": False, "schema": {"type": "string", "enum": ["commune", "province"]}},
+                        {"name": "structure", "in": "query", "required": False, "schema": {"type": "string", "enum": ["current", "2018"]}},
+                        {"name": "public", "in": "query", "required": False, "schema": {"type": "string", "enum": ["0", "1"]}},
+                    ],
+                    "responses": {
+                        "200": _json({"type": "object", "required": ["rows"], "properties": {
+                            "meta": {"type": "object"},
+                            "rows": {"type": "array", "items": {"type": "object"}},
+                        }}, "Scores"),
+                        "400": _json(ERRORS, "A bad date or option, or `from` after `to`"),
+                        "401": _json(ERRORS, "Not logged in"),
+                        "403": _json(ERRORS, "Logged in without the analyst or admin role"),
                     },
                 }
             },
