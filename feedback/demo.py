@@ -26,6 +26,16 @@ AGE = (["18-29", "30-44", "45-59", "60+"], [0.34, 0.36, 0.20, 0.10])
 ETHNIC = (["kinh", "hmong", "tay", "dao", "giay", "nung", "thai", "other"],
           [0.45, 0.17, 0.12, 0.10, 0.04, 0.04, 0.05, 0.03])
 GROUP_EFFECT = {"kinh": 0.25, "hmong": -0.45, "dao": -0.25, "female": -0.05, "60+": 0.2, "18-29": -0.15}
+COMMENTS = (
+    "Cán bộ nhiệt tình, hướng dẫn rõ ràng.",
+    "Phải chờ lâu, nên có thêm ghế ngồi cho người già.",
+    "Nên niêm yết phí bằng cả tiếng dân tộc.",
+    "Đường vào xã mùa mưa rất khó đi.",
+    "Cần thêm thuốc cho trẻ em ở trạm.",
+    "Thủ tục nhanh hơn năm ngoái.",
+    "Mong có người nói tiếng Mông ở bộ phận một cửa.",
+    "Nhà vệ sinh của trường cần sửa.",
+)
 AREA_EFFECT = {"health": 0.4, "school": 0.6, "one_stop": 0.3, "land": -0.3, "commune_office": -0.2}
 
 
@@ -74,6 +84,8 @@ def _pick(rng: np.random.Generator, survey: Survey, commune_effect: float, perso
             answers[q.id] = [o.value for o in q.options if rng.random() < 0.3] or [q.options[0].value]
         elif q.type == "integer":
             answers[q.id] = int(rng.integers(q.min, q.max + 1))
+        elif q.type == "text" and rng.random() < 0.12:
+            answers[q.id] = COMMENTS[int(rng.integers(len(COMMENTS)))]
     for qid, value in person.items():
         if rng.random() < 0.85:
             answers[qid] = value

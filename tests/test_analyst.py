@@ -82,3 +82,14 @@ def test_admin_downloads_are_audited(app, client, auth, users):
     with app.app_context():
         targets = db.session.scalars(sa.select(AuditEvent.target).where(AuditEvent.action == "data_exported")).all()
     assert sorted(targets) == ["responses xlsx", "scores province xlsx"]
+
+
+def test_ranking_draws_a_commune_with_one_respondent(app, client, auth, users):
+    """One respondent: a score but no interval (SE needs two); the page must still draw."""
+    from .test_api import body
+
+    assert client.post("/api/v1/responses", json=body()).status_code == 201
+    auth.login(users["analyst"]["email"])
+    for code in ("6.1", "6", "total"):
+        r = client.get(f"/analyst/?code={code}")
+        assert r.status_code == 200, code

@@ -106,4 +106,5 @@ def assert_accessible(page) -> None:
 def screenshot(page, name: str) -> None:
     """Save a picture for the README (docs/screenshots/<name>.png)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    # A phone picture shows the first screen, as the citizen sees it; desktop pages in full.
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=page.viewport_size["width"] > 600)

@@ -82,3 +82,32 @@ def test_analyst_pages_and_export_download(app, runner, live_server, desktop, us
 def test_login_page_is_accessible(live_server, desktop):
     desktop.goto(f"{live_server}/login")
     assert_accessible(desktop)
+
+
+def test_officer_pages_work_with_the_keyboard_alone(runner, live_server, desktop, users):
+    _some_responses(runner, 0)  # service points for every commune
+    page = desktop
+    page.goto(f"{live_server}/login")
+    page.keyboard.press("Tab")
+    for _ in range(10):  # tab until the e-mail field has focus
+        if page.evaluate("document.activeElement.name") == "email":
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.type(users["officer"]["email"])
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "/login" not in url)
+    page.goto(f"{live_server}/officer/c/04465")
+    visited = []
+    for _ in range(40):  # tab to the first service point and open it with Enter
+        page.keyboard.press("Tab")
+        href = page.evaluate("document.activeElement.getAttribute('href')") or ""
+        visited.append(href or page.evaluate("document.activeElement.tagName"))
+        if "/officer/points/" in href:
+            break
+    assert "/officer/points/" in visited[-1], visited
+    focused = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert focused != "none", "the focused link must show a focus ring"
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/officer/points/**")
