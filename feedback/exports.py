@@ -54,7 +54,8 @@ RESPONSE_FORMATS = ("csv", "xlsx", "dta")
 MIN_PUBLIC_N = 5
 #: Columns blanked by :func:`suppress_small_cells`.
 SUPPRESSED_COLUMNS = ("n_eff", "p", "se", "score", "ci_low", "ci_high", "p_eb", "score_eb", "group", "rank")
-DEFAULT_OFFICIAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "papi_official_lao_cai.csv"
+# Shipped copy of ../shared/data/papi_official_lao_cai.csv (sources in data/README-papi-official.md).
+DEFAULT_OFFICIAL = Path(__file__).resolve().parent / "data" / "papi_official_lao_cai.csv"
 PROVINCE_NAME = {"15": "Lào Cai"}
 
 COLUMN_LABELS: dict[str, tuple[str, str]] = {
