@@ -73,16 +73,24 @@ FOREIGN_ROUTES = [
     ("GET", "officer.edit_user", "/officer/users/{admin}"),
     ("POST", "officer.edit_user", "/officer/users/{admin}"),
     ("GET", "officer.audit_log", "/officer/audit"),
+    # Analyst routes: an officer reads only their own communes' scorecards, nothing province-wide.
+    ("GET", "analyst.scorecard", "/analyst/c/{commune}"),
+    ("GET", "analyst.province", "/analyst/"),
+    ("GET", "analyst.export_scores", "/analyst/export/scores.csv"),
+    ("GET", "analyst.export_scores", "/analyst/export/scores.xlsx?public=1"),
+    ("GET", "analyst.export_responses", "/analyst/export/responses.csv"),
+    ("GET", "api.scores", "/api/v1/scores"),
 ]
 # Routes without another commune's data in them: checked separately below.
 OPEN_ROUTES = {"officer.index", "officer.blank_form"}
 
 
 def test_sweep_covers_every_officer_route(app):
-    rules = {(method, rule.endpoint) for rule in app.url_map.iter_rules() if rule.endpoint.startswith("officer.")
+    rules = {(method, rule.endpoint) for rule in app.url_map.iter_rules()
+             if rule.endpoint.startswith(("officer.", "analyst.")) or rule.endpoint == "api.scores"
              for method in rule.methods - {"HEAD", "OPTIONS"}}
     covered = {(method, endpoint) for method, endpoint, _ in FOREIGN_ROUTES}
-    assert rules - covered <= {("GET", e) for e in OPEN_ROUTES}, "a new officer route needs an access test"
+    assert rules - covered <= {("GET", e) for e in OPEN_ROUTES}, "a new officer or analyst route needs an access test"
 
 
 @pytest.mark.parametrize("method,endpoint,template", FOREIGN_ROUTES, ids=[f"{m} {t}" for m, _, t in FOREIGN_ROUTES])
