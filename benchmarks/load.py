@@ -247,7 +247,8 @@ class Gunicorn:
     def close(self) -> None:
         self.stop()
         self.logfile.close()
-        os.unlink(self.logfile.name)
+        if not os.environ.get("KEEP_GUNICORN_LOG"):
+            os.unlink(self.logfile.name)
 
 
 # --------------------------------------------------------------------------- clients

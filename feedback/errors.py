@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
@@ -40,13 +41,20 @@ def _posted_fields() -> list[tuple[str, str]]:
     return [(k, v) for k, values in request.form.lists() for v in values if k != "switch_lang"]
 
 
-def handle_database_down(error: OperationalError | InterfaceError):
+def handle_database_down(error: SQLAlchemyError):
     """The database cannot be reached: 503, nothing stored, and the answers handed back.
 
     The page needs no database: it re-posts the very same fields (same signed response id),
     so a retry after the database returns stores the response once.
     """
-    db.session.rollback()
+    if isinstance(error, DBAPIError) and not isinstance(error, (OperationalError, InterfaceError)) \
+            and not error.connection_invalidated:
+        raise error  # e.g. an integrity error: a bug to surface, not an outage
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        pass  # the connection is gone; removing the session below discards it
+    db.session.remove()
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     message = _("The service is busy for a moment. Nothing was lost: your answers are kept, please try again.")
     if request.path.startswith("/api/"):
@@ -59,5 +67,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_error)
     # Outages only (server gone, connection dropped, SQLite busy past its timeout); integrity
     # errors are bugs and stay 500s.
-    app.register_error_handler(OperationalError, handle_database_down)
-    app.register_error_handler(InterfaceError, handle_database_down)
+    # Outages only: server gone or restarting, connection dropped mid-request (also when the
+    # driver reports it as another DB-API error), a session left failed by it, SQLite busy past
+    # its timeout, or no pooled connection free in time. Other errors are bugs and stay 500s.
+    for error in (OperationalError, InterfaceError, DBAPIError, PendingRollbackError, PoolTimeoutError):
+        app.register_error_handler(error, handle_database_down)
