@@ -177,10 +177,6 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.replace(tzinfo=timezone.utc).isoformat() if moment else None
 
 
-def count_responses() -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Response))
-
-
 def receive_web(
     survey: Survey,
     raw_answers: dict[str, Any],
