@@ -4,7 +4,7 @@
   var form = document.getElementById("survey");
   if (!form) return;
   var bar = document.getElementById("bar"), count = document.getElementById("count");
-  var kept = document.getElementById("kept"), key = "pending:" + location.pathname, sending = false;
+  var kept = document.getElementById("kept"), text = kept.dataset, key = "pending:" + location.pathname, sending = false;
 
   function chosen(name) {
     var out = [];
@@ -32,7 +32,7 @@
       if (filled) done++;
     });
     bar.style.width = (shown ? Math.round(100 * done / shown) : 0) + "%";
-    count.textContent = done + "/" + shown + " " + form.dataset.answered;
+    count.textContent = done + "/" + shown + " " + text.answered;
   }
 
   function store(value) {
@@ -55,7 +55,7 @@
     kept.scrollIntoView({ block: "center" });
     var button = form.querySelector('button[name="send"]');
     button.disabled = false;
-    button.textContent = form.dataset.send;
+    button.textContent = text.send;
   }
 
   function send() {
@@ -66,7 +66,7 @@
     store(body.toString());
     var button = form.querySelector('button[name="send"]');
     button.disabled = true;
-    button.textContent = form.dataset.sending;
+    button.textContent = text.sending;
     fetch(location.href, { method: "POST", body: body, credentials: "same-origin" }).then(function (r) {
       if (r.redirected || r.status === 200 && r.url.indexOf("/thanks/") >= 0) {
         store(null);

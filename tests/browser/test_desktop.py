@@ -111,3 +111,23 @@ def test_officer_pages_work_with_the_keyboard_alone(runner, live_server, desktop
     assert focused != "none", "the focused link must show a focus ring"
     page.keyboard.press("Enter")
     page.wait_for_url("**/officer/points/**")
+
+
+def test_paper_entry_keeps_answers_offline_and_resends_once(app, runner, live_server, desktop, users):
+    _some_responses(runner, 0)
+    page = desktop
+    _log_in(page, live_server, users["officer"]["email"])
+    with app.app_context():
+        from feedback.models import ServicePoint
+
+        point = db.session.execute(db.select(ServicePoint).filter_by(commune_code="04465", service_area="health")).scalar_one()
+    page.goto(f"{live_server}/officer/points/{point.id}/paper")
+    page.locator("#q-used_service label:has(input[value='no'])").click()
+    page.locator("#q-overall label:has(input[value='2'])").click()
+    page.context.set_offline(True)
+    page.locator("button[name=send]").click()
+    page.wait_for_selector("#kept:not([hidden])")
+    assert count(app, mode="paper") == 0
+    page.context.set_offline(False)  # back online: resent by itself with the same response id
+    page.wait_for_url("**saved=**")
+    assert count(app, mode="paper") == 1
