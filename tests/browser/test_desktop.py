@@ -51,7 +51,7 @@ def test_officer_dashboard_poster_and_paper_entry(app, runner, live_server, desk
     page.locator("#q-overall label:has(input[value='3'])").click()
     assert_accessible(page)
     page.locator("button[name=send]").click()
-    page.wait_for_load_state()
+    page.wait_for_url("**saved=**")  # back to a blank form, with a link to the one just saved
     assert count(app) == before + 1
     with app.app_context():
         newest = db.session.execute(db.select(Response).where(Response.mode == "paper")).scalar_one()
