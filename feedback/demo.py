@@ -12,6 +12,7 @@ from surveys import Survey, catalog, check_answers, scored_rows
 
 from .extensions import db
 from .models import SERVICE_AREAS, Answer, Commune, Response, ServicePoint, new_token, utcnow
+from .places import bare_name
 
 POINT_NAMES = {
     "health": "Trạm Y tế {name}",
@@ -46,7 +47,7 @@ def ensure_service_points(communes: list[Commune]) -> int:
     ).all())
     created = 0
     for commune in communes:
-        bare = commune.name.removeprefix("Xã ").removeprefix("Phường ").removeprefix("Đặc khu ")
+        bare = bare_name(commune.name)
         for area in SERVICE_AREAS:
             if (commune.code, area) not in have:
                 db.session.add(ServicePoint(commune_code=commune.code, service_area=area,

@@ -35,3 +35,11 @@ def problem_message(problem: Problem) -> str:
         "form_expired": lambda: _("This form has expired. Your answers are kept: please submit again."),
     }
     return messages.get(problem.code, lambda: _("This answer is not valid."))()
+
+
+def messages_by_question(problems: list[Problem]) -> dict[str, list[str]]:
+    """The translated messages grouped by question id, for showing beside each question."""
+    grouped: dict[str, list[str]] = {}
+    for p in problems:
+        grouped.setdefault(p.question, []).append(problem_message(p))
+    return grouped

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from .extensions import db
 from .models import Commune, ServicePoint
 
@@ -12,11 +14,14 @@ def province_communes(province_code: str) -> list[Commune]:
     return sorted(communes, key=lambda c: _sort_key(c.name))
 
 
-def _sort_key(name: str) -> str:
-    import unicodedata
+def bare_name(name: str) -> str:
+    """A unit's name without its type: "Xã Khao Mang" → "Khao Mang"."""
+    return name.removeprefix("Xã ").removeprefix("Phường ").removeprefix("Đặc khu ")
 
-    bare = name.removeprefix("Xã ").removeprefix("Phường ").removeprefix("Đặc khu ")
-    return unicodedata.normalize("NFD", bare.replace("Đ", "D~").replace("đ", "d~")).lower()
+
+def _sort_key(name: str) -> str:
+    # Đ sorts after D in Vietnamese; NFD puts accented vowels beside their base letter.
+    return unicodedata.normalize("NFD", bare_name(name).replace("Đ", "D~").replace("đ", "d~")).lower()
 
 
 def active_point(commune_code: str, service_area: str) -> ServicePoint | None:

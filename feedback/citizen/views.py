@@ -11,7 +11,7 @@ from flask_limiter.util import get_remote_address
 
 from ..extensions import db, limiter
 from ..forms import new_state, read_state, survey_form_class
-from ..messages import problem_message
+from ..messages import messages_by_question, problem_message
 from ..models import Commune, ServicePoint, utcnow
 from ..quality import client_hashes
 from ..places import active_point, province_communes
@@ -117,9 +117,7 @@ def survey_page(survey: Survey, commune: Commune, point: ServicePoint | None):
         honeypot=bool(form.website.data),
     )
     if problems:
-        errors: dict[str, list[str]] = {}
-        for p in problems:
-            errors.setdefault(p.question, []).append(problem_message(p))
+        errors = messages_by_question(problems)
         return _render(survey, form, commune, point, errors, 422)
     return redirect(url_for(".thanks", code=commune.code), code=303)
 

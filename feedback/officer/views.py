@@ -20,7 +20,7 @@ from ..auth import (
 )
 from ..extensions import db
 from ..forms import new_state, read_state, survey_form_class
-from ..messages import problem_message
+from ..messages import messages_by_question, problem_message
 from ..models import SERVICE_AREAS, Response, ServicePoint, User, new_token, utcnow
 from ..places import province_communes
 from ..posters import SIZES, poster_link, poster_points, posters_pdf
@@ -230,9 +230,7 @@ def paper_entry(point_id: int):
         entered_by=current_user.id,
     )
     if problems:
-        errors: dict[str, list[str]] = {}
-        for p in problems:
-            errors.setdefault(p.question, []).append(problem_message(p))
+        errors = messages_by_question(problems)
         return _render_paper(survey, form, point, errors, 422)
     if is_new:
         audit.record("paper_entered", target=f"response {stored_id}", commune_code=point.commune_code,
