@@ -240,6 +240,20 @@ class Gunicorn:
         except subprocess.TimeoutExpired:
             self.kill()
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the master and its workers (their process group; Linux /proc)."""
+        if self.proc is None:
+            return 0.0
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # a process that ended meanwhile
+            if int(fields[2]) == self.proc.pid:  # process group
+                total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+        return total / os.sysconf("SC_CLK_TCK")
+
     def output(self) -> str:
         self.logfile.flush()
         return Path(self.logfile.name).read_text(errors="replace")
@@ -294,6 +308,8 @@ class Stats:
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0  # no HTTP answer: connection refused or dropped, timeout
     outage_statuses: dict[int, int] = field(default_factory=dict)  # answers while PostgreSQL was down
+    client_cpu: float = 0.0  # CPU seconds the load generator itself used (it shares the machine)
+    server_cpu: float = 0.0  # CPU seconds gunicorn's master and workers used
 
     def record(self, status: int, latency: float, *, outage: bool = False) -> None:
         self.latencies.append(latency)
@@ -326,7 +342,9 @@ class Stats:
         return {"requests": self.answered, "req_per_s": round(self.throughput, 1),
                 "p50_ms": round(self.percentile(50) * 1000, 1), "p99_ms": round(self.percentile(99) * 1000, 1),
                 "statuses": dict(sorted(self.statuses.items())), "errors": self.errors,
-                "outage_statuses": dict(sorted(self.outage_statuses.items()))}
+                "outage_statuses": dict(sorted(self.outage_statuses.items())),
+                "client_cpu_share": round(self.client_cpu / self.seconds, 2) if self.seconds else 0.0,
+                "server_cpu_ms_per_request": round(self.server_cpu / self.answered * 1000, 2) if self.answered else 0.0}
 
 
 @dataclass
@@ -425,6 +443,7 @@ class LoadClients:
         connector = aiohttp.TCPConnector(limit=self.clients, force_close=False)
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
             start = time.monotonic()
+            cpu_start = time.process_time()
             until = start + seconds
             if phase == "submit":
                 flaky = int(round(self.clients * self.retry_share))
@@ -435,6 +454,7 @@ class LoadClients:
                 tasks.append(fault())
             await asyncio.gather(*tasks)
             stats.seconds = time.monotonic() - start
+            stats.client_cpu = time.process_time() - cpu_start
         return stats
 
 
@@ -562,7 +582,9 @@ def run(db: str = "sqlite", duration: float = 60, clients: int = 100, workers: i
         trivial = None
         if trivial_duration > 0:
             asyncio.run(clients_.run("trivial", min(2.0, trivial_duration)))  # warm up the workers
+            cpu = server.cpu_seconds()
             trivial = asyncio.run(clients_.run("trivial", trivial_duration))
+            trivial.server_cpu = server.cpu_seconds() - cpu
             log(f"trivial GET /api/v1/surveys: {trivial.summary()}")
         notes: dict[str, Any] = {}
         fault_task = None
@@ -571,7 +593,10 @@ def run(db: str = "sqlite", duration: float = 60, clients: int = 100, workers: i
         elif fault == "pg-stop":
             fault_task = lambda: _stop_postgres(private, clients_, server.base, duration * 0.3,  # noqa: E731
                                                 min(10.0, duration * 0.3), notes, log)
+        cpu = server.cpu_seconds()
         submit = asyncio.run(clients_.run("submit", duration, fault_task))
+        if fault == "none":  # a killed server's CPU time is gone with it
+            submit.server_cpu = server.cpu_seconds() - cpu
         if fault == "kill":
             notes["acknowledged_after_restart"] = len(clients_.ledger.acknowledged) - notes["acknowledged_before_kill"]
         log(f"submit POST /api/v1/responses: {submit.summary()}")

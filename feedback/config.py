@@ -9,7 +9,8 @@ class Config:
     SECRET_KEY = DEV_SECRET_KEY
     # None means: a SQLite file in the instance folder (filled in by create_app).
     SQLALCHEMY_DATABASE_URI = None
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Extra create_engine() options; create_app adds pool_pre_ping for PostgreSQL.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     # The public address that citizens' phones reach; used in every QR code and survey link.
     BASE_URL = "http://127.0.0.1:5000"
     DEFAULT_PROVINCE = "15"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import unicodedata
+import weakref
+
+from sqlalchemy.engine import Engine
 
 from .extensions import db
 from .models import Commune, ServicePoint
@@ -34,15 +37,33 @@ def active_point(commune_code: str, service_area: str) -> ServicePoint | None:
     ).scalar_one_or_none()
 
 
-_known_communes: set[tuple[str, str]] = set()
+# Facts that never change once in the database, remembered per process and engine: units
+# are never deleted, and a service point is retired rather than deleted, its commune and
+# service fixed when it is created (only its name and poster token change).
+_known_communes: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDictionary()
+_point_places: weakref.WeakKeyDictionary[Engine, dict[int, tuple[str, str]]] = weakref.WeakKeyDictionary()
 
 
 def commune_exists(code: str) -> bool:
-    """Whether a commune code is loaded; remembered per database, since units are never deleted."""
-    key = (str(db.engine.url), code)
-    if key in _known_communes:
+    """Whether a commune code is loaded."""
+    known = _known_communes.setdefault(db.engine, set())
+    if code in known:
         return True
     if db.session.get(Commune, code) is None:
         return False
-    _known_communes.add(key)
+    known.add(code)
     return True
+
+
+def point_place(point_id: int) -> tuple[str, str] | None:
+    """A service point's ``(commune_code, service_area)``, or None if there is no such point."""
+    places = _point_places.setdefault(db.engine, {})
+    if point_id not in places:
+        # A first look remembers every point at once; later, only points created since (ids
+        # only grow, as points are never deleted), so an unknown id costs one indexed query.
+        rows = db.session.execute(
+            db.select(ServicePoint.id, ServicePoint.commune_code, ServicePoint.service_area)
+            .where(ServicePoint.id > max(places, default=0))
+        )
+        places.update((pid, (commune, area)) for pid, commune, area in rows)
+    return places.get(point_id)

@@ -10,12 +10,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import sqlite
 
 from surveys import Problem, Survey, check_answers, scored_rows
 
 from .extensions import db
-from .models import Answer, Response, ServicePoint, utcnow
+from .models import Answer, Response, utcnow
+from .places import point_place
 from .quality import answer_flags, is_burst
 
 VIETNAM_TZ = timezone(timedelta(hours=7))
@@ -89,16 +90,36 @@ def service_point_problem(sub: Submission) -> Problem | None:
     """A service point must exist, belong to the commune and offer the survey's service."""
     if sub.service_point_id is None:
         return None
-    point = db.session.get(ServicePoint, sub.service_point_id)
-    if point is None or point.commune_code != sub.commune_code:
+    place = point_place(sub.service_point_id)
+    if place is None or place[0] != sub.commune_code:
         return Problem("service_point", "unknown_service_point")
-    if point.service_area != sub.survey.service_area:
+    if place[1] != sub.survey.service_area:
         return Problem("service_point", "wrong_service_area")
     return None
 
 
-# Built once: plain Core inserts skip the ORM unit of work on the hot submission path.
-INSERT_RESPONSE = sa.insert(Response.__table__)
+RESPONSE_COLUMNS = [c.name for c in Response.__table__.columns]
+# An answer row beside its response id, with the PostgreSQL array type each field travels in.
+ANSWER_FIELDS = {"question_id": "text", "position": "int", "value": "text", "subdimension": "text", "score": "float8"}
+
+# PostgreSQL: the response and all its answers in one statement (one round trip). The answers
+# go in only if the response row did (a new id); the outer count says which it was.
+PG_INSERT = f"""
+WITH r AS (
+    INSERT INTO response ({", ".join(RESPONSE_COLUMNS)})
+    VALUES ({", ".join(f"%({c})s" for c in RESPONSE_COLUMNS)})
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+), a AS (
+    INSERT INTO answer (response_id, {", ".join(ANSWER_FIELDS)})
+    SELECT r.id, a.* FROM r CROSS JOIN unnest({", ".join(f"%(a_{f})s::{t}[]" for f, t in ANSWER_FIELDS.items())})
+        AS a({", ".join(ANSWER_FIELDS)})
+)
+SELECT count(*) FROM r
+"""
+
+# SQLite: two Core inserts, built once; the first one skips a known id (and only that).
+INSERT_RESPONSE = sqlite.insert(Response.__table__).on_conflict_do_nothing(index_elements=["id"])
 INSERT_ANSWER = sa.insert(Answer.__table__)
 
 
@@ -117,43 +138,46 @@ def store(sub: Submission) -> tuple[Stored, bool]:
 
     Returns ``(stored, created)``. The insert is tried first (the common case is a new id);
     if the id exists already (a retry, a double tap, or a concurrent duplicate that won the
-    race) the primary key refuses it, nothing is written, and the stored one is returned: the
-    caller compares ``content_hash`` to tell a retry from a conflict.
+    race) nothing is written and the stored one is returned: the caller compares
+    ``content_hash`` to tell a retry from a conflict.
     """
     content_hash = sub.content_hash()
     received_at = utcnow()
-    answers = [{"response_id": sub.id, **row} for row in scored_rows(sub.survey, sub.answers)]
-    try:
-        db.session.execute(INSERT_RESPONSE, {
-            "id": sub.id,
-            "survey": sub.survey.slug,
-            "survey_version": sub.survey.version,
-            "commune_code": sub.commune_code,
-            "service_point_id": sub.service_point_id,
-            "lang": sub.lang,
-            "mode": sub.mode,
-            "started_at": sub.started_at,
-            "submitted_at": sub.submitted_at,
-            "received_at": received_at,
-            "content_hash": content_hash,
-            "entered_by": sub.entered_by,
-            "flags": ";".join(sub.flags),
-            "network_hash": sub.network_hash,
-            "device_hash": sub.device_hash,
-            "module": sub.module,
-        })
-        if answers:
-            db.session.execute(INSERT_ANSWER, answers)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        found = db.session.execute(
-            sa.select(Response.content_hash, Response.mode, Response.received_at).where(Response.id == sub.id)
-        ).one_or_none()
-        if found is None:
-            raise
-        return Stored(sub.id, *found), False
-    return Stored(sub.id, content_hash, sub.mode, received_at), True
+    row = {
+        "id": sub.id,
+        "survey": sub.survey.slug,
+        "survey_version": sub.survey.version,
+        "commune_code": sub.commune_code,
+        "service_point_id": sub.service_point_id,
+        "lang": sub.lang,
+        "mode": sub.mode,
+        "started_at": sub.started_at,
+        "submitted_at": sub.submitted_at,
+        "received_at": received_at,
+        "content_hash": content_hash,
+        "module": sub.module,
+        "flags": ";".join(sub.flags),
+        "network_hash": sub.network_hash,
+        "device_hash": sub.device_hash,
+        "entered_by": sub.entered_by,
+    }
+    answers = scored_rows(sub.survey, sub.answers)
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        for name in ANSWER_FIELDS:
+            row["a_" + name] = [a[name] for a in answers]
+        created = conn.exec_driver_sql(PG_INSERT, row).scalar_one() == 1
+    else:
+        created = conn.execute(INSERT_RESPONSE, row).rowcount == 1
+        if created and answers:
+            conn.execute(INSERT_ANSWER, [{"response_id": sub.id, **a} for a in answers])
+    db.session.commit()
+    if created:
+        return Stored(sub.id, content_hash, sub.mode, received_at), True
+    found = db.session.execute(
+        sa.select(Response.content_hash, Response.mode, Response.received_at).where(Response.id == sub.id)
+    ).one()
+    return Stored(sub.id, *found), False
 
 
 def response_json(sub: Submission, stored: Stored) -> dict[str, Any]:
