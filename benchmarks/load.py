@@ -189,6 +189,15 @@ def find_pg_bindir() -> Path | None:
 # --------------------------------------------------------------------------- the server
 
 
+def machine_cpu_seconds() -> float:
+    """CPU time used by every core since boot, idle and I/O wait left out (Linux /proc/stat)."""
+    try:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
 class Gunicorn:
     """``gunicorn -w N -b 127.0.0.1:PORT wsgi:app`` in its own process group (master + workers)."""
 
@@ -310,6 +319,7 @@ class Stats:
     outage_statuses: dict[int, int] = field(default_factory=dict)  # answers while PostgreSQL was down
     client_cpu: float = 0.0  # CPU seconds the load generator itself used (it shares the machine)
     server_cpu: float = 0.0  # CPU seconds gunicorn's master and workers used
+    machine_cpu: float = 0.0  # CPU seconds the whole machine used (also PostgreSQL, the kernel)
 
     def record(self, status: int, latency: float, *, outage: bool = False) -> None:
         self.latencies.append(latency)
@@ -344,7 +354,11 @@ class Stats:
                 "statuses": dict(sorted(self.statuses.items())), "errors": self.errors,
                 "outage_statuses": dict(sorted(self.outage_statuses.items())),
                 "client_cpu_share": round(self.client_cpu / self.seconds, 2) if self.seconds else 0.0,
-                "server_cpu_ms_per_request": round(self.server_cpu / self.answered * 1000, 2) if self.answered else 0.0}
+                "server_cpu_ms_per_request": self.per_request(self.server_cpu),
+                "machine_cpu_ms_per_request": self.per_request(self.machine_cpu)}
+
+    def per_request(self, cpu_seconds: float) -> float:
+        return round(cpu_seconds / self.answered * 1000, 2) if self.answered and cpu_seconds else 0.0
 
 
 @dataclass
@@ -444,6 +458,7 @@ class LoadClients:
         async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
             start = time.monotonic()
             cpu_start = time.process_time()
+            machine_start = machine_cpu_seconds()
             until = start + seconds
             if phase == "submit":
                 flaky = int(round(self.clients * self.retry_share))
@@ -455,6 +470,7 @@ class LoadClients:
             await asyncio.gather(*tasks)
             stats.seconds = time.monotonic() - start
             stats.client_cpu = time.process_time() - cpu_start
+            stats.machine_cpu = machine_cpu_seconds() - machine_start
         return stats
 
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import select
 from pathlib import Path
 
+import psycopg
 from flask import Flask, request, session
 from flask_babel import get_locale
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import Pool
 
 from . import security
 from .config import Config
@@ -67,10 +71,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "feedback.sqlite")
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        # A pooled connection may have outlived a database restart: test it before use, so
-        # the app recovers by itself. (A SQLite file has no connection to lose.)
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")
     security.init_app(app)
     if app.config["PROXY_COUNT"]:
@@ -97,6 +97,24 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.context_processor(lambda: {"lang": str(get_locale())})
     cli.init_app(app)
     return app
+
+
+@event.listens_for(Pool, "checkout")
+def _drop_closed_postgres(dbapi_connection, connection_record, connection_proxy) -> None:
+    """PostgreSQL: never hand out a pooled connection the server has closed (after a restart).
+
+    An idle connection has nothing to read unless the server ended it (EOF, or a FATAL
+    "terminating connection"), so a readable socket means a dead connection. This costs no
+    round trip, unlike ``pool_pre_ping``; the pool replaces a connection refused here.
+    """
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is None:
+        return  # not psycopg (SQLite has no connection to lose)
+    if dbapi_connection.closed or pgconn.status != psycopg.pq.ConnStatus.OK:
+        raise DisconnectionError("connection closed")
+    readable, _, _ = select.select([pgconn.socket], [], [], 0)
+    if readable:
+        raise DisconnectionError("the server ended this connection")
 
 
 @event.listens_for(Engine, "connect")

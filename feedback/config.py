@@ -9,7 +9,8 @@ class Config:
     SECRET_KEY = DEV_SECRET_KEY
     # None means: a SQLite file in the instance folder (filled in by create_app).
     SQLALCHEMY_DATABASE_URI = None
-    # Extra create_engine() options; create_app adds pool_pre_ping for PostgreSQL.
+    # Extra create_engine() options. (Closed PostgreSQL connections are dropped from the pool
+    # without a ping round trip: see feedback/__init__.py.)
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     # The public address that citizens' phones reach; used in every QR code and survey link.
     BASE_URL = "http://127.0.0.1:5000"

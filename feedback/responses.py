@@ -99,11 +99,12 @@ def service_point_problem(sub: Submission) -> Problem | None:
 
 
 RESPONSE_COLUMNS = [c.name for c in Response.__table__.columns]
-# An answer row beside its response id, with the PostgreSQL array type each field travels in.
+# An answer row beside its response id, and the PostgreSQL type of each field.
 ANSWER_FIELDS = {"question_id": "text", "position": "int", "value": "text", "subdimension": "text", "score": "float8"}
 
-# PostgreSQL: the response and all its answers in one statement (one round trip). The answers
-# go in only if the response row did (a new id); the outer count says which it was.
+# PostgreSQL: the response and all its answers in one statement (one round trip); the answers
+# travel as one JSON array (cheaper to send than one array per field). They go in only if the
+# response row did (a new id); the outer count says which it was.
 PG_INSERT = f"""
 WITH r AS (
     INSERT INTO response ({", ".join(RESPONSE_COLUMNS)})
@@ -112,8 +113,8 @@ WITH r AS (
     RETURNING id
 ), a AS (
     INSERT INTO answer (response_id, {", ".join(ANSWER_FIELDS)})
-    SELECT r.id, a.* FROM r CROSS JOIN unnest({", ".join(f"%(a_{f})s::{t}[]" for f, t in ANSWER_FIELDS.items())})
-        AS a({", ".join(ANSWER_FIELDS)})
+    SELECT r.id, a.* FROM r CROSS JOIN json_to_recordset(%(answers)s::json)
+        AS a({", ".join(f"{f} {t}" for f, t in ANSWER_FIELDS.items())})
 )
 SELECT count(*) FROM r
 """
@@ -162,16 +163,18 @@ def store(sub: Submission) -> tuple[Stored, bool]:
         "entered_by": sub.entered_by,
     }
     answers = scored_rows(sub.survey, sub.answers)
-    conn = db.session.connection()
-    if conn.dialect.name == "postgresql":
-        for name in ANSWER_FIELDS:
-            row["a_" + name] = [a[name] for a in answers]
-        created = conn.exec_driver_sql(PG_INSERT, row).scalar_one() == 1
+    if db.engine.dialect.name == "postgresql":
+        row["answers"] = json.dumps(answers, ensure_ascii=False)
+        # One statement is one transaction: no BEGIN or COMMIT round trips.
+        with db.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            created = conn.exec_driver_sql(PG_INSERT, row).scalar_one() == 1
     else:
+        conn = db.session.connection()
         created = conn.execute(INSERT_RESPONSE, row).rowcount == 1
         if created and answers:
             conn.execute(INSERT_ANSWER, [{"response_id": sub.id, **a} for a in answers])
-    db.session.commit()
+        db.session.commit()
     if created:
         return Stored(sub.id, content_hash, sub.mode, received_at), True
     found = db.session.execute(

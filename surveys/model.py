@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 __all__ = ["Text", "Option", "Condition", "Question", "Survey", "QUESTION_TYPES", "RESPONDENT_IDS"]
@@ -72,7 +73,7 @@ class Question:
     def scored(self) -> bool:
         return self.subdimension is not None
 
-    @property
+    @cached_property  # checked for every answer of every submission
     def option_values(self) -> tuple[str, ...]:
         return tuple(o.value for o in self.options)
 
