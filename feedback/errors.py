@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -65,10 +65,24 @@ def handle_database_down(error: SQLAlchemyError):
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_error)
-    # Outages only (server gone, connection dropped, SQLite busy past its timeout); integrity
-    # errors are bugs and stay 500s.
     # Outages only: server gone or restarting, connection dropped mid-request (also when the
     # driver reports it as another DB-API error), a session left failed by it, SQLite busy past
     # its timeout, or no pooled connection free in time. Other errors are bugs and stay 500s.
     for error in (OperationalError, InterfaceError, DBAPIError, PendingRollbackError, PoolTimeoutError):
         app.register_error_handler(error, handle_database_down)
+    # Registered after Flask-SQLAlchemy's, so it runs first (teardowns run in reverse order).
+    app.teardown_appcontext(_end_session)
+
+
+def _end_session(exc: BaseException | None) -> None:
+    """End the request's session; if the database went away meanwhile, the answer stands.
+
+    Ending a session rolls back what it only read. When the server has just gone, that
+    rollback fails; the answer already decided (a 201 for a committed response, or a 503) must
+    not turn into a 500. The connection is dropped from the pool either way.
+    """
+    try:
+        db.session.remove()
+    except (OperationalError, InterfaceError) as error:
+        db.session.registry.clear()  # a fresh session next time, not this broken one
+        current_app.logger.warning("session ended with the database gone: %s", error)

@@ -24,9 +24,14 @@ from .helpers import valid_answers
 # A body can match the JSON schema and still be refused with 422: the commune must exist in the
 # database and the answers must fit the survey's questions and relevance conditions, which no
 # JSON schema can say. 409 is the documented answer to a reused id with other content, 404 to a
-# survey slug or version that does not exist.
+# survey slug or version that does not exist. A body that breaks the schema by being too long
+# may be refused for its size first: 413 (documented) is a rejection too.
 CONFIG = SchemathesisConfig.from_dict({
-    "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "404", "409", "422"]}},
+    "checks": {
+        "positive_data_acceptance": {"expected-statuses": ["2xx", "404", "409", "422"]},
+        "negative_data_rejection": {"expected-statuses": [
+            "400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]},
+    },
 })
 
 

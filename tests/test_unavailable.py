@@ -45,3 +45,50 @@ def test_api_gets_503_json(dead_app):
 
 def test_page_gets_503(dead_app):
     assert dead_app.test_client().get("/c/04465/health").status_code == 503
+
+
+def test_connections_the_server_ended_are_replaced_without_an_error(app, client):
+    """After a PostgreSQL restart every pooled connection is dead; the pool must not hand one out.
+
+    The server ends this app's pooled connections (as a restart or an administrator would);
+    the next submissions are stored, not answered 503.
+    """
+    import sqlalchemy as sa
+
+    from .conftest import count
+    from .test_api import body
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite has no server connection to lose")
+    for _ in range(3):  # fill the pool with idle connections
+        assert client.post("/api/v1/responses", json=body()).status_code == 201
+    admin = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        ended = conn.scalar(sa.text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'"))
+    admin.dispose()
+    assert ended >= 1
+    for _ in range(3):
+        assert client.post("/api/v1/responses", json=body()).status_code == 201
+    assert count(app) == 6
+
+
+def test_a_request_whose_connection_dies_before_it_ends_keeps_its_answer(app):
+    """The server ends the connection after the view has answered, while the request's session
+    still has a read transaction open: ending the request must not raise (no 500)."""
+    import sqlalchemy as sa
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite has no server connection to lose")
+    with app.test_request_context("/"):
+        pid = db.session.scalar(sa.text("SELECT pg_backend_pid()"))  # the session's transaction is open
+        admin = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            assert conn.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        admin.dispose()
+    # Leaving the block ran every teardown without raising; the next request works normally.
+    with app.app_context():
+        assert db.session.scalar(sa.text("SELECT 1")) == 1
