@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import glob
 import json
 import os
@@ -321,6 +322,22 @@ class Stats:
     server_cpu: float = 0.0  # CPU seconds gunicorn's master and workers used
     machine_cpu: float = 0.0  # CPU seconds the whole machine used (also PostgreSQL, the kernel)
 
+    @classmethod
+    def combine(cls, parts: list["Stats"]) -> "Stats":
+        """One phase measured in several blocks, as one."""
+        total = cls(parts[0].name)
+        for part in parts:
+            total.seconds += part.seconds
+            total.latencies += part.latencies
+            total.errors += part.errors
+            total.client_cpu += part.client_cpu
+            total.server_cpu += part.server_cpu
+            total.machine_cpu += part.machine_cpu
+            for mine, theirs in ((total.statuses, part.statuses), (total.outage_statuses, part.outage_statuses)):
+                for status, n in theirs.items():
+                    mine[status] = mine.get(status, 0) + n
+        return total
+
     def record(self, status: int, latency: float, *, outage: bool = False) -> None:
         self.latencies.append(latency)
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -382,14 +399,18 @@ class LoadClients:
         self.outage = False
         self.surveys: list[dict[str, Any]] = []
         self.places: dict[str, list[tuple[str, int | None]]] = {}
+        self.ready: collections.deque[tuple[str, bytes, int]] = collections.deque()
 
-    def load_catalog(self, database_url: str) -> None:
-        """Surveys from the API; communes and their service points from the database."""
-        with urllib.request.urlopen(self.base + "/api/v1/surveys", timeout=10) as r:
-            summaries = json.load(r)
-        for s in summaries:
-            with urllib.request.urlopen(f"{self.base}/api/v1/surveys/{s['slug']}", timeout=10) as r:
-                self.surveys.append(json.load(r))
+    def load_catalog(self, database_url: str, fetch: Callable[[str], Any] | None = None) -> None:
+        """Surveys from the API (``fetch(path)`` → JSON; over HTTP by default); communes and
+        their service points from the database."""
+        def over_http(path: str) -> Any:
+            with urllib.request.urlopen(self.base + path, timeout=10) as r:
+                return json.load(r)
+
+        fetch = fetch or over_http
+        for s in fetch("/api/v1/surveys"):
+            self.surveys.append(fetch(f"/api/v1/surveys/{s['slug']}"))
         engine = sa.create_engine(sa_url(database_url))
         try:
             with engine.connect() as conn:
@@ -414,12 +435,26 @@ class LoadClients:
             "submitted_at": now.isoformat(), "lang": self.rng.choice(["vi", "en"]),
         }
 
+    def prepare(self, count: int) -> None:
+        """Make bodies ahead of a phase (JSON text), so that the clients' CPU time, which the
+        server shares, goes into sending them rather than into making random answers."""
+        while len(self.ready) < count:
+            body = self.body()
+            self.ready.append((body["id"], json.dumps(body).encode(), answer_rows(body["answers"])))
+
+    def next_body(self) -> tuple[str, bytes, int]:
+        """``(id, JSON body, answer rows)`` of a new response."""
+        if not self.ready:
+            self.prepare(1)
+        return self.ready.popleft()
+
     async def _request(self, session: aiohttp.ClientSession, stats: Stats, method: str, path: str,
-                       body: dict | None = None) -> int | None:
+                       body: bytes | None = None) -> int | None:
         start = time.perf_counter()
         outage = self.outage
+        headers = {"Content-Type": "application/json"} if body is not None else None
         try:
-            async with session.request(method, self.base + path, json=body) as r:
+            async with session.request(method, self.base + path, data=body, headers=headers) as r:
                 await r.read()
                 stats.record(r.status, time.perf_counter() - start, outage=outage or self.outage)
                 return r.status
@@ -429,8 +464,8 @@ class LoadClients:
 
     async def _submitter(self, session: aiohttp.ClientSession, stats: Stats, flaky: bool, until: float) -> None:
         while time.monotonic() < until:
-            body = self.body()
-            self.ledger.sent[body["id"]] = answer_rows(body["answers"])
+            response_id, body, rows = self.next_body()
+            self.ledger.sent[response_id] = rows
             # A steady client sends once (a failure just loses that attempt, as a closed browser
             # tab would); a flaky phone sends twice and resends the same body after a failure.
             attempts = 0
@@ -439,7 +474,7 @@ class LoadClients:
                 status = await self._request(session, stats, "POST", "/api/v1/responses", body)
                 attempts += 1
                 if status is not None and 200 <= status < 300:
-                    self.ledger.acknowledged.add(body["id"])
+                    self.ledger.acknowledged.add(response_id)
                     acked_sends += 1
                 if not flaky or acked_sends >= 2 or attempts >= 12:
                     break
@@ -566,7 +601,7 @@ def default_workers() -> int:
 
 def run(db: str = "sqlite", duration: float = 60, clients: int = 100, workers: int | None = None,
         retry_share: float = 0.2, fault: str = "none", trivial_duration: float | None = None,
-        pg_url: str = SHARED_PG_URL, log: Log = print) -> Report:
+        pg_url: str = SHARED_PG_URL, rounds: int = 3, log: Log = print) -> Report:
     """Prepare a database, serve it with gunicorn, load it (with an optional fault), check it."""
     if fault not in ("none", "kill", "pg-stop"):
         raise ValueError(f"unknown fault {fault!r}")
@@ -595,13 +630,8 @@ def run(db: str = "sqlite", duration: float = 60, clients: int = 100, workers: i
         log(f"gunicorn -w {workers} on {server.base}")
         clients_ = LoadClients(server.base, clients, retry_share)
         clients_.load_catalog(database_url)
-        trivial = None
         if trivial_duration > 0:
             asyncio.run(clients_.run("trivial", min(2.0, trivial_duration)))  # warm up the workers
-            cpu = server.cpu_seconds()
-            trivial = asyncio.run(clients_.run("trivial", trivial_duration))
-            trivial.server_cpu = server.cpu_seconds() - cpu
-            log(f"trivial GET /api/v1/surveys: {trivial.summary()}")
         notes: dict[str, Any] = {}
         fault_task = None
         if fault == "kill":
@@ -609,11 +639,22 @@ def run(db: str = "sqlite", duration: float = 60, clients: int = 100, workers: i
         elif fault == "pg-stop":
             fault_task = lambda: _stop_postgres(private, clients_, server.base, duration * 0.3,  # noqa: E731
                                                 min(10.0, duration * 0.3), notes, log)
-        cpu = server.cpu_seconds()
-        submit = asyncio.run(clients_.run("submit", duration, fault_task))
-        if fault == "none":  # a killed server's CPU time is gone with it
-            submit.server_cpu = server.cpu_seconds() - cpu
+        # The two phases alternate in blocks, so that both meet the machine in the same mood
+        # (on a shared machine its speed drifts by tens of percent within a minute). A run
+        # with a fault keeps one block of each, the fault in the middle of the submissions.
+        rounds = 1 if fault != "none" else max(1, rounds)
+        trivial_parts, submit_parts = [], []
+        for _ in range(rounds):
+            if trivial_duration > 0:
+                trivial_parts.append(_measured(server, clients_, "trivial", trivial_duration / rounds))
+            clients_.prepare(int(duration / rounds * 800))  # more than a block can send
+            submit_parts.append(_measured(server, clients_, "submit", duration / rounds, fault_task))
+        trivial = Stats.combine(trivial_parts) if trivial_parts else None
+        submit = Stats.combine(submit_parts)
+        if trivial is not None:
+            log(f"trivial GET /api/v1/surveys: {trivial.summary()}")
         if fault == "kill":
+            submit.server_cpu = 0.0  # a killed server's CPU time is gone with it
             notes["acknowledged_after_restart"] = len(clients_.ledger.acknowledged) - notes["acknowledged_before_kill"]
         log(f"submit POST /api/v1/responses: {submit.summary()}")
         if fault == "pg-stop":
@@ -629,6 +670,15 @@ def run(db: str = "sqlite", duration: float = 60, clients: int = 100, workers: i
         if private is not None:
             private.destroy()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _measured(server: Gunicorn, clients: LoadClients, phase: str, seconds: float,
+              fault: Callable[[], Any] | None = None) -> Stats:
+    """One block of one phase, with the CPU time the server used meanwhile."""
+    cpu = server.cpu_seconds()
+    stats = asyncio.run(clients.run(phase, seconds, fault))
+    stats.server_cpu = server.cpu_seconds() - cpu
+    return stats
 
 
 async def _kill_and_restart(server: Gunicorn, clients: LoadClients, after: float, notes: dict, log: Log) -> None:
@@ -737,11 +787,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help=f"gunicorn workers (default 2×cores = {default_workers()})")
     parser.add_argument("--retry-share", type=float, default=0.2, help="share of flaky clients that resend (default 0.2)")
     parser.add_argument("--fault", choices=["none", "kill", "pg-stop"], default="none")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="blocks the trivial and submission phases alternate in (default 3; 1 with a fault)")
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     args = parser.parse_args(argv)
     report = run(db=args.db, duration=args.duration, clients=args.clients, workers=args.workers,
                  retry_share=args.retry_share, fault=args.fault, trivial_duration=args.trivial_duration,
-                 pg_url=args.pg_url)
+                 pg_url=args.pg_url, rounds=args.rounds)
     print(table(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report.as_dict(), indent=2) + "\n")

@@ -119,7 +119,8 @@ def _drop_closed_postgres(dbapi_connection, connection_record, connection_proxy)
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """SQLite: WAL so readers never block the writer, a busy timeout so writers queue."""
+    """SQLite: WAL so readers never block the writer, a busy timeout so writers queue, and
+    memory-mapped reads (each worker re-reads pages another worker changed)."""
     if type(dbapi_connection).__module__ == "sqlite3":
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
