@@ -15,9 +15,11 @@ What one run does:
    (rate limits switched off, as for trusted bulk loading: this measures the submission path,
    not the limiter, and all clients share one address);
 3. measures a trivial endpoint (``GET /api/v1/surveys``: no database) with the same number of
-   concurrent clients, then the submission path (``POST /api/v1/responses``) for ``--duration``
-   seconds. A share of the clients (``--retry-share``) are flaky phones: they send every
-   response twice, and resend the same body after a failure (timeout, dropped connection, 503);
+   concurrent clients, and the submission path (``POST /api/v1/responses``) for ``--duration``
+   seconds, alternating in ``--rounds`` blocks so both meet the machine in the same state; it
+   prints throughput, p50/p99 and the CPU per request of the server and of the whole machine.
+   A share of the clients (``--retry-share``) are flaky phones: they send every response
+   twice, and resend the same body after a failure (timeout, dropped connection, 503);
 4. optionally injects a fault mid-run: ``kill`` sends SIGKILL to the gunicorn master and workers
    and starts gunicorn again on the same port; ``pg-stop`` stops a private PostgreSQL with
    ``pg_ctl stop -m fast`` (the shared server at 127.0.0.1:5432 is never touched), checks that the
