@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         clients = LoadClients("", 1, 0.0)
         client = app.test_client()
         clients.load_catalog(url, fetch=lambda path: client.get(path).get_json())
-        bodies = [json.dumps(clients.body()).encode() for _ in range(args.requests + 200)]
+        bodies = [json.dumps(clients.body()).encode() for _ in range(args.requests + 201)]  # the last one is sent at the end
 
         def call(method: str, body: bytes = b"") -> str:
             environ = {"REQUEST_METHOD": method, "SERVER_NAME": "bench", "SERVER_PORT": "80",
