@@ -122,8 +122,11 @@ def test_answers_kept_on_the_phone_come_back_after_reopening(app, live_server, p
     page.context.set_offline(True)
     page.locator("button[name=send]").tap()
     page.wait_for_selector("#kept:not([hidden])")
-    page.context.set_offline(False)
-    page.goto(url)  # the citizen comes back later
+    context = page.context
+    page.close()  # the citizen gives up while still offline, and comes back later
+    context.set_offline(False)
+    page = context.new_page()
+    page.goto(url)
     assert page.locator("#kept").is_visible()
     assert page.locator("#q-used_service input[value=no]").is_checked()
     page.locator("#resend").tap()
