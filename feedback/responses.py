@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import operator
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -119,9 +121,10 @@ WITH r AS (
 SELECT count(*) FROM r
 """
 
-# SQLite: two plain statements straight to the driver (the ORM and Core's per-row work cost more
-# than SQLite's own); values are stored exactly as SQLAlchemy stores them, by the columns' own
-# bind processors. The first statement skips a known id (and only that).
+# SQLite: two plain statements on a pooled driver connection (the ORM session and Core's
+# per-row work cost more than SQLite's own); values are stored exactly as SQLAlchemy stores them,
+# by the columns' own bind processors (only the UUID and the datetimes need one). The first
+# statement skips a known id (and only that).
 ANSWER_COLUMNS = ["response_id", *ANSWER_FIELDS]
 SQLITE_INSERT_RESPONSE = (f"INSERT INTO response ({', '.join(RESPONSE_COLUMNS)}) "
                           f"VALUES ({', '.join('?' * len(RESPONSE_COLUMNS))}) ON CONFLICT (id) DO NOTHING")
@@ -129,12 +132,40 @@ SQLITE_INSERT_ANSWER = f"INSERT INTO answer ({', '.join(ANSWER_COLUMNS)}) VALUES
 
 
 def _processors(table: sa.Table, columns: list[str]) -> list[Any]:
+    """Each column's SQLite bind processor, or None where the value goes in as it is."""
     dialect = sqlite.dialect()
-    return [table.c[name].type.bind_processor(dialect) or (lambda value: value) for name in columns]
+    return [table.c[name].type.bind_processor(dialect) for name in columns]
 
 
 SQLITE_RESPONSE_PROCESSORS = _processors(Response.__table__, RESPONSE_COLUMNS)
-SQLITE_ANSWER_PROCESSORS = _processors(Answer.__table__, ANSWER_COLUMNS)
+SQLITE_ANSWER_ID = Answer.__table__.c.response_id.type.bind_processor(sqlite.dialect())
+SQLITE_ANSWER_PROCESSORS = _processors(Answer.__table__, list(ANSWER_FIELDS))
+ANSWER_VALUES = operator.itemgetter(*ANSWER_FIELDS)
+
+
+def _sqlite_answers(response_id: str, answers: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Answer rows as driver parameters: processed column by column, in C loops."""
+    columns = zip(*map(ANSWER_VALUES, answers))
+    processed = [column if process is None else map(process, column)
+                 for column, process in zip(columns, SQLITE_ANSWER_PROCESSORS)]
+    return list(zip(itertools.repeat(response_id), *processed))
+
+
+def _sqlite_insert(row: dict[str, Any], answers: list[dict[str, Any]]) -> bool:
+    """Insert the response and its answers in one transaction; False if the id was known."""
+    values = tuple(row[c] if process is None else process(row[c])
+                   for c, process in zip(RESPONSE_COLUMNS, SQLITE_RESPONSE_PROCESSORS))
+    conn = db.engine.raw_connection()
+    try:
+        cursor = conn.cursor()
+        created = cursor.execute(SQLITE_INSERT_RESPONSE, values).rowcount == 1
+        if created and answers:
+            response_id = SQLITE_ANSWER_ID(row["id"])
+            cursor.executemany(SQLITE_INSERT_ANSWER, _sqlite_answers(response_id, answers))
+        conn.commit()
+    finally:
+        conn.close()  # back to the pool, rolled back if anything above failed
+    return created
 
 
 @dataclass(frozen=True)
@@ -183,15 +214,7 @@ def store(sub: Submission) -> tuple[Stored, bool]:
             conn.execution_options(isolation_level="AUTOCOMMIT")
             created = conn.exec_driver_sql(PG_INSERT, row).scalar_one() == 1
     else:
-        conn = db.session.connection()
-        values = tuple(process(row[c]) for c, process in zip(RESPONSE_COLUMNS, SQLITE_RESPONSE_PROCESSORS))
-        created = conn.exec_driver_sql(SQLITE_INSERT_RESPONSE, values).rowcount == 1
-        if created and answers:
-            conn.exec_driver_sql(SQLITE_INSERT_ANSWER, [
-                tuple(process(a[c]) for c, process in zip(ANSWER_COLUMNS, SQLITE_ANSWER_PROCESSORS))
-                for a in ({"response_id": sub.id, **a} for a in answers)
-            ])
-        db.session.commit()
+        created = _sqlite_insert(row, answers)
     if created:
         return Stored(sub.id, content_hash, sub.mode, received_at), True
     found = db.session.execute(
