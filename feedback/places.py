@@ -51,7 +51,7 @@ def commune_exists(code: str) -> bool:
         return True
     if db.session.get(Commune, code) is None:
         return False
-    known.add(code)
+    known.update(db.session.scalars(db.select(Commune.code)))  # a first look: remember them all
     return True
 
 

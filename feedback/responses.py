@@ -209,18 +209,23 @@ def store(sub: Submission) -> tuple[Stored, bool]:
     answers = scored_rows(sub.survey, sub.answers)
     if db.engine.dialect.name == "postgresql":
         row["answers"] = json.dumps(answers, ensure_ascii=False)
-        # One statement is one transaction: no BEGIN or COMMIT round trips.
+        # One statement is one transaction: no BEGIN or COMMIT round trips. A known id is looked
+        # up on the same connection, outside a transaction too: a ROLLBACK would also make
+        # psycopg forget the connection's prepared statements.
         with db.engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT")
             created = conn.exec_driver_sql(PG_INSERT, row).scalar_one() == 1
+            found = None if created else conn.execute(_find(sub.id)).one()
     else:
         created = _sqlite_insert(row, answers)
+        found = None if created else db.session.execute(_find(sub.id)).one()
     if created:
         return Stored(sub.id, content_hash, sub.mode, received_at), True
-    found = db.session.execute(
-        sa.select(Response.content_hash, Response.mode, Response.received_at).where(Response.id == sub.id)
-    ).one()
     return Stored(sub.id, *found), False
+
+
+def _find(response_id: uuid.UUID) -> sa.Select:
+    return sa.select(Response.content_hash, Response.mode, Response.received_at).where(Response.id == response_id)
 
 
 def response_json(sub: Submission, stored: Stored) -> dict[str, Any]:
