@@ -9,6 +9,8 @@ import operator
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -120,6 +122,7 @@ WITH r AS (
 )
 SELECT count(*) FROM r
 """
+PG_FIND = "SELECT content_hash, mode, received_at FROM response WHERE id = %s"
 
 # SQLite: two plain statements on a pooled driver connection (the ORM session and Core's
 # per-row work cost more than SQLite's own); values are stored exactly as SQLAlchemy stores them,
@@ -151,21 +154,53 @@ def _sqlite_answers(response_id: str, answers: list[dict[str, Any]]) -> list[tup
     return list(zip(itertools.repeat(response_id), *processed))
 
 
+@contextmanager
+def _driver_connection() -> Iterator[Any]:
+    """A pooled DB-API connection for the submission path, failing as SQLAlchemy would.
+
+    A driver error comes out as SQLAlchemy's own class (an outage is an OperationalError,
+    answered 503 by errors.py), and the connection that saw it is discarded, not pooled again
+    in whatever state the error left it.
+    """
+    engine = db.engine
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    pooled = None
+    try:
+        pooled = engine.raw_connection()
+        yield pooled.driver_connection
+    except dbapi_error as error:
+        if pooled is not None:
+            pooled.invalidate(error)
+        disconnected = engine.dialect.is_disconnect(error, None, None)
+        raise sa.exc.DBAPIError.instance(None, None, error, dbapi_error, connection_invalidated=disconnected,
+                                         dialect=engine.dialect) from error
+    finally:
+        if pooled is not None:
+            pooled.close()  # back to the pool (rolled back), or gone if invalidated
+
+
 def _sqlite_insert(row: dict[str, Any], answers: list[dict[str, Any]]) -> bool:
     """Insert the response and its answers in one transaction; False if the id was known."""
     values = tuple(row[c] if process is None else process(row[c])
                    for c, process in zip(RESPONSE_COLUMNS, SQLITE_RESPONSE_PROCESSORS))
-    conn = db.engine.raw_connection()
-    try:
-        cursor = conn.cursor()
-        created = cursor.execute(SQLITE_INSERT_RESPONSE, values).rowcount == 1
+    with _driver_connection() as conn:
+        created = conn.execute(SQLITE_INSERT_RESPONSE, values).rowcount == 1
         if created and answers:
-            response_id = SQLITE_ANSWER_ID(row["id"])
-            cursor.executemany(SQLITE_INSERT_ANSWER, _sqlite_answers(response_id, answers))
+            conn.executemany(SQLITE_INSERT_ANSWER, _sqlite_answers(SQLITE_ANSWER_ID(row["id"]), answers))
         conn.commit()
-    finally:
-        conn.close()  # back to the pool, rolled back if anything above failed
     return created
+
+
+def _pg_insert(row: dict[str, Any]) -> tuple[bool, tuple[Any, ...] | None]:
+    """One statement in autocommit (one transaction, no BEGIN or COMMIT round trips); a known id
+    is looked up on the same connection, also outside a transaction (a ROLLBACK would make
+    psycopg forget the connection's prepared statements)."""
+    with _driver_connection() as conn:
+        conn.autocommit = True
+        created = conn.execute(PG_INSERT, row).fetchone()[0] == 1
+        found = None if created else conn.execute(PG_FIND, (row["id"],)).fetchone()
+        conn.autocommit = False  # as the pool's other users expect (after an error it is discarded)
+    return created, found
 
 
 @dataclass(frozen=True)
@@ -209,23 +244,15 @@ def store(sub: Submission) -> tuple[Stored, bool]:
     answers = scored_rows(sub.survey, sub.answers)
     if db.engine.dialect.name == "postgresql":
         row["answers"] = json.dumps(answers, ensure_ascii=False)
-        # One statement is one transaction: no BEGIN or COMMIT round trips. A known id is looked
-        # up on the same connection, outside a transaction too: a ROLLBACK would also make
-        # psycopg forget the connection's prepared statements.
-        with db.engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-            created = conn.exec_driver_sql(PG_INSERT, row).scalar_one() == 1
-            found = None if created else conn.execute(_find(sub.id)).one()
+        created, found = _pg_insert(row)
     else:
         created = _sqlite_insert(row, answers)
-        found = None if created else db.session.execute(_find(sub.id)).one()
+        found = None if created else db.session.execute(
+            sa.select(Response.content_hash, Response.mode, Response.received_at).where(Response.id == sub.id)
+        ).one()
     if created:
         return Stored(sub.id, content_hash, sub.mode, received_at), True
     return Stored(sub.id, *found), False
-
-
-def _find(response_id: uuid.UUID) -> sa.Select:
-    return sa.select(Response.content_hash, Response.mode, Response.received_at).where(Response.id == response_id)
 
 
 def response_json(sub: Submission, stored: Stored) -> dict[str, Any]:

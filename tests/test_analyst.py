@@ -68,6 +68,8 @@ def test_scores_api_returns_the_export_rows(app, client, auth, users):
     bad = client.get("/api/v1/scores?from=1/8/2025")
     assert bad.status_code == 400 and "YYYY-MM-DD" in bad.get_json()["errors"][0]["message"]
     assert client.get("/api/v1/scores?level=district").status_code == 400
+    early = client.get("/api/v1/scores?from=0001-01-01")  # found by schemathesis: was a 500
+    assert early.status_code == 400 and "2000-01-01" in early.get_json()["errors"][0]["message"]
 
 
 def test_admin_downloads_are_audited(app, client, auth, users):

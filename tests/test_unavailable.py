@@ -1,5 +1,6 @@
-"""When the database cannot be reached: 503, nothing lost, answers handed back (no mocks:
-the app is pointed at a port where no database listens)."""
+"""When the database cannot be reached or stays busy: 503, nothing lost, answers handed back
+(no mocks: the app is pointed at a port where no database listens, or a real transaction
+holds the tables)."""
 
 from __future__ import annotations
 
@@ -92,3 +93,51 @@ def test_a_request_whose_connection_dies_before_it_ends_keeps_its_answer(app):
     # Leaving the block ran every teardown without raising; the next request works normally.
     with app.app_context():
         assert db.session.scalar(sa.text("SELECT 1")) == 1
+
+
+def test_a_database_busy_past_its_timeout_gets_503_and_the_resend_is_stored_once(app, client):
+    """The insert itself fails (another transaction holds the tables past the wait limit): the
+    client gets a 503 with nothing stored, and the same body sent again is stored once."""
+    import sqlite3
+
+    import uuid
+
+    import psycopg
+    from sqlalchemy import event
+
+    from feedback.models import Answer
+
+    from .conftest import count
+    from .test_api import body
+
+    assert client.post("/api/v1/responses", json=body()).status_code == 201  # caches warm: the insert is next
+    with app.app_context():
+        engine = db.engine
+    url = engine.url
+    if engine.dialect.name == "sqlite":
+        blocker = sqlite3.connect(url.database, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # holds the write lock
+        wait_limit = "PRAGMA busy_timeout=100"
+    else:
+        blocker = psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
+        blocker.execute("LOCK TABLE response IN EXCLUSIVE MODE")  # readers pass, writers wait
+        wait_limit = "SET lock_timeout = '100ms'"
+
+    def short_wait(dbapi_connection, record, proxy):
+        dbapi_connection.execute(wait_limit)
+        dbapi_connection.commit()
+
+    event.listen(engine.pool, "checkout", short_wait)
+    try:
+        late = body()
+        r = client.post("/api/v1/responses", json=late)
+        assert r.status_code == 503 and r.headers["Retry-After"] and r.get_json()["errors"]
+    finally:
+        event.remove(engine.pool, "checkout", short_wait)
+        blocker.rollback()
+        blocker.close()
+    assert count(app) == 1
+    assert client.post("/api/v1/responses", json=late).status_code == 201
+    assert client.post("/api/v1/responses", json=late).status_code == 200
+    assert count(app) == 2
+    assert count(app, Answer, response_id=uuid.UUID(late["id"])) == len(late["answers"])

@@ -49,6 +49,8 @@ def parse_period(args: Any) -> Period:
                 values[key] = date.fromisoformat(raw)
             except ValueError:
                 raise ValueError(f"{key} must be a date YYYY-MM-DD, not {raw!r}") from None
+            if not 2000 <= values[key].year <= 2999:  # responses carry times in these years only
+                raise ValueError(f"{key} must be a date from 2000-01-01 to 2999-12-31, not {raw!r}")
     period = Period(values.get("from"), values.get("to"))
     if period.date_from and period.date_to and period.date_from > period.date_to:
         raise ValueError("from must not be after to")
