@@ -7,10 +7,10 @@ import itertools
 import json
 import operator
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -126,7 +126,7 @@ PG_FIND = "SELECT content_hash, mode, received_at FROM response WHERE id = %s"
 
 # SQLite: two plain statements on a pooled driver connection (the ORM session and Core's
 # per-row work cost more than SQLite's own); values are stored exactly as SQLAlchemy stores them,
-# by the columns' own bind processors (only the UUID and the datetimes need one). The first
+# by the columns' own bind processors (the UUID, the times and the score have one). The first
 # statement skips a known id (and only that).
 ANSWER_COLUMNS = ["response_id", *ANSWER_FIELDS]
 SQLITE_INSERT_RESPONSE = (f"INSERT INTO response ({', '.join(RESPONSE_COLUMNS)}) "
