@@ -7,7 +7,7 @@ import select
 from pathlib import Path
 
 import psycopg
-from flask import Flask, request, session
+from flask import Flask, Response, g, request, session
 from flask_babel import get_locale
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -19,6 +19,7 @@ from sqlalchemy.pool import Pool
 from . import security
 from .config import Config
 from .extensions import babel, csrf, db, migrate
+from .responses import checkpoint_wal
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,8 +96,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(analyst.bp)
     errors.init_app(app)
     app.context_processor(lambda: {"lang": str(get_locale())})
+    app.after_request(checkpoint_after_response)
     cli.init_app(app)
     return app
+
+
+def checkpoint_after_response(response: Response) -> Response:
+    """Run a WAL checkpoint a submission asked for once the response has been sent."""
+    engine = g.pop("wal_checkpoint", None)
+    if engine is not None:
+        response.call_on_close(lambda: checkpoint_wal(engine))
+    return response
 
 
 @event.listens_for(Pool, "checkout")

@@ -44,5 +44,8 @@ class Config:
     RATELIMIT_ENABLED = True
     SUBMIT_LIMIT = "30 per minute;300 per hour"
     API_SUBMIT_LIMIT = "120 per minute"
+    # SQLite: each worker checkpoints the WAL after this many of its submissions, once the
+    # answer has been sent (see feedback/responses.py).
+    SQLITE_CHECKPOINT_EVERY = 100
     # Number of reverse proxies in front of the app whose X-Forwarded-For can be trusted.
     PROXY_COUNT = 0

@@ -1,0 +1,37 @@
+"""SQLite: workers checkpoint the WAL after the answer has gone out, so it stays small."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from feedback.extensions import db
+
+from .conftest import count
+from .test_api import body
+
+
+def _wal_bytes_after(app, client, submissions: int) -> int:
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("PostgreSQL has no WAL file of the app's to look after")
+        path = db.engine.url.database
+        with db.engine.connect() as conn:  # start from an empty WAL file
+            assert conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0] == 0
+    assert os.path.getsize(path + "-wal") == 0
+    for _ in range(submissions):
+        with client.post("/api/v1/responses", json=body()) as response:  # closed, as a server does
+            assert response.status_code == 201
+    return os.path.getsize(path + "-wal")
+
+
+@pytest.mark.parametrize("every, small", [(1, True), (10_000, False)])
+def test_the_wal_is_checkpointed_after_responses(app, client, every, small):
+    """Each submission writes a few pages to the WAL; a checkpoint lets the next writer start
+    the WAL again from its beginning. Without the workers' own checkpoints (every 10 000) the
+    WAL grows until SQLite's automatic one at 1000 pages (4 MB)."""
+    app.config["SQLITE_CHECKPOINT_EVERY"] = every
+    size = _wal_bytes_after(app, client, 60)
+    assert (size < 200_000) is small, size
+    assert count(app) == 60
