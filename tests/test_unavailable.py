@@ -99,7 +99,6 @@ def test_a_database_busy_past_its_timeout_gets_503_and_the_resend_is_stored_once
     """The insert itself fails (another transaction holds the tables past the wait limit): the
     client gets a 503 with nothing stored, and the same body sent again is stored once."""
     import sqlite3
-
     import uuid
 
     import psycopg
