@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 from flask import Flask, Response, g, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -47,6 +48,16 @@ def select_locale() -> str:
     return session.get("lang") if session.get("lang") in languages else "vi"
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building the cookie signer for a request that
+    brings no session cookie (every API call, a citizen's first page): its session is empty."""
+
+    def open_session(self, app: Flask, request):
+        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: defaults, then instance config.py and environment (or ``test_config``)."""
     app = Flask(
@@ -56,6 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder="static",
     )
+    app.session_interface = CookieSessions()
     app.config.from_object(Config)
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)

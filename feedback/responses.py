@@ -114,12 +114,12 @@ ANSWER_FIELDS = {"question_id": "text", "position": "int", "value": "text", "sub
 PG_INSERT = f"""
 WITH r AS (
     INSERT INTO response ({", ".join(RESPONSE_COLUMNS)})
-    VALUES ({", ".join(f"%({c})s" for c in RESPONSE_COLUMNS)})
+    VALUES ({", ".join(["%s"] * len(RESPONSE_COLUMNS))})
     ON CONFLICT (id) DO NOTHING
     RETURNING id
 ), a AS (
     INSERT INTO answer (response_id, {", ".join(ANSWER_FIELDS)})
-    SELECT r.id, a.* FROM r CROSS JOIN json_to_recordset(%(answers)s::json)
+    SELECT r.id, a.* FROM r CROSS JOIN json_to_recordset(%s::json)
         AS a({", ".join(f"{f} {t}" for f, t in ANSWER_FIELDS.items())})
 )
 SELECT count(*) FROM r
@@ -217,13 +217,14 @@ def checkpoint_wal(engine: sa.Engine) -> None:
         logging.getLogger(__name__).warning("WAL checkpoint failed: %s", error)
 
 
-def _pg_insert(row: dict[str, Any]) -> tuple[bool, tuple[Any, ...] | None]:
+def _pg_insert(row: dict[str, Any], answers: list[dict[str, Any]]) -> tuple[bool, tuple[Any, ...] | None]:
     """One statement in autocommit (one transaction, no BEGIN or COMMIT round trips); a known id
     is looked up on the same connection, also outside a transaction (a ROLLBACK would make
     psycopg forget the connection's prepared statements)."""
     with _driver_connection() as conn:
         conn.autocommit = True
-        created = conn.execute(PG_INSERT, row).fetchone()[0] == 1
+        values = (*map(row.__getitem__, RESPONSE_COLUMNS), json.dumps(answers, ensure_ascii=False))
+        created = conn.execute(PG_INSERT, values).fetchone()[0] == 1
         found = None if created else conn.execute(PG_FIND, (row["id"],)).fetchone()
         conn.autocommit = False  # as the pool's other users expect (after an error it is discarded)
     return created, found
@@ -269,8 +270,7 @@ def store(sub: Submission) -> tuple[Stored, bool]:
     }
     answers = scored_rows(sub.survey, sub.answers)
     if db.engine.dialect.name == "postgresql":
-        row["answers"] = json.dumps(answers, ensure_ascii=False)
-        created, found = _pg_insert(row)
+        created, found = _pg_insert(row, answers)
     else:
         created = _sqlite_insert(row, answers)
         _count_toward_checkpoint()
