@@ -6,7 +6,9 @@ Prepares a fresh database as ``benchmarks.load`` does, then calls the WSGI app d
 process: ``GET /api/v1/surveys`` (the trivial endpoint) and ``POST /api/v1/responses`` with the
 load benchmark's random valid bodies. Prints the CPU milliseconds per request (the best and the
 median of 7 blocks), which is what the app itself costs before gunicorn, the client and the
-other processes on the machine add theirs (compare with ``benchmarks.load``).
+other processes on the machine add theirs (compare with ``benchmarks.load``). On PostgreSQL it
+also prints what the database server's backends spent per submission (when they run on this
+machine and /proc shows them).
 """
 
 from __future__ import annotations
@@ -22,6 +24,21 @@ import time
 from pathlib import Path
 
 from benchmarks.load import SHARED_PG_URL, LoadClients, app_env, prepare_database, recreate_pg_database
+
+
+def backend_cpu_seconds(url: str) -> float | None:
+    """CPU time so far of the PostgreSQL backends connected to the database of ``url`` (Linux /proc)."""
+    import psycopg
+
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
+        pids = [pid for (pid,) in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+    try:
+        ticks = sum(sum(map(int, Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13]))
+                    for pid in pids)
+    except (OSError, ValueError):
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,11 +88,15 @@ def main(argv: list[str] | None = None) -> int:
         n = args.requests // 7
         trivial = per_request([[lambda: call("GET")] * n for _ in range(7)])
         rest = iter(bodies[200:])
+        backend_start = None if args.db == "sqlite" else backend_cpu_seconds(url)
         submit = per_request([[lambda b=next(rest): call("POST", b) for _ in range(n)] for _ in range(7)])
+        backend_end = None if backend_start is None else backend_cpu_seconds(url)
         statuses = {call("POST", bodies[-1]), call("POST", bodies[-1])}
     print(f"{args.db}: CPU ms per request, best / median of 7 blocks of {n}")
     print(f"  trivial GET /api/v1/surveys     {trivial[0]:.3f} / {trivial[1]:.3f}")
     print(f"  submit  POST /api/v1/responses  {submit[0]:.3f} / {submit[1]:.3f}   (last statuses: {sorted(statuses)})")
+    if backend_start is not None and backend_end is not None:
+        print(f"  PostgreSQL backends per submission {(backend_end - backend_start) / (7 * n) * 1000:.3f}")
     return 0
 
 
