@@ -141,13 +141,15 @@ def _drop_closed_postgres(dbapi_connection, connection_record, connection_proxy)
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """SQLite: WAL so readers never block the writer, a busy timeout so writers queue, and
-    memory-mapped reads (each worker re-reads pages another worker changed)."""
+    """SQLite: WAL so readers never block the writer, a busy timeout so writers queue, every
+    commit synced to disk before the answer goes out (NORMAL would lose the last acknowledged
+    responses to a power cut or an OS crash), and memory-mapped reads (each worker re-reads
+    pages another worker changed)."""
     if type(dbapi_connection).__module__ == "sqlite3":
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA mmap_size=268435456")
         cursor.close()

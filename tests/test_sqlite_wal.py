@@ -1,4 +1,4 @@
-"""SQLite: workers checkpoint the WAL after the answer has gone out, so it stays small."""
+"""SQLite: durable WAL settings; workers checkpoint the WAL after the answer has gone out."""
 
 from __future__ import annotations
 
@@ -35,3 +35,14 @@ def test_the_wal_is_checkpointed_after_responses(app, client, every, small):
     size = _wal_bytes_after(app, client, 60)
     assert (size < 200_000) is small, size
     assert count(app) == 60
+
+
+def test_every_connection_is_durable_and_queues_writers(app):
+    """WAL, commits synced before the answer goes out (FULL = 2; NORMAL would lose the last
+    acknowledged responses to a power cut), writers wait up to 10 s for the lock."""
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("PostgreSQL's durability is the server's (synchronous_commit)")
+        with db.engine.connect() as conn:
+            pragma = lambda name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
+            assert (pragma("journal_mode"), pragma("synchronous"), pragma("busy_timeout")) == ("wal", 2, 10000)
