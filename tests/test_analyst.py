@@ -70,6 +70,9 @@ def test_scores_api_returns_the_export_rows(app, client, auth, users):
     assert client.get("/api/v1/scores?level=district").status_code == 400
     early = client.get("/api/v1/scores?from=0001-01-01")  # found by schemathesis: was a 500
     assert early.status_code == 400 and "2000-01-01" in early.get_json()["errors"][0]["message"]
+    blank = client.get("/api/v1/scores?to=%0C")  # found by schemathesis: was taken as no date
+    assert blank.status_code == 400 and "YYYY-MM-DD" in blank.get_json()["errors"][0]["message"]
+    assert client.get("/api/v1/scores?from=&to=").status_code == 200  # an empty field is no limit
 
 
 def test_admin_downloads_are_audited(app, client, auth, users):
@@ -95,3 +98,12 @@ def test_ranking_draws_a_commune_with_one_respondent(app, client, auth, users):
     for code in ("6.1", "6", "total"):
         r = client.get(f"/analyst/?code={code}")
         assert r.status_code == 200, code
+
+
+def test_flags_are_shown_in_the_readers_words(app, client, auth, users):
+    seed(app, own=8, other=3)  # far fewer than the 30 effective respondents a rank needs
+    auth.login(users["analyst"]["email"])
+    vi = client.get(f"/analyst/c/{OWN_COMMUNE}?lang=vi").get_data(as_text=True)
+    assert "quá ít người trả lời" in vi and "insufficient" not in vi
+    en = client.get("/analyst/?code=total&lang=en").get_data(as_text=True)
+    assert "too few respondents" in en and "insufficient" not in en

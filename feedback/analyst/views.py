@@ -26,12 +26,28 @@ GROUP_NAMES = {
     "low-average": lazy_gettext("low-average"),
     "lowest": lazy_gettext("lowest"),
 }
+# The flags of analysis.scoring.FLAGS as the pages show them; exports keep the codes.
+FLAG_NAMES = {
+    "empty": lazy_gettext("no responses"),
+    "incomplete": lazy_gettext("parts missing"),
+    "unweighted": lazy_gettext("unweighted"),
+    "collapsed": lazy_gettext("weighting categories merged"),
+    "capped": lazy_gettext("weights capped"),
+    "nonconvergent": lazy_gettext("weighting did not converge"),
+    "insufficient": lazy_gettext("too few respondents"),
+}
 MIMETYPES = {
     "csv": "text/csv",
     "json": "application/json",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "dta": "application/x-stata-dta",
 }
+
+
+@bp.app_template_filter("flag_names")
+def flag_names(flags: str | None) -> str:
+    """``"empty;insufficient"`` as the reader's words, comma-separated."""
+    return ", ".join(str(FLAG_NAMES.get(code, code)) for code in (flags or "").split(";") if code)
 
 
 def _period_or_default() -> Period:
