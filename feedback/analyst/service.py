@@ -43,7 +43,7 @@ def parse_period(args: Any) -> Period:
     """``from`` and ``to`` (YYYY-MM-DD) from a query string; ValueError names the bad one."""
     values = {}
     for key in ("from", "to"):
-        raw = (args.get(key) or "").strip()
+        raw = args.get(key) or ""  # empty: no limit; anything else must be a date
         if raw:
             try:
                 values[key] = date.fromisoformat(raw)
