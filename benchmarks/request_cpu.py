@@ -26,6 +26,10 @@ from pathlib import Path
 from benchmarks.load import SHARED_PG_URL, LoadClients, app_env, prepare_database, recreate_pg_database
 
 
+# Its own database, so that it never drops the one a running benchmarks.load is using.
+PG_URL = SHARED_PG_URL.rsplit("/", 1)[0] + "/feedback_cpu"
+
+
 def backend_cpu_seconds(url: str) -> float | None:
     """CPU time so far of the PostgreSQL backends connected to the database of ``url`` (Linux /proc)."""
     import psycopg
@@ -50,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.db == "sqlite":
             url = f"sqlite:///{Path(tmp) / 'cpu.sqlite'}"
         else:
-            url = SHARED_PG_URL
+            url = PG_URL
             recreate_pg_database(url)
         prepare_database(url, log=lambda *_: None)
         os.environ.update(app_env(url))
