@@ -49,9 +49,9 @@ def test_scorecard_hides_small_cells(app, client, auth, users):
     seed(app, own=8, other=3)
     auth.login(users["analyst"]["email"])
     html = client.get(f"/analyst/c/{OTHER_COMMUNE}?lang=en").get_data(as_text=True)
-    assert "suppressed" in html and "are hidden" in html
+    assert "Fewer than 5 respondents: hidden" in html and "are hidden" in html
     html = client.get(f"/analyst/c/{OWN_COMMUNE}?lang=en").get_data(as_text=True)
-    assert "suppressed" not in html
+    assert "Fewer than 5 respondents: hidden" not in html
 
 
 def test_scores_api_returns_the_export_rows(app, client, auth, users):
@@ -104,6 +104,6 @@ def test_flags_are_shown_in_the_readers_words(app, client, auth, users):
     seed(app, own=8, other=3)  # far fewer than the 30 effective respondents a rank needs
     auth.login(users["analyst"]["email"])
     vi = client.get(f"/analyst/c/{OWN_COMMUNE}?lang=vi").get_data(as_text=True)
-    assert "quá ít người trả lời" in vi and "insufficient" not in vi
+    assert "Cỡ mẫu hiệu dụng &lt; 30: không xếp hạng" in vi and "insufficient" not in vi
     en = client.get("/analyst/?code=total&lang=en").get_data(as_text=True)
-    assert "too few respondents" in en and "insufficient" not in en
+    assert "Effective n &lt; 30: not ranked or grouped" in en and "insufficient" not in en

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response as HttpResponse
 from flask import abort, current_app, flash, render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import current_user
@@ -13,7 +14,7 @@ from analysis import DIMENSION_NAMES, SUBDIMENSION_NAMES, get_structure
 from .. import audit
 from ..auth import commune_or_404, role_required
 from ..exports import (
-    RESPONSE_FORMATS, SCORE_FORMATS, build_response_export, build_score_export, response_bytes, score_bytes,
+    FLAG_MEANINGS, RESPONSE_FORMATS, SCORE_FORMATS, build_response_export, build_score_export, response_bytes, score_bytes,
 )
 from ..extensions import db
 from . import bp
@@ -26,16 +27,6 @@ GROUP_NAMES = {
     "low-average": lazy_gettext("low-average"),
     "lowest": lazy_gettext("lowest"),
 }
-# The flags of analysis.scoring.FLAGS as the pages show them; exports keep the codes.
-FLAG_NAMES = {
-    "empty": lazy_gettext("no responses"),
-    "incomplete": lazy_gettext("parts missing"),
-    "unweighted": lazy_gettext("unweighted"),
-    "collapsed": lazy_gettext("weighting categories merged"),
-    "capped": lazy_gettext("weights capped"),
-    "nonconvergent": lazy_gettext("weighting did not converge"),
-    "insufficient": lazy_gettext("too few respondents"),
-}
 MIMETYPES = {
     "csv": "text/csv",
     "json": "application/json",
@@ -46,8 +37,10 @@ MIMETYPES = {
 
 @bp.app_template_filter("flag_names")
 def flag_names(flags: str | None) -> str:
-    """``"empty;insufficient"`` as the reader's words, comma-separated."""
-    return ", ".join(str(FLAG_NAMES.get(code, code)) for code in (flags or "").split(";") if code)
+    """``"empty;insufficient"`` in the reader's language, as the exports' read-me explains them."""
+    column = 0 if str(get_locale()) == "vi" else 1
+    return "; ".join(FLAG_MEANINGS[code][column] if code in FLAG_MEANINGS else code
+                     for code in (flags or "").split(";") if code)
 
 
 def _period_or_default() -> Period:
