@@ -1,8 +1,11 @@
-"""SQLite: durable WAL settings; workers checkpoint the WAL after the answer has gone out."""
+"""SQLite: durable WAL settings; submissions queue on a file lock; workers checkpoint the WAL
+after the answer has gone out."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
 
 import pytest
 
@@ -46,3 +49,27 @@ def test_every_connection_is_durable_and_queues_writers(app):
         with db.engine.connect() as conn:
             pragma = lambda name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
             assert (pragma("journal_mode"), pragma("synchronous"), pragma("busy_timeout")) == ("wal", 2, 10000)
+
+
+def test_submissions_queue_for_the_write_lock(app, client):
+    """While another process holds the queue's lock file, a submission waits; it is stored as
+    soon as the lock is free."""
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("PostgreSQL has no single-writer lock to queue for")
+        path = db.engine.url.database + "-writelock"
+    client.post("/api/v1/responses", json=body())  # creates the lock file
+    other = os.open(path, os.O_RDWR)  # another open file: excluded as another process would be
+    statuses = []
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        waiting = threading.Thread(target=lambda: statuses.append(
+            app.test_client().post("/api/v1/responses", json=body()).status_code))
+        waiting.start()
+        waiting.join(1.0)
+        assert waiting.is_alive() and statuses == [] and count(app) == 1
+        fcntl.flock(other, fcntl.LOCK_UN)
+        waiting.join(10)
+        assert statuses == [201] and count(app) == 2
+    finally:
+        os.close(other)
