@@ -100,10 +100,14 @@ def test_ranking_draws_a_commune_with_one_respondent(app, client, auth, users):
         assert r.status_code == 200, code
 
 
-def test_flags_are_shown_in_the_readers_words(app, client, auth, users):
+def test_flags_are_explained_in_the_readers_language(app, client, auth, users):
+    """Cells show the exports' codes, explained on hover and in a legend under the table."""
     seed(app, own=8, other=3)  # far fewer than the 30 effective respondents a rank needs
     auth.login(users["analyst"]["email"])
     vi = client.get(f"/analyst/c/{OWN_COMMUNE}?lang=vi").get_data(as_text=True)
-    assert "Cỡ mẫu hiệu dụng &lt; 30: không xếp hạng" in vi and "insufficient" not in vi
+    assert '<abbr title="Cỡ mẫu hiệu dụng &lt; 30: không xếp hạng">insufficient</abbr>' in vi
+    assert "<b>insufficient</b> – Cỡ mẫu hiệu dụng &lt; 30: không xếp hạng" in vi
     en = client.get("/analyst/?code=total&lang=en").get_data(as_text=True)
-    assert "Effective n &lt; 30: not ranked or grouped" in en and "insufficient" not in en
+    assert '<abbr title="Effective n &lt; 30: not ranked or grouped">insufficient</abbr>' in en
+    assert "<b>insufficient</b> – Effective n &lt; 30: not ranked or grouped" in en
+    assert "<b>capped</b>" not in en  # the legend explains only the flags shown

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask import Response as HttpResponse
 from flask import abort, current_app, flash, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import current_user
+from markupsafe import Markup
 
 from analysis import DIMENSION_NAMES, SUBDIMENSION_NAMES, get_structure
 
@@ -35,12 +38,22 @@ MIMETYPES = {
 }
 
 
-@bp.app_template_filter("flag_names")
-def flag_names(flags: str | None) -> str:
-    """``"empty;insufficient"`` in the reader's language, as the exports' read-me explains them."""
-    column = 0 if str(get_locale()) == "vi" else 1
-    return "; ".join(FLAG_MEANINGS[code][column] if code in FLAG_MEANINGS else code
-                     for code in (flags or "").split(";") if code)
+def _meaning(code: str) -> str:
+    return FLAG_MEANINGS[code][0 if str(get_locale()) == "vi" else 1] if code in FLAG_MEANINGS else code
+
+
+@bp.app_template_filter("flag_codes")
+def flag_codes(flags: str | None) -> Markup:
+    """``"empty;insufficient"`` as the exports' codes, each explained on hover in the reader's language."""
+    return Markup(", ").join(Markup('<abbr title="{}">{}</abbr>').format(_meaning(code), code)
+                             for code in (flags or "").split(";") if code)
+
+
+@bp.app_template_filter("flag_legend")
+def flag_legend(flag_cells: Iterable[str | None]) -> list[tuple[str, str]]:
+    """(code, meaning) of every flag in these cells, in the exports' order, for a legend under a table."""
+    shown = {code for flags in flag_cells for code in (flags or "").split(";")}
+    return [(code, _meaning(code)) for code in FLAG_MEANINGS if code in shown]
 
 
 def _period_or_default() -> Period:
