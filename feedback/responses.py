@@ -185,9 +185,10 @@ def _driver_connection() -> Iterator[Any]:
 
 # SQLite lets one writer in at a time, and a writer that finds the database locked sleeps in
 # SQLite's busy handler (1, 2, 5, 10 … ms) however soon the lock is free again, while a
-# submission holds it for well under a millisecond. So submissions queue for their turn on an
-# OS file lock next to the database: the kernel wakes the next one the moment the lock is free,
-# and SQLite's own locking (and busy timeout, for every other writer) stays as it was.
+# submission holds it for about half a millisecond (its insert and the sync to disk). So
+# submissions queue for their turn on an OS file lock next to the database: the kernel wakes
+# the next one the moment the lock is free, and SQLite's own locking (and busy timeout, for
+# every other writer) stays as it was.
 _write_locks: dict[tuple[int, str], int] = {}  # (process, database file) -> open lock file
 
 
