@@ -1,10 +1,11 @@
-"""Proxy PAPI statistics by commune: weights, estimates, small-area shrinkage, comparisons."""
+"""Proxy PAPI statistics by commune: weights, estimates, small-area estimates, comparisons."""
 
+from analysis.collapse import Collapse, collapse_categories
 from analysis.compare import compare_periods, kruskal_communes, rollup_province
-from analysis.estimates import MeanEstimate, estimate_mean, papi_scale, t_interval
-from analysis.ranking import GROUPS, group_sizes, rank_and_group
+from analysis.estimates import korn_graubard_interval, nchs_reasons, papi_scale
+from analysis.ranking import GROUPS, group_sizes, rank_and_group, rank_intervals
 from analysis.scoring import COLUMNS, FLAGS, commune_population, respondent_values, score_communes
-from analysis.small_area import FayHerriotResult, fay_herriot
+from analysis.small_area import FayHerriotResult, fay_herriot, smoothed_variances
 from analysis.structures import (
     DIMENSION_NAMES,
     PLAN_TARGETS,
@@ -15,7 +16,7 @@ from analysis.structures import (
     load_official_scores,
     plan_targets_frame,
 )
-from analysis.weights import RakeResult, cap_weights, kish_n_eff, rake
+from analysis.weights import RakeResult, kish_n_eff, rake, trim_weights
 
 __all__ = [
     "COLUMNS",
@@ -25,26 +26,29 @@ __all__ = [
     "PLAN_TARGETS",
     "STRUCTURES",
     "SUBDIMENSION_NAMES",
+    "Collapse",
     "FayHerriotResult",
-    "MeanEstimate",
     "RakeResult",
     "Structure",
-    "cap_weights",
+    "collapse_categories",
     "commune_population",
     "compare_periods",
-    "estimate_mean",
     "fay_herriot",
     "get_structure",
     "group_sizes",
     "kish_n_eff",
+    "korn_graubard_interval",
     "kruskal_communes",
     "load_official_scores",
+    "nchs_reasons",
     "papi_scale",
     "plan_targets_frame",
     "rake",
     "rank_and_group",
+    "rank_intervals",
     "respondent_values",
     "rollup_province",
     "score_communes",
-    "t_interval",
+    "smoothed_variances",
+    "trim_weights",
 ]

@@ -1,4 +1,4 @@
-"""Proxy PAPI scores per commune: weights, estimates, intervals, shrinkage, ranks, flags."""
+"""Proxy PAPI scores per commune: weights, direct estimates, small-area estimates, ranks, flags."""
 
 from __future__ import annotations
 
@@ -16,18 +16,17 @@ from analysis._inputs import (
     prepare,
     respondent_subvalues,
 )
-from analysis.estimates import papi_scale, t_interval
-from analysis.ranking import rank_and_group
-from analysis.small_area import fay_herriot
-from analysis.structures import DIMENSIONS, Structure, get_structure
-from analysis.weights import (
-    RAKE_MAX_ITER,
-    RAKE_TOL,
-    _cap_cells,
-    _check_cap,
-    _margin_targets,
-    _rake_cells,
+from analysis.design import build_designs
+from analysis.domains import estimate_domains
+from analysis.estimates import (
+    NCHS_MIN_N_EFF,
+    korn_graubard_interval,
+    nchs_reasons,
+    papi_scale,
 )
+from analysis.ranking import rank_and_group, rank_intervals
+from analysis.small_area import fay_herriot, smoothed_variances
+from analysis.structures import DIMENSIONS, Structure, get_structure
 
 __all__ = [
     "COLUMNS",
@@ -45,28 +44,40 @@ COLUMNS: tuple[str, ...] = (
     "n",
     "n_eff",
     "p",
+    "se_p",
     "se",
     "score",
     "ci_low",
     "ci_high",
     "p_eb",
+    "mse_eb",
     "score_eb",
-    "group",
+    "se_eb",
+    "ci_low_eb",
+    "ci_high_eb",
     "rank",
+    "rank_low",
+    "rank_high",
+    "group",
     "flags",
-    "se_p",
 )
 
-#: Flags that can appear in the ``flags`` column, in the order they are written.
+#: Flag codes of the ``flags`` column, in the order they are written. A code may carry a
+#: suffix after ":" — the raking variable (``collapsed:age_band``, ``not_raked:sex``), the
+#: NCHS rule failed (``unreliable:width``), or for dimensions and the aggregate how many of
+#: their sub-dimensions are synthetic (``synthetic:3/22``).
 FLAGS: tuple[str, ...] = (
     "empty",
     "incomplete",
+    "one_respondent",
     "unweighted",
     "collapsed",
-    "capped",
-    "nonconvergent",
-    "insufficient",
+    "not_raked",
+    "trimmed",
+    "unreliable",
+    "synthetic",
 )
+UNRELIABLE_REASONS: tuple[str, ...] = ("n_eff", "width", "relative_width", "df")
 
 _LEVEL_RANGE = {"dimension": (1.0, 10.0), "aggregate": (8.0, 80.0)}
 
@@ -199,93 +210,78 @@ def score_communes(
     *,
     margins: pd.DataFrame | None = None,
     structure: str | Structure = "current",
-    min_n_eff: float = 30.0,
+    min_n_eff: float = NCHS_MIN_N_EFF,
+    min_cell: int = 5,
     cap: float = 5.0,
     confidence: float = 0.95,
     excluded: int | None = None,
     include_flagged: bool = False,
     communes: Iterable[str] | None = None,
-    tol: float = RAKE_TOL,
-    max_iter: int = RAKE_MAX_ITER,
+    wards: Iterable[str] | None = None,
 ) -> pd.DataFrame:
-    r"""Proxy PAPI scores per commune, with weights, uncertainty, shrinkage and ranks.
+    r"""Proxy PAPI scores per commune: direct and small-area estimates, ranks and flags.
 
     Parameters
     ----------
     scores
         One row per scored answer: ``response_id``, ``subdimension`` (``"6.1"``) and
-        ``score`` in [0, 1] (NaN = no score). A ``commune`` column may be present; the
-        respondent's commune in ``respondents`` is the one used. Sub-dimensions of
-        another PAPI structure (``5.2`` under ``"current"``) are ignored.
+        ``score`` in [0, 1] (NaN = no score). Sub-dimensions of another PAPI structure
+        (``5.2`` under ``"current"``) are ignored.
     respondents
         One row per response: ``response_id``, ``commune`` (5-digit code) and,
         optionally, ``sex``, ``age_band``, ``ethnic_group`` (missing allowed) and a
-        boolean ``flagged`` (low quality).
+        boolean ``flagged`` (low quality, left out unless ``include_flagged``).
     margins
         Optional population margins: ``commune`` (or ``commune_code``), ``variable``
         (``sex``, ``age_band``, ``ethnic_group``), ``category``, ``population``.
     structure
         PAPI structure giving k per dimension: ``"current"`` (2021+), ``"2019"`` or ``"2018"``.
     min_n_eff
-        Effective sample size below which a row is flagged ``insufficient``.
+        NCHS effective sample size below which a direct estimate is ``unreliable:n_eff``.
+    min_cell
+        Raking categories with fewer respondents are merged (docs/methodology.md §4).
     cap
-        Weights are capped at ``cap`` × their mean (see :func:`analysis.cap_weights`).
+        Weights above ``cap`` × the commune's mean weight are trimmed.
     confidence
-        Confidence level of the intervals.
+        Confidence level of every interval.
     excluded
-        Number of low-quality responses the caller already left out; added to the
-        count of ``flagged`` respondents in ``attrs["excluded"]``.
+        Low-quality responses the caller already left out (added to ``attrs["excluded"]``).
     include_flagged
-        Keep respondents whose ``flagged`` is True (they are excluded by default).
+        Keep respondents whose ``flagged`` is True.
     communes
-        Extra commune codes to report even without respondents (all rows ``empty``).
-    tol, max_iter
-        Raking convergence tolerance and sweep limit (see :func:`analysis.rake`).
+        Extra commune codes to report even without respondents (rows flagged ``empty``).
+    wards
+        Codes of the wards (phường) among the communes: the small-area model then has a
+        ward indicator, when at least two wards and two communes have a direct estimate.
 
     Returns
     -------
     pandas.DataFrame
-        One row per commune × code with the columns of :data:`COLUMNS`: ``level`` is
-        ``subdimension``, ``dimension`` or ``aggregate``; ``code`` is ``"6.1"``, ``"6"`` or
-        ``"total"``; ``n``, ``n_eff``, ``p``, ``p_eb`` and ``se_p`` (SE on the 0–1 scale) are
-        set for sub-dimensions only; ``se``, ``score``, ``ci_low``, ``ci_high`` and
-        ``score_eb`` are on the PAPI scale; ``rank`` (1 = best) and ``group`` are
-        within level × code; ``flags`` joins :data:`FLAGS` with ``;``.
-        ``attrs`` holds ``excluded``, ``structure``, ``min_n_eff``, ``cap``, ``confidence``.
+        One row per commune × code with the columns of :data:`COLUMNS`. ``level`` is
+        ``subdimension``, ``dimension`` or ``aggregate``; ``code`` is ``"6.1"``, ``"6"``
+        or ``"total"``. Direct estimates: ``n``, ``n_eff`` (Kish), ``p``, ``se_p`` (0–1
+        scale, sub-dimensions only), ``se``, ``score``, ``ci_low``, ``ci_high`` (PAPI
+        scale; Korn–Graubard for sub-dimensions). Small-area estimates: ``p_eb``,
+        ``mse_eb`` (0–1 scale, sub-dimensions only), ``score_eb``, ``se_eb`` (root MSE),
+        ``ci_low_eb``, ``ci_high_eb`` (PAPI scale). ``rank`` (1 = best), ``rank_low``,
+        ``rank_high`` (95% rank interval) and ``group`` rank the EB scores within level ×
+        code over the communes with any response. ``flags`` joins :data:`FLAGS` with ";".
+        ``attrs``: ``excluded``, ``structure``, ``min_n_eff``, ``min_cell``, ``cap``,
+        ``confidence``, and ``sigma2`` / ``between_variance`` per sub-dimension.
 
     Notes
     -----
-    Per commune *c* and sub-dimension *s*, over the n respondents with a value
-    :math:`y_i` (mean of their items for *s*):
-
-    1. weights :math:`w_i`: raked to the commune's margins (:func:`analysis.rake`;
-       empty margin categories dropped, flag ``collapsed``; a respondent missing a
-       raking variable takes the group's modal category, first in survey order on a
-       tie), then capped (:func:`analysis.cap_weights`, flag ``capped``). Without
-       margins :math:`w_i = 1` (flag ``unweighted``).
-    2. :math:`\hat p = \sum w_i y_i / \sum w_i`, :math:`SE = \sqrt{n/(n-1)\sum
-       [w_i(y_i-\hat p)/\sum w]^2}`, interval :math:`\hat p \pm t_{n-1}SE` clipped to
-       [0, 1]; :math:`n_{\mathrm{eff}} = (\sum w)^2/\sum w^2`.
-    3. score :math:`1/k + 9\hat p/k`, SE :math:`9\,SE_p/k`, bounds mapped likewise.
-    4. dimension = sum of its k sub-dimension scores, :math:`SE = \sqrt{\sum SE_s^2}`
-       (sub-dimensions treated as independent), interval score ± z·SE clipped to
-       1–10; aggregate likewise over the 8 dimensions (8–80). Missing parts: NaN score
-       and flag ``incomplete``.
-    5. ``p_eb``: Fay–Herriot shrinkage across communes (:func:`analysis.fay_herriot`).
-    6. ``insufficient`` when :math:`n_{\mathrm{eff}}` < ``min_n_eff`` (or any part is);
-       such rows are not ranked or grouped (:func:`analysis.rank_and_group`).
-
-    The computation is vectorised: respondents sharing a commune, sub-dimension and
-    raking categories form a cell with one weight, so raking and capping run on at
-    most communes × sub-dimensions × 135 cells, whatever the number of responses.
-
-    References
-    ----------
-    Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley.
-    Deming, W. E. & Stephan, F. F. (1940). *Ann. Math. Stat.* 11(4), 427–444.
-    Kish, L. (1965). *Survey Sampling*. Wiley.
-    Fay, R. E. & Herriot, R. A. (1979). *JASA* 74(366), 269–277.
-    Rao, J. N. K. & Molina, I. (2015). *Small Area Estimation*, 2nd ed. Wiley.
+    Per commune, all its respondents with a scored answer form one design, raked to the
+    commune's margins after merging sparse categories, then trimmed (R's
+    ``rake`` and ``trimWeights``; :mod:`analysis.design`). Each sub-dimension is a
+    domain of that design: weighted mean, variance from the calibration residuals
+    (:mod:`analysis.domains`), Korn–Graubard interval and NCHS reliability
+    (:mod:`analysis.estimates`). Per sub-dimension, a Fay–Herriot model over the
+    communes with a direct estimate, fitted by REML on smoothed sampling variances,
+    gives EB estimates with Datta–Lahiri MSE, and synthetic estimates for communes
+    with responses but none for this sub-dimension (:mod:`analysis.small_area`).
+    Dimensions sum their sub-dimensions' scores and MSEs (treated as independent); the
+    aggregate sums the dimensions. Full method: docs/methodology.md.
 
     Examples
     --------
@@ -293,15 +289,20 @@ def score_communes(
     ...                        "score": [1.0, 0.0]})
     >>> respondents = pd.DataFrame({"response_id": ["a", "b"], "commune": ["02647"] * 2})
     >>> table = score_communes(scores, respondents)
-    >>> table.query("code == '6.1'")[["n", "p", "score", "flags"]].to_dict("records")
-    [{'n': 2, 'p': 0.5, 'score': 1.375, 'flags': 'unweighted;insufficient'}]
+    >>> table.query("code == '6.1'")[["n", "p", "score"]].to_dict("records")
+    [{'n': 2, 'p': 0.5, 'score': 1.375}]
     """
     st = get_structure(structure)
-    _check_cap(cap)
+    if not np.isfinite(cap) or cap < 1:
+        raise ValueError(f"cap must be a number >= 1 (times the mean weight), got {cap!r}")
     if not (np.isfinite(min_n_eff) and min_n_eff >= 0):
         raise ValueError(f"min_n_eff must be a non-negative number, got {min_n_eff!r}")
+    if int(min_cell) != min_cell or min_cell < 1:
+        raise ValueError(f"min_cell must be a whole number >= 1, got {min_cell!r}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
+    ward_codes = set() if wards is None else set(wards)
+    check_commune_codes(ward_codes, "wards")
     prepared = prepare(
         scores,
         respondents,
@@ -313,169 +314,169 @@ def score_communes(
     resp, sub, value = respondent_subvalues(prepared)
     subs = st.subdimensions
     n_communes, n_subs = len(prepared.communes), len(subs)
-    n_groups = n_communes * n_subs
+    shape = (n_communes, n_subs)
 
-    # Cells: commune × sub-dimension × (sex, age band, ethnic group), missing coded last.
-    sizes = {v: len(CATEGORIES[v]) + 1 for v in RAKING_VARIABLES}
-    combo = np.zeros(len(prepared.commune), dtype=np.intp)
-    for v in RAKING_VARIABLES:
-        codes = prepared.categories[v].astype(np.intp)
-        combo = combo * sizes[v] + np.where(codes < 0, sizes[v] - 1, codes)
-    n_combo = int(np.prod(list(sizes.values())))
-    key = (prepared.commune[resp] * n_subs + sub) * n_combo + combo[resp]
-    span = n_groups * n_combo
-    count = np.bincount(key, minlength=span)
-    cells = np.flatnonzero(count)
-    n_cell = count[cells].astype(float)
-    mean_full = np.zeros(span)
-    mean_full[cells] = np.bincount(key, weights=value, minlength=span)[cells] / n_cell
-    within_full = np.bincount(key, weights=np.square(value - mean_full[key]), minlength=span)
-    mean_cell, within_cell = mean_full[cells], within_full[cells]
-    del key, mean_full, within_full
-    cell_group = cells // n_combo
-    rest = cells % n_combo
-    cell_codes: dict[str, npt.NDArray[np.intp]] = {}
-    for v in reversed(RAKING_VARIABLES):
-        cell_codes[v] = rest % sizes[v]
-        rest = rest // sizes[v]
-    group_commune = np.arange(n_groups) // n_subs
-
-    # Impute missing categories (modal, first in survey order on ties), then targets.
     population = (
         _margin_arrays(margins, prepared.communes)
         if margins is not None
         else {v: np.full((n_communes, len(CATEGORIES[v])), np.nan) for v in RAKING_VARIABLES}
     )
-    commune_total = np.full(n_communes, np.nan)
-    for v in RAKING_VARIABLES:
-        commune_total = np.where(
-            np.isnan(commune_total), population[v].sum(axis=1), commune_total
-        )
-    has_margins = np.isfinite(commune_total)
-    imputed, targets = [], []
-    collapsed = np.zeros(n_groups, dtype=bool)
-    raked = np.zeros(n_groups, dtype=bool)
-    for v in RAKING_VARIABLES:
-        k = len(CATEGORIES[v])
-        codes = cell_codes[v]
-        seen = codes < k
-        counts = np.bincount(
-            cell_group[seen] * k + codes[seen], weights=n_cell[seen], minlength=n_groups * k
-        ).reshape(n_groups, k)
-        modal = counts.argmax(axis=1)  # argmax returns the first maximum
-        usable = counts.sum(axis=1) > 0
-        filled = np.where(seen, codes, modal[cell_group])
-        present = (
-            np.bincount(cell_group * k + filled, weights=n_cell, minlength=n_groups * k)
-            .reshape(n_groups, k)
-            > 0
-        )
-        pop = population[v][group_commune]
-        pop[~usable] = np.nan  # nobody in the group answered v: v is not raked on
-        target, was_collapsed, empty_pop = _margin_targets(
-            present, pop, commune_total[group_commune]
-        )
-        if empty_pop.any():
-            g, c = np.argwhere(empty_pop)[0]
-            raise ValueError(
-                f"commune {prepared.communes[g // n_subs]}: respondents for sub-dimension "
-                f"{subs[g % n_subs]} are in {v}={CATEGORIES[v][c]!r}, whose population "
-                "margin is 0 or missing; add it to the margins"
-            )
-        collapsed |= was_collapsed
-        raked |= np.isfinite(pop).all(axis=1)
-        imputed.append(filled)
-        targets.append(target)
-
-    weight, converged, _ = _rake_cells(
-        cell_group,
-        imputed,
-        n_cell,
-        np.ones(len(cells)),
-        targets,
-        n_groups,
-        tol=tol,
-        max_iter=max_iter,
+    in_design = np.zeros(len(prepared.commune), dtype=bool)
+    in_design[resp] = True
+    designs = build_designs(
+        prepared.commune,
+        prepared.categories,
+        in_design,
+        population,
+        n_communes=n_communes,
+        min_cell=int(min_cell),
+        cap=cap,
+        labels=prepared.communes,
     )
-    weight, capped = _cap_cells(cell_group, n_cell, weight, n_groups, cap)
+    est = estimate_domains(designs, resp, sub, value, n_subdimensions=n_subs)
+    n, p = est.n, est.p
+    se_p = np.sqrt(est.variance)
+    one = n == 1
+    low_p, high_p, n_eff_kg = korn_graubard_interval(
+        p, np.where(one, np.nan, est.variance), est.n_eff,
+        n_rows=est.rows, df=est.rows - 1, level=confidence,
+    )
+    reasons = nchs_reasons(p, low_p, high_p, n, n_eff_kg, min_n_eff=min_n_eff)
 
-    # Estimates per group from cell sums: sum_i w_i (y_i - p)^2 over a cell is
-    # w^2 [within-cell SS + n_c (mean_c - p)^2], computed without cancellation.
-    w_total = np.bincount(cell_group, weights=n_cell * weight, minlength=n_groups)
-    n = np.bincount(cell_group, weights=n_cell, minlength=n_groups)
-    wy = np.bincount(cell_group, weights=n_cell * weight * mean_cell, minlength=n_groups)
-    w_squares = np.bincount(cell_group, weights=n_cell * weight**2, minlength=n_groups)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(n > 0, wy / w_total, np.nan)
-        deviation = mean_cell - p[cell_group]
-        spread = np.bincount(
-            cell_group,
-            weights=weight**2 * (within_cell + n_cell * deviation**2),
-            minlength=n_groups,
-        )
-        se_p = np.where(n >= 2, np.sqrt(n / (n - 1) * spread / w_total**2), np.nan)
-        n_eff = np.where(n > 0, w_total**2 / w_squares, 0.0)
-    ci_low_p, ci_high_p = t_interval(p, se_p, n, level=confidence)
-
-    shape = (n_communes, n_subs)
-    p, se_p, n, n_eff = (a.reshape(shape) for a in (p, se_p, n, n_eff))
-    ci_low_p, ci_high_p = ci_low_p.reshape(shape), ci_high_p.reshape(shape)
-    k_sub = np.array([st.k(st.dimension_of(s)) for s in subs], dtype=float)
-    p_eb = np.full(shape, np.nan)
+    has_data = designs.size > 0
+    is_ward = np.array([c in ward_codes for c in prepared.communes])
+    p_eb, mse_eb = np.full(shape, np.nan), np.full(shape, np.nan)
+    synthetic = np.zeros(shape, dtype=bool)
+    sigma2, between = {}, {}
     for s in range(n_subs):
-        p_eb[:, s] = fay_herriot(p[:, s], se_p[:, s] ** 2).estimate
+        fit = _small_area(p[:, s], n[:, s], est.within[:, s], est.n_eff[:, s], has_data, is_ward)
+        if fit is None:
+            continue
+        rows, result, sigma2[subs[s]] = fit
+        p_eb[rows, s] = result.estimate
+        mse_eb[rows, s] = result.mse
+        synthetic[rows, s] = result.synthetic
+        between[subs[s]] = result.between_variance
+    z = float(stats.norm.ppf((1 + confidence) / 2))
 
-    sub_flags = {
-        "empty": n == 0,
-        "incomplete": np.zeros(shape, dtype=bool),
-        "unweighted": (~has_margins[:, None] | ((n > 0) & ~raked.reshape(shape))),
-        "collapsed": collapsed.reshape(shape) & (n > 0),
-        "capped": capped.reshape(shape),
-        "nonconvergent": raked.reshape(shape) & ~converged.reshape(shape) & (n > 0),
-        "insufficient": n_eff < min_n_eff,
+    k_sub = np.array([st.k(st.dimension_of(s)) for s in subs], dtype=float)
+    scale = 9.0 / k_sub
+    se_eb_p = np.sqrt(mse_eb)
+    has_n = n > 0
+    sub_flags: dict[str, npt.NDArray[np.bool_]] = {
+        "empty": ~has_n,
+        "one_respondent": one,
+        "unweighted": designs.unweighted[:, None] & has_n,
     }
+    for v in RAKING_VARIABLES:
+        sub_flags[f"collapsed:{v}"] = designs.collapsed[v][:, None] & has_n
+    for v in RAKING_VARIABLES:
+        sub_flags[f"not_raked:{v}"] = designs.not_raked[v][:, None] & has_n
+    sub_flags["trimmed"] = designs.trimmed[:, None] & has_n
+    for reason in UNRELIABLE_REASONS:
+        sub_flags[f"unreliable:{reason}"] = reasons[reason] & ~one
     sub_block = {
         "n": n,
-        "n_eff": n_eff,
+        "n_eff": est.n_eff,
         "p": p,
-        "se": 9 * se_p / k_sub,
-        "score": papi_scale(p, k_sub),
-        "ci_low": papi_scale(ci_low_p, k_sub),
-        "ci_high": papi_scale(ci_high_p, k_sub),
-        "p_eb": p_eb,
-        "score_eb": papi_scale(p_eb, k_sub),
         "se_p": se_p,
+        "se": scale * se_p,
+        "score": papi_scale(p, k_sub),
+        "ci_low": papi_scale(low_p, k_sub),
+        "ci_high": papi_scale(high_p, k_sub),
+        "p_eb": p_eb,
+        "mse_eb": mse_eb,
+        "score_eb": papi_scale(p_eb, k_sub),
+        "se_eb": scale * se_eb_p,
+        "ci_low_eb": papi_scale(np.clip(p_eb - z * se_eb_p, 0.0, 1.0), k_sub),
+        "ci_high_eb": papi_scale(np.clip(p_eb + z * se_eb_p, 0.0, 1.0), k_sub),
     }
 
-    z = float(stats.norm.ppf((1 + confidence) / 2))
     starts = np.cumsum([0] + [st.k(d) for d in DIMENSIONS[:-1]])
     dim_block, dim_flags = _sum_parts(sub_block, sub_flags, starts, z, "dimension")
-    total_block, total_flags = _sum_parts(
-        dim_block, dim_flags, np.array([0]), z, "aggregate"
-    )
+    total_block, total_flags = _sum_parts(dim_block, dim_flags, np.array([0]), z, "aggregate")
+    dim_synthetic = np.add.reduceat(synthetic.astype(int), starts, axis=1)
+    dim_parts = np.array([st.k(d) for d in DIMENSIONS])
 
     table = pd.concat(
         [
-            _long(sub_block, sub_flags, prepared.communes, "subdimension", subs),
-            _long(dim_block, dim_flags, prepared.communes, "dimension", DIMENSIONS),
-            _long(total_block, total_flags, prepared.communes, "aggregate", ("total",)),
+            _long(sub_block, sub_flags, prepared.communes, "subdimension", subs,
+                  np.where(synthetic, "synthetic", "")),
+            _long(dim_block, dim_flags, prepared.communes, "dimension", DIMENSIONS,
+                  _count_flag(dim_synthetic, dim_parts)),
+            _long(total_block, total_flags, prepared.communes, "aggregate", ("total",),
+                  _count_flag(synthetic.sum(axis=1, keepdims=True), np.array([n_subs]))),
         ],
         ignore_index=True,
     )
     table = table.sort_values("commune", kind="stable", ignore_index=True)
-    table["eligible"] = ~table["flags"].str.contains("insufficient", regex=False)
-    ranks = rank_and_group(table, by=["level", "code"], eligible="eligible")
-    table["rank"] = ranks["rank"]
-    table["group"] = ranks["group"]
+    _add_ranks(table, has_data=pd.Series(has_data, index=list(prepared.communes)), level=confidence)
     table = table.loc[:, list(COLUMNS)]
     table.attrs.update(
         excluded=prepared.excluded,
         structure=st.name,
         min_n_eff=float(min_n_eff),
+        min_cell=int(min_cell),
         cap=float(cap),
         confidence=float(confidence),
+        sigma2=sigma2,
+        between_variance=between,
     )
     return table
+
+
+def _small_area(
+    p: npt.NDArray[np.float64],
+    n: npt.NDArray[np.float64],
+    within: npt.NDArray[np.float64],
+    n_eff: npt.NDArray[np.float64],
+    has_data: npt.NDArray[np.bool_],
+    is_ward: npt.NDArray[np.bool_],
+):
+    """Fay–Herriot for one sub-dimension over the communes with data; None if unfittable."""
+    direct = n > 0
+    rows = np.flatnonzero(has_data)
+    if direct.sum() < 2:
+        return None
+    psi, sigma2 = smoothed_variances(n, within, n_eff)
+    if not np.isfinite(sigma2):  # every commune has one respondent: pool across them
+        sigma2 = float(np.var(p[direct], ddof=1))
+        psi = np.where(direct, sigma2 / np.where(direct, n_eff, 1.0), np.nan)
+    if not sigma2 > 0:
+        return None
+    x = np.ones((len(rows), 1))
+    wards_fitted = int((is_ward & direct).sum())
+    if wards_fitted >= 2 and int((~is_ward & direct).sum()) >= 2:
+        x = np.column_stack([x, is_ward[rows].astype(float)])
+    theta = np.where(direct, p, np.nan)[rows]
+    result = fay_herriot(theta, np.where(direct, psi, np.nan)[rows], x)
+    if not np.isfinite(result.between_variance):
+        return None
+    return rows, result, sigma2
+
+
+def _count_flag(count: npt.NDArray[np.int_], parts: npt.NDArray[np.int_]) -> npt.NDArray[np.str_]:
+    """``synthetic:k/K`` where k of K parts are synthetic, else ""."""
+    total = np.broadcast_to(parts, count.shape)
+    text = np.char.add(np.char.add("synthetic:", count.astype(str)), np.char.add("/", total.astype(str)))
+    return np.where(count > 0, text, "")
+
+
+def _add_ranks(table: pd.DataFrame, *, has_data: pd.Series, level: float) -> None:
+    """Rank, group and rank interval from ``score_eb`` within level × code, in place."""
+    eligible = table["commune"].map(has_data).to_numpy(dtype=bool) & table["score_eb"].notna().to_numpy()
+    table["eligible"] = eligible
+    ranks = rank_and_group(table, by=["level", "code"], score="score_eb", eligible="eligible")
+    table["rank"] = ranks["rank"]
+    table["group"] = ranks["group"]
+    table["rank_low"] = pd.array([pd.NA] * len(table), dtype="Int64")
+    table["rank_high"] = pd.array([pd.NA] * len(table), dtype="Int64")
+    for _, index in table[eligible].groupby(["level", "code"], sort=False).groups.items():
+        rows = table.loc[index]
+        low, high = rank_intervals(rows["score_eb"].to_numpy(float), rows["se_eb"].to_numpy(float), level=level)
+        table.loc[index, "rank_low"] = low.astype(int)
+        table.loc[index, "rank_high"] = high.astype(int)
+    table.drop(columns="eligible", inplace=True)
 
 
 def _sum_parts(
@@ -488,28 +489,36 @@ def _sum_parts(
     """Sum consecutive parts (sub-dimensions -> dimension, dimensions -> aggregate)."""
     score = np.add.reduceat(block["score"], starts, axis=1)  # NaN if any part is NaN
     se = np.sqrt(np.add.reduceat(np.square(block["se"]), starts, axis=1))
+    score_eb = np.add.reduceat(block["score_eb"], starts, axis=1)
+    se_eb = np.sqrt(np.add.reduceat(np.square(block["se_eb"]), starts, axis=1))
     low, high = _LEVEL_RANGE[level]
     nan = np.full(score.shape, np.nan)
     summed = {
         "n": nan,
         "n_eff": nan,
         "p": nan,
+        "se_p": nan,
         "se": se,
         "score": score,
         "ci_low": np.clip(score - z * se, low, high),
         "ci_high": np.clip(score + z * se, low, high),
         "p_eb": nan,
-        "score_eb": np.add.reduceat(block["score_eb"], starts, axis=1),
-        "se_p": nan,
+        "mse_eb": nan,
+        "score_eb": score_eb,
+        "se_eb": se_eb,
+        "ci_low_eb": np.clip(score_eb - z * se_eb, low, high),
+        "ci_high_eb": np.clip(score_eb + z * se_eb, low, high),
     }
-    missing_part = np.add.reduceat(np.isnan(block["score"]).astype(int), starts, axis=1) > 0
     combined = {
         name: np.add.reduceat(mask.astype(int), starts, axis=1) > 0
         for name, mask in flags.items()
+        if name not in ("empty", "one_respondent")
     }
-    combined["empty"] = np.add.reduceat((~flags["empty"]).astype(int), starts, axis=1) == 0
-    combined["incomplete"] = missing_part & ~combined["empty"]
-    return summed, combined
+    missing_part = np.add.reduceat(np.isnan(block["score"]).astype(int), starts, axis=1) > 0
+    empty = np.add.reduceat((~flags["empty"]).astype(int), starts, axis=1) == 0
+    out = {"empty": empty, "incomplete": missing_part & ~empty}
+    out.update(combined)
+    return summed, out
 
 
 def _long(
@@ -518,18 +527,27 @@ def _long(
     communes: tuple[str, ...],
     level: str,
     codes: tuple[str, ...],
+    extra: npt.NDArray[np.str_],
 ) -> pd.DataFrame:
-    """Flatten (commune × code) arrays into rows."""
+    """Flatten (commune × code) arrays into rows; ``extra`` is a last flag per cell."""
     n_rows = len(communes) * len(codes)
-    flag_matrix = np.column_stack([flags[name].ravel() for name in FLAGS])
-    names = np.array(FLAGS)
+    names = list(flags)
+    flag_matrix = np.column_stack([flags[name].ravel() for name in names])
+    labels = np.array(names, dtype=object)
+    extra_flat = np.asarray(extra).ravel()
+    text = []
+    for row, last in zip(flag_matrix, extra_flat, strict=True):
+        parts = list(labels[row])
+        if last:
+            parts.append(str(last))
+        text.append(";".join(parts))
     frame = pd.DataFrame(
         {
             "commune": np.repeat(np.array(communes, dtype=object), len(codes)),
             "level": level,
             "code": np.tile(np.array(codes, dtype=object), len(communes)),
             **{name: values.ravel() for name, values in block.items()},
-            "flags": [";".join(names[row]) for row in flag_matrix],
+            "flags": text,
         },
         index=pd.RangeIndex(n_rows),
     )

@@ -1,4 +1,4 @@
-"""Survey weights: raking (iterative proportional fitting), capping and Kish effective n."""
+"""Survey weights: raking and trimming as R's ``survey`` package does them, and Kish effective n."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-__all__ = ["RakeResult", "cap_weights", "kish_n_eff", "rake"]
+__all__ = ["RakeResult", "kish_n_eff", "rake", "trim_weights"]
 
-#: Default convergence tolerance: largest relative gap between a weighted
-#: margin and its target in a full IPF sweep.
-RAKE_TOL = 1e-8
-RAKE_MAX_ITER = 1000
+#: ``rake(control = list(maxit = 100, epsilon = 1e-10))``.
+RAKE_MAXIT = 100
+RAKE_EPSILON = 1e-10
+#: Trimming stops when no weight exceeds the bound by more than this relative amount
+#: (R's test is exact and can recurse without end; see docs/methodology.md §4).
+TRIM_RTOL = 1e-12
+TRIM_MAX_ROUNDS = 10_000
 
 
 @dataclass(frozen=True)
@@ -24,20 +27,17 @@ class RakeResult:
     Attributes
     ----------
     weights
-        Raked weights, indexed like the input frame; they sum to the population total.
+        Raked weights, indexed like the input frame; they sum to the first variable's total.
     converged
-        Whether every margin was met to the tolerance within ``max_iter`` sweeps.
+        Whether the joint table of the raking variables changed by less than the tolerance
+        between two sweeps within ``maxit`` sweeps.
     iterations
-        Number of full IPF sweeps run.
-    collapsed
-        Raking variables that had a margin category without any respondent; that
-        category was dropped and the variable's other margins rescaled to its total.
+        Number of full sweeps run.
     """
 
     weights: pd.Series
     converged: bool
     iterations: int
-    collapsed: tuple[str, ...]
 
 
 def kish_n_eff(weights: npt.ArrayLike) -> float:
@@ -74,30 +74,31 @@ def kish_n_eff(weights: npt.ArrayLike) -> float:
     return float(w.sum() ** 2 / np.square(w).sum())
 
 
-def cap_weights(weights: npt.ArrayLike, *, cap: float = 5.0) -> npt.NDArray[np.float64]:
-    r"""Cap weights at ``cap`` times their mean, keeping their total.
+def trim_weights(weights: npt.ArrayLike, *, upper: float) -> npt.NDArray[np.float64]:
+    r"""Trim weights above ``upper`` and share the excess equally among the others.
 
     Parameters
     ----------
     weights
         Non-negative finite weights, at least one positive.
-    cap
-        Largest allowed ratio of a weight to the mean weight; must be >= 1.
+    upper
+        Largest weight allowed (e.g. 5 × the mean weight); at least the mean weight.
 
     Returns
     -------
     numpy.ndarray
-        Weights with :math:`\max_i w_i \le c\,\bar w` and :math:`\sum_i w_i` unchanged.
+        Weights with the same total, none above ``upper`` by more than 1e-12 relative.
 
     Notes
     -----
-    With :math:`T = \sum w_i` and :math:`\bar w = T / n` (constant, because the total
-    is kept), repeat until no weight exceeds :math:`c\bar w`: set every weight above
-    the cap to :math:`c\bar w`, then multiply the weights still below the cap by
-    :math:`(T - \sum_{\text{capped}} w) / \sum_{\text{uncapped}} w`. Capped weights stay
-    at the cap (otherwise rescaling would push them back above it for ever), so the
-    loop ends after at most n rounds. This is the "trimming with redistribution" of
-    Potter (1990) and of R's ``survey::trimWeights(strict = TRUE)``.
+    Each round sets every weight above ``upper`` to ``upper`` and adds the trimmed
+    total, in equal parts, to every weight not above ``upper`` — including weights
+    trimmed in an earlier round, which therefore exceed ``upper`` again and are trimmed
+    once more. Rounds repeat until no weight exceeds ``upper``. This is what R's
+    ``survey::trimWeights(design, upper, strict = TRUE)`` does (additive, not
+    proportional, redistribution); R's stopping test is exact and on some data recurses
+    until R's stack is exhausted, so here a round only counts weights above
+    ``upper × (1 + 1e-12)``.
 
     References
     ----------
@@ -107,15 +108,15 @@ def cap_weights(weights: npt.ArrayLike, *, cap: float = 5.0) -> npt.NDArray[np.f
 
     Examples
     --------
-    >>> cap_weights([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 91.0], cap=5.0).round(3)
-    array([ 5.556,  5.556,  5.556,  5.556,  5.556,  5.556,  5.556,  5.556,
-            5.556, 50.   ])
+    >>> trim_weights([1.0, 1.0, 1.0, 9.0], upper=5.0).tolist()
+    [2.3333333333333335, 2.3333333333333335, 2.3333333333333335, 5.0]
     """
     w = _as_weights(weights, "weights")
-    _check_cap(cap)
+    if not np.isfinite(upper) or upper * len(w) < w.sum() * (1 - 1e-12):
+        raise ValueError(f"upper must be at least the mean weight, got {upper!r}")
     group = np.zeros(len(w), dtype=np.intp)
-    capped, _ = _cap_cells(group, np.ones(len(w)), w, 1, cap)
-    return capped
+    trimmed, _ = _trim_cells(group, np.ones(len(w)), w, np.array([float(upper)]))
+    return trimmed
 
 
 def rake(
@@ -123,8 +124,8 @@ def rake(
     margins: Mapping[str, Mapping[str, float]],
     *,
     weights: npt.ArrayLike | None = None,
-    tol: float = RAKE_TOL,
-    max_iter: int = RAKE_MAX_ITER,
+    maxit: int = RAKE_MAXIT,
+    epsilon: float = RAKE_EPSILON,
 ) -> RakeResult:
     r"""Rake weights to population margins by iterative proportional fitting.
 
@@ -134,35 +135,34 @@ def rake(
         One row per respondent, with a column for each raking variable.
     margins
         ``{variable: {category: population}}``, e.g.
-        ``{"sex": {"female": 520, "male": 480}}``. Every category present in ``frame``
-        must have a positive population.
+        ``{"sex": {"female": 520, "male": 480}}``, visited in this order. Every category
+        present in ``frame`` must have a positive population and every category with a
+        positive population must be present in ``frame``.
     weights
         Starting (design) weights; equal weights when omitted.
-    tol
-        Convergence tolerance: stop when, over a full sweep, every weighted margin is
-        within a relative ``tol`` of its target.
-    max_iter
+    maxit
         Largest number of sweeps.
+    epsilon
+        Convergence tolerance. Below 1 it is relative: ``epsilon`` × the sum of the
+        starting weights.
 
     Returns
     -------
     RakeResult
-        Weights summing to the population total (the first variable's total), plus
-        convergence information.
+        Weights summing to the last variable's total, plus convergence information.
 
     Notes
     -----
     Raking (Deming & Stephan 1940) finds weights :math:`w_i = d_i \prod_v a_{v,c_v(i)}`
-    whose weighted one-way tables match the margins :math:`N_{vc}`. Each sweep visits
-    the variables in turn and multiplies the weights of category *c* of variable *v* by
-    :math:`N_{vc} / \sum_{i: c_v(i)=c} w_i`; this is the algorithm of R's
-    ``survey::rake`` (Lumley 2010, §7.3), here run to a tight tolerance.
-
-    A margin category without respondents cannot be matched: it is dropped and the
-    variable's remaining margins are rescaled to the variable's total (listed in
-    ``collapsed``). Variables whose totals differ (e.g. age margins for adults only) are
-    all rescaled to the first variable's total, because IPF cannot match inconsistent
-    totals; proportions, hence estimates, are unaffected.
+    whose weighted one-way tables match the margins :math:`N_{vc}`. Each sweep
+    post-stratifies on each variable in turn: the weights of category *c* of variable
+    *v* are multiplied by :math:`N_{vc} / \sum_{i: c_v(i)=c} w_i`. Sweeps stop when the
+    largest absolute change of the *joint* weighted table of all raking variables
+    between two sweeps is below the tolerance, at most ``maxit`` sweeps: the rule of R's
+    ``survey::rake`` (Lumley 2010, §7.3), so that ``rake(svydesign(ids = ~1, data = d),
+    ..., control = list(maxit, epsilon))`` and this function stop at the same sweep.
+    Rescale the margins to one total first: IPF cannot match variables whose totals
+    differ.
 
     References
     ----------
@@ -184,85 +184,64 @@ def rake(
     n = len(frame)
     if n == 0:
         raise ValueError("cannot rake an empty frame")
-    if weights is None:
-        start = np.ones(n)
-    else:
-        start = _as_weights(weights, "weights")
-        if len(start) != n:
-            raise ValueError(f"weights has {len(start)} values but frame has {n} rows")
-    variables = list(margins)
-    cats: list[npt.NDArray[np.intp]] = []
-    pops: list[npt.NDArray[np.float64]] = []
-    for variable in variables:
+    start = np.ones(n) if weights is None else _as_weights(weights, "weights")
+    if len(start) != n:
+        raise ValueError(f"weights has {len(start)} values but frame has {n} rows")
+    if maxit < 1 or not epsilon > 0:
+        raise ValueError("maxit must be at least 1 and epsilon positive")
+    cats, targets = [], []
+    for variable, table in margins.items():
         if variable not in frame.columns:
             raise ValueError(f"frame has no column {variable!r} to rake on")
-        levels = list(margins[variable])
-        pop = np.array([margins[variable][c] for c in levels], dtype=float)
+        levels = list(table)
+        pop = np.array([table[c] for c in levels], dtype=float)
         if not np.all(np.isfinite(pop)) or np.any(pop < 0) or pop.sum() <= 0:
             raise ValueError(f"margins for {variable!r} must be non-negative with a positive total")
-        codes = pd.Categorical(frame[variable], categories=levels).codes
-        bad = codes < 0
-        if bad.any():
-            examples = sorted(map(str, frame.loc[bad, variable].unique()))[:5]
+        codes = pd.Categorical(frame[variable], categories=levels).codes.astype(np.intp)
+        if (codes < 0).any():
             raise ValueError(
-                f"{int(bad.sum())} respondent(s) have {variable!r} missing or outside its "
-                f"margins ({', '.join(examples)}); impute or drop them before raking"
+                f"{int((codes < 0).sum())} respondent(s) have {variable!r} missing or outside "
+                "its margins; impute or drop them before raking"
             )
-        cats.append(codes.astype(np.intp))
-        pops.append(pop)
-    group = np.zeros(n, dtype=np.intp)
-    count = np.ones(n)
-    total = np.array([pops[0].sum()])
-    targets = []
-    collapsed = []
-    for variable, codes, pop in zip(variables, cats, pops, strict=True):
-        present = np.bincount(codes, minlength=len(pop))[None, :] > 0
-        target, was_collapsed, empty_pop = _margin_targets(present, pop[None, :], total)
-        if empty_pop.any():
-            category = list(margins[variable])[int(np.flatnonzero(empty_pop[0])[0])]
+        present = np.bincount(codes, minlength=len(levels)) > 0
+        if np.any(present & (pop <= 0)) or np.any(~present & (pop > 0)):
             raise ValueError(
-                f"respondents are in {variable}={category!r} but its population margin is 0"
+                f"{variable!r}: every category with respondents needs a positive population "
+                "and every category with population needs respondents; merge sparse ones first"
             )
-        if was_collapsed[0]:
-            collapsed.append(variable)
-        targets.append(target)
-    raked, converged, iterations = _rake_cells(
-        group, cats, count, start, targets, 1, tol=tol, max_iter=max_iter
+        cats.append(codes)
+        targets.append(pop[None, :])
+    combo = np.zeros(n, dtype=np.intp)
+    for codes, target in zip(cats, targets, strict=True):
+        combo = combo * target.shape[1] + codes
+    result = _rake_cells(
+        np.zeros(n, dtype=np.intp),
+        cats,
+        np.ones(n),
+        start,
+        targets,
+        1,
+        maxit=maxit,
+        epsilon=epsilon,
+        epsilon_base=np.array([start.sum()]),
+        joint=np.unique(combo, return_inverse=True)[1],
     )
     return RakeResult(
-        weights=pd.Series(raked, index=frame.index, name="weight"),
-        converged=bool(converged[0]),
-        iterations=iterations,
-        collapsed=tuple(collapsed),
+        weights=pd.Series(result.weights, index=frame.index, name="weight"),
+        converged=bool(result.converged[0]),
+        iterations=int(result.iterations[0]),
     )
 
 
 # -- vectorised engines shared with score_communes ---------------------------------
 
 
-def _margin_targets(
-    present: npt.NDArray[np.bool_],
-    population: npt.NDArray[np.float64],
-    total: npt.NDArray[np.float64],
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Targets per group × category after dropping empty categories.
-
-    ``present`` and ``population`` are (groups × categories); a row of NaN population
-    means the group is not raked on this variable. Returns the targets (NaN rows kept),
-    whether a positive-population category was dropped, and the cells where
-    respondents sit in a zero-population category (an input error).
-    """
-    has_margin = np.isfinite(population).all(axis=1)
-    pop = np.where(has_margin[:, None], population, 0.0)
-    kept = np.where(present, pop, 0.0)
-    collapsed = has_margin & ((pop > 0) & ~present).any(axis=1)
-    empty_pop = has_margin[:, None] & present & (pop <= 0)
-    kept_total = kept.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(kept_total > 0, total / kept_total, 0.0)
-    target = kept * scale[:, None]
-    target[~has_margin] = np.nan
-    return target, collapsed, empty_pop
+@dataclass(frozen=True)
+class _Raked:
+    weights: npt.NDArray[np.float64]
+    converged: npt.NDArray[np.bool_]
+    iterations: npt.NDArray[np.intp]
+    step_weights: list[npt.NDArray[np.float64]]
 
 
 def _rake_cells(
@@ -273,91 +252,103 @@ def _rake_cells(
     targets: Sequence[npt.NDArray[np.float64]],
     n_groups: int,
     *,
-    tol: float,
-    max_iter: int,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], int]:
-    """IPF over many independent groups at once.
+    maxit: int,
+    epsilon: float,
+    epsilon_base: npt.NDArray[np.float64],
+    joint: npt.NDArray[np.intp] | None = None,
+) -> _Raked:
+    """IPF with R's stopping rule over many independent groups (communes) at once.
 
-    A cell is a set of ``count`` respondents of one group sharing every raking
-    category, so they share one weight; ``cats[v]`` holds the category code of each
-    cell for variable v and ``targets[v]`` the (groups × categories) targets, NaN for
-    groups not raked on v. Returns cell weights, per-group convergence and sweeps.
+    A cell is a set of ``count`` respondents of one group sharing every raking category
+    in use, so they share one weight, and the cells are the entries of R's joint table.
+    ``cats[v]`` holds each cell's category code for variable v and ``targets[v]`` the
+    (groups × categories) population, a NaN row for groups not raked on v. ``joint``
+    maps cells to the entries of R's joint table (default: each cell is one; entries
+    never span groups). A group stops when the largest change of its entries over a
+    sweep is below
+    ``epsilon`` × ``epsilon_base`` (its starting total). Also returns, per variable, the
+    cell weights right after that variable's step of the last sweep (R keeps them as the
+    post-strata of the raked design, which the variance uses).
     """
-    if tol <= 0 or max_iter < 1:
-        raise ValueError("tol must be positive and max_iter at least 1")
     w = np.asarray(start, dtype=float).copy()
-    # Groups without cells are trivially converged; the others are fitted together,
-    # and a group leaves the working set once a full sweep moved none of its margins
-    # by more than tol (so a few slow groups do not cost a pass over all cells).
-    done = np.bincount(group, minlength=n_groups) == 0
-    live = np.arange(len(w))
-    iterations = 0
-    while live.size:
-        groups, local = np.unique(group[live], return_inverse=True)
-        m = len(groups)
-        weight_live, count_live = w[live], count[live]
-        steps = []
-        for codes, target in zip(cats, targets, strict=True):
-            k = target.shape[1]
-            flat = target[groups].ravel()
-            steps.append((local * k + codes[live], flat, np.isfinite(flat) & (flat > 0), k))
-        finished = np.zeros(m, dtype=bool)
-        while iterations < max_iter:
-            iterations += 1
-            worst = np.zeros(m)
-            for index, flat, wanted, k in steps:
-                reached = np.bincount(index, weights=count_live * weight_live, minlength=m * k)
-                factor = np.ones_like(reached)
-                np.divide(flat, reached, out=factor, where=wanted & (reached > 0))
-                np.maximum(worst, np.abs(factor - 1.0).reshape(m, k).max(axis=1), out=worst)
-                weight_live *= factor[index]
-            finished = worst < tol
-            if finished.any():
-                break
-        w[live] = weight_live
-        done[groups[finished]] = True
-        if iterations >= max_iter or finished.all():
-            break
-        live = live[~finished[local]]
-    return w, done, iterations
+    tol = epsilon * epsilon_base if epsilon < 1 else np.full(n_groups, float(epsilon))
+    if joint is None:
+        joint = np.arange(len(w))
+    n_entries = int(joint.max()) + 1 if len(joint) else 0
+    entry_group = np.zeros(n_entries, dtype=np.intp)
+    entry_group[joint] = group
+    order = np.argsort(entry_group, kind="stable")
+    sorted_group = entry_group[order]
+    bounds = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
+    present_groups = sorted_group[bounds] if len(order) else np.empty(0, np.intp)
+    uses = np.zeros(n_groups, dtype=bool)
+    steps = []
+    for codes, target in zip(cats, targets, strict=True):
+        k = target.shape[1]
+        used = np.isfinite(target).all(axis=1)
+        uses |= used
+        flat = np.where(np.isfinite(target), target, 0.0).ravel()
+        steps.append((group * k + codes, flat, used, k))
+    active = uses.copy()
+    converged = np.zeros(n_groups, dtype=bool)
+    converged[~uses] = True
+    iterations = np.zeros(n_groups, dtype=np.intp)
+    step_weights = [w.copy() for _ in steps]
+    old = count * w
+    sweep = 0
+    while sweep < maxit and active.any():
+        live = active[group]
+        for v, (index, flat, used, k) in enumerate(steps):
+            moving = live & used[group]
+            if not moving.any():
+                continue
+            reached = np.bincount(index[moving], weights=(count * w)[moving], minlength=n_groups * k)
+            factor = np.ones_like(reached)
+            np.divide(flat, reached, out=factor, where=reached > 0)
+            w[moving] *= factor[index[moving]]
+            step_weights[v][moving] = w[moving]
+        new = count * w
+        delta = np.zeros(n_groups)
+        if len(order):
+            change = np.abs(np.bincount(joint, weights=new - old, minlength=n_entries))
+            delta[present_groups] = np.maximum.reduceat(change[order], bounds)
+        sweep += 1
+        iterations[active] = sweep
+        done = active & (delta < tol)
+        converged |= done
+        active &= ~done
+        old = new
+    return _Raked(w, converged, iterations, step_weights)
 
 
-def _cap_cells(
+def _trim_cells(
     group: npt.NDArray[np.intp],
     count: npt.NDArray[np.float64],
     weight: npt.NDArray[np.float64],
-    n_groups: int,
-    cap: float,
+    upper: npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-    """Cap cell weights at ``cap`` × the group's mean weight, keeping group totals.
+    """R's strict ``trimWeights`` per group, on cells of ``count`` equal weights.
 
-    Returns the capped weights and, per group, whether any weight was capped.
+    ``upper`` is the bound per group (NaN or inf: not trimmed). Returns the weights and,
+    per group, whether any weight was trimmed.
     """
     w = np.asarray(weight, dtype=float).copy()
-    total = np.bincount(group, weights=count * w, minlength=n_groups)
-    size = np.bincount(group, weights=count, minlength=n_groups)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = (total / size)[group]
-    # Raking that cannot meet its margins may drive weights towards 0; a floor of
-    # 1e-9 x mean keeps the redistribution below finite (its effect is < 1e-9).
-    w = np.maximum(w, 1e-9 * mean)
-    total = np.bincount(group, weights=count * w, minlength=n_groups)
-    limit = cap * mean
-    fixed = np.zeros(len(w), dtype=bool)
-    # Each round fixes at least one more cell at the cap, so len(w) + 1 rounds suffice.
-    for _ in range(len(w) + 1):
-        over = ~fixed & (w > limit * (1.0 + 1e-12))
-        if not over.any():
+    n_groups = len(upper)
+    bound = np.where(np.isfinite(upper), upper, np.inf)
+    limit = bound[group]
+    trimmed = np.zeros(n_groups, dtype=bool)
+    for _ in range(TRIM_MAX_ROUNDS):
+        outside = w > limit * (1.0 + TRIM_RTOL)
+        if not outside.any():
             break
-        fixed |= over
-        w[fixed] = limit[fixed]
-        fixed_total = np.bincount(group, weights=count * w * fixed, minlength=n_groups)
-        free_total = np.bincount(group, weights=count * w * ~fixed, minlength=n_groups)
-        factor = np.ones(n_groups)
-        np.divide(total - fixed_total, free_total, out=factor, where=free_total > 0)
-        w = np.where(fixed, w, w * factor[group])
-    capped = np.bincount(group, weights=fixed, minlength=n_groups) > 0
-    return w, capped
+        hit = np.bincount(group, weights=outside, minlength=n_groups) > 0
+        trimmed |= hit
+        excess = np.bincount(group, weights=count * np.where(outside, w - limit, 0.0), minlength=n_groups)
+        inside = np.bincount(group, weights=count * ~outside, minlength=n_groups)
+        share = np.zeros(n_groups)
+        np.divide(excess, inside, out=share, where=hit & (inside > 0))
+        w = np.where(outside, limit, w + share[group])
+    return w, trimmed
 
 
 def _as_weights(values: npt.ArrayLike, name: str) -> npt.NDArray[np.float64]:
@@ -369,8 +360,3 @@ def _as_weights(values: npt.ArrayLike, name: str) -> npt.NDArray[np.float64]:
     if not np.any(w > 0):
         raise ValueError(f"{name} must include at least one positive weight")
     return w
-
-
-def _check_cap(cap: float) -> None:
-    if not np.isfinite(cap) or cap < 1:
-        raise ValueError(f"cap must be a number >= 1 (times the mean weight), got {cap!r}")
