@@ -4,7 +4,14 @@ from analysis.collapse import Collapse, collapse_categories
 from analysis.compare import compare_periods, kruskal_communes, rollup_province
 from analysis.estimates import korn_graubard_interval, nchs_reasons, papi_scale
 from analysis.ranking import GROUPS, group_sizes, rank_and_group, rank_intervals
-from analysis.scoring import COLUMNS, FLAGS, commune_population, respondent_values, score_communes
+from analysis.scoring import (
+    COLUMNS,
+    FLAGS,
+    commune_population,
+    design_weights,
+    respondent_values,
+    score_communes,
+)
 from analysis.small_area import FayHerriotResult, fay_herriot, smoothed_variances
 from analysis.structures import (
     DIMENSION_NAMES,
@@ -33,6 +40,7 @@ __all__ = [
     "collapse_categories",
     "commune_population",
     "compare_periods",
+    "design_weights",
     "fay_herriot",
     "get_structure",
     "group_sizes",

@@ -32,6 +32,7 @@ __all__ = [
     "COLUMNS",
     "FLAGS",
     "commune_population",
+    "design_weights",
     "respondent_values",
     "score_communes",
 ]
@@ -204,6 +205,67 @@ def commune_population(margins: pd.DataFrame) -> pd.Series:
     return pd.Series(total, index=pd.Index(communes, name="commune"), name="population")
 
 
+def design_weights(
+    scores: pd.DataFrame,
+    respondents: pd.DataFrame,
+    *,
+    margins: pd.DataFrame | None = None,
+    structure: str | Structure = "current",
+    min_cell: int = 5,
+    cap: float = 5.0,
+    include_flagged: bool = False,
+) -> pd.DataFrame:
+    """Each respondent's final weight in their commune's design (as :func:`score_communes`).
+
+    Parameters
+    ----------
+    scores, respondents, margins, structure, min_cell, cap, include_flagged
+        As in :func:`score_communes`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``response_id``, ``commune``, ``weight``: one row per respondent in a design
+        (not flagged, at least one scored answer), in the order of ``respondents``.
+        Weights of a raked commune sum to its population; unraked communes have 1.
+    """
+    st = get_structure(structure)
+    prepared = prepare(scores, respondents, structure=st, include_flagged=include_flagged)
+    designs, _ = _designs(prepared, margins, min_cell=min_cell, cap=cap)
+    who = np.flatnonzero(designs.cell_of >= 0)
+    return pd.DataFrame(
+        {
+            "response_id": prepared.response_ids.to_numpy()[who],
+            "commune": np.array(prepared.communes, dtype=object)[prepared.commune[who]],
+            "weight": designs.weight[designs.cell_of[who]],
+        }
+    )
+
+
+def _designs(prepared, margins: pd.DataFrame | None, *, min_cell: int, cap: float):
+    """The communes' weighted designs and the (respondent, sub-dimension, value) rows."""
+    resp, sub, value = respondent_subvalues(prepared)
+    n_communes = len(prepared.communes)
+    population = (
+        _margin_arrays(margins, prepared.communes)
+        if margins is not None
+        else {v: np.full((n_communes, len(CATEGORIES[v])), np.nan) for v in RAKING_VARIABLES}
+    )
+    in_design = np.zeros(len(prepared.commune), dtype=bool)
+    in_design[resp] = True
+    designs = build_designs(
+        prepared.commune,
+        prepared.categories,
+        in_design,
+        population,
+        n_communes=n_communes,
+        min_cell=int(min_cell),
+        cap=cap,
+        labels=prepared.communes,
+    )
+    return designs, (resp, sub, value)
+
+
 def score_communes(
     scores: pd.DataFrame,
     respondents: pd.DataFrame,
@@ -311,28 +373,10 @@ def score_communes(
         include_flagged=include_flagged,
         communes=communes,
     )
-    resp, sub, value = respondent_subvalues(prepared)
     subs = st.subdimensions
     n_communes, n_subs = len(prepared.communes), len(subs)
     shape = (n_communes, n_subs)
-
-    population = (
-        _margin_arrays(margins, prepared.communes)
-        if margins is not None
-        else {v: np.full((n_communes, len(CATEGORIES[v])), np.nan) for v in RAKING_VARIABLES}
-    )
-    in_design = np.zeros(len(prepared.commune), dtype=bool)
-    in_design[resp] = True
-    designs = build_designs(
-        prepared.commune,
-        prepared.categories,
-        in_design,
-        population,
-        n_communes=n_communes,
-        min_cell=int(min_cell),
-        cap=cap,
-        labels=prepared.communes,
-    )
+    designs, (resp, sub, value) = _designs(prepared, margins, min_cell=min_cell, cap=cap)
     est = estimate_domains(designs, resp, sub, value, n_subdimensions=n_subs)
     n, p = est.n, est.p
     se_p = np.sqrt(est.variance)
@@ -410,7 +454,9 @@ def score_communes(
         ignore_index=True,
     )
     table = table.sort_values("commune", kind="stable", ignore_index=True)
-    _add_ranks(table, has_data=pd.Series(has_data, index=list(prepared.communes)), level=confidence)
+    table = _add_ranks(
+        table, has_data=pd.Series(has_data, index=list(prepared.communes)), level=confidence
+    )
     table = table.loc[:, list(COLUMNS)]
     table.attrs.update(
         excluded=prepared.excluded,
@@ -462,21 +508,27 @@ def _count_flag(count: npt.NDArray[np.int_], parts: npt.NDArray[np.int_]) -> npt
     return np.where(count > 0, text, "")
 
 
-def _add_ranks(table: pd.DataFrame, *, has_data: pd.Series, level: float) -> None:
-    """Rank, group and rank interval from ``score_eb`` within level × code, in place."""
-    eligible = table["commune"].map(has_data).to_numpy(dtype=bool) & table["score_eb"].notna().to_numpy()
-    table["eligible"] = eligible
-    ranks = rank_and_group(table, by=["level", "code"], score="score_eb", eligible="eligible")
-    table["rank"] = ranks["rank"]
-    table["group"] = ranks["group"]
-    table["rank_low"] = pd.array([pd.NA] * len(table), dtype="Int64")
-    table["rank_high"] = pd.array([pd.NA] * len(table), dtype="Int64")
-    for _, index in table[eligible].groupby(["level", "code"], sort=False).groups.items():
-        rows = table.loc[index]
-        low, high = rank_intervals(rows["score_eb"].to_numpy(float), rows["se_eb"].to_numpy(float), level=level)
-        table.loc[index, "rank_low"] = low.astype(int)
-        table.loc[index, "rank_high"] = high.astype(int)
-    table.drop(columns="eligible", inplace=True)
+def _add_ranks(table: pd.DataFrame, *, has_data: pd.Series, level: float) -> pd.DataFrame:
+    """Rank, group and rank interval from ``score_eb`` within level × code."""
+    eligible = (
+        table["commune"].map(has_data).to_numpy(dtype=bool) & table["score_eb"].notna().to_numpy()
+    )
+    ranks = rank_and_group(
+        table.assign(eligible=eligible), by=["level", "code"], score="score_eb", eligible="eligible"
+    )
+    low = np.full(len(table), np.nan)
+    high = np.full(len(table), np.nan)
+    for index in table[eligible].groupby(["level", "code"], sort=False).indices.values():
+        rows = np.flatnonzero(eligible)[index]
+        low[rows], high[rows] = rank_intervals(
+            table["score_eb"].to_numpy(float)[rows], table["se_eb"].to_numpy(float)[rows], level=level
+        )
+    return table.assign(
+        rank=ranks["rank"],
+        group=ranks["group"],
+        rank_low=pd.array(low, dtype="Float64").astype("Int64"),
+        rank_high=pd.array(high, dtype="Float64").astype("Int64"),
+    )
 
 
 def _sum_parts(

@@ -1,67 +1,65 @@
-"""Tests for the weighted mean, its linearisation SE, the t interval and the PAPI scale."""
+"""Tests for the Korn–Graubard interval, the NCHS reliability rules and the PAPI scale."""
 
 import numpy as np
 import pytest
+from scipy import stats
 
-from analysis import estimate_mean, papi_scale
-
-T_975_9 = 2.262157162740992  # Student t quantile, 0.975, 9 df (any t table: 2.262)
-T_975_5 = 2.570581835636314  # 0.975, 5 df (table: 2.571)
+from analysis import korn_graubard_interval, nchs_reasons, papi_scale
 
 
-def test_unweighted_mean_se_ci_by_hand():
-    # y = six 1s, three 0s and one 0.5; p = 6.5/10 = 0.65.
-    # sum (y - p)^2 = 6*0.35^2 + 3*0.65^2 + 0.15^2 = 0.735 + 1.2675 + 0.0225 = 2.025
-    # SE^2 = n/(n-1) * sum((y - p)/n)^2 = 10/9 * 2.025/100 = 0.0225, SE = 0.15
-    est = estimate_mean([1, 1, 1, 1, 1, 1, 0, 0, 0, 0.5])
-    assert est.p == pytest.approx(0.65)
-    assert est.se == pytest.approx(0.15)
-    assert est.ci_low == pytest.approx(0.65 - T_975_9 * 0.15)
-    assert est.ci_high == pytest.approx(0.65 + T_975_9 * 0.15)
-    assert est.n == 10 and est.n_eff == pytest.approx(10)
+def test_korn_graubard_is_clopper_pearson_at_the_effective_size():
+    # p = 0.5 with variance 0.01: n* = 0.25 / 0.01 = 25, bounds of the beta quantiles
+    # B(0.025; 12.5, 13.5) and B(0.975; 13.5, 12.5).
+    low, high, n_eff = korn_graubard_interval([0.5], [0.01], [99.0])
+    assert n_eff[0] == pytest.approx(25)
+    assert low[0] == pytest.approx(stats.beta.ppf(0.025, 12.5, 13.5))
+    assert high[0] == pytest.approx(1 - low[0])  # symmetric at 0.5
 
 
-def test_weighted_mean_se_by_hand():
-    # The 2x2 raking weights (see test_analysis_weights): w = 20, 20, 10, 20, 10, 10
-    # with y = 1, 0, 1, 0, 1, 1. sum w = 90, sum w y = 20 + 10 + 10 + 10 = 50, p = 5/9.
-    # w (y - p) / sum w: y = 1 -> w * (4/9) / 90, y = 0 -> -w * (5/9) / 90, i.e. in
-    # 81ths: 8, -10, 4, -10, 4, 4; squares sum to (64+100+16+100+16+16)/6561 = 312/6561.
-    # SE^2 = 6/5 * 312/6561 = 1872/32805.
-    est = estimate_mean([1, 0, 1, 0, 1, 1], [20, 20, 10, 20, 10, 10])
-    assert est.p == pytest.approx(5 / 9)
-    assert est.se == pytest.approx(np.sqrt(1872 / 32805))
-    # 5/9 -/+ 2.571 * 0.2389 = -0.059 / 1.170: both ends clipped to [0, 1].
-    assert (est.ci_low, est.ci_high) == (0.0, 1.0)
-    assert est.n_eff == pytest.approx(5.4)
+def test_zero_variance_uses_kish_n_eff():
+    # All five answers 1: lower bound qbeta(0.025, 5, 1) = 0.025^(1/5); upper 1.
+    # All five 0: upper bound 1 - 0.025^(1/5).
+    low, high, n_eff = korn_graubard_interval([1.0, 0.0], [0.0, 0.0], [5.0, 5.0])
+    np.testing.assert_allclose(low, [0.025 ** 0.2, 0.0])
+    np.testing.assert_allclose(high, [1.0, 1 - 0.025 ** 0.2])
+    np.testing.assert_allclose(n_eff, [5.0, 5.0])
+    # No interval of zero width for n >= 2, wherever p lies.
+    low, high, _ = korn_graubard_interval([0.5, 0.25], [0.0, 1e-40], [2.0, 3.0])
+    assert np.all(high - low > 0.3)
 
 
-def test_one_respondent_has_no_se():
-    est = estimate_mean([1.0])
-    assert est.p == 1.0
-    assert np.isnan(est.se) and np.isnan(est.ci_low) and np.isnan(est.ci_high)
+def test_degrees_of_freedom_adjustment():
+    # n* times (t(0.025, rows - 1) / t(0.025, df))^2: with df = rows - 1 it is 1.
+    plain = korn_graubard_interval([0.3], [0.004], [50.0])
+    same = korn_graubard_interval([0.3], [0.004], [50.0], n_rows=[40], df=[39])
+    np.testing.assert_allclose(plain, same)
+    fewer = korn_graubard_interval([0.3], [0.004], [50.0], n_rows=[40], df=[9])
+    ratio = (stats.t.ppf(0.025, 39) / stats.t.ppf(0.025, 9)) ** 2
+    assert fewer[2][0] == pytest.approx(0.3 * 0.7 / 0.004 * ratio)
+    assert fewer[1][0] - fewer[0][0] > plain[1][0] - plain[0][0]
 
 
-def test_constant_answers_have_zero_se():
-    est = estimate_mean([1, 1, 1], [1, 2, 7])
-    assert est.p == 1.0 and est.se == 0.0
-    assert est.ci_low == 1.0 and est.ci_high == 1.0
-
-
-def test_interval_is_clipped_to_unit_range():
-    # Nine 1s and one 0: p = 0.9, SE = sqrt(10/9 * (9*0.01 + 0.81)/100) = 0.1,
-    # 0.9 + 2.262 * 0.1 = 1.126 -> clipped to 1; the lower bound 0.674 is kept.
-    est = estimate_mean([1] * 9 + [0])
-    assert est.se == pytest.approx(0.1)
-    assert est.ci_high == 1.0
-    assert est.ci_low == pytest.approx(0.9 - T_975_9 * 0.1)
+def test_missing_values_give_nan():
+    low, high, n_eff = korn_graubard_interval([np.nan, 0.5], [0.01, np.nan], [5.0, 5.0])
+    assert np.isnan(low).all() and np.isnan(high).all() and np.isnan(n_eff).all()
 
 
 @pytest.mark.parametrize(
-    ("values", "weights"), [([], None), ([0.5, 2], None), ([np.nan], None), ([1, 0], [1])]
+    ("p", "low", "high", "n", "n_eff", "failed"),
+    [
+        (0.5, 0.40, 0.60, 100, 100, []),
+        (0.5, 0.40, 0.60, 100, 29, ["n_eff"]),  # design effect
+        (0.5, 0.45, 0.55, 40, 200, []),  # n_eff is capped at n = 40
+        (0.5, 0.45, 0.55, 20, 200, ["n_eff"]),  # capped at n = 20 < 30
+        (0.5, 0.30, 0.65, 100, 100, ["width"]),  # width 0.35 >= 0.30
+        (0.1, 0.02, 0.18, 100, 100, ["relative_width"]),  # 0.16 / 0.1 = 160% > 130%
+        (0.1, 0.08, 0.12, 100, 100, []),  # width 0.04 <= 0.05: relative width not used
+        (0.9, 0.8, 0.95, 8, 8, ["n_eff", "df"]),  # df = 7 < 8
+    ],
 )
-def test_estimate_mean_rejects_bad_input(values, weights):
-    with pytest.raises(ValueError):
-        estimate_mean(values, weights)
+def test_nchs_rules(p, low, high, n, n_eff, failed):
+    reasons = nchs_reasons([p], [low], [high], [n], [n_eff])
+    assert [name for name, hit in reasons.items() if hit[0]] == failed
 
 
 def test_papi_scale_bounds():

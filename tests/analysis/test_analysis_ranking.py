@@ -1,9 +1,10 @@
 """Tests for ranks and the four PAPI-style groups."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import group_sizes, rank_and_group
+from analysis import group_sizes, rank_and_group, rank_intervals
 
 
 @pytest.mark.parametrize(
@@ -46,3 +47,24 @@ def test_ineligible_and_missing_not_ranked():
     out = rank_and_group(frame, by="code", eligible="ok")
     assert out["rank"].tolist()[0] == 1 and out["rank"].tolist()[3] == 2
     assert out["rank"].isna().tolist() == [False, True, True, False]
+
+
+def test_rank_intervals_reproducible_and_contain_clear_ranks():
+    # Far apart relative to their SEs: each unit's interval is its own rank.
+    low, high = rank_intervals([3.0, 2.0, 1.0], [0.01, 0.01, 0.01])
+    assert low.tolist() == [1, 2, 3] and high.tolist() == [1, 2, 3]
+    # Overlapping: intervals widen, contain the point rank, and repeat exactly.
+    estimate = np.array([0.50, 0.52, 0.54, 0.9])
+    se = np.array([0.05, 0.05, 0.05, 0.01])
+    low, high = rank_intervals(estimate, se)
+    again = rank_intervals(estimate, se)
+    np.testing.assert_array_equal(low, again[0])
+    np.testing.assert_array_equal(high, again[1])
+    assert low[3] == high[3] == 1
+    assert low[0] <= 4 <= high[0] and high[0] - low[0] >= 1
+    assert low[2] == 2 and high[2] >= 3
+
+
+def test_rank_intervals_reject_missing_values():
+    with pytest.raises(ValueError):
+        rank_intervals([1.0, np.nan], [0.1, 0.1])

@@ -4,10 +4,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import COLUMNS, respondent_values, score_communes
+from scipy import stats
 
-T_975_9 = 2.262157162740992  # Student t, 0.975, 9 df
+from analysis import COLUMNS, FLAGS, design_weights, respondent_values, score_communes
+
 COMMUNE = "02647"
+Z_975 = 1.959963984540054
+
+
+def kg_bounds(p, n_eff):
+    """Clopper–Pearson bounds at an effective sample size (Korn & Graubard 1998)."""
+    low = 0.0 if p == 0 else stats.beta.ppf(0.025, n_eff * p, n_eff * (1 - p) + 1)
+    high = 1.0 if p == 1 else stats.beta.ppf(0.975, n_eff * p + 1, n_eff * (1 - p))
+    return low, high
+
+
+def flags_of(r):
+    return r["flags"].split(";") if r["flags"] else []
 
 
 def make_inputs(rows, commune=COMMUNE, subdimension="6.1"):
@@ -59,21 +72,26 @@ def test_columns_and_levels():
 
 def test_unweighted_estimate_by_hand():
     # Respondent values: six 1s, three 0s and one respondent with items (1, 0) -> 0.5.
-    # p = 0.65, SE = 0.15 (see test_analysis_estimates), k = 4 for 6.1:
-    # score = (1 + 9 * 0.65)/4 = 1.7125, SE on the PAPI scale = 9 * 0.15 / 4 = 0.3375.
+    # p = 6.5/10 = 0.65; sum (y - p)^2 = 6*0.35^2 + 3*0.65^2 + 0.15^2 = 2.025;
+    # SE^2 = n/(n-1) * sum((y - p)/n)^2 = 10/9 * 2.025/100 = 0.0225, SE = 0.15.
+    # k = 4 for 6.1: score = (1 + 9 * 0.65)/4 = 1.7125, SE on the PAPI scale 0.3375.
+    # Korn–Graubard: n* = p(1 - p)/SE^2 = 0.2275/0.0225.
     rows = [(f"r{i}", [1], "male", "18-29", "kinh") for i in range(6)]
     rows += [(f"z{i}", [0], "male", "18-29", "kinh") for i in range(3)]
     rows += [("half", [1, 0], "female", "60+", "dao")]
     scores, respondents = make_inputs(rows)
-    r = row(score_communes(scores, respondents, min_n_eff=5), "6.1")
+    r = row(score_communes(scores, respondents), "6.1")
     assert r["n"] == 10 and r["n_eff"] == pytest.approx(10)
     assert r["p"] == pytest.approx(0.65)
     assert r["se_p"] == pytest.approx(0.15)
     assert r["score"] == pytest.approx(1.7125)
     assert r["se"] == pytest.approx(0.3375)
-    assert r["ci_low"] == pytest.approx((1 + 9 * (0.65 - T_975_9 * 0.15)) / 4)
-    assert r["ci_high"] == pytest.approx((1 + 9 * (0.65 + T_975_9 * 0.15)) / 4)
-    assert r["flags"] == "unweighted"
+    low, high = kg_bounds(0.65, 0.2275 / 0.0225)
+    assert r["ci_low"] == pytest.approx((1 + 9 * low) / 4)
+    assert r["ci_high"] == pytest.approx((1 + 9 * high) / 4)
+    # NCHS: n* = 10.1 capped at n = 10 < 30; width 0.30 or more; df = 9 >= 8.
+    assert high - low >= 0.30
+    assert r["flags"] == "unweighted;unreliable:n_eff;unreliable:width"
 
 
 def test_weighted_estimate_by_hand():
@@ -83,9 +101,10 @@ def test_weighted_estimate_by_hand():
     # w = m / n = [[10, 5], [10, 5]]. y by cell: (1, 0) x 2, 1 x 2, 0 x 2, (1, 1) x 2.
     # sum w = 90, sum w y = 2*10 + 2*5 + 0 + 4*5 = 50 -> p = 5/9.
     # Terms w (y - p)/90 in 81ths: 4 (x2), -5 (x2), 2 (x2), -5 (x2), 2 (x4):
-    # squares sum (2*16 + 2*25 + 2*4 + 2*25 + 4*4)/6561 = 156/6561;
-    # SE^2 = 12/11 * 156/6561 = 1872/72171. n_eff = 8100 / (4*100 + 2*25 + 2*100
-    # + 4*25) = 10.8. t(0.975, 11) = 2.200985.
+    # n_eff = 8100 / (4*100 + 2*25 + 2*100 + 4*25) = 10.8. The SE uses the calibration
+    # residuals, held against R's survey in test_analysis_against_r; here: it is below
+    # the SE with the weights held fixed, sqrt(12/11 * 156/6561) (Σ w(y-p)/90 in 81ths:
+    # 4 (x2), -5 (x2), 2 (x2), -5 (x2), 2 (x4)), because y depends on age.
     rows = []
     for copy in range(2):
         rows += [
@@ -100,16 +119,15 @@ def test_weighted_estimate_by_hand():
     margins = margins_for(
         COMMUNE, sex={"female": 50, "male": 40}, age_band={"18-29": 60, "30-44": 30}
     )
-    r = row(score_communes(scores, respondents, margins=margins, min_n_eff=5), "6.1")
-    se = np.sqrt(1872 / 72171)
-    t_975_11 = 2.200985160082949
+    r = row(score_communes(scores, respondents, margins=margins), "6.1")
     assert r["n"] == 12
     assert r["p"] == pytest.approx(5 / 9)
-    assert r["se_p"] == pytest.approx(se)
+    assert 0 < r["se_p"] < np.sqrt(12 / 11 * 156 / 6561)
     assert r["n_eff"] == pytest.approx(10.8)
-    assert r["ci_low"] == pytest.approx((1 + 9 * (5 / 9 - t_975_11 * se)) / 4)
-    assert r["ci_high"] == pytest.approx((1 + 9 * (5 / 9 + t_975_11 * se)) / 4)
-    assert r["flags"] == ""
+    low, high = kg_bounds(5 / 9, (5 / 9) * (4 / 9) / r["se_p"] ** 2)
+    assert r["ci_low"] == pytest.approx((1 + 9 * low) / 4)
+    assert r["ci_high"] == pytest.approx((1 + 9 * high) / 4)
+    assert "unweighted" not in flags_of(r) and "trimmed" not in flags_of(r)
 
 
 def test_one_respondent():
@@ -117,8 +135,9 @@ def test_one_respondent():
     r = row(score_communes(scores, respondents), "6.1")
     assert r["n"] == 1 and r["p"] == pytest.approx(0.75)
     assert np.isnan(r["se"]) and np.isnan(r["ci_low"]) and np.isnan(r["ci_high"])
-    assert r["flags"] == "unweighted;insufficient"
-    assert pd.isna(r["rank"]) and pd.isna(r["group"])
+    assert r["flags"] == "one_respondent;unweighted"
+    # One commune: no small-area model, so no EB score and no rank.
+    assert np.isnan(r["score_eb"]) and pd.isna(r["rank"]) and pd.isna(r["group"])
 
 
 def test_subdimension_nobody_answered():
@@ -133,13 +152,23 @@ def test_subdimension_nobody_answered():
     assert np.isnan(row(table, "total")["score"])
 
 
-def test_constant_answers_give_zero_se():
+def test_constant_answers_get_an_interval_from_kish_n_eff():
+    # Four answers of 1: SE 0, where R's svyciprop gives NaN. The beta interval with
+    # n* = Kish n_eff = 4: lower bound qbeta(0.025, 4, 1) = 0.025^(1/4) = 0.3976.
     scores, respondents = make_inputs(
         [(f"r{i}", [1], "male", "18-29", "kinh") for i in range(4)]
     )
     r = row(score_communes(scores, respondents), "6.1")
     assert r["p"] == 1.0 and r["se"] == 0.0
-    assert r["ci_low"] == pytest.approx(2.5) and r["ci_high"] == pytest.approx(2.5)
+    assert r["ci_low"] == pytest.approx((1 + 9 * 0.025**0.25) / 4)
+    assert r["ci_high"] == pytest.approx(2.5)
+    # All alike at 0.5 (five-point items): p(1-p)/0 is infinite in R (zero width).
+    scores, respondents = make_inputs(
+        [(f"r{i}", [0.5], "male", "18-29", "kinh") for i in range(4)]
+    )
+    r = row(score_communes(scores, respondents), "6.1")
+    low, high = kg_bounds(0.5, 4)
+    assert r["ci_low"] == pytest.approx((1 + 9 * low) / 4) and r["ci_high"] > r["ci_low"]
 
 
 def test_commune_without_margins_is_unweighted():
@@ -148,15 +177,16 @@ def test_commune_without_margins_is_unweighted():
     scores = pd.concat([scores_a, scores_b], ignore_index=True)
     respondents = pd.concat([resp_a, resp_b], ignore_index=True)
     margins = margins_for("00001", sex={"female": 10, "male": 10})
-    table = score_communes(scores, respondents, margins=margins, min_n_eff=0)
-    assert "unweighted" in row(table, "6.1", "00002")["flags"].split(";")
-    # 00001 has margins; its only respondent is female, so "male" is collapsed.
-    assert row(table, "6.1", "00001")["flags"] == "collapsed"
+    table = score_communes(scores, respondents, margins=margins)
+    assert "unweighted" in flags_of(row(table, "6.1", "00002"))
+    # 00001 has margins; its only respondent is female: fewer than 5 of either sex.
+    assert flags_of(row(table, "6.1", "00001"))[:2] == ["one_respondent", "not_raked:sex"]
 
 
-def test_margin_category_without_respondents_is_collapsed():
-    # tay (50) has no respondents: kinh 100 and hmong 50 are rescaled to 200, so each
-    # kinh weighs 133.33/2 and each hmong 66.67/2: p = 133.33 / 200 = 2/3.
+def test_margin_category_without_respondents_is_merged():
+    # min_cell = 1: tay (50) has no respondents, so it is pooled and, being still under
+    # min_cell, joins the largest category (kinh, first of the tie 2 = 2): kinh+tay 150
+    # and hmong 50, so each kinh weighs 75 and each hmong 25: p = 150 / 200 = 0.75.
     rows = [
         ("a", [1], "male", "18-29", "kinh"),
         ("b", [1], "male", "18-29", "kinh"),
@@ -165,9 +195,12 @@ def test_margin_category_without_respondents_is_collapsed():
     ]
     scores, respondents = make_inputs(rows)
     margins = margins_for(COMMUNE, ethnic_group={"kinh": 100, "hmong": 50, "tay": 50})
+    r = row(score_communes(scores, respondents, margins=margins, min_cell=1), "6.1")
+    assert r["p"] == pytest.approx(0.75)
+    assert "collapsed:ethnic_group" in flags_of(r)
+    # With the default min_cell = 5 every group is sparse: one group, not raked.
     r = row(score_communes(scores, respondents, margins=margins), "6.1")
-    assert r["p"] == pytest.approx(2 / 3)
-    assert r["flags"] == "collapsed;insufficient"
+    assert r["p"] == pytest.approx(0.5) and "not_raked:ethnic_group" in flags_of(r)
 
 
 def test_missing_raking_variable_gets_modal_category():
@@ -182,7 +215,7 @@ def test_missing_raking_variable_gets_modal_category():
     ]
     scores, respondents = make_inputs(rows)
     margins = margins_for(COMMUNE, sex={"female": 60, "male": 40})
-    r = row(score_communes(scores, respondents, margins=margins), "6.1")
+    r = row(score_communes(scores, respondents, margins=margins, min_cell=1), "6.1")
     assert r["p"] == pytest.approx(0.4)
 
 
@@ -197,24 +230,25 @@ def test_missing_raking_variable_tie_takes_first_category():
     ]
     scores, respondents = make_inputs(rows)
     margins = margins_for(COMMUNE, sex={"female": 60, "male": 40})
-    r = row(score_communes(scores, respondents, margins=margins), "6.1")
+    r = row(score_communes(scores, respondents, margins=margins, min_cell=1), "6.1")
     assert r["p"] == pytest.approx(0.3)
 
 
-def test_cap_applied():
+def test_trimming_applied():
     # One female against margins female 90 / male 10 with nine males: raked weights
-    # 90 and 10/9; mean 10, cap 50 -> female 50, each male 50/9. Then
+    # 90 and 10/9; mean 10, bound 50 -> female 50 and the 40 trimmed shared equally,
+    # each male 10/9 + 40/9 = 50/9. Then
     # p = 50 * 1 / 100 = 0.5 (raked and uncapped it would be 0.9).
     rows = [("f", [1], "female", "18-29", "kinh")]
     rows += [(f"m{i}", [0], "male", "18-29", "kinh") for i in range(9)]
     scores, respondents = make_inputs(rows)
     margins = margins_for(COMMUNE, sex={"female": 90, "male": 10})
-    r = row(score_communes(scores, respondents, margins=margins), "6.1")
+    r = row(score_communes(scores, respondents, margins=margins, min_cell=1), "6.1")
     assert r["p"] == pytest.approx(0.5)
     # n_eff = 100^2 / (50^2 + 9 * (50/9)^2) = 10000 / 2777.8 = 3.6
     assert r["n_eff"] == pytest.approx(10000 / (2500 + 2500 / 9))
-    assert "capped" in r["flags"].split(";")
-    r_free = row(score_communes(scores, respondents, margins=margins, cap=100), "6.1")
+    assert "trimmed" in flags_of(r)
+    r_free = row(score_communes(scores, respondents, margins=margins, min_cell=1, cap=100), "6.1")
     assert r_free["p"] == pytest.approx(0.9)
 
 
@@ -235,12 +269,12 @@ def test_dimension_and_aggregate_sum_parts():
         columns=["response_id", "commune", "subdimension", "score"],
     )
     respondents = pd.DataFrame({"response_id": [f"r{i}" for i in range(3)], "commune": COMMUNE})
-    table = score_communes(scores, respondents, min_n_eff=0)
+    table = score_communes(scores, respondents)
     assert row(table, "5")["score"] == pytest.approx(10)
     assert row(table, "5.1")["score"] == pytest.approx(10 / 3)
     assert row(table, "total")["score"] == pytest.approx(80)
     assert row(table, "total")["se"] == 0.0
-    t2018 = score_communes(scores, respondents, structure="2018", min_n_eff=0)
+    t2018 = score_communes(scores, respondents, structure="2018")
     assert row(t2018, "8.1")["score"] == pytest.approx(5)  # k = 2 in 2018
     assert "8.3" not in set(t2018["code"])
 
@@ -258,7 +292,7 @@ def test_dimension_se_is_root_sum_of_squares():
     dim = row(table, "6")
     assert dim["score"] == pytest.approx(parts["score"].sum())
     assert dim["se"] == pytest.approx(np.sqrt(np.square(parts["se"]).sum()))
-    assert dim["ci_low"] == pytest.approx(dim["score"] - 1.959963984540054 * dim["se"])
+    assert dim["ci_low"] == pytest.approx(dim["score"] - Z_975 * dim["se"])
 
 
 def many_communes(n_communes, n_per=1, seed=0):
@@ -266,7 +300,7 @@ def many_communes(n_communes, n_per=1, seed=0):
     codes = [f"{i:05d}" for i in range(1, n_communes + 1)]
     truth = np.linspace(0.05, 0.95, n_communes)
     rows = [
-        (f"{c}-{j}", c, "6.1", float(rng.random() < truth[i]) if n_per > 1 else truth[i])
+        (f"{c}-{j}", c, "6.1", float(np.clip(truth[i] + rng.uniform(-0.05, 0.05), 0, 1)))
         for i, c in enumerate(codes)
         for j in range(n_per)
     ]
@@ -276,8 +310,8 @@ def many_communes(n_communes, n_per=1, seed=0):
 
 
 def test_groups_of_99_communes():
-    scores, respondents, codes = many_communes(99)
-    table = score_communes(scores, respondents, min_n_eff=0)
+    scores, respondents, codes = many_communes(99, n_per=3)
+    table = score_communes(scores, respondents)
     sub = table[table["code"] == "6.1"]
     assert sub["group"].value_counts().to_dict() == {
         "highest": 25,
@@ -286,32 +320,94 @@ def test_groups_of_99_communes():
         "lowest": 25,
     }
     best = sub.loc[sub["rank"] == 1, "commune"].item()
-    assert best == codes[-1]  # highest true value
+    assert best in codes[-5:]  # among the highest true values
     assert sub.loc[sub["commune"] == codes[0], "rank"].item() == 99
     assert sub.loc[sub["commune"] == codes[-1], "group"].item() == "highest"
 
 
-def test_insufficient_rows_are_not_ranked():
-    rows = [(f"a{i}", [1], "male", "18-29", "kinh") for i in range(5)]
-    s1, r1 = make_inputs(rows, commune="00001")
+def test_every_commune_with_data_is_ranked_with_an_interval():
+    # Unreliable and one-respondent communes are ranked on their EB scores too.
+    s1, r1 = make_inputs([(f"a{i}", [1], "male", "18-29", "kinh") for i in range(5)], "00001")
     s2, r2 = make_inputs([(f"b{i}", [i % 2], "male", "18-29", "kinh") for i in range(5)], "00002")
-    s3, r3 = make_inputs([(f"c{i}", [1], "male", "18-29", "kinh") for i in range(2)], "00003")
-    scores = pd.concat([s1, s2, s3], ignore_index=True)
-    respondents = pd.concat([r1, r2, r3], ignore_index=True)
-    table = score_communes(scores, respondents, min_n_eff=3)
-    third = row(table, "6.1", "00003")
-    assert third["score"] == pytest.approx(2.5)  # numbers kept...
-    assert "insufficient" in third["flags"] and pd.isna(third["rank"])  # ...but not ranked
-    assert row(table, "6.1", "00001")["rank"] == 1
-    assert row(table, "6.1", "00002")["rank"] == 2
+    s3, r3 = make_inputs([("c0", [0], "male", "18-29", "kinh")], "00003")
+    s4, r4 = make_inputs([(f"d{i}", [i % 3 > 0], "male", "18-29", "kinh") for i in range(9)], "00004")
+    scores = pd.concat([s1, s2, s3, s4], ignore_index=True)
+    respondents = pd.concat([r1, r2, r3, r4], ignore_index=True)
+    table = score_communes(scores, respondents, communes=["00009"])
+    sub = table[table["code"] == "6.1"].set_index("commune")
+    ranked = sub.drop(index="00009")
+    assert ranked["rank"].notna().all() and ranked["group"].notna().all()
+    assert (ranked["rank_low"] <= ranked["rank"]).all() and (ranked["rank"] <= ranked["rank_high"]).all()
+    assert ranked.loc["00001", "rank"] == 1  # five 1s beat the others
+    assert "one_respondent" in sub.loc["00003", "flags"].split(";")
+    assert pd.isna(sub.loc["00009", "rank"]) and np.isnan(sub.loc["00009", "score_eb"])
+
+
+def test_sub_dimension_without_answers_gets_synthetic_estimate():
+    # Every sub-dimension of dimension 6 is answered somewhere, but commune 00003 never
+    # answered 6.2: its 6.2 is the model's synthetic estimate, and its dimension 6
+    # exists, flagged with how many parts are synthetic.
+    rng = np.random.default_rng(2)
+    subs = ["6.1", "6.2", "6.3", "6.4"]
+    rows = []
+    for c, commune in enumerate(["00001", "00002", "00003", "00004"]):
+        for i in range(8):
+            for s in subs:
+                if not (commune == "00003" and s == "6.2"):
+                    rows.append((f"{commune}-{i}", commune, s, float(rng.random() < 0.3 + 0.15 * c)))
+    scores = pd.DataFrame(rows, columns=["response_id", "commune", "subdimension", "score"])
+    respondents = scores[["response_id", "commune"]].drop_duplicates()
+    table = score_communes(scores, respondents)
+    r = row(table, "6.2", "00003")
+    assert r["n"] == 0 and np.isnan(r["score"]) and np.isfinite(r["score_eb"])
+    assert flags_of(r) == ["empty", "synthetic"]
+    dim = row(table, "6", "00003")
+    assert np.isnan(dim["score"]) and np.isfinite(dim["score_eb"])
+    assert "incomplete" in flags_of(dim) and "synthetic:1/4" in flags_of(dim)
+    # The synthetic MSE is A + g2: larger than any direct commune's g1 + g2 + 2 g3 here.
+    other = table[(table["code"] == "6.2") & (table["commune"] != "00003")]
+    assert r["mse_eb"] > other["mse_eb"].max()
+    dims = table[(table["code"] == "6")]
+    assert dims["rank"].notna().all() and (dims["ci_high_eb"] > dims["ci_low_eb"]).all()
+    assert dim["se_eb"] == pytest.approx(
+        np.sqrt(np.square(table[(table["commune"] == "00003") & table["code"].isin(subs)]["se_eb"]).sum())
+    )
+
+
+def test_flags_come_from_the_documented_codes():
+    scores, respondents, _ = many_communes(12, n_per=8, seed=5)
+    table = score_communes(scores, respondents, communes=["09999"])
+    codes = {f.split(":")[0] for text in table["flags"] for f in text.split(";") if f}
+    assert codes <= set(FLAGS)
+
+
+def test_ward_indicator_enters_the_model():
+    # Wards score higher than communes. Without the ward indicator the wards' EB
+    # estimates are pulled down toward the province mean; with it, toward the ward mean.
+    rng = np.random.default_rng(4)
+    rows = []
+    codes = [f"{i:05d}" for i in range(1, 13)]
+    for c, commune in enumerate(codes):
+        base = 0.85 if c < 6 else 0.35
+        for i in range(6):
+            rows.append((f"{commune}-{i}", commune, "6.1", float(np.clip(base + rng.normal(0, 0.15), 0, 1))))
+    scores = pd.DataFrame(rows, columns=["response_id", "commune", "subdimension", "score"])
+    respondents = scores[["response_id", "commune"]].drop_duplicates()
+    plain = score_communes(scores, respondents)
+    with_wards = score_communes(scores, respondents, wards=codes[:6])
+    ward = lambda t: t[(t["code"] == "6.1") & t["commune"].isin(codes[:6])]  # noqa: E731
+    pull = lambda t: (ward(t)["p_eb"] - ward(t)["p"]).mean()  # noqa: E731
+    assert pull(plain) < 0
+    assert abs(pull(with_wards)) < abs(pull(plain)) / 10
 
 
 def test_empirical_bayes_shrinks_toward_mean():
     scores, respondents, _ = many_communes(20, n_per=12, seed=3)
-    table = score_communes(scores, respondents, min_n_eff=0)
+    table = score_communes(scores, respondents)
     sub = table[table["code"] == "6.1"]
     mean = sub["p"].mean()
-    # Each p_eb lies between its direct estimate and the (simple) mean of the p's.
+    # Equal n, so equal smoothed variances: the GLS mean is the simple mean, and each
+    # p_eb lies between its direct estimate and that mean.
     lo = np.minimum(sub["p"], mean) - 1e-12
     hi = np.maximum(sub["p"], mean) + 1e-12
     assert ((sub["p_eb"] >= lo) & (sub["p_eb"] <= hi)).all()
@@ -365,6 +461,10 @@ def bad_case(kind):
     elif kind == "margin variable":
         margins = margins_for(COMMUNE, religion={"none": 1})
     elif kind == "zero margin":
+        scores, respondents = make_inputs(
+            [(f"m{i}", [1], "male", "18-29", "kinh") for i in range(5)]
+            + [(f"f{i}", [1], "female", "18-29", "kinh") for i in range(5)]
+        )
         margins = margins_for(COMMUNE, sex={"female": 10, "male": 0})
     return scores, respondents, margins
 
@@ -381,17 +481,19 @@ def bad_case(kind):
         ("missing column", "lacks column"),
         ("margin variable", "margins.variable"),
         ("zero margin", "population margin is 0"),
+        ("ward code", "5-digit"),
     ],
 )
 def test_bad_input_raises_value_error(kind, message):
     scores, respondents, margins = bad_case(kind)
+    options = {"wards": ["12"]} if kind == "ward code" else {}
     with pytest.raises(ValueError, match=message):
-        score_communes(scores, respondents, margins=margins)
+        score_communes(scores, respondents, margins=margins, **options)
 
 
 @pytest.mark.parametrize(
     "options",
-    [{"structure": "2030"}, {"min_n_eff": -1}, {"cap": 0.5}, {"confidence": 1.5}],
+    [{"structure": "2030"}, {"min_n_eff": -1}, {"cap": 0.5}, {"confidence": 1.5}, {"min_cell": 0}],
 )
 def test_bad_options_raise_value_error(options):
     scores, respondents, _ = bad_case("none")
@@ -401,6 +503,24 @@ def test_bad_options_raise_value_error(options):
 
 def test_categorical_input_gives_same_result():
     scores, respondents, _ = many_communes(12, n_per=8, seed=5)
-    plain = score_communes(scores, respondents, min_n_eff=0)
+    plain = score_communes(scores, respondents)
     cat = scores.astype({"response_id": "category", "subdimension": "category"})
-    pd.testing.assert_frame_equal(plain, score_communes(cat, respondents, min_n_eff=0))
+    pd.testing.assert_frame_equal(plain, score_communes(cat, respondents))
+
+
+def test_raking_that_does_not_converge_drops_the_last_variable():
+    # Cells female/18-29, female/30-44, male/18-29 against margins of 1 each: IPF only
+    # approaches its limit (a weight of 0) and does not converge in 100 sweeps, so age
+    # band is dropped and the commune is raked on sex alone: weights 1/2, 1/2, 1.
+    rows = [
+        ("a", [1], "female", "18-29", "kinh"),
+        ("b", [0], "female", "30-44", "kinh"),
+        ("c", [0], "male", "18-29", "kinh"),
+    ]
+    scores, respondents = make_inputs(rows)
+    margins = margins_for(COMMUNE, sex={"female": 1, "male": 1}, age_band={"18-29": 1, "30-44": 1})
+    r = row(score_communes(scores, respondents, margins=margins, min_cell=1), "6.1")
+    assert "not_raked:age_band" in flags_of(r) and "not_raked:sex" not in flags_of(r)
+    assert r["p"] == pytest.approx(0.25)
+    weights = design_weights(scores, respondents, margins=margins, min_cell=1)
+    np.testing.assert_allclose(weights.set_index("response_id")["weight"].loc[["a", "b", "c"]], [0.5, 0.5, 1])

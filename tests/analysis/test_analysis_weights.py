@@ -1,10 +1,10 @@
-"""Tests for raking, capping and the Kish effective sample size."""
+"""Tests for raking, trimming and the Kish effective sample size."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import cap_weights, kish_n_eff, rake
+from analysis import kish_n_eff, rake, trim_weights
 
 
 def two_by_two() -> pd.DataFrame:
@@ -29,7 +29,6 @@ def test_rake_two_by_two_closed_form():
     # w = m / n = [[40/2, 10/1], [20/1, 20/2]] = [[20, 10], [20, 10]].
     result = rake(two_by_two(), MARGINS_2X2)
     assert result.converged
-    assert result.collapsed == ()
     np.testing.assert_allclose(result.weights, [20, 20, 10, 20, 10, 10], rtol=1e-9)
 
 
@@ -41,13 +40,21 @@ def test_rake_matches_margins_and_keeps_index():
     assert by_sex["female"] == pytest.approx(50) and by_sex["male"] == pytest.approx(40)
 
 
-def test_rake_collapses_empty_category():
-    # Nobody is "tay": its 50 are dropped and kinh/hmong (100/50) are rescaled to the
-    # variable's total 200, i.e. 133.33/66.67, shared by 2 respondents each.
-    frame = pd.DataFrame({"ethnic_group": ["kinh", "kinh", "hmong", "hmong"]})
-    result = rake(frame, {"ethnic_group": {"kinh": 100, "hmong": 50, "tay": 50}})
-    assert result.collapsed == ("ethnic_group",)
-    np.testing.assert_allclose(result.weights, [200 / 3, 200 / 3, 100 / 3, 100 / 3])
+def test_rake_stops_by_the_joint_table_rule():
+    # One variable: the second sweep changes nothing, so R stops after 2 sweeps.
+    frame = pd.DataFrame({"sex": ["female", "male", "male"]})
+    result = rake(frame, {"sex": {"female": 10, "male": 10}})
+    assert result.converged and result.iterations == 2
+    # Cells female/18-29, female/30-44, male/18-29 with all margins 1: the fit needs
+    # the female/18-29 weight to reach 0, which IPF approaches like 1/k — after 100
+    # sweeps the joint table still moves by more than 1e-10 x 3: not converged.
+    frame = pd.DataFrame(
+        {"sex": ["female", "female", "male"], "age_band": ["18-29", "30-44", "18-29"]}
+    )
+    margins = {"sex": {"female": 1, "male": 1}, "age_band": {"18-29": 1, "30-44": 1}}
+    result = rake(frame, margins)
+    assert not result.converged and result.iterations == 100
+    assert result.weights.iloc[0] < 0.02
 
 
 def test_rake_with_base_weights():
@@ -62,7 +69,8 @@ def test_rake_with_base_weights():
     [
         (pd.DataFrame({"sex": ["female", None]}), {"sex": {"female": 1, "male": 1}}, "missing"),
         (pd.DataFrame({"sex": ["female"]}), {"age_band": {"18-29": 1}}, "no column"),
-        (pd.DataFrame({"sex": ["female"]}), {"sex": {"female": 0, "male": 5}}, "margin is 0"),
+        (pd.DataFrame({"sex": ["female"]}), {"sex": {"female": 0, "male": 5}}, "positive population"),
+        (pd.DataFrame({"sex": ["female"]}), {"sex": {"female": 5, "male": 5}}, "merge sparse"),
         (pd.DataFrame({"sex": ["female"]}), {"sex": {"female": -1}}, "non-negative"),
         (pd.DataFrame({"sex": []}), {"sex": {"female": 1}}, "empty"),
     ],
@@ -86,30 +94,35 @@ def test_kish_n_eff_rejects_bad_weights(weights):
         kish_n_eff(weights)
 
 
-def test_cap_weights_redistributes_and_keeps_total():
-    # Total 100, mean 10, cap 50: the 91 becomes 50 and the other nine share the
-    # remaining 50 (5.556 each), all below the cap.
-    capped = cap_weights([1.0] * 9 + [91.0], cap=5)
-    np.testing.assert_allclose(capped, [50 / 9] * 9 + [50])
-    assert capped.sum() == pytest.approx(100)
+def test_trim_weights_shares_the_excess_equally():
+    # Total 100, bound 50: the 91 becomes 50 and the other nine get 41/9 more each.
+    trimmed = trim_weights([1.0] * 9 + [91.0], upper=50)
+    np.testing.assert_allclose(trimmed, [1 + 41 / 9] * 9 + [50])
 
 
-def test_cap_weights_repeats_until_none_exceeds():
+def test_trim_weights_repeats_until_none_exceeds():
+    # 1, 4.9, 10 with bound 5.5: round 1 trims 10 -> 5.5 and adds 2.25 to the others
+    # (4.9 -> 7.15 > 5.5); each later round trims the excess again and shares it with
+    # every weight not above the bound, the earlier trimmed ones included (R's strict
+    # trimWeights). The end: no weight above 5.5, the total 15.9 kept.
     rng = np.random.default_rng(4)
-    weights = rng.lognormal(0, 2, 200)
-    capped = cap_weights(weights, cap=3)
-    assert capped.sum() == pytest.approx(weights.sum())
-    assert capped.max() <= 3 * capped.mean() * (1 + 1e-9)
-    # Weights below the cap keep their ratios.
-    small = capped < 3 * capped.mean() * (1 - 1e-9)
-    ratio = capped[small] / weights[small]
-    np.testing.assert_allclose(ratio, ratio[0])
+    for weights, upper in [([1, 4.9, 10], 5.5), (rng.lognormal(0, 2, 200), None)]:
+        weights = np.asarray(weights, dtype=float)
+        upper = upper or 3 * weights.mean()
+        trimmed = trim_weights(weights, upper=upper)
+        assert trimmed.sum() == pytest.approx(weights.sum())
+        assert trimmed.max() <= upper * (1 + 1e-12)
+        # Untrimmed weights all moved by the same additive amount (not proportionally).
+        kept = trimmed < upper * (1 - 1e-9)
+        shift = trimmed[kept] - weights[kept]
+        np.testing.assert_allclose(shift, shift[0])
+        assert shift[0] > 0
 
 
-def test_cap_weights_leaves_modest_weights_alone():
-    np.testing.assert_allclose(cap_weights([1, 2, 3], cap=5), [1, 2, 3])
+def test_trim_weights_leaves_modest_weights_alone():
+    np.testing.assert_allclose(trim_weights([1, 2, 3], upper=10), [1, 2, 3])
 
 
-def test_cap_below_one_is_rejected():
-    with pytest.raises(ValueError, match="cap"):
-        cap_weights([1, 2], cap=0.5)
+def test_trim_bound_below_mean_is_rejected():
+    with pytest.raises(ValueError, match="upper"):
+        trim_weights([1, 2], upper=1.0)
