@@ -159,7 +159,7 @@ def fay_herriot(
     --------
     >>> r = fay_herriot([0.2, 0.5, 0.8, 0.6], [0.01, 0.01, 0.04, 0.02])
     >>> round(r.between_variance, 4), r.estimate.round(3).tolist()
-    (0.0456, [0.262, 0.5, 0.717, 0.584])
+    (0.041, [0.257, 0.498, 0.648, 0.565])
     """
     theta = np.asarray(estimates, dtype=float).ravel()
     psi = np.asarray(variances, dtype=float).ravel()

@@ -109,7 +109,7 @@ def trim_weights(weights: npt.ArrayLike, *, upper: float) -> npt.NDArray[np.floa
     Examples
     --------
     >>> trim_weights([1.0, 1.0, 1.0, 9.0], upper=5.0).tolist()
-    [2.3333333333333335, 2.3333333333333335, 2.3333333333333335, 5.0]
+    [2.333333333333333, 2.333333333333333, 2.333333333333333, 5.0]
     """
     w = _as_weights(weights, "weights")
     if not np.isfinite(upper) or upper * len(w) < w.sum() * (1 - 1e-12):
