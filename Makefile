@@ -7,7 +7,7 @@ DEMO_RESPONSES ?= 20000
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/feedback_test
 export FLASK_APP := wsgi
 
-.PHONY: install translations db run test test-sqlite test-postgres messages browser clean
+.PHONY: install translations db run test test-sqlite test-postgres messages browser r clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ $(AXE):
 	@command -v npm >/dev/null 2>&1 && npm install --silent --no-audit --no-fund --prefix .browser axe-core@4.14.1 \
 		|| echo "npm is missing: browser tests will be skipped"
 
+## r: R with survey and metafor from Debian, the reference that tests/analysis holds analysis/ to
+R_PACKAGES := r-base-core r-cran-survey r-cran-metafor
+r:
+	@Rscript -e 'suppressMessages({library(survey); library(metafor)})' >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(R_PACKAGES) >/dev/null; \
+		elif [ -n "$$CI" ]; then echo "R with survey and metafor is missing and cannot be installed here: the R reference tests will fail (CI)"; \
+		else echo "R with survey and metafor is missing and cannot be installed here: the R reference tests will be skipped"; fi; }
+
 ## db: migrate the database (SQLite in instance/ unless DATABASE_URL) and load Lào Cai with demo data
 db: install translations
 	$(BIN)/flask db upgrade
@@ -51,10 +60,10 @@ run: db
 ## test: the whole suite on SQLite, then on the local PostgreSQL (required in CI)
 test: test-sqlite test-postgres
 
-test-sqlite: install translations browser
+test-sqlite: install translations browser r
 	$(BIN)/python -m pytest
 
-test-postgres: install translations browser
+test-postgres: install translations browser r
 	@if $(BIN)/python -c "import psycopg, sys; psycopg.connect('$(PG_TEST_URL:/feedback_test=/postgres)', connect_timeout=3).close()" 2>/dev/null; then \
 		TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest; \
 	elif [ -n "$$CI" ]; then \
