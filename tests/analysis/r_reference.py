@@ -164,7 +164,9 @@ def survey_reference(
         joined by ``+`` in category order; NA for a variable not raked on), and per commune
         (repeated on each of its rows) ``flags`` and ``r_error``.
         ``flags`` is ``;``-joined, in this order, each group in variable order sex,
-        age_band, ethnic_group: ``collapsed:<var>``, ``not_raked:<var>``, ``trimmed``,
+        age_band, ethnic_group: ``collapsed:<var>`` (a merge joined two groups that both
+        had respondents or population, and the variable is still raked on),
+        ``not_raked:<var>``, ``trimmed``,
         ``unweighted``; ``""`` when none. ``r_error`` is R's error message for a commune
         R could not finish (e.g. ``trimWeights(strict = TRUE)`` out of C stack, or
         ``postStratify`` refusing a cell with respondents and population 0); ``""``

@@ -296,9 +296,10 @@ def test_empty_categories_merge_without_a_flag(reference):
 
 
 @pytest.mark.r
-def test_variable_left_with_one_category_is_collapsed_and_not_raked(reference):
+def test_variable_left_with_one_category_is_not_raked(reference):
+    # Merged into one group: the flag says it is not raked on (not that it was merged).
     w, _ = commune(reference, "10007")
-    assert flags(w) == "collapsed:ethnic_group;not_raked:ethnic_group"
+    assert flags(w) == "not_raked:ethnic_group"
     assert (w["weight"] == 1).all() and w["ethnic_group_cell"].isna().all()
 
 

@@ -33,7 +33,8 @@ num <- function(x) {
 # ---------------------------------------------------------------------------------------
 # Sparse categories. `cnt` and `pop` are named by category, in LEVELS order. Returns the
 # groups (list of character vectors of categories, in order), their counts and
-# populations, and whether a merge moved respondents or population.
+# populations, and whether a merge joined two groups that both had respondents or
+# population (joining an empty, zero-population category changes no weight).
 non_empty <- function(n, p) n > 0 | p > 0
 
 collapse_age <- function(cnt, pop, min_cell) {
@@ -45,7 +46,7 @@ collapse_age <- function(cnt, pop, min_cell) {
     i <- which.min(gn) # first of the smallest
     k <- length(groups)
     j <- if (i == 1) 2 else if (i == k) k - 1 else if (gn[i + 1] < gn[i - 1]) i + 1 else i - 1
-    if (non_empty(gn[i], gp[i])) collapsed <- TRUE
+    if (non_empty(gn[i], gp[i]) && non_empty(gn[j], gp[j])) collapsed <- TRUE
     lo <- min(i, j)
     hi <- max(i, j)
     groups[[lo]] <- c(groups[[lo]], groups[[hi]])
@@ -64,7 +65,8 @@ collapse_ethnic <- function(cnt, pop, min_cell) {
   if (!any(small)) {
     return(list(groups = as.list(cats), n = unname(cnt), pop = unname(pop), collapsed = FALSE))
   }
-  collapsed <- any(non_empty(cnt[small], pop[small]))
+  solid <- non_empty(cnt, pop)
+  collapsed <- sum(solid[small]) >= 2
   groups <- as.list(cats[!small])
   gn <- unname(cnt[!small])
   gp <- unname(pop[!small])
@@ -73,6 +75,7 @@ collapse_ethnic <- function(cnt, pop, min_cell) {
   mp <- sum(pop[small])
   if (mn < min_cell && length(groups) > 0) {
     j <- which.max(gn) # first of the largest
+    if (any(solid[small]) && (gn[j] > 0 || gp[j] > 0)) collapsed <- TRUE
     groups[[j]] <- cats[cats %in% c(groups[[j]], merged)]
     gn[j] <- gn[j] + mn
     gp[j] <- gp[j] + mp
@@ -233,7 +236,8 @@ one_commune <- function(code, resp, vals, marg, min_cell, cap) {
 
   prefixed <- function(prefix, vars) if (length(vars)) paste0(prefix, vars)
   flags <- c(
-    prefixed("collapsed:", VARS[VARS %in% st$collapsed]),
+    # A variable that ends up not raked on says so; that it was merged first is moot.
+    prefixed("collapsed:", VARS[VARS %in% st$collapsed & !(VARS %in% st$not_raked)]),
     prefixed("not_raked:", VARS[VARS %in% st$not_raked]),
     if (st$trimmed) "trimmed",
     if (st$unweighted) "unweighted"
