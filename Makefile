@@ -63,9 +63,10 @@ test: test-sqlite test-postgres
 test-sqlite: install translations browser r
 	$(BIN)/python -m pytest
 
-test-postgres: install translations browser r
+# tests/analysis/ never touches a database (pure numpy/pandas, R as the oracle): once is enough.
+test-postgres: install translations browser
 	@if $(BIN)/python -c "import psycopg, sys; psycopg.connect('$(PG_TEST_URL:/feedback_test=/postgres)', connect_timeout=3).close()" 2>/dev/null; then \
-		TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest; \
+		TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest --ignore=tests/analysis; \
 	elif [ -n "$$CI" ]; then \
 		echo "PostgreSQL at 127.0.0.1:5432 is not reachable: CI must test on it"; exit 1; \
 	else \
