@@ -3,7 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
-DEMO_RESPONSES ?= 20000
+# Empty: the demo design (a year of responses, 60–400 per commune in proportion to population,
+# about 20,000 in all); a number N: about N responses shared out the same way.
+DEMO_RESPONSES ?=
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/feedback_test
 export FLASK_APP := wsgi
 
@@ -47,9 +49,9 @@ r:
 db: install translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask load-units
-	@# Demo data once (about 25 s); `rm instance/.demo-seeded` to add it again.
+	@# Demo data once (about 20 s); `rm instance/.demo-seeded` to add it again.
 	@if [ ! -f instance/.demo-seeded ] || [ -n "$$DATABASE_URL" ]; then \
-		$(BIN)/flask seed-demo --responses $(DEMO_RESPONSES) && \
+		$(BIN)/flask seed-demo $(if $(DEMO_RESPONSES),--responses $(DEMO_RESPONSES)) && \
 		$(BIN)/flask import-margins docs/demo_margins_lao_cai.csv && \
 		$(BIN)/flask create-demo-users && touch instance/.demo-seeded; fi
 

@@ -27,18 +27,40 @@ def load_units_command(province: str | None) -> None:
 
 
 @click.command("seed-demo")
-@click.option("--responses", default=2000, show_default=True, help="Synthetic responses to generate.")
+@click.option("--responses", type=click.IntRange(min=0), default=None,
+              help="About this many responses in all, shared out like the default design "
+                   "(default: the design itself, about 20,000 for Lào Cai).")
+@click.option("--per-commune", type=click.IntRange(min=0), default=200, show_default=True,
+              help="Responses in the year for a commune of median population; others in proportion to population.")
+@click.option("--per-commune-min", type=click.IntRange(min=0), default=60, show_default=True,
+              help="Fewest responses a commune gets.")
+@click.option("--per-commune-max", type=click.IntRange(min=0), default=400, show_default=True,
+              help="Most responses a commune gets.")
+@click.option("--commune", "communes", multiple=True,
+              help="Responses for this commune only (official code, repeatable); service points are made for all.")
 @click.option("--seed", default=170, show_default=True, help="Random seed; the same seed gives the same data.")
 @with_appcontext
-def seed_demo_command(responses: int, seed: int) -> None:
-    """Create service points for every commune and synthetic responses."""
-    from .demo import seed_demo
+def seed_demo_command(responses: int | None, per_commune: int, per_commune_min: int, per_commune_max: int,
+                      communes: tuple[str, ...], seed: int) -> None:
+    """Service points for every commune and a year of synthetic responses, in proportion to population.
+
+    Responses fall in the 365 days up to now, in opening hours (Viet Nam time). Populations come
+    from docs/demo_margins_lao_cai.csv (the sum of each commune's sex margins).
+    """
+    import numpy as np
+
+    from .demo import DAYS, seed_demo
 
     try:
-        points, stored = seed_demo(responses=responses, seed=seed)
+        points, stored, planned = seed_demo(responses=responses, seed=seed, per_commune=per_commune,
+                                            per_commune_range=(per_commune_min, per_commune_max),
+                                            communes=communes)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{points} service points created, {stored} responses stored")
+    if len(planned):
+        click.echo(f"{planned.sum()} responses in {len(planned)} communes over {DAYS} days; per commune: "
+                   f"min {planned.min()}, median {int(np.median(planned))}, max {planned.max()}")
 
 
 @click.command("survey-links")

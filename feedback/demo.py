@@ -1,9 +1,20 @@
-"""Demo data: a service point of each kind per commune and synthetic, plausible responses."""
+"""Demo data: a service point of each kind per commune and a year of synthetic, plausible responses.
+
+The design is what a province would see after a year at its commune service points: each commune
+answers in proportion to its population (docs/demo_margins_lao_cai.csv), communes differ overall
+and differ in what they are good at, and the respondents over-represent young, male, Kinh people
+as phone surveys at service points do, so weighting to the population margins matters.
+"""
 
 from __future__ import annotations
 
+import csv
+import math
 import uuid
-from datetime import datetime, timedelta
+import zlib
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
@@ -21,12 +32,32 @@ POINT_NAMES = {
     "land": "Văn phòng Đăng ký đất đai – điểm {name}",
     "commune_office": "Nhà văn hoá trung tâm {name}",
 }
-# Who answers phone surveys at service points: younger, more often Kinh than the population.
-SEX = (["female", "male"], [0.48, 0.52])
-AGE = (["18-29", "30-44", "45-59", "60+"], [0.34, 0.36, 0.20, 0.10])
-ETHNIC = (["kinh", "hmong", "tay", "dao", "giay", "nung", "thai", "other"],
-          [0.45, 0.17, 0.12, 0.10, 0.04, 0.04, 0.05, 0.03])
+# The demo population: synthetic margins per commune (sex, age band, ethnic group); a commune's
+# population is the sum of its sex margins.
+DEMO_MARGINS = Path(__file__).resolve().parent.parent / "docs" / "demo_margins_lao_cai.csv"
+# Who answers phone surveys at service points: younger, more often male and Kinh than the population.
+SERVICE_POINT_MIX = {
+    "sex": {"female": 0.48, "male": 0.52},
+    "age_band": {"18-29": 0.34, "30-44": 0.36, "45-59": 0.20, "60+": 0.10},
+    "ethnic_group": {"kinh": 0.45, "hmong": 0.17, "tay": 0.12, "dao": 0.10, "giay": 0.04, "nung": 0.04,
+                     "thai": 0.05, "other": 0.03},
+}
+# A commune's respondents: this share drawn like its own population, the rest like the mix above.
+OWN_POPULATION_SHARE = 0.5
 GROUP_EFFECT = {"kinh": 0.25, "hmong": -0.45, "dao": -0.25, "female": -0.05, "60+": 0.2, "18-29": -0.15}
+AREA_EFFECT = {"health": 0.4, "school": 0.6, "one_stop": 0.3, "land": -0.3, "commune_office": -0.2}
+# Lào Cai's official 2018 profile as log-odds (dimension score d on 1–10 → logit((d − 1)/9)):
+# strong on procedures and services, weak on environment and e-governance.
+DIMENSION_EFFECT = {"1": -0.04, "2": -0.02, "3": -0.27, "4": 0.40, "5": 0.86, "6": 0.78, "7": -0.55, "8": -0.99}
+# Between communes on the logit scale: overall, and per commune × service area and × dimension,
+# so that communes are good at different things. Within a commune, respondents vary by RESPONDENT_SD.
+COMMUNE_SD, COMMUNE_AREA_SD, COMMUNE_DIMENSION_SD, RESPONDENT_SD = 0.6, 0.3, 0.3, 0.7
+UNSCORED_SHARE = 0.05  # of each option without a score, such as "don't know"
+# Per commune and year: the median-sized commune gets PER_COMMUNE, others in proportion to their
+# population, clipped to PER_COMMUNE_RANGE.
+PER_COMMUNE, PER_COMMUNE_RANGE, DAYS = 200, (60, 400), 365
+# Opening hours of service points, Viet Nam time (UTC+7); times are stored as naive UTC.
+LOCAL_OFFSET, OPEN, CLOSE = timedelta(hours=7), 7 * 3600, 17 * 3600 + 1800
 COMMENTS = (
     "Cán bộ nhiệt tình, hướng dẫn rõ ràng.",
     "Phải chờ lâu, nên có thêm ghế ngồi cho người già.",
@@ -37,7 +68,6 @@ COMMENTS = (
     "Mong có người nói tiếng Mông ở bộ phận một cửa.",
     "Nhà vệ sinh của trường cần sửa.",
 )
-AREA_EFFECT = {"health": 0.4, "school": 0.6, "one_stop": 0.3, "land": -0.3, "commune_office": -0.2}
 
 
 def ensure_service_points(communes: list[Commune]) -> int:
@@ -57,80 +87,209 @@ def ensure_service_points(communes: list[Commune]) -> int:
     return created
 
 
-def _pick(rng: np.random.Generator, survey: Survey, commune_effect: float, person: dict[str, str]) -> dict:
-    """Draw one plausible set of answers: better communes and groups answer more favourably."""
-    latent = commune_effect + AREA_EFFECT[survey.service_area] + sum(
-        GROUP_EFFECT.get(v, 0.0) for v in person.values()) + rng.normal(0, 0.7)
+def read_population(path: Path = DEMO_MARGINS) -> dict[str, dict[str, dict[str, float]]]:
+    """Commune code → variable → category → population, from a margins CSV (empty if no file)."""
+    margins: dict[str, dict[str, dict[str, float]]] = {}
+    if not path.is_file():
+        return margins
+    with path.open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            by_var = margins.setdefault(row["commune_code"], {}).setdefault(row["variable"], {})
+            by_var[row["category"]] = by_var.get(row["category"], 0.0) + float(row["population"])
+    return margins
+
+
+def planned_counts(codes: Sequence[str], margins: dict[str, dict[str, dict[str, float]]], *,
+                   per_commune: int = PER_COMMUNE, per_commune_range: tuple[int, int] = PER_COMMUNE_RANGE,
+                   total: int | None = None) -> np.ndarray:
+    """Responses per commune over the demo period.
+
+    A commune of the province's median population (over every commune in ``margins``, not only
+    ``codes``) gets ``per_commune``; the others in proportion to their population, clipped to
+    ``per_commune_range``. A commune without margins counts as median-sized. With ``total``,
+    the same shares are scaled to exactly ``total`` responses (largest remainders).
+    """
+    low, high = per_commune_range
+    if not 0 <= low <= high or per_commune < 0 or (total is not None and total < 0):
+        raise ValueError(f"responses per commune must satisfy 0 ≤ min ≤ max (got {low}–{high}), and counts be ≥ 0")
+    sizes = {code: sum(m.get("sex", {}).values()) for code, m in margins.items()}
+    median = float(np.median([s for s in sizes.values() if s > 0])) if any(s > 0 for s in sizes.values()) else 1.0
+    people = np.array([sizes.get(code) or median for code in codes], dtype=float)
+    counts = np.clip(np.rint(per_commune * people / median), low, high).astype(int)
+    if total is None:
+        return counts
+    if counts.sum() == 0:
+        counts = np.ones(len(codes), dtype=int)
+    share = total * counts / max(counts.sum(), 1)
+    scaled = np.floor(share).astype(int)
+    scaled[np.argsort(-(share - scaled), kind="stable")[: total - scaled.sum()]] += 1
+    return scaled
+
+
+def respondent_mix(own: dict[str, dict[str, float]]) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Per respondent question, its categories and the chance of each among a commune's respondents.
+
+    ``OWN_POPULATION_SHARE`` of them are drawn like the commune's population (``own``: its
+    margins), the rest like the service-point mix; without margins, only the mix.
+    """
+    mix = {}
+    for variable, shares in SERVICE_POINT_MIX.items():
+        categories = list(shares)
+        skewed = np.array([shares[c] for c in categories])
+        people = np.array([own.get(variable, {}).get(c, 0.0) for c in categories])
+        p = skewed if people.sum() <= 0 else (
+            OWN_POPULATION_SHARE * people / people.sum() + (1 - OWN_POPULATION_SHARE) * skewed)
+        mix[variable] = (categories, p / p.sum())
+    return mix
+
+
+class _Plan:
+    """One survey's questions, prepared once so that drawing thousands of answers is quick."""
+
+    def __init__(self, survey: Survey):
+        self.survey = survey
+        self.area = SERVICE_AREAS.index(survey.service_area)
+        self.modules = survey.modules
+        self.questions = []
+        for q in survey.main_questions:
+            slopes = weights = dimension = None
+            if q.options and q.type != "multiple":
+                if q.scored:
+                    scored = [o.score for o in q.options if o.score is not None]
+                    spread = float(np.var(scored))
+                    # Slope making the logit of the expected score ≈ the latent near 0 (1 for yes/no).
+                    slope = 0.25 / spread if spread > 0 else 1.0
+                    slopes = tuple(None if o.score is None else slope * o.score for o in q.options)
+                    dimension = q.subdimension.split(".")[0]
+                elif q.id.startswith("used"):
+                    weights = tuple(0.85 if o.value == "yes" else 0.1 for o in q.options)
+                else:
+                    weights = (1.0,) * len(q.options)
+            self.questions.append((q, slopes, weights, dimension))
+
+
+def _choose(rng: np.random.Generator, weights: Sequence[float]) -> int:
+    """An index drawn with chances proportional to ``weights`` (a few options: plain Python is quicker)."""
+    left = rng.random() * sum(weights)
+    for i, w in enumerate(weights):
+        left -= w
+        if left < 0:
+            return i
+    return len(weights) - 1
+
+
+def _pick(rng: np.random.Generator, plan: _Plan, latent: float, dimension_effect: dict[str, float],
+          module: str | None) -> dict:
+    """Draw one plausible set of answers: the higher the respondent's latent (logit scale: the
+    commune's, its service area's and the dimension's effects, the group's and their own), the
+    likelier the favourable options of that dimension's questions."""
     answers: dict[str, object] = {}
-    module = survey.modules[rng.integers(len(survey.modules))] if survey.modules else None
-    for q in survey.main_questions:
+    for q, slopes, weights, dimension in plan.questions:
         if q.module not in (None, module):
             continue
         if q.relevant is not None and not q.relevant.holds(answers):
             continue
         if not q.required and rng.random() < 0.08:
             continue
-        if q.options and q.type != "multiple":
-            scores = np.array([o.score if o.score is not None else np.nan for o in q.options])
-            if q.scored:
-                # Options closer to the respondent's latent satisfaction are likelier.
-                target = 1 / (1 + np.exp(-latent))
-                weight = np.where(np.isnan(scores), 0.06, np.exp(-8 * np.abs(np.nan_to_num(scores) - target)))
-            elif q.id.startswith("used") or q.id == "used_service":
-                weight = np.array([0.85 if o.value == "yes" else 0.1 for o in q.options])
-            else:
-                weight = np.ones(len(q.options))
-            answers[q.id] = q.options[rng.choice(len(q.options), p=weight / weight.sum())].value
+        if slopes is not None:
+            # Adjacent-category logit: option j has odds exp(slope · score_j · latent), so on a
+            # yes/no item the latent is the log-odds of the favourable answer; each option without
+            # a score ("don't know", "not applicable") is chosen by UNSCORED_SHARE of respondents.
+            eta = latent + dimension_effect[dimension]
+            odds = [0.0 if b is None else math.exp(b * eta) for b in slopes]
+            scale = (1 - UNSCORED_SHARE * slopes.count(None)) / sum(odds)
+            answers[q.id] = q.options[_choose(rng, [UNSCORED_SHARE if b is None else o * scale
+                                                    for b, o in zip(slopes, odds)])].value
+        elif weights is not None:
+            answers[q.id] = q.options[_choose(rng, weights)].value
         elif q.type == "multiple":
             answers[q.id] = [o.value for o in q.options if rng.random() < 0.3] or [q.options[0].value]
         elif q.type == "integer":
             answers[q.id] = int(rng.integers(q.min, q.max + 1))
         elif q.type == "text" and rng.random() < 0.12:
             answers[q.id] = COMMENTS[int(rng.integers(len(COMMENTS)))]
-    for qid, value in person.items():
-        if rng.random() < 0.85:
-            answers[qid] = value
     return answers
 
 
-def seed_demo(*, responses: int, seed: int) -> tuple[int, int]:
-    """Service points for every commune plus ``responses`` synthetic responses.
+def _stream(seed: int, code: str, purpose: int) -> np.random.Generator:
+    """A commune's own random stream: its effects and responses do not depend on the other communes."""
+    return np.random.default_rng([seed, int(code) if code.isdigit() else zlib.crc32(code.encode()), purpose])
 
-    The same seed gives the same response ids and answers, so running it again stores nothing
-    new. Times fall in the 90 days before today. Returns (service points created, responses stored).
+
+def seed_demo(*, seed: int, responses: int | None = None, per_commune: int = PER_COMMUNE,
+              per_commune_range: tuple[int, int] = PER_COMMUNE_RANGE, days: int = DAYS,
+              communes: Sequence[str] = (), margins_path: Path = DEMO_MARGINS,
+              now: datetime | None = None) -> tuple[int, int, np.ndarray]:
+    """Service points for every commune, and synthetic responses over the last ``days`` days.
+
+    Responses per commune follow ``planned_counts`` (about ``responses`` in all when given), only
+    for ``communes`` when given. Each falls on one of the ``days`` local days up to today, in
+    opening hours (Viet Nam time), never after ``now`` (default: now). The same seed gives the
+    same response ids and answers, so running it again stores nothing new.
+    Returns (service points created, responses stored, responses planned per commune).
     """
-    communes = db.session.execute(db.select(Commune).order_by(Commune.code)).scalars().all()
-    if not communes:
+    if days < 1:
+        raise ValueError("the demo period must be at least one day")
+    every = db.session.execute(db.select(Commune).order_by(Commune.code)).scalars().all()
+    if not every:
         raise ValueError("no communes loaded: run `flask load-units` first")
-    created_points = ensure_service_points(communes)
+    unknown = sorted(set(communes) - {c.code for c in every})
+    if unknown:
+        raise ValueError(f"unknown commune code(s): {', '.join(unknown)}")
+    created_points = ensure_service_points(every)
+    chosen = [c.code for c in every if not communes or c.code in communes]
     points = {(p.commune_code, p.service_area): p.id for p in db.session.execute(
         db.select(ServicePoint).where(ServicePoint.active).order_by(ServicePoint.id.desc())).scalars()}
-    rng = np.random.default_rng(seed)
-    effects = rng.normal(0, 0.6, len(communes))
-    sizes = rng.gamma(2.0, 1.0, len(communes))
-    surveys = catalog().all_current()
-    today = datetime.combine(utcnow().date(), datetime.min.time())
+    margins = read_population(margins_path)
+    counts = planned_counts(chosen, margins, per_commune=per_commune, per_commune_range=per_commune_range,
+                            total=responses)
+    plans = [_Plan(s) for s in catalog().all_current()]
+    now = now or utcnow()
+    local_midnight = datetime.combine((now + LOCAL_OFFSET).date(), time())
     response_rows, answer_rows = [], []
-    for _ in range(responses):
-        ci = rng.choice(len(communes), p=sizes / sizes.sum())
-        survey = surveys[rng.integers(len(surveys))]
-        person = {"sex": rng.choice(SEX[0], p=SEX[1]), "age_band": rng.choice(AGE[0], p=AGE[1]),
-                  "ethnic_group": rng.choice(ETHNIC[0], p=ETHNIC[1])}
-        person = {k: str(v) for k, v in person.items()}
-        answers, problems = check_answers(survey, _pick(rng, survey, effects[ci], person))
-        if problems:
-            raise ValueError(f"demo generator made an invalid answer for {survey.slug}: {problems}")
-        rid = uuid.UUID(bytes=rng.bytes(16), version=4)
-        submitted = today - timedelta(days=int(rng.integers(0, 90)), seconds=-int(rng.integers(6 * 3600, 20 * 3600)))
-        commune = communes[ci].code
-        response_rows.append({
-            "id": rid, "survey": survey.slug, "survey_version": survey.version, "commune_code": commune,
-            "service_point_id": points.get((commune, survey.service_area)), "lang": "vi" if rng.random() < 0.9 else "en",
-            "mode": "web", "started_at": submitted - timedelta(seconds=int(rng.integers(40, 180))),
-            "submitted_at": submitted, "received_at": submitted, "content_hash": "demo",
-        })
-        answer_rows.extend({"response_id": rid, **row} for row in scored_rows(survey, answers))
-    return created_points, _insert_new(response_rows, answer_rows)
+    for code, n in zip(chosen, counts):
+        effects = _stream(seed, code, 0)
+        overall = effects.normal(0, COMMUNE_SD)
+        by_area = overall + effects.normal(0, COMMUNE_AREA_SD, len(SERVICE_AREAS))
+        by_dimension = {d: e + effects.normal(0, COMMUNE_DIMENSION_SD) for d, e in DIMENSION_EFFECT.items()}
+        rng = _stream(seed, code, 1)
+        mix = respondent_mix(margins.get(code, {}))
+        people = {variable: rng.choice(len(cats), size=n, p=p) for variable, (cats, p) in mix.items()}
+        said = rng.random((n, len(mix))) < 0.85  # the respondent block is optional
+        survey_of = rng.integers(len(plans), size=n)
+        days_back = rng.integers(0, days, size=n)
+        earlier = rng.integers(1, max(days, 2), size=n)  # for today's hours still to come
+        seconds = rng.integers(OPEN, CLOSE, size=n)
+        durations = rng.integers(40, 180, size=n)
+        english = rng.random(n) >= 0.9
+        noise = rng.normal(0, RESPONDENT_SD, n)
+        ids = rng.bytes(16 * n)
+        for i in range(n):
+            plan = plans[survey_of[i]]
+            survey = plan.survey
+            person = {variable: mix[variable][0][people[variable][i]] for variable in mix}
+            latent = by_area[plan.area] + AREA_EFFECT[survey.service_area] + noise[i] + sum(
+                GROUP_EFFECT.get(v, 0.0) for v in person.values())
+            module = plan.modules[rng.integers(len(plan.modules))] if plan.modules else None
+            raw = _pick(rng, plan, latent, by_dimension, module)
+            raw.update({variable: value for j, (variable, value) in enumerate(person.items()) if said[i, j]})
+            answers, problems = check_answers(survey, raw)
+            if problems:
+                raise ValueError(f"demo generator made an invalid answer for {survey.slug}: {problems}")
+            rid = uuid.UUID(bytes=ids[16 * i:16 * i + 16], version=4)
+            # A local day and opening hour, stored as UTC; an hour of today still to come moves to an
+            # earlier day of the period (not all to yesterday, which would then have twice as many).
+            submitted = local_midnight - LOCAL_OFFSET + timedelta(days=-int(days_back[i]), seconds=int(seconds[i]))
+            if submitted >= now:
+                submitted -= timedelta(days=int(earlier[i]))
+            response_rows.append({
+                "id": rid, "survey": survey.slug, "survey_version": survey.version, "commune_code": code,
+                "service_point_id": points.get((code, survey.service_area)), "lang": "en" if english[i] else "vi",
+                "mode": "web", "module": module, "started_at": submitted - timedelta(seconds=int(durations[i])),
+                "submitted_at": submitted, "received_at": submitted, "content_hash": "demo",
+            })
+            answer_rows.extend({"response_id": rid, **row} for row in scored_rows(survey, answers))
+    return created_points, _insert_new(response_rows, answer_rows), counts
 
 
 def _insert_new(response_rows: list[dict], answer_rows: list[dict]) -> int:
@@ -142,8 +301,9 @@ def _insert_new(response_rows: list[dict], answer_rows: list[dict]) -> int:
     new_responses = [r for r in response_rows if r["id"] not in stored]
     new_answers = [a for a in answer_rows if a["response_id"] not in stored]
     if new_responses:
-        db.session.execute(sa.insert(Response), new_responses)
-        db.session.execute(sa.insert(Answer), new_answers)
+        # Core inserts into the tables: one executemany each (the ORM's bulk path is twice as slow here).
+        db.session.execute(Response.__table__.insert(), new_responses)
+        db.session.execute(Answer.__table__.insert(), new_answers)
     db.session.commit()
     return len(new_responses)
 

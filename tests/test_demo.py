@@ -1,0 +1,152 @@
+"""The demo data (`flask seed-demo`): a year of responses, in proportion to commune population."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from feedback.demo import DEMO_MARGINS, planned_counts, read_population, seed_demo
+from feedback.extensions import db
+from feedback.models import Answer, Response, utcnow
+from surveys import catalog, check_answers
+
+from .conftest import count
+
+# Small numbers so that the tests are quick: the median-sized commune gets 10, all between 4 and 16.
+SMALL = ["--per-commune", "10", "--per-commune-min", "4", "--per-commune-max", "16", "--seed", "5"]
+
+
+def _populations() -> dict[str, float]:
+    return {code: sum(m["sex"].values()) for code, m in read_population().items()}
+
+
+def _three_communes() -> list[str]:
+    """The smallest and the largest commune, and one whose share is not clipped."""
+    people = _populations()
+    median = float(np.median(list(people.values())))
+    by_size = sorted(people, key=people.get)
+    middle = next(c for c in by_size if 6 <= 10 * people[c] / median <= 14 and people[c] != median)
+    return [by_size[0], middle, by_size[-1]]
+
+
+def _seed(runner, communes, *extra):
+    args = ["seed-demo", *SMALL, *extra]
+    for code in communes:
+        args += ["--commune", code]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _per_commune(app) -> dict[str, int]:
+    with app.app_context():
+        return dict(db.session.execute(
+            sa.select(Response.commune_code, sa.func.count()).group_by(Response.commune_code)).all())
+
+
+def test_counts_follow_population_within_the_range(app, runner):
+    small, middle, large = communes = _three_communes()
+    output = _seed(runner, communes)
+    people = _populations()
+    median = float(np.median(list(people.values())))
+    stored = _per_commune(app)
+    assert stored == {small: 4, middle: round(10 * people[middle] / median), large: 16}
+    assert 10 * people[small] / median < 4 < 16 < 10 * people[large] / median  # both really clipped
+    assert f"{sum(stored.values())} responses stored" in output
+    assert f"{sum(stored.values())} responses in 3 communes over 365 days" in output
+
+
+def test_default_design_for_the_province():
+    """99 communes, 60–400 each, the median commune 200: about 20,000 responses a year."""
+    people = _populations()
+    counts = planned_counts(sorted(people), read_population())
+    assert len(counts) == 99 and counts.min() >= 60 and counts.max() <= 400 and np.median(counts) == 200
+    assert 15_000 < counts.sum() < 25_000
+    # --responses N keeps the same shares, scaled to N in all.
+    assert planned_counts(sorted(people), read_population(), total=150).sum() == 150
+    scaled = planned_counts(sorted(people), read_population(), total=5000)
+    assert scaled.sum() == 5000 and np.abs(scaled - counts * 5000 / counts.sum()).max() < 1
+    assert DEMO_MARGINS.is_file()
+
+
+def test_a_year_up_to_now_and_nothing_in_the_future(app, runner):
+    _seed(runner, _three_communes())
+    now = utcnow()
+    with app.app_context():
+        rows = db.session.execute(sa.select(Response.started_at, Response.submitted_at, Response.received_at)).all()
+    assert rows
+    for started, submitted, received in rows:
+        assert now - timedelta(days=365) < submitted <= received < now
+        assert started < submitted
+        # Opening hours in Viet Nam time (UTC+7), on a local day no later than today there.
+        local = submitted + timedelta(hours=7)
+        assert 7 <= local.hour <= 17 and local.date() <= (now + timedelta(hours=7)).date()
+
+
+@pytest.mark.parametrize("now", [datetime(2026, 3, 2, 0, 30), datetime(2026, 3, 2, 16, 59)])
+def test_whatever_the_hour_nothing_lands_later_today(app, now):
+    """At 07:30 in Viet Nam (00:30 UTC) almost all of today's opening hours are still to come; at
+    23:59 (16:59 UTC) none is."""
+    code = _three_communes()[-1]
+    with app.app_context():
+        _, stored, planned = seed_demo(seed=9, per_commune=200, communes=[code], now=now)
+        times = db.session.execute(sa.select(Response.submitted_at)).scalars().all()
+    assert stored == planned.sum() == len(times) == 400
+    assert all(now - timedelta(days=365) < t < now for t in times)
+    # Spread over the year: no day (Viet Nam time) has more than a handful.
+    per_day = Counter((t + timedelta(hours=7)).date() for t in times)
+    assert max(per_day.values()) <= 8 and len(per_day) > 200
+
+
+def test_same_seed_same_responses(app, runner):
+    communes = _three_communes()
+    first = _seed(runner, communes[:1])
+    with app.app_context():
+        ids = set(db.session.execute(sa.select(Response.id)).scalars())
+    assert "495 service points created, 4 responses stored" in first
+    # Again: nothing new. With a second commune: only its responses, the first commune's unchanged.
+    assert "0 service points created, 0 responses stored" in _seed(runner, communes[:1])
+    both = _seed(runner, communes[:2])
+    assert f"{_per_commune(app)[communes[1]]} responses stored" in both
+    with app.app_context():
+        assert ids <= set(db.session.execute(sa.select(Response.id)).scalars())
+    assert count(app) == 4 + _per_commune(app)[communes[1]]
+    # Another seed: other responses.
+    assert "4 responses stored" in _seed(runner, communes[:1], "--seed", "6")
+
+
+def test_answers_are_valid(app, runner):
+    _seed(runner, _three_communes(), "--per-commune", "40", "--per-commune-max", "60")
+    with app.app_context():
+        responses = {r.id: r for r in db.session.execute(sa.select(Response)).scalars()}
+        answers = db.session.execute(sa.select(Answer).order_by(Answer.response_id, Answer.question_id,
+                                                                Answer.position)).scalars().all()
+    raw: dict = defaultdict(dict)
+    for a in answers:
+        survey = catalog().get(responses[a.response_id].survey, responses[a.response_id].survey_version)
+        q = survey.question(a.question_id)
+        if q.type == "multiple":
+            raw[a.response_id].setdefault(a.question_id, []).append(a.value)
+        else:
+            raw[a.response_id][a.question_id] = a.value
+        assert a.subdimension == q.subdimension
+        assert a.score == (q.score_of(a.value) if q.scored else None)
+    assert set(raw) == set(responses)
+    for rid, response in responses.items():
+        survey = catalog().get(response.survey, response.survey_version)
+        clean, problems = check_answers(survey, raw[rid])
+        assert problems == [] and clean
+        assert response.module in (survey.modules or (None,))
+    # Every survey appears, with respondents of several groups.
+    assert {r.survey for r in responses.values()} == {s.slug for s in catalog().all_current()}
+    groups = Counter(values["ethnic_group"] for values in raw.values() if "ethnic_group" in values)
+    assert len(groups) >= 3
+
+
+def test_unknown_commune_is_refused(runner):
+    result = runner.invoke(args=["seed-demo", "--commune", "99999"])
+    assert result.exit_code != 0 and "unknown commune code(s): 99999" in result.output
