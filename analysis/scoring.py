@@ -20,6 +20,7 @@ from analysis.design import build_designs
 from analysis.domains import estimate_domains
 from analysis.estimates import (
     NCHS_MIN_N_EFF,
+    ZERO_SE,
     korn_graubard_interval,
     nchs_reasons,
     papi_scale,
@@ -402,7 +403,6 @@ def score_communes(
         synthetic[rows, s] = result.synthetic
         between[subs[s]] = result.between_variance
     z = float(stats.norm.ppf((1 + confidence) / 2))
-
     k_sub = np.array([st.k(st.dimension_of(s)) for s in subs], dtype=float)
     scale = 9.0 / k_sub
     se_eb_p = np.sqrt(mse_eb)
@@ -436,8 +436,15 @@ def score_communes(
         "ci_high_eb": papi_scale(np.clip(p_eb + z * se_eb_p, 0.0, 1.0), k_sub),
     }
 
+    # A part whose answers are all alike has SE 0 but a Korn–Graubard interval from its
+    # Kish n_eff: in sums it counts with the SE of a normal interval that wide, so that no
+    # dimension interval has zero width.
+    all_alike = (est.variance <= ZERO_SE**2) & (n >= 2)
+    se_in_sums = scale * np.where(all_alike, (high_p - low_p) / (2 * z), se_p)
     starts = np.cumsum([0] + [st.k(d) for d in DIMENSIONS[:-1]])
-    dim_block, dim_flags = _sum_parts(sub_block, sub_flags, starts, z, "dimension")
+    dim_block, dim_flags = _sum_parts(
+        sub_block, sub_flags, starts, z, "dimension", se_parts=se_in_sums
+    )
     total_block, total_flags = _sum_parts(dim_block, dim_flags, np.array([0]), z, "aggregate")
     dim_synthetic = np.add.reduceat(synthetic.astype(int), starts, axis=1)
     dim_parts = np.array([st.k(d) for d in DIMENSIONS])
@@ -537,10 +544,12 @@ def _sum_parts(
     starts: npt.NDArray[np.intp],
     z: float,
     level: str,
+    se_parts: npt.NDArray[np.float64] | None = None,
 ) -> tuple[dict[str, npt.NDArray[np.float64]], dict[str, npt.NDArray[np.bool_]]]:
     """Sum consecutive parts (sub-dimensions -> dimension, dimensions -> aggregate)."""
     score = np.add.reduceat(block["score"], starts, axis=1)  # NaN if any part is NaN
-    se = np.sqrt(np.add.reduceat(np.square(block["se"]), starts, axis=1))
+    parts = block["se"] if se_parts is None else se_parts
+    se = np.sqrt(np.add.reduceat(np.square(parts), starts, axis=1))
     score_eb = np.add.reduceat(block["score_eb"], starts, axis=1)
     se_eb = np.sqrt(np.add.reduceat(np.square(block["se_eb"]), starts, axis=1))
     low, high = _LEVEL_RANGE[level]

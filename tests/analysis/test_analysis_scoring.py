@@ -273,7 +273,13 @@ def test_dimension_and_aggregate_sum_parts():
     assert row(table, "5")["score"] == pytest.approx(10)
     assert row(table, "5.1")["score"] == pytest.approx(10 / 3)
     assert row(table, "total")["score"] == pytest.approx(80)
-    assert row(table, "total")["se"] == 0.0
+    # Every part has SE 0 (all alike); in the sums each counts with the SE of a normal
+    # interval as wide as its Korn–Graubard interval on Kish n_eff = 3, so no dimension
+    # or aggregate interval has zero width.
+    low = 0.025 ** (1 / 3)
+    part = 9 * (1 - low) / (2 * Z_975) / 4
+    assert row(table, "6")["se"] == pytest.approx(np.sqrt(4) * part)
+    assert row(table, "total")["ci_low"] < 80 - 1
     t2018 = score_communes(scores, respondents, structure="2018")
     assert row(t2018, "8.1")["score"] == pytest.approx(5)  # k = 2 in 2018
     assert "8.3" not in set(t2018["code"])
