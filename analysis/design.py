@@ -198,7 +198,7 @@ def _rake_until_converged(
         live = todo[cell_commune]
         result = _rake_cells(
             cell_commune,
-            [merged_codes(margin[v], cell_commune, targets[v].shape[1]) for v in RAKING_VARIABLES],
+            [_merged_codes(margin[v], cell_commune, targets[v].shape[1]) for v in RAKING_VARIABLES],
             count,
             np.ones(len(count)),
             [np.where(todo[:, None], scaled[v], np.nan) for v in RAKING_VARIABLES],
@@ -227,7 +227,7 @@ def _rake_until_converged(
     return use, cell_of, (cell_commune, count, weight, margin, step_weight)
 
 
-def merged_codes(margin: npt.NDArray[np.intp], cell_commune: npt.NDArray[np.intp], k: int) -> npt.NDArray[np.intp]:
+def _merged_codes(margin: npt.NDArray[np.intp], cell_commune: npt.NDArray[np.intp], k: int) -> npt.NDArray[np.intp]:
     """A cell's merged category code from its post-stratum index (commune × k + code)."""
     return margin - cell_commune * k
 
