@@ -30,7 +30,8 @@ class RakeResult:
         Raked weights, indexed like the input frame; they sum to the first variable's total.
     converged
         Whether the joint table of the raking variables changed by less than the tolerance
-        between two sweeps within ``maxit`` sweeps.
+        between two sweeps within ``maxit`` sweeps (R's rule) and every margin is met to
+        1e-6 of the total (a rake can cycle between two tables without meeting one).
     iterations
         Number of full sweeps run.
     """
@@ -160,7 +161,9 @@ def rake(
     largest absolute change of the *joint* weighted table of all raking variables
     between two sweeps is below the tolerance, at most ``maxit`` sweeps: the rule of R's
     ``survey::rake`` (Lumley 2010, §7.3), so that ``rake(svydesign(ids = ~1, data = d),
-    ..., control = list(maxit, epsilon))`` and this function stop at the same sweep.
+    ..., control = list(maxit, epsilon))`` and this function stop at the same sweep. A rake
+    that stops by that rule while a margin is still missed by more than 1e-6 of the total
+    (it cycles between two tables; R reports success) is not ``converged``.
     Rescale the margins to one total first: IPF cannot match variables whose totals
     differ.
 
@@ -318,7 +321,27 @@ def _rake_cells(
         converged |= done
         active &= ~done
         old = new
+    # R's rule can stop a rake that cycles between two joint tables without meeting a
+    # margin; such a rake is not converged either.
+    converged &= _margins_met(count * w, steps, n_groups)
     return _Raked(w, converged, iterations, step_weights)
+
+
+#: A margin missed by more than this share of the group's total: not converged.
+MARGIN_RTOL = 1e-6
+
+
+def _margins_met(
+    weighted: npt.NDArray[np.float64], steps: list, n_groups: int
+) -> npt.NDArray[np.bool_]:
+    """Per group: every margin of every variable in use met to ``MARGIN_RTOL`` × total."""
+    ok = np.ones(n_groups, dtype=bool)
+    for index, flat, used, k in steps:
+        reached = np.bincount(index, weights=weighted, minlength=n_groups * k)
+        gap = np.abs(reached - flat).reshape(n_groups, k).max(axis=1)
+        total = flat.reshape(n_groups, k).sum(axis=1)
+        ok &= ~used | (gap <= MARGIN_RTOL * total)
+    return ok
 
 
 def _trim_cells(

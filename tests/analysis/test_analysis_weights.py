@@ -55,6 +55,15 @@ def test_rake_stops_by_the_joint_table_rule():
     result = rake(frame, margins)
     assert not result.converged and result.iterations == 100
     assert result.weights.iloc[0] < 0.02
+    # No male 18-29 respondent, yet 18-29 has 90 of 100 people and women only 10: the
+    # sweeps cycle between the same two tables, so R's rule stops after a few sweeps —
+    # with the sex margin missed by 80. Not converged.
+    frame = pd.DataFrame(
+        {"sex": ["female", "female", "male"], "age_band": ["18-29", "30-44", "30-44"]}
+    )
+    margins = {"sex": {"female": 10, "male": 90}, "age_band": {"18-29": 90, "30-44": 10}}
+    result = rake(frame, margins)
+    assert not result.converged and result.iterations < 100
 
 
 def test_rake_with_base_weights():

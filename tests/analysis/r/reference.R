@@ -192,6 +192,16 @@ one_commune <- function(code, resp, vals, marg, min_cell, cap) {
           }
         }
       )
+      # R's rule compares the joint table between sweeps, so a rake that cycles between
+      # two tables without meeting a margin stops as "converged"; a margin missed by
+      # more than 1e-6 of the total counts as not converged too (docs/methodology.md §4).
+      if (converged) {
+        for (i in seq_along(in_use)) {
+          got <- svytable(sample[[i]], raked)
+          want <- setNames(population[[i]]$Freq, as.character(population[[i]][[1]]))
+          if (max(abs(as.vector(got[names(want)]) - want)) > 1e-6 * total) converged <- FALSE
+        }
+      }
       if (converged) {
         des <- raked
         break
