@@ -15,6 +15,7 @@ from surveys import RESPONDENT_IDS
 
 from .extensions import db
 from .models import Answer, Commune, PopulationMargin, Response
+from .units import WARD
 
 __all__ = [
     "LOCAL_OFFSET",
@@ -220,12 +221,13 @@ def margins_frame(commune_codes: list[str] | None = None) -> pd.DataFrame:
 
 
 def communes_frame(province_code: str | None = None) -> pd.DataFrame:
-    """Commune codes and names (of one province when given), ordered by code."""
-    query = sa.select(Commune.code.label("commune_code"), Commune.name.label("commune_name")).order_by(Commune.code)
+    """Commune codes, names and division types (``xã``, ``phường`` …; of one province when given), by code."""
+    query = sa.select(Commune.code.label("commune_code"), Commune.name.label("commune_name"),
+                      Commune.division_type).order_by(Commune.code)
     if province_code is not None:
         query = query.where(Commune.province_code == province_code)
     with db.engine.connect() as conn:
-        return pd.DataFrame(conn.execute(query).all(), columns=["commune_code", "commune_name"])
+        return pd.DataFrame(conn.execute(query).all(), columns=["commune_code", "commune_name", "division_type"])
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,11 @@ class AnalysisInput:
     date_from: date | None = None
     date_to: date | None = None
     include_flagged: bool = False
+
+    @property
+    def wards(self) -> list[str]:
+        """Codes of the wards (phường) among the communes: a covariate of the small-area model."""
+        return self.communes.loc[self.communes["division_type"] == WARD, "commune_code"].tolist()
 
     @property
     def flagged(self) -> int:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from vietnam_provinces import Province, ProvinceCode, Ward
+from vietnam_provinces import Province, ProvinceCode, VietNamDivisionType, Ward
 
 from .extensions import db
 from .models import Commune
+
+#: ``Commune.division_type`` of a ward (phường); the others are communes (xã) and special zones.
+WARD = VietNamDivisionType.PHUONG.value
 
 
 def official_units(province_code: str) -> list[dict[str, str]]:

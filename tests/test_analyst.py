@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+from datetime import datetime
 
 import openpyxl
 import sqlalchemy as sa
@@ -10,7 +12,7 @@ import sqlalchemy as sa
 from feedback.extensions import db
 from feedback.models import AuditEvent
 from tests.conftest import OTHER_COMMUNE, OWN_COMMUNE
-from tests.test_bridge import seed
+from tests.test_bridge import add_response, seed, seed_every_subdimension
 
 
 def test_anonymous_is_sent_to_login_or_gets_401(app, client):
@@ -102,12 +104,73 @@ def test_ranking_draws_a_commune_with_one_respondent(app, client, auth, users):
 
 def test_flags_are_explained_in_the_readers_language(app, client, auth, users):
     """Cells show the exports' codes, explained on hover and in a legend under the table."""
-    seed(app, own=8, other=3)  # far fewer than the 30 effective respondents a rank needs
+    seed(app, own=8, other=3)  # far fewer than the 30 effective respondents NCHS asks for
     auth.login(users["analyst"]["email"])
     vi = client.get(f"/analyst/c/{OWN_COMMUNE}?lang=vi").get_data(as_text=True)
-    assert '<abbr title="Cỡ mẫu hiệu dụng &lt; 30: không xếp hạng">insufficient</abbr>' in vi
-    assert "<b>insufficient</b> – Cỡ mẫu hiệu dụng &lt; 30: không xếp hạng" in vi
-    en = client.get("/analyst/?code=total&lang=en").get_data(as_text=True)
-    assert '<abbr title="Effective n &lt; 30: not ranked or grouped">insufficient</abbr>' in en
-    assert "<b>insufficient</b> – Effective n &lt; 30: not ranked or grouped" in en
-    assert "<b>capped</b>" not in en  # the legend explains only the flags shown
+    meaning_vi = "Không đáng tin cậy (chuẩn NCHS 2017): cỡ mẫu hiệu dụng dưới 30"
+    assert f'<abbr title="{meaning_vi}">unreliable:n_eff</abbr>' in vi
+    assert f"<li><b>unreliable:n_eff</b> – {meaning_vi}</li>" in vi
+    assert "<li><b>unweighted</b> – Không có số liệu dân số: trọng số bằng nhau</li>" in vi
+    en = client.get("/analyst/?code=6.1&lang=en").get_data(as_text=True)
+    meaning_en = "Unreliable (NCHS 2017 standard): degrees of freedom under 8"
+    assert f'<abbr title="{meaning_en}">unreliable:df</abbr>' in en
+    assert f"<li><b>unreliable:df</b> – {meaning_en}</li>" in en
+    assert "<b>trimmed</b>" not in en  # the legend explains only the flags shown
+    assert "insufficient" not in en and "too few respondents to rank" not in en
+
+
+def test_flag_legend_explains_prefixed_codes_once(app):
+    from feedback.analyst.views import flag_legend
+
+    with app.test_request_context("/?lang=en"):
+        legend = dict(flag_legend(["synthetic:3/28;unreliable:width", "collapsed:age_band;synthetic:1/28",
+                                   "empty;synthetic", "unreliable:n_eff;collapsed:sex"]))
+    assert list(legend) == ["empty", "collapsed:sex", "collapsed:age_band", "unreliable:n_eff",
+                            "unreliable:width", "synthetic", "synthetic:k/K"]  # the exports' order
+    assert legend["synthetic:k/K"] == "k of its K sub-dimensions are estimated from the model only"
+    assert legend["collapsed:age_band"].startswith("Categories of age band with fewer than 5")
+    with app.test_request_context("/?lang=vi"):
+        assert dict(flag_legend(["not_raked:ethnic_group"]))["not_raked:ethnic_group"].startswith(
+            "Không cân chỉnh theo dân tộc")
+
+
+RANK_CELL = re.compile(r'<td class="n nw">(\d+)(?:<span class="muted">/(\d+)</span>)?<br>'
+                       r'<span class="ci" title="[^"]+">\((\d+)–(\d+)\)</span></td>')
+
+
+def test_province_page_ranks_every_commune_with_data_with_rank_intervals(app, client, auth, users):
+    seed_every_subdimension(app)
+    auth.login(users["analyst"]["email"])
+    for code in ("total", "1", "5", "8", "8.3"):
+        html = client.get(f"/analyst/?code={code}&lang=en").get_data(as_text=True)
+        ranks = [tuple(int(x) for x in (m[0], m[2], m[3])) for m in RANK_CELL.findall(html)]
+        assert len(ranks) == 5 and min(r for r, _, _ in ranks) == 1, code  # the five communes that answered
+        assert all(low <= rank <= high for rank, low, high in ranks), code
+        assert "5 communes ranked." in html
+        assert html.count("<svg") == 1 and html.count('class="pt"') == 5  # the chart draws the same five
+    vi = client.get("/analyst/?code=total&lang=vi").get_data(as_text=True)
+    assert "khoảng thứ hạng 95%" in vi and "Ước lượng cho địa bàn nhỏ" in vi and "Ước lượng trực tiếp" in vi
+
+
+def test_scorecard_shows_both_estimates_and_the_rank_out_of_all(app, client, auth, users):
+    seed_every_subdimension(app)
+    auth.login(users["analyst"]["email"])
+    html = client.get(f"/analyst/c/{OWN_COMMUNE}?lang=en").get_data(as_text=True)
+    ranks = RANK_CELL.findall(html)
+    assert len(ranks) == 8 + 1 + 28  # dimensions, aggregate and sub-dimensions, each ranked
+    assert all(m[1] == "5" for m in ranks)  # out of the five communes with answers
+    assert "Small-area estimate" in html and "Direct estimate" in html
+
+
+def test_synthetic_estimates_are_marked(app, client, auth, users):
+    """A commune that answered 6.1 but not 4.2 still gets a (model-only) 4.2 estimate and rank."""
+    seed(app, own=8, other=3)
+    with app.app_context():
+        add_response("02680", datetime(2025, 8, 3, 3), [("wait_time", "lt15", "6.1", 1.0)])
+        db.session.commit()
+    auth.login(users["analyst"]["email"])
+    html = client.get("/analyst/?code=4.2&lang=en").get_data(as_text=True)
+    assert html.count('<tr class="synthetic">') == 1 and '<span class="model">model only</span>' in html
+    assert '<g class="model">' in html and "<li><b>synthetic</b> – Nobody in this commune answered" in html
+    card = client.get("/analyst/c/02680?lang=vi").get_data(as_text=True)
+    assert '<span class="model">chỉ từ mô hình</span>' in card

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from feedback.bridge import (
-    load_analysis_input, margins_frame, period_bounds, respondents_frame, response_keys, scores_frame,
+    communes_frame, load_analysis_input, margins_frame, period_bounds, respondents_frame, response_keys, scores_frame,
 )
 from feedback.extensions import db
 from feedback.models import Answer, PopulationMargin, Response
@@ -55,6 +55,30 @@ def seed(app, *, own: int = 8, other: int = 3, flagged: int = 1) -> dict[str, li
             ], flags="too_fast"))
         db.session.commit()
     return ids
+
+
+WARDS = {"02647": 0.8, "02674": 0.75}  # Phường Lào Cai, Phường Cam Đường: mostly favourable answers
+COMMUNES = {OWN: 0.35, "02680": 0.3, "02683": 0.4}  # Xã Khao Mang, Xã Hợp Thành, Xã Bát Xát
+
+
+def seed_every_subdimension(app, places: dict[str, float] | None = None, *, n: int = 12, seed: int = 11) -> None:
+    """``n`` respondents per commune answering every sub-dimension of the current structure.
+
+    Each answer is favourable (1) with the commune's probability in ``places`` (default: two
+    wards doing well and three communes doing less well), so every commune has a direct
+    estimate of every sub-dimension, dimension and the aggregate, and wards differ from communes.
+    """
+    from analysis import get_structure
+
+    rng = np.random.default_rng(seed)
+    subs = get_structure("current").subdimensions
+    with app.app_context():
+        for commune, favourable in (places or {**WARDS, **COMMUNES}).items():
+            for i in range(n):
+                answers = [(f"q{s}", "x", s, float(rng.random() < favourable)) for s in subs]
+                add_response(commune, datetime(2025, 8, 1 + i % 28, 3), answers,
+                             person=(("female", "male")[i % 2], "30-44", "kinh"))
+        db.session.commit()
 
 
 def _canon(ids: pd.Series) -> list[str]:
@@ -134,6 +158,19 @@ def test_analysis_input_is_consistent_and_counts_flagged(app):
     assert list(data.scores["response_id"].cat.categories) == list(data.respondents["response_id"])
     assert len(data.communes) == 99 and data.margins is None
     assert np.isin(data.scores["subdimension"].astype(str), ["6.1", "4.2"]).all()
+
+
+def test_communes_carry_their_division_type_and_wards(app):
+    with app.app_context():
+        communes = communes_frame("15")
+        data = load_analysis_input(province_code="15", commune_codes=[OWN, OTHER])
+    types = dict(zip(communes["commune_code"], communes["division_type"]))
+    assert types[OWN] == "xã" and types[OTHER] == "phường"
+    assert sorted(set(types.values())) == ["phường", "xã"]
+    assert data.wards == [OTHER]  # only the communes read
+    with app.app_context():
+        everything = load_analysis_input(province_code="15")
+    assert len(everything.wards) == 10 and OTHER in everything.wards and OWN not in everything.wards
 
 
 def test_margins_frame(app):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import uuid
 
 import numpy as np
@@ -12,10 +13,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from feedback.exports import CONTRACT_COLUMNS, suppress_small_cells
+import analysis
+from feedback.exports import (
+    COLUMN_LABELS, CONTRACT_COLUMNS, FLAG_MEANINGS, FLAG_SUFFIX_MEANINGS, flag_meaning, suppress_small_cells,
+)
 from feedback.extensions import db
 from feedback.models import AuditEvent, PopulationMargin
-from tests.test_bridge import OTHER, OWN, seed
+from tests.test_bridge import COMMUNES, OTHER, OWN, WARDS, seed, seed_every_subdimension
 
 
 def _scores(runner, tmp_path, fmt: str, *args: str):
@@ -50,9 +54,67 @@ def test_export_scores_formats_have_contract_columns(app, runner, tmp_path, fmt)
     assert row["n"] == len(ids["own"])
     # Per respondent mean of (wait, overall): alternately (0 + .75)/2 and (1 + .75)/2; equal weights.
     assert row["p"] == pytest.approx(np.mean([0.375, 0.875] * (len(ids["own"]) // 2)))
-    assert "unweighted" in row["flags"] and "insufficient" in row["flags"]
+    assert "unweighted" in row["flags"] and "unreliable:n_eff" in row["flags"]
+    # Direct estimate with its Korn–Graubard interval; small-area estimate, its interval and rank.
+    assert row["ci_low"] < row["score"] < row["ci_high"]
+    assert row["se"] == pytest.approx(9 / 4 * row["se_p"])  # dimension 6 has k = 4 sub-dimensions
+    assert 0 < row["p_eb"] < 1 and row["mse_eb"] > 0
+    assert row["ci_low_eb"] < row["score_eb"] < row["ci_high_eb"]
+    assert row["se_eb"] == pytest.approx(9 / 4 * np.sqrt(row["mse_eb"]))
+    assert 1 <= row["rank_low"] <= row["rank"] <= row["rank_high"] <= 2  # two communes with answers
+    assert row["group"] in {"highest", "lowest"}
     assert set(table["level"]) == {"subdimension", "dimension", "aggregate"}
     assert "total" in set(table["code"].astype(str))
+
+
+#: The score export's columns as issue #11 names them (outside checks read these names).
+ISSUE_11_COLUMNS = (
+    "commune_code", "commune_name", "level", "code", "n", "n_eff", "p", "se", "score", "ci_low", "ci_high",
+    "se_p", "p_eb", "mse_eb", "score_eb", "se_eb", "ci_low_eb", "ci_high_eb", "rank", "rank_low", "rank_high",
+    "group", "flags",
+)
+
+
+def test_csv_export_has_every_contract_column(app, runner, tmp_path):
+    seed_every_subdimension(app)
+    path, _ = _scores(runner, tmp_path, "csv")
+    table = _read(path, "csv")
+    assert set(ISSUE_11_COLUMNS) <= set(table.columns) and set(CONTRACT_COLUMNS) == set(ISSUE_11_COLUMNS)
+    assert set(analysis.COLUMNS) - {"commune"} <= set(table.columns)
+    answered = table[table["commune_code"].isin([*WARDS, *COMMUNES])]
+    # Every commune with answers is ranked on every code, with a rank interval; the others are not.
+    assert answered[["score_eb", "ci_low_eb", "ci_high_eb", "rank", "rank_low", "rank_high"]].notna().all().all()
+    assert (answered["rank_low"] <= answered["rank"]).all() and (answered["rank"] <= answered["rank_high"]).all()
+    assert table.loc[~table.index.isin(answered.index), "rank"].isna().all()
+    subs = answered[answered["level"] == "subdimension"]
+    assert subs[["se_p", "p_eb", "mse_eb"]].notna().all().all()
+    assert (subs["ci_high"] > subs["ci_low"]).all()  # no zero-width interval, even for answers all alike
+
+
+def test_flags_are_only_the_documented_codes(app, runner, tmp_path):
+    from analysis.scoring import RAKING_VARIABLES, UNRELIABLE_REASONS
+
+    seed(app, own=20, other=3)
+    seed_every_subdimension(app, {"02680": 0.3, "02683": 0.5}, n=2)  # one respondent per sub-dimension or so
+    path = tmp_path / "margins.csv"
+    path.write_text(MARGINS, encoding="utf-8")
+    assert runner.invoke(args=["import-margins", str(path)]).exit_code == 0
+    assert set(analysis.FLAGS) <= set(FLAG_MEANINGS)  # every code analysis writes is explained
+    for base, variables in (("collapsed", RAKING_VARIABLES), ("not_raked", RAKING_VARIABLES),
+                            ("unreliable", UNRELIABLE_REASONS)):
+        assert set(variables) <= set(FLAG_SUFFIX_MEANINGS[base]), base
+    for public in ((), ("--public",)):
+        table = _read(_scores(runner, tmp_path, "csv", *public)[0], "csv")
+        flags = {f for cell in table["flags"].dropna() for f in cell.split(";")}
+        assert flags, "the data should raise some flags"
+        for flag in flags:
+            base, _, suffix = flag.partition(":")
+            assert base in (*analysis.FLAGS, "suppressed"), flag
+            assert not suffix or suffix in FLAG_SUFFIX_MEANINGS[base] or re.fullmatch(r"\d+/\d+", suffix), flag
+            assert flag_meaning(flag, "vi") != flag and flag_meaning(flag, "en") != flag
+    assert {"unweighted", "not_raked:age_band", "unreliable:n_eff", "synthetic", "suppressed"} <= flags
+    assert any(f.startswith("synthetic:") for f in flags)
+    assert not flags & {"insufficient", "capped", "nonconvergent", "collapsed"}
 
 
 def test_xlsx_readme_sheet(app, runner, tmp_path):
@@ -64,9 +126,17 @@ def test_xlsx_readme_sheet(app, runner, tmp_path):
     assert "not official" in text and "2025-08-01 – 2025-08-31" in text
     readme = {row[0].value: row[1].value for row in book["README"].iter_rows() if row[0].value}
     assert readme["Phiếu chất lượng thấp bị loại / Low-quality responses excluded"] == 1
-    for column in ("n_eff", "score_eb", "flags"):
-        assert column in text
-    assert "insufficient" in text and "unweighted" in text
+    sheet = {row[0].value: [c.value for c in row[1:]] for row in book["README"].iter_rows() if row[0].value}
+    scores = pd.read_excel(path, sheet_name="scores")
+    for column in scores.columns:  # every column, in both languages
+        assert column in sheet and all(sheet[column][:2]), column
+    for flag in (*FLAG_MEANINGS, "collapsed:ethnic_group", "not_raked:sex", "unreliable:n_eff",
+                 "unreliable:width", "unreliable:relative_width", "unreliable:df", "synthetic:k/K"):
+        assert flag in sheet and all(sheet[flag][:2]), flag
+    assert "insufficient" not in sheet and "capped" not in sheet
+    for reference in ("Korn", "Graubard", "Parker", "Vital and Health Statistics 2(175)", "Fay", "Herriot",
+                      "Datta", "Lahiri", "Lumley", "survey"):
+        assert reference in text, reference
 
 
 def test_dta_has_variable_labels(app, runner, tmp_path):
@@ -75,7 +145,19 @@ def test_dta_has_variable_labels(app, runner, tmp_path):
     with pd.io.stata.StataReader(path) as reader:
         labels = reader.variable_labels()
     assert labels["n_eff"].startswith("Kish effective sample size")
-    assert labels["score"].startswith("PAPI-scale score")
+    assert labels["score"].startswith("Direct PAPI-scale score")
+    assert labels["ci_low_eb"] == "Empirical-Bayes score, 95% interval low"
+    assert labels["rank_high"] == "95% rank interval: worst plausible rank"
+    assert set(labels) == set(CONTRACT_COLUMNS) and all(labels.values())  # every column labelled
+    province, _ = _scores(runner, tmp_path, "dta", "--level", "province")
+    with pd.io.stata.StataReader(province) as reader:
+        assert all(reader.variable_labels().values())
+
+
+def test_column_labels_fit_stata():
+    assert set(CONTRACT_COLUMNS) | {"n_communes", "baseline_2018", "target_2019", "official",
+                                    "gap_to_target"} <= set(COLUMN_LABELS)
+    assert all(len(en) <= 80 for _, en in COLUMN_LABELS.values())  # Stata cuts labels at 80 characters
 
 
 def test_json_meta_counts_exclusions(app, runner, tmp_path):
@@ -93,10 +175,14 @@ def test_province_level_against_targets(app, runner, tmp_path):
     table = _read(path, "csv")
     assert list(table.columns[: len(CONTRACT_COLUMNS)]) == list(CONTRACT_COLUMNS)
     assert {"target_2019", "baseline_2018", "official", "n_communes"} <= set(table.columns)
+    # The roll-up is direct: no small-area estimates or ranks for the province itself.
+    assert table[["p_eb", "mse_eb", "score_eb", "se_eb", "ci_low_eb", "ci_high_eb", "rank", "rank_low",
+                  "rank_high"]].isna().all().all()
     total = table[table["code"] == "total"].iloc[0]
     assert total["target_2019"] == pytest.approx(46.96) and total["baseline_2018"] == pytest.approx(44.37)
     sub = table[table["code"] == "6.1"].iloc[0]
     assert sub["n"] == 8 + 3 and sub["n_communes"] == 2
+    assert sub["se_p"] == pytest.approx(sub["se"] * 4 / 9)
 
 
 def test_public_export_suppresses_small_cells(app, runner, tmp_path):
@@ -104,12 +190,14 @@ def test_public_export_suppresses_small_cells(app, runner, tmp_path):
     path, _ = _scores(runner, tmp_path, "csv", "--public")
     table = _read(path, "csv")
     small = table[(table["commune_code"] == OTHER) & (table["code"] == "6.1")].iloc[0]
-    assert small["n"] == 3 and pd.isna(small["score"]) and pd.isna(small["p_eb"])
-    assert "suppressed" in small["flags"]
+    assert small["n"] == 3 and "suppressed" in small["flags"]
+    estimates = [c for c in CONTRACT_COLUMNS if c not in ("commune_code", "commune_name", "level", "code", "n",
+                                                          "flags")]
+    assert small[estimates].isna().all(), small[estimates][small[estimates].notna()]
     dim = table[(table["commune_code"] == OTHER) & (table["code"] == "6")].iloc[0]
-    assert "suppressed" in dim["flags"] and pd.isna(dim["score_eb"])
+    assert "suppressed" in dim["flags"] and dim[estimates].isna().all()
     big = table[(table["commune_code"] == OWN) & (table["code"] == "6.1")].iloc[0]
-    assert big["score"] > 0 and "suppressed" not in big["flags"]
+    assert big["score"] > 0 and "suppressed" not in big["flags"] and big[["rank_low", "ci_low_eb"]].notna().all()
 
 
 def test_suppress_small_cells_blanks_parts_and_their_sums():
@@ -121,11 +209,11 @@ def test_suppress_small_cells_blanks_parts_and_their_sums():
         "n": pd.array([4, 10, pd.NA, pd.NA, 5, pd.NA], dtype="Int64"),
         "score": [1.0, 2.0, 3.0, 40.0, 1.5, 3.5],
         "group": ["", "high-average", "", "", "lowest", "lowest"],
-        "flags": ["insufficient", "", "", "", "", ""],
+        "flags": ["unreliable:n_eff", "", "", "", "", ""],
     })
     out = suppress_small_cells(table)
     assert out["score"].isna().tolist() == [True, False, True, True, False, False]
-    assert out.loc[0, "flags"] == "insufficient;suppressed" and out.loc[3, "flags"] == "suppressed"
+    assert out.loc[0, "flags"] == "unreliable:n_eff;suppressed" and out.loc[3, "flags"] == "suppressed"
     assert out.loc[0, "n"] == 4  # the count stays: it says why the value is hidden
     assert out.attrs["suppressed"] == 3
     assert table["score"].notna().all()  # the input is not changed
@@ -184,8 +272,8 @@ MARGINS = "commune_code,variable,category,population\n" + "\n".join(
     ]) + "\n"
 
 
-def test_import_margins_is_idempotent_and_weights(app, runner, tmp_path, ):
-    seed(app, own=8)
+def test_import_margins_is_idempotent_and_weights(app, runner, tmp_path):
+    seed(app, own=20)  # enough respondents per category for sex and ethnic group to be raked
     path = tmp_path / "margins.csv"
     path.write_text(MARGINS, encoding="utf-8")
     first = runner.invoke(args=["import-margins", str(path)])
@@ -197,6 +285,7 @@ def test_import_margins_is_idempotent_and_weights(app, runner, tmp_path, ):
     out, _ = _scores(runner, tmp_path, "csv")
     row = _read(out, "csv").query("commune_code == @OWN and code == '6.1'").iloc[0]
     assert "unweighted" not in row["flags"] and row["n_eff"] < row["n"]
+    assert "not_raked:age_band" in row["flags"]  # everyone is 30–44: one category left
 
 
 def test_import_margins_reports_bad_lines(app, runner, tmp_path):
@@ -251,3 +340,31 @@ def test_writers_return_bytes(app):
     assert pd.read_excel(io.BytesIO(score_bytes(export, "xlsx")), sheet_name="scores").shape[0] == 99 * 37
     with pytest.raises(ValueError, match="unknown format"):
         score_bytes(export, "pdf")
+
+
+def test_small_area_model_is_told_which_communes_are_wards(app, monkeypatch):
+    """The Fay–Herriot model gets a ward (phường) indicator: two wards and three communes answer here."""
+    from feedback import exports
+    from feedback.bridge import load_analysis_input
+
+    seed_every_subdimension(app)
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return analysis.score_communes(*args, **kwargs)
+
+    monkeypatch.setattr(exports, "score_communes", spy)
+    with app.app_context():
+        data = load_analysis_input(province_code="15")
+        table = exports.commune_scores(data)
+    wards = set(calls[0]["wards"])
+    assert len(wards) == 10 and set(WARDS) <= wards and not set(COMMUNES) & wards  # Lào Cai has 10 wards
+    answered = table["commune_code"].isin([*WARDS, *COMMUNES]) & (table["level"] == "subdimension")
+    args = (data.scores, data.respondents)
+    common = {"communes": list(data.communes["commune_code"])}
+    with_wards = analysis.score_communes(*args, wards=data.wards, **common)
+    without = analysis.score_communes(*args, **common)
+    np.testing.assert_allclose(table.loc[answered, "p_eb"], with_wards.loc[answered, "p_eb"])
+    # Wards answer better than communes here: the indicator moves the estimates.
+    assert not np.allclose(with_wards.loc[answered, "p_eb"], without.loc[answered, "p_eb"])

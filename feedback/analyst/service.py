@@ -67,11 +67,32 @@ class Ranking:
     chart: dict[str, Any]
     excluded: int
     respondents: int
+    ranked: int
+    model_only: int
+
+
+def _clean(value: Any) -> Any:
+    return None if (value is pd.NA or value is None or (isinstance(value, float) and np.isnan(value))) else value
+
+
+def _model_only(flags: str | None) -> tuple[int, int] | None:
+    """(k, K) when k of the row's K parts are estimated from the model alone (flag ``synthetic``)."""
+    for flag in (flags or "").split(";"):
+        base, _, suffix = flag.partition(":")
+        if base == "synthetic":
+            if not suffix:
+                return (1, 1)
+            k, _, total = suffix.partition("/")
+            return (int(k), int(total))
+    return None
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (None if (v is pd.NA or (isinstance(v, float) and np.isnan(v))) else v) for k, v in r.items()}
-            for r in frame.to_dict("records")]
+    """Table rows as dicts without NaN/NA, with ``synthetic`` = (k, K) parts from the model alone, or None."""
+    rows = [{k: _clean(v) for k, v in r.items()} for r in frame.to_dict("records")]
+    for r in rows:
+        r["synthetic"] = _model_only(r.get("flags"))
+    return rows
 
 
 def _score_tables(period: Period, province_code: str, structure: str = "current") -> tuple[pd.DataFrame, pd.DataFrame, int]:
@@ -82,20 +103,22 @@ def _score_tables(period: Period, province_code: str, structure: str = "current"
 
 
 def interval_chart(rows: list[dict[str, Any]], *, reference: float | None = None, target: float | None = None,
-                   low: float, high: float, width: int = 560, row_height: int = 18, label_width: int = 0) -> dict[str, Any]:
-    """Geometry of a horizontal interval plot: a dot per score with its CI as a bar.
+                   low: float, high: float, width: int = 440, row_height: int = 16, label_width: int = 124,
+                   score: str = "score_eb", ci: tuple[str, str] = ("ci_low_eb", "ci_high_eb")) -> dict[str, Any]:
+    """Geometry of a horizontal interval plot: a dot per score with its interval as a bar.
 
-    The axis spans the rows' intervals (and the reference and target) with some room, within
-    the level's range [low, high], so differences stay visible.
+    Draws the small-area (EB) estimates by default. The axis spans the rows' intervals (and
+    the reference and target) with some room, within the level's range [low, high], so
+    differences stay visible.
     """
-    values = [v for r in rows for v in (r.get("ci_low"), r.get("ci_high"), r.get("score")) if v is not None]
+    values = [v for r in rows for v in (r.get(ci[0]), r.get(ci[1]), r.get(score)) if v is not None]
     values += [v for v in (reference, target) if v is not None]
     lo, hi = (min(values), max(values)) if values else (low, high)
     pad = max((hi - lo) * 0.08, (high - low) * 0.01)
     lo, hi = max(low, lo - pad), min(high, hi + pad)
     if hi <= lo:
         lo, hi = low, high
-    plot = width - label_width - 10
+    plot = width - label_width - 18  # room for the last tick's label
 
     def x(v: float | None) -> float | None:
         return None if v is None else round(label_width + (v - lo) / (hi - lo) * plot, 1)
@@ -106,8 +129,9 @@ def interval_chart(rows: list[dict[str, Any]], *, reference: float | None = None
         "height": row_height * len(rows) + 24,
         "row_height": row_height,
         "label_width": label_width,
-        "points": [{"y": row_height * i + row_height / 2, "x": x(r.get("score")), "x1": x(r.get("ci_low")),
-                    "x2": x(r.get("ci_high")), "row": r} for i, r in enumerate(rows)],
+        "points": [{"y": row_height * i + row_height / 2, "x": x(r.get(score)), "x1": x(r.get(ci[0])),
+                    "x2": x(r.get(ci[1])), "score": r.get(score), "low": r.get(ci[0]), "high": r.get(ci[1]),
+                    "row": r} for i, r in enumerate(rows)],
         "reference": x(reference),
         "target": x(target),
         "ticks": [{"x": x(t), "label": f"{t:g}"} for t in ticks],
@@ -116,28 +140,28 @@ def interval_chart(rows: list[dict[str, Any]], *, reference: float | None = None
 
 
 def province_ranking(period: Period, code: str, *, province_code: str = "15", structure: str = "current") -> Ranking:
-    """Communes ranked on ``code`` (``total`` or ``1``…``8``), best first, unranked ones last."""
+    """Communes ranked on ``code`` by their small-area estimates, best first; communes without data last."""
     st = get_structure(structure)
     if code not in CODES and code not in st.subdimensions:
         raise ValueError(f"unknown code {code!r}")
     level = LEVEL_OF.get(code, "subdimension")
     table, province, respondents = _score_tables(period, province_code, structure)
-    rows = table[(table["level"] == level) & (table["code"] == code)].copy()
-    rows["_has"] = rows["score"].notna()
-    rows = rows.sort_values(["rank", "_has", "score"], ascending=[True, False, False], na_position="last")
-    prov = province[province["code"] == code].iloc[0].to_dict()
-    prov = {k: (None if (v is pd.NA or (isinstance(v, float) and np.isnan(v))) else v) for k, v in prov.items()}
+    rows = table[(table["level"] == level) & (table["code"] == code)]
+    rows = rows.sort_values(["rank", "commune_name"], na_position="last", kind="stable")
+    prov = {k: _clean(v) for k, v in province[province["code"] == code].iloc[0].to_dict().items()}
     if level == "subdimension":
         k = st.k(st.dimension_of(code))
         level_range = (1 / k, 10 / k)
     else:
         level_range = (8.0, 80.0) if code == "total" else (1.0, 10.0)
-    records = _rows(rows.drop(columns="_has"))
-    chart_rows = [r for r in records if r["score"] is not None]
+    records = _rows(rows)
+    chart_rows = [r for r in records if r["score_eb"] is not None]
     chart = interval_chart(chart_rows, reference=prov.get("score"), target=prov.get("target_2019"),
-                           low=level_range[0], high=level_range[1], label_width=150)
+                           low=level_range[0], high=level_range[1])
     return Ranking(code=code, rows=records, province=prov, chart=chart,
-                   excluded=int(table.attrs.get("excluded", 0)), respondents=respondents)
+                   excluded=int(table.attrs.get("excluded", 0)), respondents=respondents,
+                   ranked=int(rows["rank"].notna().sum()),
+                   model_only=sum(1 for r in records if r["synthetic"] and r["synthetic"][0] == r["synthetic"][1]))
 
 
 @dataclass(frozen=True)
@@ -154,16 +178,21 @@ class Scorecard:
 
 def commune_scorecard(commune_code: str, period: Period, *, province_code: str = "15",
                       structure: str = "current") -> Scorecard:
-    """The scorecard of a commune; small cells suppressed because scorecards get printed and shared."""
+    """The scorecard of a commune; small cells suppressed because scorecards get printed and shared.
+
+    Each row carries ``ranked``: how many communes are ranked on its code.
+    """
     table, province, _ = _score_tables(period, province_code, structure)
+    ranked = table.groupby(["level", "code"])["rank"].count()
     own = suppress_small_cells(table[table["commune_code"] == commune_code].reset_index(drop=True))
+    own["ranked"] = [int(ranked.get((lv, c), 0)) for lv, c in zip(own["level"], own["code"])]
     prov = province.set_index("code")
     st = get_structure(structure)
     rows = []
     for code in CODES[1:] + ("total",):
-        row = own[(own["code"] == code) & (own["level"] == LEVEL_OF[code])].iloc[0].to_dict()
+        row = _rows(own[(own["code"] == code) & (own["level"] == LEVEL_OF[code])])[0]
         rows.append({
-            **{k: (None if (v is pd.NA or (isinstance(v, float) and np.isnan(v))) else v) for k, v in row.items()},
+            **row,
             "name": DIMENSION_NAMES[code],
             "province": _num(prov.loc[code, "score"]),
             "province_low": _num(prov.loc[code, "ci_low"]),
@@ -174,14 +203,15 @@ def commune_scorecard(commune_code: str, period: Period, *, province_code: str =
     subs = _rows(own[own["level"] == "subdimension"])
     for s in subs:
         s["dimension"] = st.dimension_of(s["code"])
+        s["shown"] = bool(s["n"]) or s["score_eb"] is not None  # answered, or estimated from the model
     return Scorecard(commune_code=commune_code, rows=rows, subdimensions=subs,
                      chart=_scorecard_chart(rows[:-1]), excluded=int(table.attrs.get("excluded", 0)),
                      suppressed=int(own.attrs.get("suppressed", 0)))
 
 
-def _scorecard_chart(rows: list[dict[str, Any]], width: int = 600, row_height: int = 26,
-                     label_width: int = 40) -> dict[str, Any]:
-    """Eight dimensions on a common 1–10 axis: commune CI and score, province dot, target tick."""
+def _scorecard_chart(rows: list[dict[str, Any]], width: int = 420, row_height: int = 26,
+                     label_width: int = 28) -> dict[str, Any]:
+    """Eight dimensions on a common 1–10 axis: the commune's EB score and interval, province dot, target tick."""
     plot = width - label_width - 10
 
     def x(v: float | None) -> float | None:
@@ -192,8 +222,8 @@ def _scorecard_chart(rows: list[dict[str, Any]], width: int = 600, row_height: i
         "height": row_height * len(rows) + 24,
         "axis_y": row_height * len(rows) + 4,
         "label_width": label_width,
-        "rows": [{"y": row_height * i + row_height / 2, "code": r["code"], "x": x(r.get("score")),
-                  "x1": x(r.get("ci_low")), "x2": x(r.get("ci_high")), "province": x(r.get("province")),
+        "rows": [{"y": row_height * i + row_height / 2, "code": r["code"], "x": x(r.get("score_eb")),
+                  "x1": x(r.get("ci_low_eb")), "x2": x(r.get("ci_high_eb")), "province": x(r.get("province")),
                   "target": x(r.get("target")), "row": r} for i, r in enumerate(rows)],
         "ticks": [{"x": x(t), "label": str(t)} for t in range(1, 11)],
     }

@@ -17,7 +17,8 @@ from analysis import DIMENSION_NAMES, SUBDIMENSION_NAMES, get_structure
 from .. import audit
 from ..auth import commune_or_404, role_required
 from ..exports import (
-    FLAG_MEANINGS, RESPONSE_FORMATS, SCORE_FORMATS, build_response_export, build_score_export, response_bytes, score_bytes,
+    FLAG_MEANINGS, FLAG_SUFFIX_MEANINGS, RESPONSE_FORMATS, SCORE_FORMATS, build_response_export, build_score_export,
+    flag_meaning, response_bytes, score_bytes,
 )
 from ..extensions import db
 from . import bp
@@ -38,22 +39,35 @@ MIMETYPES = {
 }
 
 
-def _meaning(code: str) -> str:
-    return FLAG_MEANINGS[code][0 if str(get_locale()) == "vi" else 1] if code in FLAG_MEANINGS else code
+def _lang() -> str:
+    return "vi" if str(get_locale()) == "vi" else "en"
 
 
 @bp.app_template_filter("flag_codes")
 def flag_codes(flags: str | None) -> Markup:
-    """``"empty;insufficient"`` as the exports' codes, each explained on hover in the reader's language."""
-    return Markup(", ").join(Markup('<abbr title="{}">{}</abbr>').format(_meaning(code), code)
+    """``"empty;unreliable:n_eff"`` as the exports' codes, each explained on hover in the reader's language."""
+    return Markup(", ").join(Markup('<abbr title="{}">{}</abbr>').format(flag_meaning(code, _lang()), code)
                              for code in (flags or "").split(";") if code)
+
+
+def _legend_code(flag: str) -> str:
+    """One legend entry for every ``synthetic:k/K`` (the count differs from row to row)."""
+    return "synthetic:k/K" if flag.startswith("synthetic:") else flag
 
 
 @bp.app_template_filter("flag_legend")
 def flag_legend(flag_cells: Iterable[str | None]) -> list[tuple[str, str]]:
     """(code, meaning) of every flag in these cells, in the exports' order, for a legend under a table."""
-    shown = {code for flags in flag_cells for code in (flags or "").split(";")}
-    return [(code, _meaning(code)) for code in FLAG_MEANINGS if code in shown]
+    shown = {_legend_code(code) for flags in flag_cells for code in (flags or "").split(";") if code}
+    return [(code, flag_meaning(code, _lang())) for code in sorted(shown, key=_flag_order)]
+
+
+def _flag_order(flag: str) -> tuple[int, int, str]:
+    """Sort key: base codes as in FLAG_MEANINGS, each followed by its suffixes in FLAG_SUFFIX_MEANINGS order."""
+    base, _, suffix = flag.partition(":")
+    bases, suffixes = list(FLAG_MEANINGS), list(FLAG_SUFFIX_MEANINGS.get(base, {}))
+    return (bases.index(base) if base in bases else len(bases),
+            -1 if not suffix else suffixes.index(suffix) if suffix in suffixes else len(suffixes), flag)
 
 
 def _period_or_default() -> Period:

@@ -76,7 +76,8 @@ def test_analyst_pages_and_export_download(app, runner, live_server, desktop, us
         page.locator("a[href*='/analyst/export/scores.csv']").first.click()
     with open(download.value.path(), encoding="utf-8-sig") as f:
         header = f.readline()
-    assert header.startswith("commune_code,commune_name,level,code,n,n_eff,p,se,score")
+    assert header.startswith("commune_code,commune_name,level,code,n,n_eff,p,se,score,ci_low,ci_high,se_p,p_eb")
+    assert "rank,rank_low,rank_high,flags" in header
 
 
 def test_login_page_is_accessible(live_server, desktop):

@@ -166,3 +166,19 @@ def test_landing_page_picks_commune_and_service(app, live_server, phone):
     phone.locator("button[type=submit]").tap()
     phone.wait_for_url("**/c/04465/health")
     assert "Xã Khao Mang" in phone.locator(".sub").first.inner_text()
+
+
+@pytest.mark.parametrize("path", ["/analyst/?lang=vi", "/analyst/?code=6.1&lang=en", "/analyst/c/04465?lang=vi"])
+def test_analyst_pages_fit_a_phone(app, live_server, phone, users, path):
+    """Ranking and scorecard at 360 px: nothing wider than the screen but the tables, which scroll."""
+    from ..test_bridge import seed_every_subdimension
+    from .test_desktop import _log_in
+
+    seed_every_subdimension(app)
+    _log_in(phone, live_server, users["analyst"]["email"])
+    phone.goto(live_server + path)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    assert phone.locator(".scroll table").first.is_visible()
+    rank = phone.locator("td.nw .ci").first.inner_text()
+    assert rank.startswith("(") and "–" in rank  # a rank interval such as (1–3)
+    assert_accessible(phone)
