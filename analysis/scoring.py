@@ -380,8 +380,8 @@ def score_communes(
     designs, (resp, sub, value) = _designs(prepared, margins, min_cell=min_cell, cap=cap)
     est = estimate_domains(designs, resp, sub, value, n_subdimensions=n_subs)
     n, p = est.n, est.p
-    se_p = np.sqrt(est.variance)
     one = n == 1
+    se_p = np.where(one, np.nan, np.sqrt(est.variance))
     low_p, high_p, n_eff_kg = korn_graubard_interval(
         p, np.where(one, np.nan, est.variance), est.n_eff,
         n_rows=est.rows, df=est.rows - 1, level=confidence,
@@ -418,7 +418,7 @@ def score_communes(
         sub_flags[f"not_raked:{v}"] = designs.not_raked[v][:, None] & has_n
     sub_flags["trimmed"] = designs.trimmed[:, None] & has_n
     for reason in UNRELIABLE_REASONS:
-        sub_flags[f"unreliable:{reason}"] = reasons[reason] & ~one
+        sub_flags[f"unreliable:{reason}"] = reasons[reason]
     sub_block = {
         "n": n,
         "n_eff": est.n_eff,
@@ -436,11 +436,12 @@ def score_communes(
         "ci_high_eb": papi_scale(np.clip(p_eb + z * se_eb_p, 0.0, 1.0), k_sub),
     }
 
-    # A part whose answers are all alike has SE 0 but a Korn–Graubard interval from its
-    # Kish n_eff: in sums it counts with the SE of a normal interval that wide, so that no
-    # dimension interval has zero width.
+    # In sums, a part whose answers are all alike (SE 0) counts with the SE of a normal
+    # interval as wide as its Korn–Graubard one (from its Kish n_eff), and a part with one
+    # respondent with the largest variance of a 0–1 value, 0.25 (as in the roll-up), so
+    # that no dimension interval has zero width.
     all_alike = (est.variance <= ZERO_SE**2) & (n >= 2)
-    se_in_sums = scale * np.where(all_alike, (high_p - low_p) / (2 * z), se_p)
+    se_in_sums = scale * np.where(all_alike, (high_p - low_p) / (2 * z), np.where(one, 0.5, se_p))
     starts = np.cumsum([0] + [st.k(d) for d in DIMENSIONS[:-1]])
     dim_block, dim_flags = _sum_parts(
         sub_block, sub_flags, starts, z, "dimension", se_parts=se_in_sums
@@ -461,9 +462,7 @@ def score_communes(
         ignore_index=True,
     )
     table = table.sort_values("commune", kind="stable", ignore_index=True)
-    table = _add_ranks(
-        table, has_data=pd.Series(has_data, index=list(prepared.communes)), level=confidence
-    )
+    table = _add_ranks(table, level=confidence)
     table = table.loc[:, list(COLUMNS)]
     table.attrs.update(
         excluded=prepared.excluded,
@@ -492,10 +491,16 @@ def _small_area(
     if direct.sum() < 2:
         return None
     psi, sigma2 = smoothed_variances(n, within, n_eff)
-    if not np.isfinite(sigma2):  # every commune has one respondent: pool across them
-        sigma2 = float(np.var(p[direct], ddof=1))
-        psi = np.where(direct, sigma2 / np.where(direct, n_eff, 1.0), np.nan)
     if not sigma2 > 0:
+        # No within-commune spread to pool (every commune has one respondent, or the few
+        # with more answered alike): use the spread of all answers in the province, an
+        # upper bound of the within-commune variance.
+        weight = np.where(direct, n, 0.0)
+        mean = np.sum(weight * np.nan_to_num(p)) / weight.sum()
+        spread = np.nan_to_num(within) + np.square(np.nan_to_num(p) - mean)
+        sigma2 = float(np.sum(weight * spread) / weight.sum())
+        psi = np.where(direct, sigma2 / np.where(direct, n_eff, 1.0), np.nan)
+    if not sigma2 > 0:  # every answer in the province alike
         return None
     x = np.ones((len(rows), 1))
     wards_fitted = int((is_ward & direct).sum())
@@ -515,10 +520,17 @@ def _count_flag(count: npt.NDArray[np.int_], parts: npt.NDArray[np.int_]) -> npt
     return np.where(count > 0, text, "")
 
 
-def _add_ranks(table: pd.DataFrame, *, has_data: pd.Series, level: float) -> pd.DataFrame:
-    """Rank, group and rank interval from ``score_eb`` within level × code."""
+def _add_ranks(table: pd.DataFrame, *, level: float) -> pd.DataFrame:
+    """Rank, group and rank interval from ``score_eb`` within level × code.
+
+    Ranked: rows with an EB score resting on at least one answer (not ``empty``; a
+    commune's purely synthetic estimates all equal x'β and would tie in bulk). The rank
+    interval is widened to contain the rank itself (the percentiles of the simulated
+    ranks can miss it for a commune much less certain than the others).
+    """
     eligible = (
-        table["commune"].map(has_data).to_numpy(dtype=bool) & table["score_eb"].notna().to_numpy()
+        table["score_eb"].notna().to_numpy()
+        & ~table["flags"].str.startswith("empty").to_numpy(dtype=bool)
     )
     ranks = rank_and_group(
         table.assign(eligible=eligible), by=["level", "code"], score="score_eb", eligible="eligible"
@@ -530,6 +542,8 @@ def _add_ranks(table: pd.DataFrame, *, has_data: pd.Series, level: float) -> pd.
         low[rows], high[rows] = rank_intervals(
             table["score_eb"].to_numpy(float)[rows], table["se_eb"].to_numpy(float)[rows], level=level
         )
+    rank = ranks["rank"].to_numpy(dtype=float, na_value=np.nan)
+    low, high = np.fmin(low, rank), np.fmax(high, rank)
     return table.assign(
         rank=ranks["rank"],
         group=ranks["group"],
@@ -573,7 +587,7 @@ def _sum_parts(
     combined = {
         name: np.add.reduceat(mask.astype(int), starts, axis=1) > 0
         for name, mask in flags.items()
-        if name not in ("empty", "one_respondent")
+        if name != "empty"
     }
     missing_part = np.add.reduceat(np.isnan(block["score"]).astype(int), starts, axis=1) > 0
     empty = np.add.reduceat((~flags["empty"]).astype(int), starts, axis=1) == 0

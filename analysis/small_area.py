@@ -75,9 +75,10 @@ def smoothed_variances(
     -------
     tuple
         ``(psi, sigma2)``: :math:`\psi_c = \hat\sigma^2 / n_{\mathrm{eff},c}` with
-        :math:`\hat\sigma^2 = \sum_c (n_c - 1) v_c / \sum_c (n_c - 1)`. When every area
-        has one respondent (no within-area information) :math:`\hat\sigma^2` is the
-        variance of the area estimates' values pooled over areas, i.e. of the respondents.
+        :math:`\hat\sigma^2 = \sum_c (n_c - 1) v_c / \sum_c (n_c - 1)`; NaN when no
+        area has two respondents (the caller then needs another estimate of the
+        within-area variance; :func:`analysis.score_communes` uses the spread of all
+        answers in the province).
 
     Notes
     -----

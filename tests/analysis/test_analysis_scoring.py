@@ -135,7 +135,8 @@ def test_one_respondent():
     r = row(score_communes(scores, respondents), "6.1")
     assert r["n"] == 1 and r["p"] == pytest.approx(0.75)
     assert np.isnan(r["se"]) and np.isnan(r["ci_low"]) and np.isnan(r["ci_high"])
-    assert r["flags"] == "one_respondent;unweighted"
+    # No interval: every NCHS rule fails.
+    assert r["flags"] == "one_respondent;unweighted;unreliable:n_eff;unreliable:width;unreliable:df"
     # One commune: no small-area model, so no EB score and no rank.
     assert np.isnan(r["score_eb"]) and pd.isna(r["rank"]) and pd.isna(r["group"])
 
@@ -553,3 +554,62 @@ def test_rake_that_cycles_without_meeting_a_margin_drops_a_variable():
     r = row(score_communes(scores, respondents, margins=margins), "1.1")
     assert "not_raked:ethnic_group" in flags_of(r)
     assert r["se_p"] < 0.2 and r["ci_high"] - r["ci_low"] < 1.0
+
+
+def short_period(seed=9, n_communes=30):
+    """A week of answers: most communes have 0-2 respondents per sub-dimension."""
+    rng = np.random.default_rng(seed)
+    subs = ["3.1", "3.2", "3.3"]
+    rows = []
+    for c in range(n_communes):
+        commune = f"{c + 1:05d}"
+        level = rng.uniform(0.2, 0.9)
+        for i in range(int(rng.integers(1, 5))):
+            for s in subs:
+                if rng.random() < 0.5:
+                    rows.append((f"{commune}-{i}", commune, s, float(rng.random() < level)))
+    scores = pd.DataFrame(rows, columns=["response_id", "commune", "subdimension", "score"])
+    return scores, scores[["response_id", "commune"]].drop_duplicates()
+
+
+def test_one_respondent_parts_make_sums_uncertain_not_exact():
+    # Found by a tester: a dimension made of one-respondent parts had a zero-width
+    # interval. Such a part counts in sums with variance 0.25 and its flag carries up.
+    scores, respondents = short_period()
+    table = score_communes(scores, respondents)
+    single = table[(table["level"] == "subdimension") & (table["n"] == 1)]
+    assert len(single) > 5 and single["se_p"].isna().all()
+    dims = table[(table["level"] == "dimension") & table["score"].notna()]
+    assert ((dims["ci_high"] - dims["ci_low"]) > 0).all()
+    assert (dims["ci_high_eb"] - dims["ci_low_eb"] > 0).all()
+    with_single = dims[dims["commune"].isin(single["commune"])]
+    assert with_single["flags"].str.contains("one_respondent").all()
+
+
+def test_rank_intervals_contain_the_rank_and_synthetic_rows_are_not_ranked():
+    # Found by a tester: in short periods ranks fell outside their intervals, and the
+    # communes with no answer for a code tied in bulk at one rank and filled a group.
+    scores, respondents = short_period()
+    table = score_communes(scores, respondents)
+    ranked = table[table["rank"].notna()]
+    assert ((ranked["rank_low"] <= ranked["rank"]) & (ranked["rank"] <= ranked["rank_high"])).all()
+    synthetic = table[table["flags"].str.split(";").apply(lambda f: "synthetic" in f)]
+    assert len(synthetic) > 0 and synthetic["rank"].isna().all() and synthetic["group"].isna().all()
+    sub = table[table["code"] == "3.1"]
+    assert sub["rank"].notna().sum() == (sub["n"] > 0).sum()
+
+
+def test_small_area_model_when_the_few_larger_communes_answered_alike():
+    # Found by a tester: in a week the only communes with two answers for a code had
+    # answered alike, the pooled within-commune variance was 0 and no EB was made. Then
+    # the spread of all answers in the province stands in for it.
+    rows = [("a1", "00001", "1.2", 1.0), ("a2", "00001", "1.2", 1.0),
+            ("b1", "00002", "1.2", 0.0), ("c1", "00003", "1.2", 1.0), ("d1", "00004", "1.2", 0.0),
+            ("e1", "00005", "1.2", 1.0)]
+    scores = pd.DataFrame(rows, columns=["response_id", "commune", "subdimension", "score"])
+    respondents = scores[["response_id", "commune"]]
+    table = score_communes(scores, respondents)
+    sub = table[table["code"] == "1.2"]
+    assert sub["p_eb"].notna().all() and sub["rank"].notna().all()
+    # n-weighted variance of the six answers: mean 4/6, variance 2/9.
+    assert table.attrs["sigma2"]["1.2"] == pytest.approx(2 / 9)
