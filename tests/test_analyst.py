@@ -174,3 +174,15 @@ def test_synthetic_estimates_are_marked(app, client, auth, users):
     assert '<g class="model">' in html and "<li><b>synthetic</b> – Nobody in this commune answered" in html
     card = client.get("/analyst/c/02680?lang=vi").get_data(as_text=True)
     assert '<span class="model">chỉ từ mô hình</span>' in card
+
+
+def test_staff_navigation_reaches_the_scores(app, client, auth, users):
+    """Analysts find the ranking from every staff page; officers their commune's scorecard."""
+    from tests.conftest import AuthActions
+
+    auth.login(users["analyst"]["email"])
+    assert 'href="/analyst/"' in client.get("/officer/").get_data(as_text=True)
+    officer = app.test_client()
+    AuthActions(officer).login(users["officer"]["email"])
+    page = officer.get("/officer/", follow_redirects=True).get_data(as_text=True)
+    assert 'href="/analyst/c/04465"' in page and 'href="/analyst/"' not in page
