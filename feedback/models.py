@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -85,6 +85,8 @@ class Response(db.Model):
     device_hash: Mapped[str | None] = mapped_column(sa.String(16))
     # The officer who typed in a paper form (mode "paper"); None for every other channel.
     entered_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    # The registered API client (kiosk tablet, paper-entry tool) that sent it; None otherwise.
+    api_client_id: Mapped[int | None] = mapped_column(sa.ForeignKey("api_client.id"))
 
     answers: Mapped[list[Answer]] = relationship(
         back_populates="response", cascade="all, delete-orphan", order_by="Answer.question_id"
@@ -140,6 +142,13 @@ class User(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Bumped by logout, password, role or commune change and deactivation: every session
+    # cookie carries the epoch it was issued under and is refused once it differs.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Failed log-ins since the last success, and until when the next attempt must wait
+    # (a progressive delay; a success resets both).
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    login_delay_until: Mapped[datetime | None]
 
     communes: Mapped[list[Commune]] = relationship(secondary=user_commune, order_by="Commune.code")
 
@@ -199,3 +208,37 @@ class PopulationMargin(db.Model):
         sa.CheckConstraint(sa.column("variable").in_(("sex", "age_band", "ethnic_group")), name="variable"),
         sa.CheckConstraint(sa.column("population") >= 0, name="population"),
     )
+
+
+# Which communes a registered API client may submit for.
+api_client_commune = sa.Table(
+    "api_client_commune",
+    db.metadata,
+    sa.Column("api_client_id", sa.ForeignKey("api_client.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("commune_code", sa.ForeignKey("commune.code"), primary_key=True),
+)
+
+
+class ApiClient(db.Model):
+    """A registered API client (a kiosk tablet, a paper-entry tool): its responses are
+    attributed to it. Only a SHA-256 hash of its bearer token is stored; the token is shown once."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+    communes: Mapped[list[Commune]] = relationship(secondary=api_client_commune, order_by="Commune.code")
+
+
+class HashPepper(db.Model):
+    """A random pepper for one day's network and device hashes (see feedback/quality.py).
+
+    Destroyed once that day's burst window has passed, so a stored hash can no longer be
+    tied to an address by anyone, including whoever holds the secret key."""
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    pepper: Mapped[str] = mapped_column(sa.String(64))
