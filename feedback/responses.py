@@ -47,6 +47,8 @@ class Submission:
     problems: list[Problem] = field(default_factory=list)
     # The officer who typed in a paper form.
     entered_by: int | None = None
+    # The registered API client that sent it.
+    api_client_id: int | None = None
     flags: list[str] = field(default_factory=list)
     network_hash: str | None = None
     device_hash: str | None = None
@@ -293,6 +295,7 @@ def store(sub: Submission) -> tuple[Stored, bool]:
         "network_hash": sub.network_hash,
         "device_hash": sub.device_hash,
         "entered_by": sub.entered_by,
+        "api_client_id": sub.api_client_id,
     }
     answers = scored_rows(sub.survey, sub.answers)
     if db.engine.dialect.name == "postgresql":
