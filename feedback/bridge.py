@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import sqlalchemy as sa
@@ -15,12 +15,15 @@ from surveys import RESPONDENT_IDS
 
 from .extensions import db
 from .models import Answer, Commune, PopulationMargin, Response
+from .times import day_bounds, day_clause
 from .units import WARD
 
 __all__ = [
     "LOCAL_OFFSET",
+    "COUNTED_FLAGS",
     "AnalysisInput",
     "communes_frame",
+    "low_quality",
     "load_analysis_input",
     "margins_frame",
     "period_bounds",
@@ -31,31 +34,41 @@ __all__ = [
 ]
 
 LOCAL_OFFSET = timedelta(hours=7)  # periods are Viet Nam calendar days; times are stored in UTC
+# Flags about a response's times, not its answers: the answers still count in scores (the
+# untrusted time was replaced by the receive time; docs/quality.md, "Times and clocks").
+COUNTED_FLAGS = ("clock",)
 CHUNK_ROWS = 500_000  # rows fetched per round trip (databases other than SQLite)
 CHUNK_RESPONSES = 250_000  # SQLite: responses per delimited-text chunk
 
 
 def period_bounds(date_from: date | None, date_to: date | None) -> tuple[datetime | None, datetime | None]:
-    """Naive-UTC [start, end) of the local days ``date_from``..``date_to`` (both inclusive)."""
-    if date_from is not None and date_to is not None and date_from > date_to:
-        raise ValueError(f"the period starts ({date_from}) after it ends ({date_to})")
-    start = datetime.combine(date_from, time()) - LOCAL_OFFSET if date_from else None
-    end = datetime.combine(date_to + timedelta(days=1), time()) - LOCAL_OFFSET if date_to else None
-    return start, end
+    """Naive-UTC [start, end) of the Viet Nam days ``date_from``..``date_to`` (both inclusive)."""
+    return day_bounds(date_from, date_to)
 
 
 def period_clause(date_from: date | None = None, date_to: date | None = None,
                   commune_codes: list[str] | None = None) -> sa.ColumnElement[bool]:
-    """WHERE clause on ``response``: submitted within the local days, in the communes given."""
-    start, end = period_bounds(date_from, date_to)
-    clauses: list[sa.ColumnElement[bool]] = []
-    if start is not None:
-        clauses.append(Response.submitted_at >= start)
-    if end is not None:
-        clauses.append(Response.submitted_at < end)
+    """WHERE clause on ``response``: submitted within the Viet Nam days, in the communes given.
+
+    ``submitted_at`` decides the period: the server's receive time, or a client's time that
+    the clock rule found plausible (feedback/times.py), never a time nobody can vouch for.
+    """
+    clauses = [day_clause(Response.submitted_at, date_from, date_to)]
     if commune_codes is not None:
         clauses.append(Response.commune_code.in_(sorted(commune_codes)))
-    return sa.and_(sa.true(), *clauses)
+    return sa.and_(*clauses)
+
+
+def low_quality() -> sa.ColumnElement[bool]:
+    """WHERE clause on ``response``: it carries a quality flag that leaves it out of scores.
+
+    Every flag does but those in ``COUNTED_FLAGS``, which are cut out of the ``;``-joined list
+    (delimited on both sides so that no flag matches inside another) before testing for a rest.
+    """
+    rest = sa.literal(";") + sa.func.coalesce(Response.flags, "") + sa.literal(";")
+    for flag in COUNTED_FLAGS:
+        rest = sa.func.replace(rest, f";{flag};", ";")
+    return rest.not_in([";", ";;"])
 
 
 def _sqlite() -> bool:
@@ -154,15 +167,16 @@ def respondents_frame(date_from: date | None = None, date_to: date | None = None
                       commune_codes: list[str] | None = None) -> pd.DataFrame:
     """One row per response in the period: response_id, commune, sex, age_band, ethnic_group, flagged.
 
-    ``flagged`` is True when the response carries quality flags (see docs/quality.md); the
-    respondent block is pivoted from its answers (missing when skipped).
+    ``flagged`` is True when the response's quality flags leave it out of scores (every flag
+    but ``COUNTED_FLAGS``; see docs/quality.md); the respondent block is pivoted from its
+    answers (missing when skipped).
     """
     joins = {qid: aliased(Answer, name=f"rb_{qid}") for qid in RESPONDENT_IDS}
     query = sa.select(
         _response_key(),
         Response.commune_code.label("commune"),
         *(joins[qid].value.label(qid) for qid in RESPONDENT_IDS),
-        (sa.func.coalesce(Response.flags, "") != "").label("flagged"),
+        low_quality().label("flagged"),
     ).select_from(Response)
     for qid, alias in joins.items():
         query = query.outerjoin(
@@ -190,7 +204,7 @@ def scores_frame(date_from: date | None = None, date_to: date | None = None,
                period_clause(date_from, date_to, commune_codes))
     )
     if not include_flagged:
-        query = query.where(sa.func.coalesce(Response.flags, "") == "")
+        query = query.where(~low_quality())
     dtypes: dict[str, object] = {"subdimension": "category"}
     if response_ids is not None:
         dtypes["response_id"] = pd.CategoricalDtype(response_ids)

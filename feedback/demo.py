@@ -13,7 +13,7 @@ import math
 import uuid
 import zlib
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from surveys import Survey, catalog, check_answers, scored_rows
 from .extensions import db
 from .models import SERVICE_AREAS, Answer, Commune, Response, ServicePoint, new_token, utcnow
 from .places import bare_name
+from .times import day_start, local_day
 
 POINT_NAMES = {
     "health": "Trạm Y tế {name}",
@@ -56,8 +57,9 @@ UNSCORED_SHARE = 0.05  # of each option without a score, such as "don't know"
 # Per commune and year: the median-sized commune gets PER_COMMUNE, others in proportion to their
 # population, clipped to PER_COMMUNE_RANGE.
 PER_COMMUNE, PER_COMMUNE_RANGE, DAYS = 200, (60, 400), 365
-# Opening hours of service points, Viet Nam time (UTC+7); times are stored as naive UTC.
-LOCAL_OFFSET, OPEN, CLOSE = timedelta(hours=7), 7 * 3600, 17 * 3600 + 1800
+# Opening hours of service points (seconds after midnight, Viet Nam time); times are stored as
+# naive UTC at whole seconds, like every response time (feedback/times.py).
+OPEN, CLOSE = 7 * 3600, 17 * 3600 + 1800
 COMMENTS = (
     "Cán bộ nhiệt tình, hướng dẫn rõ ràng.",
     "Phải chờ lâu, nên có thêm ghế ngồi cho người già.",
@@ -245,7 +247,7 @@ def seed_demo(*, seed: int, responses: int | None = None, per_commune: int = PER
                             total=responses)
     plans = [_Plan(s) for s in catalog().all_current()]
     now = now or utcnow()
-    local_midnight = datetime.combine((now + LOCAL_OFFSET).date(), time())
+    today = local_day(now)
     response_rows, answer_rows = [], []
     for code, n in zip(chosen, counts):
         effects = _stream(seed, code, 0)
@@ -279,7 +281,7 @@ def seed_demo(*, seed: int, responses: int | None = None, per_commune: int = PER
             rid = uuid.UUID(bytes=ids[16 * i:16 * i + 16], version=4)
             # A local day and opening hour, stored as UTC; an hour of today still to come moves to an
             # earlier day of the period (not all to yesterday, which would then have twice as many).
-            submitted = local_midnight - LOCAL_OFFSET + timedelta(days=-int(days_back[i]), seconds=int(seconds[i]))
+            submitted = day_start(today - timedelta(days=int(days_back[i]))) + timedelta(seconds=int(seconds[i]))
             if submitted >= now:
                 submitted -= timedelta(days=int(earlier[i]))
             response_rows.append({

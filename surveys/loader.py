@@ -1,15 +1,17 @@
 """Load and validate survey definitions from YAML files into frozen ``Survey`` objects.
 
 Layout: ``definitions/<slug>/v<N>.yaml`` (one file per shipped version, never edited once
-shipped; ``versions.lock`` holds their digests) and ``respondent/v<N>.yaml`` (the optional
-respondent block that every survey version names).
+shipped; ``versions.lock`` holds their digests, ``releases.yaml`` the day each shipped) and
+``respondent/v<N>.yaml`` (the optional respondent block that every survey version names).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ __all__ = ["Catalog", "load_catalog", "load_survey", "catalog", "SUBDIMENSIONS",
 
 ROOT = Path(__file__).parent
 LOCK_FILE = ROOT / "versions.lock"
+VIET_NAM_OFFSET = timezone(timedelta(hours=7))  # Viet Nam has kept UTC+7 all year since 1975
+RELEASES_FILE = "releases.yaml"  # under the root: "slug@version: YYYY-MM-DD" (Viet Nam day)
 SERVICE_AREAS = ("health", "school", "one_stop", "land", "commune_office")
 # Every sub-dimension code of PAPI's 2018 and current (2021+) structures.
 SUBDIMENSIONS = (
@@ -294,6 +298,8 @@ def load_survey(path: Path, root: Path = ROOT) -> Survey:
 def load_catalog(root: Path = ROOT) -> Catalog:
     """Load every survey version under ``root/definitions``; one service area per survey."""
     surveys = [load_survey(p, root) for p in sorted((root / "definitions").glob("*/v*.yaml"))]
+    released = read_releases(root)
+    surveys = [dataclasses.replace(s, released=released.get(f"{s.slug}@{s.version}")) for s in surveys]
     areas: dict[str, str] = {}
     for s in surveys:
         if areas.setdefault(s.service_area, s.slug) != s.slug:
@@ -311,10 +317,31 @@ def read_lock() -> dict[str, str]:
     return json.loads(LOCK_FILE.read_text()) if LOCK_FILE.exists() else {}
 
 
-def write_lock(cat: Catalog) -> dict[str, str]:
-    """Record the digest of every version; existing entries are kept, never rewritten."""
+def read_releases(root: Path = ROOT) -> dict[str, date]:
+    """The day each version shipped, by ``slug@version`` (empty when there is no releases file)."""
+    path = root / RELEASES_FILE
+    raw = read_yaml(path) if path.exists() else None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected lines 'slug@version: YYYY-MM-DD'")
+    for key, day in raw.items():
+        if not isinstance(day, date) or isinstance(day, datetime):
+            raise ValueError(f"{path}: {key}: expected a day YYYY-MM-DD, got {day!r}")
+    return {str(k): v for k, v in raw.items()}
+
+
+def write_lock(cat: Catalog, *, today: date | None = None) -> dict[str, str]:
+    """Record the digest of every version, and ``today`` (Viet Nam) as the release day of each
+    version that has none; existing entries are kept, never rewritten."""
     lock = read_lock()
     for s in cat.all_versions():
         lock.setdefault(f"{s.slug}@{s.version}", s.digest)
     LOCK_FILE.write_text(json.dumps(dict(sorted(lock.items())), indent=2) + "\n")
+    released = read_releases()
+    new = sorted(f"{s.slug}@{s.version}" for s in cat.all_versions() if f"{s.slug}@{s.version}" not in released)
+    if new:
+        today = today or datetime.now(VIET_NAM_OFFSET).date()
+        with (ROOT / RELEASES_FILE).open("a", encoding="utf-8") as f:  # appended: the comments stay
+            f.writelines(f"{key}: {today.isoformat()}\n" for key in new)
     return lock

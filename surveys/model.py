@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from typing import Any
 
@@ -116,6 +117,8 @@ class Survey:
     questions: tuple[Question, ...]
     source: str = ""
     digest: str = ""
+    # The Viet Nam day this version shipped (surveys/releases.yaml): no one answered it earlier.
+    released: date | None = None
     _by_id: dict[str, Question] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

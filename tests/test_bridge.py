@@ -183,3 +183,21 @@ def test_margins_frame(app):
         {"commune": OWN, "variable": "sex", "category": "female", "population": 510.0},
         {"commune": OWN, "variable": "sex", "category": "male", "population": 490.0},
     ]
+
+
+def test_a_clock_flag_alone_keeps_a_response_in_the_scores(app):
+    """``clock`` (an untrusted client time, replaced by the receive time) does not exclude; any
+    other flag beside it does, wherever it stands in the list."""
+    answers = [("wait_time", "lt15", "6.1", 1.0)]
+    with app.app_context():
+        kept = [add_response(OWN, datetime(2025, 8, 1, 3), answers, flags=f) for f in ("", "clock")]
+        for flags in ("too_fast;clock", "clock;burst", "straight_lined;clock;honeypot", "too_fast"):
+            add_response(OWN, datetime(2025, 8, 1, 3), answers, flags=flags)
+        db.session.commit()
+        respondents = respondents_frame()
+        scores = scores_frame()
+        data = load_analysis_input(province_code="15")
+        kept_keys = sorted(uuid.UUID(k).hex for k in kept)
+        assert sorted(_canon(respondents.loc[~respondents["flagged"], "response_id"])) == kept_keys
+        assert sorted(_canon(scores["response_id"])) == kept_keys
+    assert data.flagged == 4
