@@ -30,7 +30,8 @@ from analysis.estimates import (
 )
 from surveys import catalog
 
-from .bridge import AnalysisInput, LOCAL_OFFSET, load_analysis_input, period_clause
+from .bridge import AnalysisInput, load_analysis_input, low_quality, period_clause
+from .times import VIET_NAM
 
 __all__ = [
     "CONTRACT_COLUMNS",
@@ -62,10 +63,20 @@ SCORE_FORMATS = ("csv", "xlsx", "json", "dta")
 RESPONSE_FORMATS = ("csv", "xlsx", "dta")
 #: Public outputs blank any estimate resting on fewer respondents than this.
 MIN_PUBLIC_N = 5
-#: Columns blanked by :func:`suppress_small_cells`: every estimate of the row, and its rank.
-SUPPRESSED_COLUMNS = (
-    "n_eff", "p", "se", "score", "ci_low", "ci_high", "se_p", "p_eb", "mse_eb", "score_eb", "se_eb",
-    "ci_low_eb", "ci_high_eb", "group", "rank", "rank_low", "rank_high",
+#: The only columns a row keeps when :func:`suppress_small_cells` hides it: what the row is
+#: (identifiers), how many respondents it rests on (``n``, which says why it is hidden and
+#: tells nothing of their answers), its flags, and the province's official figures, which do
+#: not come from our respondents. Every other column, including any added later, is blanked.
+SUPPRESSION_KEEPS = (
+    "commune_code", "commune_name", "level", "code", "n", "flags",
+    "n_communes", "baseline_2018", "target_2019", "official",
+)
+#: Flags a hidden row keeps: about the commune's weights and the row's structure. The other
+#: reliability reasons depend on the hidden interval's width, so they would hint at it; any
+#: flag added later is dropped too.
+SUPPRESSION_KEEPS_FLAGS = (
+    "empty", "incomplete", "one_respondent", "unweighted", "collapsed", "not_raked", "trimmed", "synthetic",
+    "weighted_by_n", "unreliable:n_eff", "unreliable:df",
 )
 # Shipped copy of ../shared/data/papi_official_lao_cai.csv (sources in data/README-papi-official.md).
 DEFAULT_OFFICIAL = Path(__file__).resolve().parent / "data" / "papi_official_lao_cai.csv"
@@ -297,39 +308,54 @@ class ScoreExport:
 def suppress_small_cells(table: pd.DataFrame, *, min_n: int = MIN_PUBLIC_N) -> pd.DataFrame:
     """Blank every estimate resting on fewer than ``min_n`` respondents, for public outputs.
 
-    A sub-dimension row with n < ``min_n`` loses its estimates (``n`` stays, flag
-    ``suppressed``). A dimension with a suppressed sub-dimension, and the aggregate of a
+    A sub-dimension row with n < ``min_n`` keeps only the columns of
+    :data:`SUPPRESSION_KEEPS` (``n`` stays) and the flags of :data:`SUPPRESSION_KEEPS_FLAGS`,
+    and gains the flag ``suppressed``: every other column is blanked, so a column added to the
+    table later can never leak a hidden value. A dimension with a suppressed sub-dimension, and the aggregate of a
     commune with a suppressed dimension, are suppressed too: otherwise the hidden value
     could be recovered by subtraction. Rows of a roll-up (``n`` only) follow their own n.
     """
     out = table.copy()
     n = pd.to_numeric(out["n"], errors="coerce").fillna(0)
-    small = (n > 0) & (n < min_n)  # n = 0 has no estimate to hide
-    is_sub = out["level"] == "subdimension"
-    hide = is_sub & small
-    if "commune_code" in out.columns and "commune_name" in out.columns and "n_communes" not in out.columns:
-        parent = out["code"].str.split(".").str[0]
-        hidden_dims = set(zip(out.loc[hide, "commune_code"], parent[hide]))
-        dim_hide = (out["level"] == "dimension") & pd.Series(
-            [(c, d) in hidden_dims for c, d in zip(out["commune_code"], out["code"])], index=out.index
+    # n = 0 has no estimate to hide. (A commune's dimension and aggregate rows carry no n;
+    # a roll-up's carry the largest n of their parts.)
+    hide = (n > 0) & (n < min_n)
+    if "commune_code" in out.columns:
+        parent = out["code"].astype(str).str.split(".").str[0]
+        hidden_dims = set(zip(out.loc[hide & (out["level"] == "subdimension"), "commune_code"],
+                              parent[hide & (out["level"] == "subdimension")]))
+        hide |= (out["level"] == "dimension") & pd.Series(
+            [(c, d) in hidden_dims for c, d in zip(out["commune_code"], out["code"].astype(str))], index=out.index
         )
-        hide |= dim_hide
         communes_hidden = set(out.loc[hide, "commune_code"])
         hide |= (out["level"] == "aggregate") & out["commune_code"].isin(communes_hidden)
-    else:
-        hide |= ~is_sub & small
-    columns = [c for c in SUPPRESSED_COLUMNS if c in out.columns]
-    for column in columns:
-        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
-            out[column] = out[column].astype(object)
-            out.loc[hide, column] = None
-        else:
-            out.loc[hide, column] = np.nan
+    for column in out.columns:
+        if column not in SUPPRESSION_KEEPS:
+            out[column] = _blanked(out[column], hide)
     out.loc[hide, "flags"] = [
-        ";".join([f for f in flags.split(";") if f] + ["suppressed"]) for flags in out.loc[hide, "flags"]
+        ";".join([f for f in (flags or "").split(";") if _kept_flag(f)] + ["suppressed"])
+        for flags in out.loc[hide, "flags"]
     ]
     out.attrs = dict(table.attrs, suppressed=int(hide.sum()), min_public_n=min_n)
     return out
+
+
+def _kept_flag(flag: str) -> bool:
+    """Whether a hidden row may keep this flag (itself, or its code before ":", is listed)."""
+    base = flag.partition(":")[0]
+    return flag in SUPPRESSION_KEEPS_FLAGS or (base != "unreliable" and base in SUPPRESSION_KEEPS_FLAGS)
+
+
+def _blanked(column: pd.Series, hide: pd.Series) -> pd.Series:
+    """The column with the hidden rows missing, in a type that can hold a missing value."""
+    if not hide.any():
+        return column
+    if pd.api.types.is_float_dtype(column.dtype):
+        return column.mask(hide)
+    if pd.api.types.is_integer_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+        nullable = column.astype("Int64" if pd.api.types.is_integer_dtype(column.dtype) else "boolean")
+        return nullable.mask(hide)
+    return column.astype(object).mask(hide, None)
 
 
 def commune_scores(data: AnalysisInput, *, structure: str = "current") -> pd.DataFrame:
@@ -414,7 +440,9 @@ def build_score_export(date_from: date | None = None, date_to: date | None = Non
     data = load_analysis_input(date_from, date_to, province_code=province_code, commune_codes=commune_codes)
     table = commune_scores(data, structure=structure)
     if level == "province":
-        table = province_scores(table, data, province_code=province_code)
+        # A public roll-up rests on the published cells only: with a hidden commune cell in
+        # it, the province value minus the published ones would give the hidden one back.
+        table = province_scores(suppress_small_cells(table) if public else table, data, province_code=province_code)
     if public:
         table = suppress_small_cells(table)
     return ScoreExport(table=table, level=level, structure=structure, date_from=date_from, date_to=date_to,
@@ -642,7 +670,7 @@ def build_response_export(date_from: date | None = None, date_to: date | None = 
     from .models import Answer, Commune, Response
 
     clause = period_clause(date_from, date_to, commune_codes)
-    flagged_clause = sa.func.coalesce(Response.flags, "") != ""
+    flagged_clause = low_quality()  # a "clock" flag alone keeps a response in (docs/quality.md)
     response_query = (
         sa.select(sa.cast(Response.id, sa.String).label("key"), Response.survey, Response.survey_version,
                   Response.commune_code, Commune.name.label("commune_name"), Response.mode, Response.lang,
@@ -671,7 +699,7 @@ def build_response_export(date_from: date | None = None, date_to: date | None = 
     answers = answers.sort_values(["key", "question_id", "position"], kind="stable")
     wide = (answers.groupby(["key", "question_id"], sort=False)["value"].agg(";".join)
             .unstack("question_id").reindex(columns=columns))
-    head["submitted_date"] = (pd.to_datetime(head["submitted_at"]) + LOCAL_OFFSET).dt.date
+    head["submitted_date"] = pd.to_datetime(head["submitted_at"]).dt.tz_localize("UTC").dt.tz_convert(VIET_NAM).dt.date
     areas = {s.slug: s.service_area for s in catalog().all_versions()}
     head["service_area"] = head["survey"].map(areas)
     rng = np.random.default_rng(seed)

@@ -6,8 +6,6 @@ default. The rules and their numbers are explained in docs/quality.md.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -16,25 +14,29 @@ from flask import current_app
 
 from surveys import Survey
 
+from .devices import keyed_hash
 from .extensions import db
 from .models import Response
 
-FLAGS = ("too_fast", "straight_lined", "burst", "honeypot")
+# "clock": a client time was implausible and the receive time stored instead (feedback/times.py);
+# unlike the others it does not leave the response out of scores (bridge.COUNTED_FLAGS).
+FLAGS = ("too_fast", "straight_lined", "burst", "honeypot", "clock")
 
 
-def client_hashes(remote_addr: str | None, user_agent: str | None, *, day: date) -> tuple[str, str]:
-    """Hashes of the network (address) and the device (address + browser) for today only.
+def client_hashes(remote_addr: str | None, *, device_id: str | None,
+                  day: date | None = None) -> tuple[str, str | None]:
+    """Hashes of the network (the address) and of the device (its random cookie) for one day.
 
-    Keyed with the secret key and the date, so they cannot be reversed to an address by
-    trying all addresses without the key, and cannot link one day's responses to another's.
+    Keyed with the day's random pepper (``feedback.devices``; default: today in Viet Nam),
+    which is destroyed after the day's burst window, so a stored hash can then no longer be
+    tied to an address or cookie by anyone, and one day's hashes never link to another's.
+    ``device_id`` is the browser's device cookie; None (no cookie) gives no device hash, and
+    only the network signal counts. A client without cookies that is one device by nature
+    (an API client) passes its address as ``device_id``.
     """
-    key = f"{current_app.config['SECRET_KEY']}|{day.isoformat()}".encode()
-    addr = (remote_addr or "").encode()
-
-    def digest(text: bytes) -> str:
-        return hmac.new(key, text, hashlib.sha256).hexdigest()[:16]
-
-    return digest(addr), digest(addr + b"|" + (user_agent or "").encode())
+    network = keyed_hash("network", remote_addr or "", day=day)
+    device = keyed_hash("device", device_id, day=day) if device_id else None
+    return network, device
 
 
 def answer_flags(survey: Survey, clean: dict[str, Any], *, started_at: datetime | None,
@@ -61,16 +63,20 @@ def answer_flags(survey: Survey, clean: dict[str, Any], *, started_at: datetime 
     return flags
 
 
-def is_burst(*, network_hash: str, device_hash: str, commune_code: str, survey: str,
+def is_burst(*, network_hash: str, device_hash: str | None, commune_code: str, survey: str,
              service_point_id: int | None, now: datetime) -> bool:
-    """Too many responses to one place from one device (or one network) in a short time."""
+    """Too many responses to one place from one device (or one network) in a short time.
+
+    Without a device hash (no device cookie) only the network count applies.
+    """
     config = current_app.config
     since = now - timedelta(minutes=config["QUALITY_BURST_MINUTES"])
     place = (Response.service_point_id == service_point_id) if service_point_id is not None else sa.and_(
         Response.service_point_id.is_(None), Response.commune_code == commune_code, Response.survey == survey)
     recent = sa.select(sa.func.count()).select_from(Response).where(place, Response.received_at >= since)
-    by_device = db.session.scalar(recent.where(Response.device_hash == device_hash))
-    if by_device >= config["QUALITY_BURST_DEVICE"]:
-        return True
+    if device_hash is not None:
+        by_device = db.session.scalar(recent.where(Response.device_hash == device_hash))
+        if by_device >= config["QUALITY_BURST_DEVICE"]:
+            return True
     by_network = db.session.scalar(recent.where(Response.network_hash == network_hash))
     return by_network >= config["QUALITY_BURST_NETWORK"]

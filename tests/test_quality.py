@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from itsdangerous import URLSafeSerializer
-
 from feedback.extensions import db
+from feedback.forms import read_state
 from feedback.models import Response, utcnow
 
 from .conftest import hidden_fields
@@ -16,26 +16,26 @@ CALM = {"used_service": "yes", "health_insurance": "no", "wait_time": "15-30", "
         "medicine_available": "no", "informal_payment": "no", "fees_posted": "yes", "overall": "4"}
 
 
-def _state(app, seconds_ago: int) -> str:
-    """A signed form state as if the form had been opened ``seconds_ago``."""
-    import uuid
-
-    started = (utcnow() - timedelta(seconds=seconds_ago)).isoformat()
-    return URLSafeSerializer(app.config["SECRET_KEY"], salt="survey-form-state").dumps(
-        {"id": str(uuid.uuid4()), "v": 1, "t": started})
+def _state(page_state: str, seconds_ago: int) -> str:
+    """The page's signed form state, as if the form had been opened ``seconds_ago``."""
+    state = read_state(page_state)
+    return replace(state, started_at=utcnow() - timedelta(seconds=seconds_ago)).dumps()
 
 
 def _submit(app, client, answers, *, seconds_ago=120, addr="10.1.1.1", agent="Phone/1", url="/c/04465/health", **extra):
     env = {"REMOTE_ADDR": addr, "HTTP_USER_AGENT": agent}
     fields = hidden_fields(client.get(url, environ_base=env).get_data(as_text=True))
-    fields["state"] = _state(app, seconds_ago)
+    with app.app_context():
+        fields["state"] = _state(fields["state"], seconds_ago)
     r = client.post(url, data={**fields, **answers, "send": "1", **extra}, environ_base=env)
     assert r.status_code == 303
+    client.post(url, data={"new_response": "1"}, environ_base=env)  # "answer again": a new form
 
 
 def _flags(app) -> list[str]:
     with app.app_context():
-        return [r.flags for r in db.session.execute(db.select(Response).order_by(Response.received_at)).scalars()]
+        # Sorted: receive times are whole seconds, so several responses may share one.
+        return sorted(r.flags for r in db.session.execute(db.select(Response)).scalars())
 
 
 def test_a_calm_response_has_no_flags(app, client):
@@ -65,8 +65,10 @@ def test_honeypot(app, client):
     (False, ["", "", "", ""]),
 ])
 def test_burst_from_one_device(app, client, same_device, expected):
+    # A device is its cookie (each test client keeps its own), never its User-Agent: the same
+    # User-Agent from four browsers is four devices. See also tests/test_anonymity.py.
     for i in range(4):
-        _submit(app, client, CALM, agent="Phone/1" if same_device else f"Phone/{i}")
+        _submit(app, client if same_device else app.test_client(), CALM, agent="Phone/1")
     assert _flags(app) == expected
 
 
@@ -76,4 +78,5 @@ def test_no_raw_address_is_stored(app, client):
         response = db.session.execute(db.select(Response)).scalar_one()
         stored = " ".join(str(getattr(response, c.key)) for c in Response.__table__.columns)
     assert "203.0.113.77" not in stored
-    assert len(response.network_hash) == 16 and response.network_hash != response.device_hash
+    assert len(response.network_hash) == 16 and len(response.device_hash) == 16
+    assert response.network_hash != response.device_hash

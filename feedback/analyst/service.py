@@ -182,11 +182,14 @@ def commune_scorecard(commune_code: str, period: Period, *, province_code: str =
 
     Each row carries ``ranked``: how many communes are ranked on its code.
     """
-    table, province, _ = _score_tables(period, province_code, structure)
+    data = load_analysis_input(period.date_from, period.date_to, province_code=province_code)
+    table = commune_scores(data, structure=structure)
     ranked = table.groupby(["level", "code"])["rank"].count()
     own = suppress_small_cells(table[table["commune_code"] == commune_code].reset_index(drop=True))
     own["ranked"] = [int(ranked.get((lv, c), 0)) for lv, c in zip(own["level"], own["code"])]
-    prov = province.set_index("code")
+    # The province beside it, as published: rolled up from published cells, small ones hidden.
+    prov = suppress_small_cells(province_scores(suppress_small_cells(table), data, province_code=province_code))
+    prov = prov.set_index("code")
     st = get_structure(structure)
     rows = []
     for code in CODES[1:] + ("total",):
