@@ -1,18 +1,32 @@
-"""Staff accounts: password hashing, log-in and log-out, roles and commune access checks."""
+"""Staff accounts: password and e-mail rules, log-in with throttling, sessions that really end,
+log-out, roles and commune access checks."""
 
 from __future__ import annotations
 
+import math
+import time
+import unicodedata
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
 from functools import wraps
+from urllib.parse import urljoin, urlsplit
 
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from flask import (
+    Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, request, session, url_for,
+)
+from flask_babel import format_timedelta, lazy_gettext
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
+from flask_limiter import RequestLimit
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
+from zxcvbn import zxcvbn
 
 from . import audit
 from .extensions import db, limiter, login
@@ -21,21 +35,71 @@ from .models import ROLES, Commune, ServicePoint, User, utcnow
 bp = Blueprint("auth", __name__)
 
 PASSWORD_METHOD = "scrypt"
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 200
+# zxcvbn's score: 3 means "safely unguessable" (about 10^8 guesses or more), out of reach of
+# on-line guessing under the log-in throttle.
+MIN_PASSWORD_SCORE = 3
+# Words of this site that zxcvbn's English lists do not know; a password built on them is weak.
+SITE_WORDS = ("lao", "cai", "laocai", "lào cai", "matkhau", "mật khẩu", "khau", "phanhoi", "phản hồi", "feedback",
+              "vietnam", "việt nam", "admin", "officer", "analyst", "canbo", "cán bộ", "demo", "papi")
 # Checked against when the e-mail is unknown, so a wrong address takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-real-password", method=PASSWORD_METHOD)
+# Session keys of a staff log-in (Flask-Login's own, plus the generation and log-in time).
+_LOGIN_KEYS = ("_user_id", "_fresh", "_id", "epoch", "issued")
+# A signed cookie naming the accounts that logged in from this browser before: they skip the
+# account delay, so an attacker guessing elsewhere cannot keep the real user out.
+KNOWN_BROWSER_COOKIE = "staff_browser"
+_KNOWN_BROWSER_MAX = 5
 
 
 class LoginForm(FlaskForm):
     """E-mail and password."""
 
     email = EmailField(lazy_gettext("E-mail"), validators=[DataRequired(), Length(max=254)])
-    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)])
 
+
+class LogoutForm(FlaskForm):
+    """The log-out button: only the CSRF token."""
+
+
+# Passwords and e-mail addresses.
 
 def hash_password(password: str) -> str:
     """A salted scrypt hash of the password."""
     return generate_password_hash(password, method=PASSWORD_METHOD)
+
+
+def check_password(password: str, *, email: str = "") -> None:
+    """Raise ValueError unless the password is long enough and not common or guessable.
+
+    Common passwords, keyboard runs, dates, l33t spellings and words of the account's e-mail
+    or of this site are recognised by zxcvbn (Dropbox's estimator, whose lists hold the most
+    common leaked passwords); a password must need about 10^8 guesses or more.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(lazy_gettext("The password must have at least %(num)d characters.", num=MIN_PASSWORD_LENGTH))
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValueError(lazy_gettext("The password must have at most %(num)d characters.", num=MAX_PASSWORD_LENGTH))
+    personal = [part for part in email.lower().replace("@", ".").replace("-", ".").replace("_", ".").split(".") if part]
+    if zxcvbn(password[:100], user_inputs=[*SITE_WORDS, *personal])["score"] < MIN_PASSWORD_SCORE:
+        raise ValueError(lazy_gettext("This password is too easy to guess: it is a common password or close to "
+                                      "one. Use a phrase of several words that is not about you or this site."))
+
+
+def normalize_email(email: str) -> str:
+    """The address in its normal, lower-case form; raises ValueError if it is not one.
+
+    Checked by email-validator (syntax only, no DNS). Test runs accept the reserved ``.test``
+    domain (RFC 2606), as that library's test mode does.
+    """
+    try:
+        valid = validate_email(email.strip(), check_deliverability=False,
+                               test_environment=bool(current_app.config.get("TESTING")))
+    except EmailNotValidError as exc:
+        raise ValueError(lazy_gettext("This is not an e-mail address (%(reason)s).", reason=str(exc))) from exc
+    return valid.normalized.lower()
 
 
 def find_user(email: str) -> User | None:
@@ -43,26 +107,12 @@ def find_user(email: str) -> User | None:
     return db.session.execute(db.select(User).filter_by(email=email.strip().lower())).scalar_one_or_none()
 
 
-def authenticate(email: str, password: str) -> User | None:
-    """The active account whose password matches, or None; always spends one hash check."""
-    user = find_user(email)
-    if user is None:
-        check_password_hash(_DUMMY_HASH, password)
-        return None
-    if not check_password_hash(user.password_hash, password) or not user.active:
-        return None
-    return user
-
-
 def create_user(email: str, role: str, password: str, commune_codes: Iterable[str] = ()) -> User:
     """Add an account (not committed); raises ValueError with a message for a bad request."""
-    email = email.strip().lower()
-    if "@" not in email or len(email) > 254:
-        raise ValueError(f"not an e-mail address: {email!r}")
+    email = normalize_email(email)
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    check_password(password, email=email)
     if find_user(email) is not None:
         raise ValueError(f"a user with e-mail {email} exists already")
     communes = communes_by_code(commune_codes)
@@ -72,6 +122,28 @@ def create_user(email: str, role: str, password: str, commune_codes: Iterable[st
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Give the account a new password (checked); every session of it ends, and any delay."""
+    check_password(password, email=user.email)
+    user.password_hash = hash_password(password)
+    user.failed_logins, user.login_delay_until = 0, None
+    end_sessions(user)
+
+
+def change_account(user: User, *, email: str, role: str, communes: list[Commune], active: bool) -> bool:
+    """Apply an admin's change (not committed); returns True if the account's sessions ended.
+
+    A change of role, communes or active flag ends every session of the account: a copied
+    cookie must not keep the old access, nor come back to life after a re-activation.
+    """
+    before = (user.role, {c.code for c in user.communes}, user.active)
+    access_changed = before != (role, {c.code for c in communes}, active)
+    user.email, user.role, user.communes, user.active = email, role, communes, active
+    if access_changed:
+        end_sessions(user)
+    return access_changed
 
 
 def communes_by_code(codes: Iterable[str]) -> list[Commune]:
@@ -86,12 +158,128 @@ def communes_by_code(codes: Iterable[str]) -> list[Commune]:
     return list(found)
 
 
+# Log-in attempts: per-account progressive delay.
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """The outcome of a log-in attempt: the account, or how many seconds it must wait."""
+
+    user: User | None
+    wait: int = 0
+
+
+def login_delay(failures: int) -> int:
+    """Seconds an account waits after ``failures`` failed log-ins in a row: none for the first
+    few, then LOGIN_DELAY_SECONDS doubling per failure, capped at LOGIN_DELAY_MAX_SECONDS."""
+    config = current_app.config
+    over = failures - config["LOGIN_FREE_FAILURES"]
+    if over < 0:
+        return 0
+    return min(config["LOGIN_DELAY_SECONDS"] * 2 ** min(over, 30), config["LOGIN_DELAY_MAX_SECONDS"])
+
+
+def attempt_login(email: str, password: str, *, known_browser: Iterable[int] = ()) -> LoginAttempt:
+    """Check a log-in (not committed). During an account's delay the password is not checked,
+    unless this browser logged into the account before; a success resets the delay."""
+    user = find_user(email)
+    now = utcnow()
+    if user is not None and user.id not in set(known_browser) and user.login_delay_until is not None \
+            and user.login_delay_until > now:
+        return LoginAttempt(None, wait=max(1, math.ceil((user.login_delay_until - now).total_seconds())))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return LoginAttempt(None)
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        _count_failure(user, now)
+        return LoginAttempt(None)
+    user.failed_logins, user.login_delay_until = 0, None
+    return LoginAttempt(user)
+
+
+def _count_failure(user: User, now) -> None:
+    """One more failure in a row (counted in the database, so parallel guesses all count)."""
+    failures = db.session.execute(
+        sa.update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+    ).scalar_one()
+    delay = login_delay(failures)
+    if delay:
+        user.login_delay_until = now + timedelta(seconds=delay)
+
+
+def _known_browser_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="known-staff-browser")
+
+
+def known_browser_accounts() -> list[int]:
+    """The accounts this browser has logged into before (from its signed cookie)."""
+    value = request.cookies.get(KNOWN_BROWSER_COOKIE)
+    if not value:
+        return []
+    max_age = current_app.config["LOGIN_KNOWN_BROWSER_DAYS"] * 86400
+    try:
+        ids = _known_browser_serializer().loads(value, max_age=max_age)
+    except BadSignature:
+        return []
+    return [i for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
+
+
+def remember_browser(response: Response, user: User) -> None:
+    """Mark this browser as one the account logs in from (a signed cookie for /login only)."""
+    ids = [user.id] + [i for i in known_browser_accounts() if i != user.id]
+    response.set_cookie(
+        KNOWN_BROWSER_COOKIE, _known_browser_serializer().dumps(ids[:_KNOWN_BROWSER_MAX]),
+        max_age=current_app.config["LOGIN_KNOWN_BROWSER_DAYS"] * 86400, path=url_for("auth.login_page"),
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), httponly=True, samesite="Lax",
+    )
+
+
+# Sessions: each carries the account's session generation and its log-in time.
+
+def start_session(user: User) -> None:
+    """Log the user in with a fresh session (no fixation) stamped with its generation."""
+    session.clear()
+    session.permanent = True
+    login_user(user)
+    session["epoch"] = user.session_epoch
+    session["issued"] = int(time.time())
+
+
+def end_sessions(user: User) -> None:
+    """End every session of the account: cookies issued before now are refused."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+def keep_this_session(user: User) -> None:
+    """After ending the account's sessions, let the current request's session go on."""
+    session["epoch"] = user.session_epoch
+
+
+def session_is_current(user: User) -> bool:
+    """Whether the request's session was issued under the account's generation, and not
+    longer ago than SESSION_ABSOLUTE_LIFETIME (the idle limit is the cookie signature's)."""
+    issued = session.get("issued")
+    if session.get("epoch") != user.session_epoch or not isinstance(issued, int):
+        return False
+    return 0 <= time.time() - issued <= current_app.config["SESSION_ABSOLUTE_LIFETIME"]
+
+
 @login.user_loader
 def load_user(user_id: str) -> User | None:
-    """The logged-in account; a deactivated account is logged out at its next request."""
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+    """The logged-in account, if it is active and the session is current; else log out.
 
+    Flask-Login's remember-me cookie passes through here too, and carries no generation, so
+    it is refused like any stale session.
+    """
+    user = db.session.get(User, int(user_id)) if user_id.isascii() and user_id.isdigit() else None
+    if user is None or not user.active or not session_is_current(user):
+        for key in _LOGIN_KEYS:
+            session.pop(key, None)
+        return None
+    return user
+
+
+# Access checks.
 
 def role_required(*roles: str) -> Callable:
     """View decorator: 403 unless the logged-in user has one of ``roles``."""
@@ -131,14 +319,57 @@ def editor_required() -> None:
         abort(403)
 
 
-def _login_key() -> str:
-    """Count attempts per e-mail address as well, so spreading guesses over addresses fails."""
-    return "login:" + request.form.get("email", "").strip().lower()[:254]
+# Where a log-in leads.
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None (no open redirect, no bad header).
+
+    Browsers drop tabs and newlines from URLs, read ``\\`` as ``/`` and fold full-width
+    characters, so ``/\\t/evil.example`` would become ``//evil.example``: such characters are
+    refused, in the text as given and in its NFKC form, before resolving it like a browser.
+    """
+    if not target or len(target) > 2000:
+        return None
+    for text in (target, unicodedata.normalize("NFKC", target)):
+        if "\\" in text or any(unicodedata.category(ch)[0] in "CZ" for ch in text):
+            return None  # control, format, surrogate and space characters
+        if not text.startswith("/") or text.startswith("//"):
+            return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "//" in parts.path or {".", ".."} & set(parts.path.split("/")):
+        return None
+    here, there = urlsplit(request.host_url), urlsplit(urljoin(request.host_url, target))
+    if (there.scheme, there.netloc) != (here.scheme, here.netloc):
+        return None
+    return target
+
+
+# Views.
+
+def _wait_text(seconds: int) -> str:
+    return format_timedelta(timedelta(seconds=seconds), granularity="second", threshold=2.0)
+
+
+def too_many_attempts(seconds: int) -> tuple[str, int, dict]:
+    """The log-in page, saying how long to wait, as a 429 with Retry-After."""
+    return render_template("auth/login.html", form=LoginForm(), failed=False, wait=_wait_text(seconds)), 429, \
+        {"Retry-After": str(seconds)}
+
+
+def _address_limited(limit: RequestLimit) -> Response:
+    """Flask-Limiter's answer when an address has failed too often: the log-in 429 page."""
+    seconds = max(1, math.ceil(limit.reset_at - time.time()))
+    return current_app.make_response(too_many_attempts(seconds))
+
+
+def _counts_against_address(response: Response) -> bool:
+    """Only failed attempts count toward the per-address limit; a log-in redirects."""
+    return response.status_code != 302
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT"], methods=["POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"], key_func=_login_key)
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT"], methods=["POST"], deduct_when=_counts_against_address,
+               on_breach=_address_limited)
 def login_page():
     """Log a staff member in and send them to the officer pages (or where they were going)."""
     if current_user.is_authenticated:
@@ -146,20 +377,21 @@ def login_page():
     form = LoginForm()
     failed = False
     if form.validate_on_submit():
-        user = authenticate(form.email.data, form.password.data)
-        if user is not None:
-            session.clear()  # a fresh session on every log-in: no fixation
-            session.permanent = True
-            login_user(user)
-            user.last_login_at = utcnow()
-            audit.record("login", target=user.email)
+        email = form.email.data.strip().lower()
+        attempt = attempt_login(email, form.password.data, known_browser=known_browser_accounts())
+        if attempt.wait:
+            audit.record("login_failed", target=email[:120], detail={"delayed": attempt.wait})
             db.session.commit()
-            target = request.args.get("next", "")
-            # Only local paths: an open redirect would let a link send officers elsewhere.
-            if not target.startswith("/") or target.startswith("//") or "\\" in target:
-                target = url_for("officer.index")
-            return redirect(target)
-        audit.record("login_failed", target=form.email.data.strip().lower()[:120])
+            return too_many_attempts(attempt.wait)
+        if attempt.user is not None:
+            start_session(attempt.user)
+            attempt.user.last_login_at = utcnow()
+            audit.record("login", target=attempt.user.email)
+            db.session.commit()
+            response = redirect(safe_next(request.args.get("next")) or url_for("officer.index"))
+            remember_browser(response, attempt.user)
+            return response
+        audit.record("login_failed", target=email[:120])
         db.session.commit()
         failed = True
     return render_template("auth/login.html", form=form, failed=failed), 401 if failed else 200
@@ -167,7 +399,15 @@ def login_page():
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
-    """End the staff session."""
+    """End the staff session (and every other session of the account) on a POST with its CSRF
+    token; a GET only shows the log-out button."""
+    if request.method == "GET":
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login_page"))
+        return render_template("auth/logout.html", form=LogoutForm())
+    if current_user.is_authenticated:
+        end_sessions(current_user._get_current_object())
+        db.session.commit()
     logout_user()
     session.clear()
     flash(_("You are logged out."))

@@ -27,18 +27,37 @@ def _describe(error: HTTPException) -> str:
 
 def handle_http_error(error: HTTPException):
     """Answer an HTTP error in the form the caller reads, keeping headers such as Allow."""
+    if error.response is not None:
+        return error.response  # the error brought its own page (e.g. the log-in limit's)
     headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     if request.path.startswith("/api/"):
         message = error.description if error.code == 400 and error.description else _describe(error)
         return jsonify({"errors": [{"field": "body" if error.code in (400, 413) else "", "message": message}]}), error.code, headers
-    if error.code == 429 and request.method == "POST" and request.form:
+    fields = _survey_fields() if error.code == 429 else None
+    if fields:
         # A limited survey submission: hand the answers back with a resend button.
-        return render_template("errors/unavailable.html", message=_describe(error), fields=_posted_fields()), 429, headers
+        return render_template("errors/unavailable.html", message=_describe(error), fields=fields,
+                               staff_form=request.blueprint != "citizen"), 429, headers
     return render_template("errors/error.html", code=error.code, message=_describe(error)), error.code, headers
 
 
-def _posted_fields() -> list[tuple[str, str]]:
-    return [(k, v) for k, values in request.form.lists() for v in values if k != "switch_lang"]
+# Survey forms typed in by staff (paper questionnaires); every citizen form is a survey form.
+STAFF_SURVEY_ENDPOINTS = ("officer.paper_entry",)
+
+
+def _survey_fields() -> list[tuple[str, str]] | None:
+    """The posted answers of a survey form, to hand back on a 429 or 503 page; None for any
+    other form, so that nothing typed into a password field is ever rendered back.
+
+    A staff form's CSRF token is not echoed: the page renders the session's own token.
+    """
+    if request.method != "POST" or request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return None
+    citizen = request.blueprint == "citizen"
+    if not citizen and request.endpoint not in STAFF_SURVEY_ENDPOINTS:
+        return None
+    return [(k, v) for k, values in request.form.lists() for v in values
+            if k != "switch_lang" and (citizen or k != "csrf_token")] or None
 
 
 def handle_database_down(error: SQLAlchemyError):
@@ -59,8 +78,9 @@ def handle_database_down(error: SQLAlchemyError):
     message = _("The service is busy for a moment. Nothing was lost: your answers are kept, please try again.")
     if request.path.startswith("/api/"):
         return jsonify({"errors": [{"field": "", "message": message}]}), 503, headers
-    fields = _posted_fields() if request.method == "POST" else []
-    return render_template("errors/unavailable.html", message=message, fields=fields), 503, headers
+    fields = _survey_fields() or []
+    return render_template("errors/unavailable.html", message=message, fields=fields,
+                           staff_form=request.blueprint != "citizen"), 503, headers
 
 
 def init_app(app: Flask) -> None:

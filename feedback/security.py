@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app, request, session
+from flask.helpers import get_debug_flag
 
 from .config import DEV_SECRET_KEY
 
@@ -20,7 +21,22 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 
 
+# Pages and downloads behind the staff log-in: never kept by a browser or proxy (a shared office
+# computer's back button or disk cache must not show them after log-out).
+STAFF_BLUEPRINTS = ("auth", "officer", "analyst")
+# A secret key shorter than this, or of fewer distinct characters, is refused in production.
+MIN_SECRET_KEY_LENGTH = 32
+MIN_SECRET_KEY_SYMBOLS = 8
+
+
 def set_headers(response: Response) -> Response:
+    """Security headers; ``Cache-Control: no-store`` on staff pages and for logged-in staff."""
+    if request.blueprint in STAFF_BLUEPRINTS:
+        response.headers["Cache-Control"] = "no-store"
+    elif request.endpoint != "static" and current_app.config["SESSION_COOKIE_NAME"] in request.cookies \
+            and session.get("_user_id") is not None:
+        # e.g. the scores API: whatever answers a staff session is not for caches either.
+        response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     # Poster links carry tokens: never leak a URL to another site.
@@ -29,12 +45,28 @@ def set_headers(response: Response) -> Response:
     return response
 
 
+def secret_key_problem(key: str | bytes | None) -> str | None:
+    """What makes a secret key unfit for production, or None."""
+    if not key or key == DEV_SECRET_KEY:
+        return "is not set (it is the development key)"
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"is too short ({len(key)} characters)"
+    if len(set(key)) < MIN_SECRET_KEY_SYMBOLS:
+        return f"is guessable (only {len(set(key))} different characters)"
+    return None
+
+
 def check_production(app: Flask) -> None:
-    """Production (``FLASK_ENV_NAME=production``) needs a real secret key and BASE_URL."""
+    """Production (``FLASK_ENV_NAME=production``) needs debug off, a real secret key and BASE_URL."""
     if app.config.get("ENV_NAME") != "production":
         return
-    if app.config["SECRET_KEY"] in (None, "", DEV_SECRET_KEY):
-        raise RuntimeError("SECRET_KEY must be set in production (it is the development key)")
+    if app.debug or app.config.get("DEBUG") or get_debug_flag():
+        raise RuntimeError("debug mode must be off in production (FLASK_DEBUG, --debug): "
+                           "its debugger lets anyone who reaches an error page run code on the server")
+    problem = secret_key_problem(app.config.get("SECRET_KEY"))
+    if problem:
+        raise RuntimeError(f"SECRET_KEY {problem}: production needs at least {MIN_SECRET_KEY_LENGTH} random bytes, "
+                           "e.g. python -c 'import secrets; print(secrets.token_hex(32))'")
     if not app.config.get("BASE_URL_SET"):
         raise RuntimeError("BASE_URL must be set in production: the public address of the site")
     app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
