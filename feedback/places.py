@@ -67,3 +67,11 @@ def point_place(point_id: int) -> tuple[str, str] | None:
         )
         places.update((pid, (commune, area)) for pid, commune, area in rows)
     return places.get(point_id)
+
+
+def point_is_active(point_id: int) -> bool:
+    """Whether a service point is still in use (not retired).
+
+    Never remembered, unlike ``point_place``: an officer may retire a point at any time.
+    """
+    return bool(db.session.scalar(db.select(ServicePoint.active).where(ServicePoint.id == point_id)))

@@ -7,6 +7,7 @@ the OpenAPI document describes (status code, content type, headers, body schema)
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -99,3 +100,47 @@ def test_stored_response_matches_the_documented_schema(app):
     for expected, sent in ((201, body), (200, body), (409, {**body, "lang": "en"})):
         response = operation.Case(body=sent, media_type="application/json").call_and_validate(app=app, excluded_checks=EXCLUDED)
         assert response.status_code == expected, response.text
+
+
+@pytest.fixture
+def kiosk_token(app) -> str:
+    """The token of a registered client that may send for every commune of the province."""
+    from feedback.api_clients import create_api_client
+
+    with app.app_context():
+        _, token = create_api_client("schemathesis-kiosk")
+        db.session.commit()
+    return token
+
+
+@schema.include(operation_id="createResponse").parametrize()
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much])
+def test_registered_client_submissions_conform(case, app, kiosk_token):
+    """The same exploration of the submission endpoint as a registered client, with its token."""
+    case.headers = {**(case.headers or {}), "Authorization": f"Bearer {kiosk_token}"}
+    case.call_and_validate(app=app, excluded_checks=[*EXCLUDED, schemathesis.checks.ignored_auth])
+
+
+def test_refusals_match_the_documented_schema(app, kiosk_token):
+    """401 (bad token), 403 (outside the client's communes) and 415 (not JSON) as documented."""
+    from feedback.api_clients import create_api_client
+
+    with app.app_context():
+        _, own_only = create_api_client("schemathesis-khao-mang", ["04465"])
+        db.session.commit()
+    survey = catalog().current("health")
+    body = {
+        "id": str(uuid.uuid4()), "survey": survey.slug, "version": survey.version, "commune": "02647",
+        "service_point": None, "answers": valid_answers(survey), "lang": "vi",
+        "started_at": "2025-09-01T08:00:00+07:00", "submitted_at": "2025-09-01T08:01:10+07:00",
+    }
+    operation = schema["/api/v1/responses"]["POST"]
+    for expected, token in ((401, "not-a-token"), (403, own_only)):
+        case = operation.Case(body=body, media_type="application/json", headers={"Authorization": f"Bearer {token}"})
+        response = case.call_and_validate(app=app, excluded_checks=[*EXCLUDED, schemathesis.checks.ignored_auth])
+        assert response.status_code == expected, response.text
+    with app.test_client() as client:
+        refused = client.post("/api/v1/responses", data=json.dumps(body), content_type="text/plain")
+    assert refused.status_code == 415
+    operation.validate_response(refused)

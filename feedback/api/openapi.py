@@ -42,16 +42,22 @@ RESPONSE_IN = {
         "commune": {"type": "string", "pattern": "^[0-9]{5}$", "description": "Official commune/ward code."},
         "service_point": {"type": ["integer", "null"], "description": "Service point id, or null."},
         "answers": {"type": "object", "additionalProperties": ANSWER_VALUE, "description": "Question id → value (list for multiple choice)."},
-        "started_at": {"type": ["string", "null"], "format": "date-time"},
+        "started_at": {"type": ["string", "null"], "format": "date-time",
+                       "description": "When the questionnaire was opened; responses answered implausibly fast are "
+                                      "flagged. An anonymous response without it is flagged too_fast (its speed "
+                                      "cannot be shown); a registered client (a paper-entry tool) may leave it out."},
         "submitted_at": {"type": "string", "format": "date-time", "description": "A time without offset is taken as Viet Nam time (UTC+7)."},
         "lang": {"type": "string", "enum": ["vi", "en"]},
+        "website": {"type": ["string", "null"],
+                    "description": "Leave this out or empty. It is a honeypot, like the web form's hidden field: a "
+                                   "response that fills it is stored flagged `honeypot` and left out of scores."},
     },
 }
 RESPONSE_OUT = {
     "type": "object",
     "required": ["id", "survey", "version", "commune", "service_point", "answers", "lang", "mode", "submitted_at", "received_at"],
     "properties": {
-        **{k: v for k, v in RESPONSE_IN["properties"].items()},
+        **{k: v for k, v in RESPONSE_IN["properties"].items() if k != "website"},
         "mode": {"type": "string", "enum": ["web", "paper", "api"]},
         "received_at": {"type": "string", "format": "date-time"},
     },
@@ -140,6 +146,12 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+# Every /api/v1 route checks a bearer token that is sent, and refuses one that is not valid.
+BAD_TOKEN = {**_json(ERRORS, "A bearer token was sent and is unknown, malformed or revoked (never taken as anonymous)"),
+             "headers": {"WWW-Authenticate": {"description": '`Bearer realm="api", error="invalid_token"`',
+                                              "schema": {"type": "string"}}}}
+
+
 def openapi_document() -> dict[str, Any]:
     """OpenAPI 3.1 document for every /api/v1 route."""
     return {
@@ -153,6 +165,10 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "session",
                             "description": "The session cookie set by POST /login."},
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "The token of a registered API client (a kiosk tablet, a paper-entry "
+                                          "tool), issued once by `flask create-api-client` (docs/kiosk.md). "
+                                          "Optional: without it a response is anonymous."},
             },
         },
         "paths": {
@@ -160,7 +176,8 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "operationId": "listSurveys",
                     "summary": "Current version of every survey",
-                    "responses": {"200": _json({"type": "array", "items": SURVEY_SUMMARY}, "Survey list")},
+                    "responses": {"200": _json({"type": "array", "items": SURVEY_SUMMARY}, "Survey list"),
+                                  "401": BAD_TOKEN},
                 }
             },
             "/api/v1/surveys/{slug}": {
@@ -173,6 +190,8 @@ def openapi_document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json(SURVEY, "The survey"),
+                        "400": _json(ERRORS, "`version` is not one whole number from 1 up"),
+                        "401": BAD_TOKEN,
                         "404": _json(ERRORS, "No such survey or version"),
                     },
                 }
@@ -181,13 +200,26 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "operationId": "createResponse",
                     "summary": "Submit a response; idempotent on its id",
+                    "description": "Anonymous, or attributed to a registered client by its bearer token. Only "
+                                   "`application/json` is accepted. Anonymous responses get the web form's "
+                                   "quality checks (speed, straight lines, honeypot, bursts from one address or "
+                                   "device); registered clients skip the burst check. Flagged responses are "
+                                   "stored (and answered 201) but left out of scores. Every string, key or value, "
+                                   "must be valid text: a lone UTF-16 surrogate or NUL is refused with 422 naming "
+                                   "its field.",
+                    "security": [{}, {"bearer": []}],
                     "requestBody": {"required": True, "content": {"application/json": {"schema": RESPONSE_IN}}},
                     "responses": {
                         "201": _json(RESPONSE_OUT, "Stored"),
                         "200": _json(RESPONSE_OUT, "Already stored with the same content (a retry)"),
                         "400": _json(ERRORS, "The body is not JSON"),
+                        "401": BAD_TOKEN,
+                        "403": _json(ERRORS, "The registered client may not send responses for this commune"),
                         "409": _json(ERRORS, "A different response with this id is stored"),
                         "413": _json(ERRORS, "The body is too large"),
+                        "415": {**_json(ERRORS, "The body was not sent as `application/json`"),
+                                "headers": {"Accept-Post": {"description": "`application/json`",
+                                                            "schema": {"type": "string"}}}},
                         "422": _json(ERRORS, "Invalid content; nothing stored"),
                         "429": _json(ERRORS, "Too many submissions from this address in a short time; nothing stored, "
                                              "resend the same body later"),
@@ -217,7 +249,7 @@ def openapi_document() -> dict[str, Any]:
                             "rows": {"type": "array", "items": SCORE_ROW},
                         }}, "Scores"),
                         "400": _json(ERRORS, "A bad date or option, or `from` after `to`"),
-                        "401": _json(ERRORS, "Not logged in"),
+                        "401": _json(ERRORS, "Not logged in, or a bearer token was sent that is not valid"),
                         "403": _json(ERRORS, "Logged in without the analyst or admin role"),
                     },
                 }
@@ -226,7 +258,7 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "operationId": "openapi",
                     "summary": "This document",
-                    "responses": {"200": _json({"type": "object"}, "OpenAPI document")},
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI document"), "401": BAD_TOKEN},
                 }
             },
         },
