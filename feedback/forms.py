@@ -1,7 +1,9 @@
-"""WTForms classes built at run time from survey definitions."""
+"""WTForms classes built at run time from survey definitions, their signed state, text filters."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -10,12 +12,14 @@ from functools import lru_cache
 from typing import Any
 
 from flask import current_app
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
-from wtforms import HiddenField, RadioField, SelectMultipleField, StringField, TextAreaField
+from wtforms import Field, HiddenField, RadioField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import ValidationError
 
-from surveys import Survey
+from surveys import Survey, catalog, forbidden_character, normalise_text
 
 from .models import utcnow
 
@@ -27,10 +31,22 @@ class SurveyFormBase(FlaskForm):
     # Honeypot: hidden from people, filled by naive bots; a filled one flags the response.
     website = StringField()
 
+    # The survey (and version) the form class was built for; set by ``survey_form_class``.
+    survey_slug: str = ""
+    survey_version: int = 0
+
     def answers(self, survey: Survey) -> dict[str, Any]:
         """The raw answers as posted, question id → value (list for multiple choice)."""
         return {q.id: self[q.id].data for q in survey.questions}
 
+    def validate_state(self, field: Field) -> None:
+        """Refuse a state signed for another survey or version: its response would be stored
+        under the wrong survey. A fresh state for this form takes its place, so that the answers,
+        kept on screen, can be sent again."""
+        state = read_state(field.data)
+        if state is not None and (state.survey, state.version) != (self.survey_slug, self.survey_version):
+            field.data = new_state(catalog().get(self.survey_slug, self.survey_version))
+            raise ValidationError(lazy_gettext("This form belongs to another survey."))
 
 
 @lru_cache(maxsize=64)
@@ -47,6 +63,7 @@ def survey_form_class(survey: Survey) -> type[SurveyFormBase]:
             fields[q.id] = TextAreaField(q.id)
         else:
             fields[q.id] = StringField(q.id)
+    fields.update(survey_slug=survey.slug, survey_version=survey.version)
     return type(f"{survey.slug.title().replace('-', '')}V{survey.version}Form", (SurveyFormBase,), fields)
 
 
@@ -54,26 +71,79 @@ def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="survey-form-state")
 
 
+def token_digest(token: str) -> str:
+    """A short fingerprint of a poster token, to tell which poster link a form was opened from."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class FormState:
-    """What a rendered survey form carries, signed: response id, version, start, module."""
+    """What a rendered survey form carries, signed: the response id, the survey and version it
+    belongs to, when the filling began, the module shown, and where it was opened (commune,
+    service point and poster link; none of them for a paper-entry form)."""
 
     response_id: uuid.UUID
+    survey: str
     version: int
     started_at: datetime
     module: str | None
+    commune_code: str | None = None
+    point_id: int | None = None
+    poster: str | None = None  # token_digest() of the poster link
+
+    def dumps(self) -> str:
+        """The state signed, for the form's hidden field."""
+        return _serializer().dumps({
+            "id": str(self.response_id), "s": self.survey, "v": self.version, "t": self.started_at.isoformat(),
+            "m": self.module, "c": self.commune_code, "p": self.point_id, "k": self.poster,
+        })
+
+    def opened_from(self, token: str) -> bool:
+        """Whether the form was opened from this poster link."""
+        return self.poster is not None and secrets.compare_digest(self.poster, token_digest(token))
 
 
-def new_state(survey: Survey) -> str:
-    """A fresh signed state: new response id, this version, started now, a random module."""
-    module = secrets.choice(survey.modules) if survey.modules else None
-    return _serializer().dumps({"id": str(uuid.uuid4()), "v": survey.version, "t": utcnow().isoformat(), "m": module})
+def new_state(survey: Survey, *, commune_code: str | None = None, point_id: int | None = None,
+              token: str | None = None, keep: FormState | None = None) -> str:
+    """A signed state for a form of ``survey``: a new response id, started now, a random module.
+
+    With ``keep``, the same filling moves to another page: its response id, start and module (if
+    this survey has it) stay, so however often it is sent, it is stored once.
+    """
+    module = keep.module if keep and keep.module in survey.modules else None
+    if module is None and survey.modules:
+        module = secrets.choice(survey.modules)
+    return FormState(
+        response_id=keep.response_id if keep else uuid.uuid4(), survey=survey.slug, version=survey.version,
+        started_at=keep.started_at if keep else utcnow(), module=module, commune_code=commune_code,
+        point_id=point_id, poster=token_digest(token) if token else None,
+    ).dumps()
 
 
 def read_state(token: str | None) -> FormState | None:
-    """The state posted back with a form, or None if it was forged or mangled."""
+    """The state posted back with a form, or None if it was forged, mangled or names no survey."""
     try:
         data = _serializer().loads(token or "")
-        return FormState(uuid.UUID(data["id"]), int(data["v"]), datetime.fromisoformat(data["t"]), data.get("m"))
-    except (BadSignature, KeyError, TypeError, ValueError):
+        point = data.get("p")
+        return FormState(
+            uuid.UUID(data["id"]), str(data["s"]), int(data["v"]), datetime.fromisoformat(data["t"]),
+            data.get("m"), data.get("c"), int(point) if point is not None else None, data.get("k"),
+        )
+    except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
         return None
+
+
+def clean_line(value: Any) -> Any:
+    """WTForms filter for a one-line staff text (a name): normalised as answers are, every run of
+    white space (line breaks and tabs too) one space, no space at either end."""
+    if not isinstance(value, str):
+        return value
+    return re.sub(r"\s+", " ", normalise_text(value)).strip()
+
+
+def no_control_characters(form: FlaskForm, field: Field) -> None:
+    """WTForms validator: refuse the control characters that no stored text may hold."""
+    char = forbidden_character(field.data) if isinstance(field.data, str) else None
+    if char:
+        raise ValidationError(lazy_gettext(
+            "Please remove the invisible control character (%(char)s) from this field.", char=char))

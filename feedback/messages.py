@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from surveys import Problem
@@ -19,8 +20,6 @@ def problem_message(problem: Problem) -> str:
         "wrong_type": lambda: _("This answer is not in a form we can read."),
         "unknown_question": lambda: _("This question is not part of the survey."),
         "not_relevant": lambda: _("This question does not apply after your earlier answer. Please remove this answer."),
-        "future_time": lambda: _("This time is in the future."),
-        "started_after_submitted": lambda: _("The start time is after the submit time."),
         "unknown_service_point": lambda: _("This service point does not exist in this commune."),
         "wrong_service_area": lambda: _("This service point does not offer this survey's service."),
         "unknown_commune": lambda: _("Unknown commune code."),
@@ -32,7 +31,29 @@ def problem_message(problem: Problem) -> str:
         "missing": lambda: _("This field is required."),
         "wrong_field_type": lambda: _("This field has the wrong type."),
         "unknown_field": lambda: _("Unknown field."),
+        "invalid_text": lambda: _("This text holds a character that is not valid text (a lone UTF-16 surrogate "
+                                  "or NUL). Nothing was stored."),
+        "retired_service_point": lambda: _("This service point has been retired. Send the response with the "
+                                           "commune's current service point, or without one."),
         "form_expired": lambda: _("This form has expired. Your answers are kept: please submit again."),
+        "control_character": lambda: _(
+            "Your answer to “%(question)s” contains an invisible control character (%(char)s) that cannot be "
+            "stored. Please remove it; line breaks and tabs are fine.",
+            question=p["label"].get(str(get_locale())), char=p["char"]),
+        "wrong_survey": lambda: _(
+            "These answers were given in the form of another survey or service point, so they were not "
+            "stored here. They are kept below: please check them and send them again."),
+        "poster_retired": lambda: _(
+            "The poster you answered has been taken out of use, so your answers could not be sent with it. "
+            "Nothing was lost: your answers are kept below in the commune's current survey. Please check "
+            "them and send them."),
+        "poster_replaced": lambda: _(
+            "The poster you answered has been replaced by a new poster, so your answers could not be sent "
+            "with the old one. Nothing was lost: your answers are kept below in the commune's current "
+            "survey. Please check them and send them."),
+        "already_sent": lambda: _(
+            "Your answers from this page have already been received. Thank you! Sending again changes "
+            "nothing."),
     }
     return messages.get(problem.code, lambda: _("This answer is not valid."))()
 

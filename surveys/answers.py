@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .model import Question, Survey
 
-__all__ = ["Problem", "check_answers", "scored_rows"]
+__all__ = ["Problem", "check_answers", "forbidden_character", "normalise_text", "scored_rows"]
 
 
 @dataclass(frozen=True)
@@ -19,12 +20,44 @@ class Problem:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+def normalise_text(text: str) -> str:
+    """One spelling for the same text: line breaks as LF (CR LF and lone CR become LF), then NFC.
+
+    Browsers send a textarea's line breaks as CR LF, and phones may send Vietnamese decomposed
+    (NFD: a base letter and its marks apart); both are the same text, and must be checked,
+    counted and stored as the same text. Idempotent: normalising twice changes nothing more.
+    """
+    return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def forbidden_character(text: str) -> str | None:
+    """The first character no answer may hold (a control character other than LF and tab, or
+    half of a surrogate pair, which no text encoding can store), as ``U+XXXX``; else None."""
+    for c in text:
+        if unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t":
+            return f"U+{ord(c):04X}"
+    return None
+
+
+def _normalised(value: Any) -> Any:
+    """An answer with every string in it normalised (multiple choice comes as a list)."""
+    if isinstance(value, str):
+        return normalise_text(value)
+    if isinstance(value, list):
+        return [normalise_text(v) if isinstance(v, str) else v for v in value]
+    return value
+
+
 def _blank(value: Any) -> bool:
     return value is None or value == "" or value == [] or (isinstance(value, str) and not value.strip())
 
 
 def _one(q: Question, value: Any) -> tuple[Any, Problem | None]:
     """Normalise one non-blank answer, or say what is wrong with it."""
+    for text in value if isinstance(value, list) else [value]:
+        char = forbidden_character(text) if isinstance(text, str) else None
+        if char:
+            return None, Problem(q.id, "control_character", {"char": char, "label": q.label})
     if q.type == "multiple":
         items = value if isinstance(value, list) else [value]
         if not all(isinstance(v, str) for v in items):
@@ -49,11 +82,9 @@ def _one(q: Question, value: Any) -> tuple[Any, Problem | None]:
     if q.type == "text":
         if not isinstance(value, str):
             return None, Problem(q.id, "wrong_type")
-        text = value.strip()
+        text = value.strip()  # already normalised: the length counts letters, not code points of marks
         if len(text) > q.max_length:
             return None, Problem(q.id, "too_long", {"max": q.max_length, "length": len(text)})
-        if any(ord(c) < 32 and c not in "\n\t" for c in text):
-            return None, Problem(q.id, "wrong_type")
         return text, None
     # rating, yes_no, single: one option value (ratings may come as numbers from the API)
     if isinstance(value, float) and value.is_integer():
@@ -73,12 +104,14 @@ def check_answers(survey: Survey, raw: Mapping[str, Any]) -> tuple[dict[str, Any
 
     Returns the clean answers (blank ones left out) and the problems; the answers are only
     to be stored when there are no problems. Unknown question ids, wrong types, values out of
-    range, missing required answers and answers to questions that do not apply are problems.
+    range, missing required answers, answers to questions that do not apply and control
+    characters are problems. Every text is normalised (``normalise_text``) before any check,
+    so every channel (web form, paper entry, API) checks, counts and stores the same text.
     """
     problems = [Problem(str(k), "unknown_question") for k in raw if survey.question(str(k)) is None]
     clean: dict[str, Any] = {}
     for q in survey.questions:
-        value = raw.get(q.id)
+        value = _normalised(raw.get(q.id))
         applies = q.relevant is None or q.relevant.holds(clean)
         if _blank(value):
             if q.required and applies:

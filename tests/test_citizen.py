@@ -203,7 +203,7 @@ def test_security_headers(client):
 
 @pytest.mark.parametrize("config, message", [
     ({"SECRET_KEY": "dev-not-secret", "BASE_URL_SET": True}, "SECRET_KEY"),
-    ({"SECRET_KEY": "s3cret", "BASE_URL_SET": False}, "BASE_URL"),
+    ({"SECRET_KEY": "0123456789abcdef" * 4, "BASE_URL_SET": False}, "BASE_URL"),
 ])
 def test_production_refuses_unsafe_config(config, message):
     from feedback import create_app
@@ -215,7 +215,7 @@ def test_production_refuses_unsafe_config(config, message):
 def test_production_sets_secure_cookies():
     from feedback import create_app
 
-    app = create_app({"ENV_NAME": "production", "SECRET_KEY": "s3cret", "BASE_URL_SET": True,
+    app = create_app({"ENV_NAME": "production", "SECRET_KEY": "0123456789abcdef" * 4, "BASE_URL_SET": True,
                       "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
 
@@ -235,7 +235,9 @@ def test_a_web_respondent_answers_one_module(app, client):
         assert db.session.execute(db.select(Response)).scalar_one().module == module
 
 
-def test_modules_are_spread_over_respondents(client):
+def test_modules_are_spread_over_respondents(app):
+    """Each citizen (a browser of their own) gets a random module; one citizen keeps theirs."""
     survey = catalog().current("local-governance")
-    seen = {module_in_page(survey, client.get("/c/04465/local-governance").get_data(as_text=True)) for _ in range(40)}
+    seen = {module_in_page(survey, app.test_client().get("/c/04465/local-governance").get_data(as_text=True))
+            for _ in range(40)}
     assert seen == set(survey.modules)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import shutil
+import unicodedata
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
-from surveys import RESPONDENT_IDS, catalog, check_answers, load_catalog, scored_rows
+from surveys import (
+    RESPONDENT_IDS, catalog, check_answers, forbidden_character, load_catalog, normalise_text, scored_rows,
+)
 from surveys.loader import ROOT, read_lock, read_yaml
 
 from .helpers import valid_answers
@@ -121,3 +126,69 @@ def test_modules_rotate_in_the_web_form(tmp_path):
 def test_module_rules(tmp_path, change, message):
     with pytest.raises(ValueError, match=message):
         load_catalog(_broken(tmp_path, lambda r: r["questions"][7].update(change)))
+
+
+# --- Text normalisation (issue 12): properties of the one spelling every channel stores ---------
+
+# Any code point (lone surrogates too), with line breaks, tabs, combining marks and Vietnamese
+# letters in both spellings drawn often.
+PIECES = st.sampled_from(["\r\n", "\r", "\n", "\t", " ", "e", "ê", "ệ", "e\u0302\u0323", "\u0323", "\u0302", "Đ", "x"])
+TEXTS = st.lists(PIECES | st.characters(exclude_categories=()), max_size=40).map("".join)
+
+
+@given(TEXTS)
+def test_normalise_text_is_idempotent_nfc_and_without_cr(text):
+    once = normalise_text(text)
+    assert normalise_text(once) == once
+    assert unicodedata.is_normalized("NFC", once)
+    assert "\r" not in once
+    # Every line break stays one line break: CR LF, CR and LF each count once.
+    assert once.count("\n") == text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+@given(TEXTS)
+def test_a_text_answer_is_checked_and_stored_as_its_normal_spelling(text):
+    survey = catalog().current("health")
+    normal = normalise_text(text)
+    clean, problems = check_answers(survey, {"used_service": "no", "overall": "3", "comment": text})
+    codes = [p.code for p in problems if p.question == "comment"]
+    if not normal.strip():
+        assert "comment" not in clean and codes == []
+    elif forbidden_character(normal):
+        assert codes == ["control_character"]
+    elif len(normal.strip()) > 500:
+        assert codes == ["too_long"]
+    else:
+        assert codes == [] and clean["comment"] == normal.strip()
+    # Any spelling of the same text gives the same result.
+    assert check_answers(survey, {"used_service": "no", "overall": "3", "comment": normal}) == (clean, problems)
+
+
+@given(st.integers(0, 1000), st.sampled_from(["NFC", "NFD"]))
+def test_length_is_counted_after_normalisation(letters, form):
+    survey = catalog().current("health")
+    text = unicodedata.normalize(form, "ệ" * letters)  # three code points each in NFD
+    clean, problems = check_answers(survey, {"used_service": "no", "overall": "3", "comment": text})
+    if letters == 0:
+        assert "comment" not in clean and problems == []
+    elif letters <= 500:
+        assert problems == [] and clean["comment"] == "ệ" * letters
+    else:
+        assert [(p.code, p.params["length"]) for p in problems] == [("too_long", letters)]
+
+
+@given(st.characters(categories=["Cc", "Cs"]).filter(lambda c: c not in "\n\t\r"), TEXTS)
+def test_control_characters_are_refused_anywhere_in_an_answer(char, text):
+    survey = catalog().current("health")
+    _, problems = check_answers(survey, {"used_service": "no", "overall": "3", "comment": f"a{char}{text}"})
+    [problem] = [p for p in problems if p.question == "comment"]
+    assert problem.code == "control_character" and problem.params["char"] == f"U+{ord(char):04X}"
+    assert problem.params["label"] == survey.question("comment").label
+
+
+@pytest.mark.parametrize("question, value", [("used_service", "no\x07"), ("overall", "3\x00"), ("sex", ["female\x1b"])])
+def test_control_characters_are_named_in_every_kind_of_answer(question, value):
+    survey = catalog().current("health")
+    answers = {"used_service": "no", "overall": "3", question: value}
+    _, problems = check_answers(survey, answers)
+    assert [(p.question, p.code) for p in problems] == [(question, "control_character")]

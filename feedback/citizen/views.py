@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from datetime import timedelta
+
+from flask import abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 
 from surveys import Problem, Survey, catalog
@@ -10,9 +12,10 @@ from surveys import Problem, Survey, catalog
 from flask_limiter.util import get_remote_address
 
 from ..extensions import db, limiter
-from ..forms import new_state, read_state, survey_form_class
+from ..forms import FormState, new_state, read_state, survey_form_class
 from ..messages import messages_by_question, problem_message
-from ..models import Commune, ServicePoint, utcnow
+from ..models import Commune, Response, ServicePoint, utcnow
+from ..devices import device_id, keyed_hash, remember_device
 from ..quality import client_hashes
 from ..places import active_point, province_communes
 from ..responses import receive_web
@@ -45,9 +48,11 @@ def start():
 
 
 def _submit_key() -> str:
-    """Limit per client address *and* survey link, so one busy network never blocks all posters."""
-    network, _ = client_hashes(get_remote_address(), "", day=utcnow().date())
-    return f"{network}|{request.path}"
+    """Limit per client address *and* survey link, so one busy network never blocks all posters.
+
+    The address is hashed with the day's pepper (destroyed after the day), never kept as is.
+    """
+    return f"{keyed_hash('limit', get_remote_address() or '')}|{request.path}"
 
 
 def _submit_limit() -> str:
@@ -57,15 +62,30 @@ def _submit_limit() -> str:
 @bp.route("/s/<token>", methods=["GET", "POST"])
 @limiter.limit(_submit_limit, methods=["POST"], key_func=_submit_key)
 def poster(token: str):
-    """The survey behind a poster's QR code."""
+    """The survey behind a poster's QR code.
+
+    A form opened while the poster was in use is still accepted for ``POSTER_GRACE_HOURS`` after
+    it was opened, though the poster was retired or its link re-issued meanwhile; later its
+    answers are offered, on screen, to the commune's current survey.
+    """
     point = db.session.execute(db.select(ServicePoint).filter_by(token=token)).scalar_one_or_none()
+    state = read_state(request.form.get("state")) if request.method == "POST" else None
+    if point is None and state is not None and state.point_id is not None and state.opened_from(token):
+        point = db.session.get(ServicePoint, state.point_id)  # the poster's link was re-issued since
     if point is None:
         abort(404)
-    if not point.active:
+    gone = "poster_retired" if not point.active else "poster_replaced" if point.token != token else None
+    if gone is None or (state is not None and state.point_id == point.id and _in_grace(state)):
+        return survey_page(catalog().for_area(point.service_area), point.commune, point)
+    if request.method == "GET":
         survey = catalog().for_area(point.service_area)
         current = active_point(point.commune_code, point.service_area)
         return render_template("citizen/retired.html", point=point, survey=survey, current=current), 410
-    return survey_page(catalog().for_area(point.service_area), point.commune, point)
+    current = (catalog().for_area(point.service_area), point.commune,
+               active_point(point.commune_code, point.service_area))
+    if state is not None and state.point_id != point.id:  # a form of another page sent here
+        return _send_elsewhere(state, _home(state) or current, "wrong_survey", 409)
+    return _send_elsewhere(state, current, gone, 410)
 
 
 @bp.route("/c/<code>/<slug>", methods=["GET", "POST"])
@@ -95,25 +115,31 @@ def thanks(code: str):
 def survey_page(survey: Survey, commune: Commune, point: ServicePoint | None):
     """Render a survey; on POST check and store it, or show the errors with answers kept."""
     lang = str(get_locale())
+    remember_device()
     if request.method == "GET":
         form = survey_form_class(survey)(formdata=None)
-        form.state.data = new_state(survey)
-        return _render(survey, form, commune, point, {})
+        form.state.data, sent = _filling(survey, commune, point)
+        return _render(survey, form, commune, point, {}, sent=sent)
+    if "new_response" in request.form:
+        _forget_filling()
+        return redirect(request.path, code=303)
     state = read_state(request.form.get("state"))
+    if state is not None and not _opened_here(state, survey, commune, point):
+        return _send_elsewhere(state, _home(state) or (survey, commune, point), "wrong_survey", 409)
     if state is not None:
         survey = catalog().get(survey.slug, state.version) or survey
     form = survey_form_class(survey)()
+    if state is None:
+        form.state.data, _ = _filling(survey, commune, point)
     if "switch_lang" in request.form:
         return _render(survey, form, commune, point, {})
     if state is None or not form.validate():
-        if state is None:
-            form.state.data = new_state(survey)
         return _render(survey, form, commune, point, {"_form": [problem_message(Problem("", "form_expired"))]}, 400)
     _, problems = receive_web(
         survey, form.answers(survey), response_id=state.response_id, started_at=state.started_at,
         commune_code=commune.code, service_point_id=point.id if point else None, lang=lang,
         module=state.module,
-        client=client_hashes(request.remote_addr, request.user_agent.string, day=utcnow().date()),
+        client=client_hashes(request.remote_addr, device_id=device_id()),
         honeypot=bool(form.website.data),
     )
     if problems:
@@ -122,7 +148,7 @@ def survey_page(survey: Survey, commune: Commune, point: ServicePoint | None):
     return redirect(url_for(".thanks", code=commune.code), code=303)
 
 
-def _render(survey, form, commune, point, errors, status=200):
+def _render(survey, form, commune, point, errors, status=200, *, sent=False, moved=None, action=None):
     state = read_state(form.state.data)
     questions = survey.shown(state.module if state else None)
     main = [q for q in questions if not q.respondent]
@@ -130,4 +156,93 @@ def _render(survey, form, commune, point, errors, status=200):
         "citizen/survey.html", survey=survey, form=form, commune=commune, point=point, errors=errors,
         main_questions=main, respondent_questions=[q for q in questions if q.respondent],
         numbers={q.id: i for i, q in enumerate(main, start=1)},
+        sent=problem_message(Problem("", "already_sent")) if sent else None, moved=moved, action=action,
     ), status
+
+
+# A filling begun more than this long ago is not continued when its page is opened again.
+FILLING_KEPT = timedelta(hours=24)
+FILLINGS_KEPT = 3  # pages whose filling this browser's session remembers (the cookie stays small)
+
+
+def _filling(survey: Survey, commune: Commune, point: ServicePoint | None) -> tuple[str, bool]:
+    """This browser's filling of this page: its signed state, and whether it was stored already.
+
+    The response id is fixed when the page is first opened and kept in the session, so that a
+    reload, the language link, Back and Forward (with or without the back/forward cache) all
+    show the same filling, never a new one: however often it is sent, it is stored once.
+    """
+    page = request.path
+    token = dict(session.get("fillings") or []).get(page)
+    state = read_state(token)
+    if (state is None or not _opened_here(state, survey, commune, point) or state.version != survey.version
+            or utcnow() - state.started_at > FILLING_KEPT):
+        token = new_state(survey, commune_code=commune.code, point_id=point.id if point else None,
+                          token=point.token if point else None)
+        _keep_filling(page, token)
+        return token, False
+    return token, _stored(state)
+
+
+def _stored(state: FormState) -> bool:
+    """Whether the response of this form state has been stored."""
+    return db.session.scalar(db.select(Response.id).where(Response.id == state.response_id)) is not None
+
+
+def _keep_filling(page: str, token: str) -> None:
+    """Remember a page's filling, dropping the oldest beyond FILLINGS_KEPT."""
+    kept = [(p, t) for p, t in session.get("fillings") or [] if p != page]
+    session["fillings"] = [*kept, (page, token)][-FILLINGS_KEPT:]
+
+
+def _forget_filling() -> None:
+    """The citizen asked to answer again: the next visit to this page begins a new response."""
+    session["fillings"] = [(p, t) for p, t in session.get("fillings") or [] if p != request.path]
+
+
+def _opened_here(state: FormState, survey: Survey, commune: Commune, point: ServicePoint | None) -> bool:
+    """Whether a form state was issued for this survey, commune and service point."""
+    here = (survey.slug, commune.code, point.id if point else None)
+    return (state.survey, state.commune_code, state.point_id) == here
+
+
+def _in_grace(state: FormState) -> bool:
+    """Whether a form was opened recently enough to be accepted after its poster went away."""
+    return utcnow() - state.started_at <= timedelta(hours=current_app.config["POSTER_GRACE_HOURS"])
+
+
+def _home(state: FormState) -> tuple[Survey, Commune, ServicePoint | None] | None:
+    """Where a form state's answers can be sent now: its own page, or for a poster gone since,
+    the commune's current one; None if the state names no commune (a paper-entry form)."""
+    survey = catalog().get(state.survey, state.version)
+    commune = db.session.get(Commune, state.commune_code) if state.commune_code else None
+    if survey is None or commune is None:
+        return None
+    if state.point_id is None:
+        return survey, commune, None
+    point = db.session.get(ServicePoint, state.point_id)
+    if point is None or point.commune_code != commune.code:
+        return None
+    if point.active and state.opened_from(point.token):
+        return survey, commune, point
+    return catalog().for_area(point.service_area), commune, active_point(commune.code, point.service_area)
+
+
+def _send_elsewhere(state: FormState | None, where: tuple[Survey, Commune, ServicePoint | None], reason: str,
+                    status: int):
+    """Store nothing here; show the posted answers again as a form of ``where``'s survey that
+    sends them to its page, with the same response id, and say why (``reason`` names the message)."""
+    survey, commune, point = where
+    if state is not None and _stored(state):
+        return redirect(url_for(".thanks", code=state.commune_code or commune.code), code=303)  # it counted
+    form = survey_form_class(survey)()
+    if point is not None:
+        action = url_for(".poster", token=point.token)
+        form.state.data = new_state(survey, commune_code=commune.code, point_id=point.id, token=point.token,
+                                    keep=state)
+    else:
+        action = url_for(".commune_survey", code=commune.code, slug=survey.slug)
+        form.state.data = new_state(survey, commune_code=commune.code, keep=state)
+    _keep_filling(action, form.state.data)
+    return _render(survey, form, commune, point, {}, status, moved=problem_message(Problem("", reason)),
+                   action=action)

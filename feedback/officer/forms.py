@@ -9,20 +9,23 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..auth import MIN_PASSWORD_LENGTH
+from ..forms import clean_line, no_control_characters
 from ..models import ROLES
 
 
 class ServicePointForm(FlaskForm):
     """A new service point: its name and service area."""
 
-    name = StringField(lazy_gettext("Name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(lazy_gettext("Name"), filters=[clean_line],
+                       validators=[DataRequired(), Length(max=200), no_control_characters])
     service_area = SelectField(lazy_gettext("Service"), choices=[])
 
 
 class RenameForm(FlaskForm):
     """A service point's new name."""
 
-    name = StringField(lazy_gettext("Name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(lazy_gettext("Name"), filters=[clean_line],
+                       validators=[DataRequired(), Length(max=200), no_control_characters])
 
 
 class ActionForm(FlaskForm):

@@ -4,7 +4,10 @@
   var form = document.getElementById("survey");
   if (!form) return;
   var bar = document.getElementById("bar"), count = document.getElementById("count");
-  var kept = document.getElementById("kept"), text = kept.dataset, key = "pending:" + location.pathname, sending = false;
+  // The form may send to another page than this one (a poster replaced since it was opened).
+  var target = form.getAttribute("action") ? form.action : location.href;
+  var kept = document.getElementById("kept"), text = kept.dataset, sending = false;
+  var key = "pending:" + new URL(target, location.href).pathname;
 
   function chosen(name) {
     var out = [];
@@ -49,8 +52,9 @@
     refresh();
   }
 
-  function showKept() {
+  function showKept(why) {
     sending = false;
+    kept.querySelector("p").textContent = why === "refused" ? text.refused : text.offline;
     kept.hidden = false;
     kept.scrollIntoView({ block: "center" });
     var button = form.querySelector('button[name="send"]');
@@ -67,18 +71,22 @@
     var button = form.querySelector('button[name="send"]');
     button.disabled = true;
     button.textContent = text.sending;
-    fetch(location.href, { method: "POST", body: body, credentials: "same-origin" }).then(function (r) {
+    fetch(target, { method: "POST", body: body, credentials: "same-origin" }).then(function (r) {
       if (r.redirected || r.status === 200 && r.url.indexOf("/thanks/") >= 0) {
         store(null);
         location.replace(r.url);
       } else if (r.status >= 500 || r.status === 429) {
-        showKept();
+        showKept("offline");
       } else {
-        // Checks failed: show the server's page with its messages (answers kept there too).
-        store(null);
-        return r.text().then(function (html) { document.open(); document.write(html); document.close(); });
+        return r.text().then(function (html) {
+          // Only a page that shows the answers again (with the server's messages, or in the
+          // commune's current survey) takes this one's place; otherwise nothing is erased.
+          if (html.indexOf('<form id="survey"') < 0) return showKept("refused");
+          store(null);
+          document.open(); document.write(html); document.close();
+        });
       }
-    }).catch(showKept);
+    }).catch(function () { showKept("offline"); });
   }
 
   form.addEventListener("change", refresh);
@@ -90,6 +98,15 @@
     send();
   });
   document.getElementById("resend").addEventListener("click", send);
+  // Back or Forward may show this page from the back/forward cache as it was when it was left,
+  // mid-send; the signed response id in it is the same, so sending again stores it once.
+  window.addEventListener("pageshow", function (ev) {
+    if (!ev.persisted || !sending) return;
+    sending = false;
+    var button = form.querySelector('button[name="send"]');
+    button.disabled = false;
+    button.textContent = text.send;
+  });
   window.addEventListener("online", function () { if (!kept.hidden) send(); });
 
   var saved = null;
