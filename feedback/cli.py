@@ -103,10 +103,42 @@ def create_user_command(email: str, role: str, communes: tuple[str, ...], passwo
         user = create_user(email, role, password, communes)
     except ValueError as exc:
         db.session.rollback()
-        raise click.ClickException(str(exc)) from exc
+        raise _user_error(exc) from exc
     audit.record("user_created", target=user.email, detail={"role": role, "communes": sorted(communes), "via": "cli"})
     db.session.commit()
     click.echo(f"{role} {user.email} created" + (f" for {', '.join(sorted(communes))}" if communes else ""))
+
+
+def _user_error(exc: ValueError) -> click.ClickException:
+    """A refused account change as a command-line error, in English (messages meant for the web
+    pages are translated there; here there is no request to choose a language)."""
+    from flask_babel import force_locale
+
+    with force_locale("en"):
+        return click.ClickException(str(exc))
+
+
+@click.command("set-password")
+@with_appcontext
+@click.option("--email", required=True, help="The account's log-in e-mail address.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The new password (asked for when not given, so it stays out of the shell history).")
+def set_password_command(email: str, password: str) -> None:
+    """Give a staff account a new password; every session of the account ends."""
+    from . import audit
+    from .auth import find_user, set_password
+
+    user = find_user(email)
+    if user is None:
+        raise click.ClickException(f"no account with e-mail {email.strip().lower()}")
+    try:
+        set_password(user, password)
+    except ValueError as exc:
+        db.session.rollback()
+        raise _user_error(exc) from exc
+    audit.record("user_changed", target=user.email, detail={"after": {"password_changed": True}, "via": "cli"})
+    db.session.commit()
+    click.echo(f"password of {user.email} changed; its sessions have ended")
 
 
 @click.command("create-demo-users")
@@ -238,8 +270,64 @@ def _format_of(path: str, allowed: tuple[str, ...]) -> str:
     return suffix if suffix in allowed else "csv"
 
 
+@click.command("create-api-client")
+@with_appcontext
+@click.option("--name", required=True, help="A name for the device or tool, e.g. kiosk-tram-y-te-khao-mang.")
+@click.option("--commune", "communes", multiple=True,
+              help="Official commune code it may send responses for (repeatable; none: every commune of the province).")
+def create_api_client_command(name: str, communes: tuple[str, ...]) -> None:
+    """Register an API client (kiosk, paper-entry tool); its token is printed once, on the last line."""
+    from .api_clients import create_api_client
+
+    try:
+        client, token = create_api_client(name, communes)
+    except ValueError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    scope = ", ".join(sorted(set(communes))) or f"every commune of province {current_app.config['DEFAULT_PROVINCE']}"
+    click.echo(f"API client {client.name} created for {scope}.")
+    click.echo("Its token follows; it is shown only this once (only its hash is stored). Put it on the device now:")
+    click.echo(token)
+
+
+@click.command("revoke-api-client")
+@with_appcontext
+@click.option("--name", required=True, help="The client's name (see list-api-clients).")
+def revoke_api_client_command(name: str) -> None:
+    """End an API client's token for good; its requests are refused with 401 from now on."""
+    from .api_clients import revoke_api_client
+
+    try:
+        revoke_api_client(name)
+    except ValueError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"API client {name} revoked")
+
+
+@click.command("list-api-clients")
+@with_appcontext
+def list_api_clients_command() -> None:
+    """Print one line per API client: name, state, communes, created, last used (UTC; never a token)."""
+    from .api_clients import list_api_clients
+
+    every = f"every commune of province {current_app.config['DEFAULT_PROVINCE']}"
+    for client in list_api_clients():
+        state = f"revoked {client.revoked_at:%Y-%m-%d %H:%M}" if client.revoked_at else "active"
+        used = f"{client.last_used_at:%Y-%m-%d %H:%M}" if client.last_used_at else "never used"
+        communes = ",".join(c.code for c in client.communes) or every
+        click.echo("\t".join([client.name, state, communes, f"created {client.created_at:%Y-%m-%d %H:%M}", used]))
+
+
 def init_app(app: Flask) -> None:
     for command in (load_units_command, seed_demo_command, survey_links_command, lock_surveys_command,
-                    create_user_command, make_posters_command, import_margins_command, export_scores_command,
-                    export_responses_command, create_demo_users_command):
+                    create_user_command, set_password_command, make_posters_command, import_margins_command,
+                    export_scores_command, export_responses_command, create_demo_users_command):
+        app.cli.add_command(command)
+    from .devices import purge_peppers_command
+
+    app.cli.add_command(purge_peppers_command)
+    for command in (create_api_client_command, revoke_api_client_command, list_api_clients_command):
         app.cli.add_command(command)

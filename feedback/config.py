@@ -22,15 +22,27 @@ class Config:
     # Citizens may keep a survey open a long time on a slow phone; an expired token is
     # reported next to the answers (which are kept), never as a lost submission.
     WTF_CSRF_TIME_LIMIT = 24 * 3600
+    # A survey form opened from a poster is still accepted this many hours after it was opened,
+    # even if the poster was retired or its link re-issued meanwhile; later, the answers are
+    # offered to the commune's current survey instead (README, "Citizen pages").
+    POSTER_GRACE_HOURS = 24
     WTF_CSRF_SSL_STRICT = False
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     TESTING = False
     # Staff sessions end after this much inactivity (seconds); every request renews them.
     PERMANENT_SESSION_LIFETIME = 8 * 3600
-    # Login attempts allowed per client address, and per e-mail address, against guessing.
+    # ...and this long after the log-in (seconds), however active.
+    SESSION_ABSOLUTE_LIFETIME = 12 * 3600
+    # Failed log-ins allowed per client address (successes do not count).
     LOGIN_LIMIT = "10 per minute"
-    LOGIN_LIMIT_PER_ACCOUNT = "30 per hour"
+    # Per account: after this many failures in a row each attempt waits LOGIN_DELAY_SECONDS,
+    # doubling per further failure up to LOGIN_DELAY_MAX_SECONDS; a browser that has logged
+    # into the account before waits not at all (docs/quality.md).
+    LOGIN_FREE_FAILURES = 5
+    LOGIN_DELAY_SECONDS = 1
+    LOGIN_DELAY_MAX_SECONDS = 60
+    LOGIN_KNOWN_BROWSER_DAYS = 90
     # Where Flask-Limiter counts (memory:// per process; redis://… shared between workers).
     RATELIMIT_STORAGE_URI = "memory://"
     # Response quality (docs/quality.md): flagged responses are kept but left out of scores.
@@ -39,6 +51,12 @@ class Config:
     QUALITY_BURST_MINUTES = 10
     QUALITY_BURST_DEVICE = 3
     QUALITY_BURST_NETWORK = 20
+    # Client clocks (docs/quality.md, "Times and clocks"): a client's time may run this far
+    # ahead of the server's, and a response may wait unsent on a device (a kiosk or paper-entry
+    # tool offline, a phone's kept copy) this long; beyond either the receive time is stored
+    # instead and the response is flagged "clock".
+    CLOCK_SKEW_MINUTES = 5
+    OFFLINE_KEEP_DAYS = 7
     # Submission limits (docs/quality.md). Keyed by address *and* poster, so a crowded office
     # Wi-Fi or a carrier NAT address is never locked out of every poster at once.
     RATELIMIT_ENABLED = True

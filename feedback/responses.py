@@ -23,9 +23,10 @@ from sqlalchemy.dialects import sqlite
 from surveys import Problem, Survey, check_answers, scored_rows
 
 from .extensions import db
-from .models import Answer, Response, utcnow
-from .places import point_place
+from .models import Answer, Response
+from .places import point_is_active, point_place
 from .quality import answer_flags, is_burst
+from .times import now_seconds, trusted_times, whole_seconds
 
 VIETNAM_TZ = timezone(timedelta(hours=7))
 ANY_MODULE = "*"  # paper entry and API clients may answer any module's questions
@@ -53,9 +54,17 @@ class Submission:
     network_hash: str | None = None
     device_hash: str | None = None
     module: str | None = None
+    # When the server received it (whole seconds); ``apply_clock`` may put it in submitted_at.
+    received_at: datetime = field(default_factory=now_seconds)
+    # (started_at, submitted_at) as the client sent them, kept by ``apply_clock`` for the
+    # content hash: a retry hashes the same even when the stored times were replaced.
+    sent_times: tuple[datetime | None, datetime] | None = None
+    # A client time was implausible and replaced (flag "clock"; see feedback/times.py).
+    clock: bool = False
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical content: equal for a retry, different for a changed answer."""
+        started_at, submitted_at = self.sent_times or (self.started_at, self.submitted_at)
         canonical = {
             "survey": self.survey.slug,
             "version": self.survey.version,
@@ -63,15 +72,21 @@ class Submission:
             "service_point": self.service_point_id,
             "answers": self.answers,
             "lang": self.lang,
-            "started_at": self.started_at.isoformat() if self.started_at else None,
-            "submitted_at": self.submitted_at.isoformat(),
+            "started_at": started_at.isoformat() if started_at else None,
+            "submitted_at": submitted_at.isoformat(),
         }
         text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
 
 def parse_time(value: Any) -> datetime | None:
-    """ISO 8601 → naive UTC; a time without offset is taken as Viet Nam time (UTC+7)."""
+    """ISO 8601 → naive UTC; a time without offset is taken as Viet Nam time (UTC+7).
+
+    None only for text that is not an ISO 8601 time (refused with 422). Whether a readable time
+    is plausible is ``apply_clock``'s question; a time so far out that it has no UTC equivalent
+    in Python (year 1 or 9999 with an offset) comes back as the first or last representable
+    time, which is never plausible.
+    """
     if not isinstance(value, str) or len(value) > 40:
         return None
     try:
@@ -80,24 +95,44 @@ def parse_time(value: Any) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=VIETNAM_TZ)
-    if not 2000 <= moment.year <= 2999:
-        return None  # also keeps the UTC conversion clear of datetime's range limits
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    try:
+        return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    except OverflowError:
+        return datetime.min if moment.year == 1 else datetime.max
+
+
+def apply_clock(sub: Submission) -> Submission:
+    """Keep the client's times only where plausible, else the receive time; flag ``clock``.
+
+    The rule is ``feedback.times.trusted_times`` (docs/quality.md, "Times and clocks"), with the
+    survey version's release day as the earliest plausible time. Every channel's times pass
+    through here: API times, the start time in a web or paper form's signed state (whose
+    submit time is the server's own), and any time typed in from paper.
+    """
+    if sub.sent_times is None:
+        sub.sent_times = (sub.started_at, sub.submitted_at)
+    started_at, submitted_at = sub.sent_times
+    times = trusted_times(received_at=sub.received_at, submitted_at=submitted_at, started_at=started_at,
+                          released=sub.survey.released)
+    sub.started_at, sub.submitted_at, sub.received_at = times.started_at, times.submitted_at, times.received_at
+    sub.clock = times.clock
+    return sub
 
 
 def check_submission(sub: Submission, raw_answers: dict[str, Any]) -> Submission:
-    """Validate answers and times in place; problems are left on ``sub.problems``."""
+    """Validate answers in place (problems are left on ``sub.problems``) and settle the times.
+
+    A readable but implausible time is never a problem: ``apply_clock`` replaces it and flags
+    the response, so a genuine answer from a device with a wrong clock is kept.
+    """
     sub.answers, problems = check_answers(sub.survey, raw_answers)
     sub.problems.extend(problems)
-    if sub.submitted_at > utcnow() + timedelta(days=1):
-        sub.problems.append(Problem("submitted_at", "future_time"))
-    if sub.started_at and sub.started_at > sub.submitted_at:
-        sub.problems.append(Problem("started_at", "started_after_submitted"))
+    apply_clock(sub)
     return sub
 
 
 def service_point_problem(sub: Submission) -> Problem | None:
-    """A service point must exist, belong to the commune and offer the survey's service."""
+    """A service point must exist, belong to the commune, offer the survey's service and be in use."""
     if sub.service_point_id is None:
         return None
     place = point_place(sub.service_point_id)
@@ -105,6 +140,8 @@ def service_point_problem(sub: Submission) -> Problem | None:
         return Problem("service_point", "unknown_service_point")
     if place[1] != sub.survey.service_area:
         return Problem("service_point", "wrong_service_area")
+    if not point_is_active(sub.service_point_id):
+        return Problem("service_point", "retired_service_point")
     return None
 
 
@@ -128,7 +165,7 @@ WITH r AS (
 )
 SELECT count(*) FROM r
 """
-PG_FIND = "SELECT content_hash, mode, received_at FROM response WHERE id = %s"
+PG_FIND = "SELECT content_hash, mode, received_at, started_at, submitted_at FROM response WHERE id = %s"
 
 # SQLite: two plain statements on a pooled driver connection (the ORM session and Core's
 # per-row work cost more than SQLite's own); values are stored exactly as SQLAlchemy stores them,
@@ -141,9 +178,15 @@ SQLITE_INSERT_ANSWER = f"INSERT INTO answer ({', '.join(ANSWER_COLUMNS)}) VALUES
 
 
 def _processors(table: sa.Table, columns: list[str]) -> list[Any]:
-    """Each column's SQLite bind processor, or None where the value goes in as it is."""
+    """Each column's SQLite bind processor, or None where the value goes in as it is.
+
+    The dialect's own implementation of each type: its times go in as SQLAlchemy's one text
+    form (``YYYY-MM-DD HH:MM:SS.ffffff``), which the ORM and every query's parameters use too;
+    left to the driver, a whole second lost its fraction and SQLite's text comparison put
+    ``…17:00:00`` before a bound ``…17:00:00.000000`` (issue 12).
+    """
     dialect = sqlite.dialect()
-    return [table.c[name].type.bind_processor(dialect) for name in columns]
+    return [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
 
 
 SQLITE_RESPONSE_PROCESSORS = _processors(Response.__table__, RESPONSE_COLUMNS)
@@ -266,6 +309,8 @@ class Stored:
     content_hash: str
     mode: str
     received_at: datetime
+    started_at: datetime | None
+    submitted_at: datetime
 
 
 def store(sub: Submission) -> tuple[Stored, bool]:
@@ -277,7 +322,7 @@ def store(sub: Submission) -> tuple[Stored, bool]:
     ``content_hash`` to tell a retry from a conflict.
     """
     content_hash = sub.content_hash()
-    received_at = utcnow()
+    flags = [*sub.flags, "clock"] if sub.clock and "clock" not in sub.flags else sub.flags
     row = {
         "id": sub.id,
         "survey": sub.survey.slug,
@@ -286,12 +331,13 @@ def store(sub: Submission) -> tuple[Stored, bool]:
         "service_point_id": sub.service_point_id,
         "lang": sub.lang,
         "mode": sub.mode,
-        "started_at": sub.started_at,
-        "submitted_at": sub.submitted_at,
-        "received_at": received_at,
+        # Whole seconds on every channel, whoever built the submission (feedback/times.py).
+        "started_at": whole_seconds(sub.started_at),
+        "submitted_at": whole_seconds(sub.submitted_at),
+        "received_at": whole_seconds(sub.received_at),
         "content_hash": content_hash,
         "module": sub.module,
-        "flags": ";".join(sub.flags),
+        "flags": ";".join(flags),
         "network_hash": sub.network_hash,
         "device_hash": sub.device_hash,
         "entered_by": sub.entered_by,
@@ -304,10 +350,11 @@ def store(sub: Submission) -> tuple[Stored, bool]:
         created = _sqlite_insert(row, answers)
         _count_toward_checkpoint()
         found = None if created else db.session.execute(
-            sa.select(Response.content_hash, Response.mode, Response.received_at).where(Response.id == sub.id)
+            sa.select(Response.content_hash, Response.mode, Response.received_at, Response.started_at,
+                      Response.submitted_at).where(Response.id == sub.id)
         ).one()
     if created:
-        return Stored(sub.id, content_hash, sub.mode, received_at), True
+        return Stored(sub.id, content_hash, sub.mode, row["received_at"], row["started_at"], row["submitted_at"]), True
     return Stored(sub.id, *found), False
 
 
@@ -322,8 +369,8 @@ def response_json(sub: Submission, stored: Stored) -> dict[str, Any]:
         "answers": sub.answers,
         "lang": sub.lang,
         "mode": stored.mode,
-        "started_at": _iso(sub.started_at),
-        "submitted_at": _iso(sub.submitted_at),
+        "started_at": _iso(stored.started_at),
+        "submitted_at": _iso(stored.submitted_at),
         "received_at": _iso(stored.received_at),
     }
 
@@ -354,6 +401,7 @@ def receive_web(
     """
     if db.session.scalar(sa.select(Response.id).where(Response.id == response_id)) is not None:
         return response_id, []
+    received_at = now_seconds()
     sub = Submission(
         id=response_id,
         survey=survey,
@@ -363,8 +411,9 @@ def receive_web(
         lang=lang,
         mode=mode,
         started_at=started_at,
-        submitted_at=utcnow(),
+        submitted_at=received_at,  # the server's own time; the form state's start is checked
         entered_by=entered_by,
+        received_at=received_at,
     )
     if module != ANY_MODULE:
         sub.module = module
@@ -378,12 +427,12 @@ def receive_web(
     if sub.problems:
         return None, sub.problems
     if mode == "web":
-        sub.flags = answer_flags(survey, sub.answers, started_at=started_at,
+        sub.flags = answer_flags(survey, sub.answers, started_at=sub.started_at,
                                  submitted_at=sub.submitted_at, honeypot=honeypot)
         if client is not None:
             sub.network_hash, sub.device_hash = client
             if is_burst(network_hash=client[0], device_hash=client[1], commune_code=commune_code,
-                        survey=survey.slug, service_point_id=service_point_id, now=sub.submitted_at):
+                        survey=survey.slug, service_point_id=service_point_id, now=sub.received_at):
                 sub.flags.append("burst")
     stored, _ = store(sub)
     return stored.id, []

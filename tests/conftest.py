@@ -14,7 +14,7 @@ from flask_migrate import upgrade
 from feedback import create_app
 from feedback import database_url as database_url_for_psycopg
 from feedback.extensions import db
-from feedback.models import Answer, AuditEvent, PopulationMargin, Response, ServicePoint, User, user_commune
+from feedback.models import Answer, ApiClient, AuditEvent, PopulationMargin, Response, ServicePoint, User, user_commune
 from feedback.units import load_units
 
 BASE_URL = "http://poster.test"
@@ -64,7 +64,7 @@ def _create_database(url: str) -> None:
 def app(database_url):
     app = create_app(_config(database_url))
     with app.app_context():
-        for model in (Answer, Response, AuditEvent, user_commune, User, ServicePoint, PopulationMargin):
+        for model in (Answer, Response, ApiClient, AuditEvent, user_commune, User, ServicePoint, PopulationMargin):
             db.session.execute(sa.delete(model))
         db.session.commit()
     yield app
@@ -152,7 +152,12 @@ class AuthActions:
         return self._client.post("/login", data={"csrf_token": token, "email": email, "password": password}, **extra)
 
     def logout(self):
-        return self._client.get("/logout")
+        """Log out as the page's button does: a POST with the CSRF token (GET ends nothing)."""
+        page = self._client.get("/logout")  # logged in: a page with the logout button; else the log-in page
+        if page.status_code == 302:
+            page = self._client.get(page.location)
+        token = hidden_fields(page.get_data(as_text=True)).get("csrf_token", "")
+        return self._client.post("/logout", data={"csrf_token": token})
 
 
 @pytest.fixture

@@ -368,3 +368,23 @@ def test_small_area_model_is_told_which_communes_are_wards(app, monkeypatch):
     np.testing.assert_allclose(table.loc[answered, "p_eb"], with_wards.loc[answered, "p_eb"])
     # Wards answer better than communes here: the indicator moves the estimates.
     assert not np.allclose(with_wards.loc[answered, "p_eb"], without.loc[answered, "p_eb"])
+
+
+def test_response_export_keeps_clock_flagged_responses_and_dates_them_by_viet_nam_day(app, runner, tmp_path):
+    """A response flagged only ``clock`` is exported (and counted as kept); submitted_date is the
+    Viet Nam day, also for a response stored at 00:00 there."""
+    from datetime import datetime
+
+    from tests.test_bridge import add_response
+
+    answers = [("wait_time", "lt15", "6.1", 1.0)]
+    with app.app_context():
+        add_response(OWN, datetime(2025, 5, 1, 17), answers, flags="clock")  # 2 May, 00:00 in Viet Nam
+        add_response(OWN, datetime(2025, 5, 1, 16, 59, 59), answers)  # 1 May, 23:59:59
+        add_response(OWN, datetime(2025, 5, 1, 17), answers, flags="clock;too_fast")
+        db.session.commit()
+    out = tmp_path / "responses.csv"
+    result = runner.invoke(args=["export-responses", "--from", "2025-05-02", "--to", "2025-05-02", "-o", str(out)])
+    assert result.exit_code == 0 and "(1 low-quality responses excluded)" in result.output
+    table = pd.read_csv(out, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    assert table[["submitted_date", "flags"]].values.tolist() == [["2025-05-02", "clock"]]

@@ -55,9 +55,9 @@ def _post_form(client, url, addr="10.0.0.1", **answers):
 
 def test_survey_submissions_are_limited_per_address_and_link(limited):
     client = limited.test_client()
-    for _ in range(3):
-        assert _post_form(client, "/c/04465/health").status_code == 303
-    blocked = _post_form(client, "/c/04465/health")
+    for _ in range(3):  # three citizens (a browser each) on one network
+        assert _post_form(limited.test_client(), "/c/04465/health").status_code == 303
+    blocked = _post_form(limited.test_client(), "/c/04465/health")
     html = blocked.get_data(as_text=True)
     assert blocked.status_code == 429
     # The answers come back with a resend button rather than being lost.

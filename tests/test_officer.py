@@ -73,6 +73,9 @@ FOREIGN_ROUTES = [
     ("GET", "officer.edit_user", "/officer/users/{admin}"),
     ("POST", "officer.edit_user", "/officer/users/{admin}"),
     ("GET", "officer.audit_log", "/officer/audit"),
+    ("GET", "officer.api_clients", "/officer/api-clients"),
+    ("POST", "officer.api_clients", "/officer/api-clients"),
+    ("POST", "officer.revoke_client", "/officer/api-clients/1/revoke"),
     # Analyst routes: an officer reads only their own communes' scorecards, nothing province-wide.
     ("GET", "analyst.scorecard", "/analyst/c/{commune}"),
     ("GET", "analyst.province", "/analyst/"),
@@ -145,13 +148,14 @@ def test_admin_and_analyst_see_every_commune_but_analyst_changes_nothing(app, cl
     html = client.get("/officer/").get_data(as_text=True)
     assert len(re.findall(r'href="/officer/c/\d{5}"', html)) == 99
     assert client.get(f"/officer/c/{OTHER_COMMUNE}").status_code == 200
-    assert client.get(f"/officer/responses/{other['response']}").status_code == 200
+    # No page shows a single web response, to anyone (tests/test_anonymity.py).
+    assert client.get(f"/officer/responses/{other['response']}").status_code == 404
     token = csrf_token(client, f"/officer/points/{other['point']['id']}")
     for url in (f"/officer/c/{OTHER_COMMUNE}/points", f"/officer/points/{other['point']['id']}/retire"):
         assert client.post(url, data={"csrf_token": token, "name": "x", "service_area": "health"}).status_code == 403
     assert client.get(f"/officer/points/{other['point']['id']}/paper").status_code == 403
     assert client.get("/officer/users").status_code == 403
-    client.get("/logout")
+    auth.logout()
     auth.login("admin@laocai.test")
     assert client.get(f"/officer/c/{OTHER_COMMUNE}").status_code == 200
     assert client.get("/officer/users").status_code == 200
@@ -326,7 +330,7 @@ def test_admin_manages_users_and_reads_audit_log(app, client, auth, users):
     html = client.get("/officer/audit").get_data(as_text=True)
     assert "user_created" in html and "user_changed" in html and "admin@laocai.test" in html
     assert "user_changed" in client.get("/officer/audit?action=user_changed").get_data(as_text=True)
-    client.get("/logout")
+    auth.logout()
     auth.login("new@khaomang.test", "long enough pw")
     assert client.get("/officer/audit").status_code == 403
 

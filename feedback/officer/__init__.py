@@ -12,4 +12,4 @@ def require_login() -> None:
     """Every officer page needs a logged-in staff member."""
 
 
-from . import views  # noqa: E402,F401
+from . import api_clients, views  # noqa: E402,F401

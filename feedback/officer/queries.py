@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -11,6 +11,7 @@ from surveys import catalog
 
 from ..extensions import db
 from ..models import Answer, Response, utcnow
+from ..times import boundary, day_start, local_day
 
 __all__ = ["Counts", "Comment", "day_starts", "counts_by", "daily_counts", "latest_comments"]
 
@@ -20,7 +21,8 @@ CHART_DAYS = 30
 
 @dataclass(frozen=True)
 class Counts:
-    """Responses received today, in the last 7 and 30 days, in all, and the latest time."""
+    """Responses of today, the last 7 and 30 days (Viet Nam days, by the submission time that
+    decides periods), in all, and the latest receive time."""
 
     today: int = 0
     week: int = 0
@@ -31,27 +33,20 @@ class Counts:
 
 @dataclass(frozen=True)
 class Comment:
-    """One free-text answer with where and when it was given."""
+    """One free-text answer with where and on which day it was given: no response id, time of
+    day or respondent block, which could point at the person who wrote it."""
 
-    response_id: str
     commune_code: str
     service_point_id: int | None
     survey: str
     text: str
-    received_at: datetime
+    day: date
 
 
 def day_starts(now: datetime | None = None, days: int = CHART_DAYS) -> list[datetime]:
-    """UTC start of each of the last ``days`` local days, oldest first (today last)."""
-    now = now or utcnow()
-    local_midnight = datetime.combine((now + LOCAL_OFFSET).date(), time())
-    today = local_midnight - LOCAL_OFFSET
-    return [today - timedelta(days=i) for i in range(days - 1, -1, -1)]
-
-
-def local_day(start: datetime) -> date:
-    """The local calendar day that starts at UTC time ``start``."""
-    return (start + LOCAL_OFFSET).date()
+    """UTC start of each of the last ``days`` Viet Nam days, oldest first (today last)."""
+    today = local_day(now or utcnow())
+    return [day_start(today - timedelta(days=i)) for i in range(days - 1, -1, -1)]
 
 
 def _scope(query: sa.Select, commune_codes: list[str] | None, commune_code: str | None) -> sa.Select:
@@ -76,7 +71,7 @@ def counts_by(
     today, week, month = starts[-1], starts[-7], starts[0]
 
     def since(moment: datetime) -> sa.ColumnElement:
-        return sa.func.coalesce(sa.func.sum(sa.case((Response.received_at >= moment, 1), else_=0)), 0)
+        return sa.func.coalesce(sa.func.sum(sa.case((Response.submitted_at >= boundary(moment), 1), else_=0)), 0)
 
     query = sa.select(
         *keys, since(today), since(week), since(month), sa.func.count(), sa.func.max(Response.received_at)
@@ -89,15 +84,21 @@ def counts_by(
 def daily_counts(
     *, commune_codes: list[str] | None = None, commune_code: str | None = None, now: datetime | None = None
 ) -> list[tuple[date, int]]:
-    """Responses per local day over the last 30 days, oldest first, in one scan of the window."""
+    """Responses per Viet Nam day over the last 30 days, oldest first, in one scan of the window.
+
+    A response counts on the day of its submission time, which decides its period in exports
+    too. That time is never after the receive time (feedback/times.py), so the window is
+    found by the receive-time index.
+    """
     starts = day_starts(now)
-    ends = [*starts[1:], starts[-1] + timedelta(days=1)]
+    ends = [*starts[1:], day_start(local_day(starts[-1]) + timedelta(days=1))]
     columns = [
         sa.func.coalesce(sa.func.sum(sa.case(
-            (sa.and_(Response.received_at >= start, Response.received_at < end), 1), else_=0)), 0)
+            (sa.and_(Response.submitted_at >= boundary(start), Response.submitted_at < boundary(end)), 1),
+            else_=0)), 0)
         for start, end in zip(starts, ends)
     ]
-    query = sa.select(*columns).where(Response.received_at >= starts[0])
+    query = sa.select(*columns).where(Response.received_at >= boundary(starts[0]))
     row = db.session.execute(_scope(query, commune_codes, commune_code)).one()
     return [(local_day(start), int(value)) for start, value in zip(starts, row)]
 
@@ -126,9 +127,10 @@ def _text_questions() -> sa.ColumnElement:
 def latest_comments(
     *, commune_codes: list[str] | None = None, commune_code: str | None = None, limit: int = 10
 ) -> list[Comment]:
-    """The newest free-text answers, newest first."""
+    """The newest free-text answers: newest day first, and within a day in alphabetical order,
+    so that the list does not tell which visitor of the day wrote which comment."""
     query = (
-        sa.select(Response.id, Response.commune_code, Response.service_point_id, Response.survey,
+        sa.select(Response.commune_code, Response.service_point_id, Response.survey,
                   Answer.value, Response.received_at)
         .join(Answer, Answer.response_id == Response.id)
         .where(_text_questions())
@@ -136,4 +138,5 @@ def latest_comments(
         .limit(limit)
     )
     rows = db.session.execute(_scope(query, commune_codes, commune_code)).all()
-    return [Comment(str(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+    comments = [Comment(r[0], r[1], r[2], r[3], local_day(r[4])) for r in rows]
+    return sorted(comments, key=lambda c: (-c.day.toordinal(), c.text, c.commune_code))

@@ -15,8 +15,8 @@ from surveys import Problem, catalog
 
 from .. import audit
 from ..auth import (
-    commune_or_404, communes_by_code, create_user, editor_required, find_user, hash_password, point_or_404,
-    role_required,
+    change_account, check_password, commune_or_404, communes_by_code, create_user, editor_required, find_user,
+    keep_this_session, normalize_email, point_or_404, role_required, set_password,
 )
 from ..extensions import db
 from ..forms import new_state, read_state, survey_form_class
@@ -250,9 +250,15 @@ def _render_paper(survey, form, point, errors, status=200):
 
 @bp.get("/responses/<uuid:response_id>")
 def response(response_id: uuid.UUID):
-    """One stored response with its answers (to check a typed-in paper form)."""
+    """A typed-in paper form with its answers, for the officer who typed it (and admins) to check.
+
+    Web and API responses have no page: their answers with the respondent block, service point
+    and time could identify who gave them (docs/quality.md).
+    """
     stored = db.get_or_404(Response, response_id)
     commune_or_404(stored.commune_code)
+    if stored.mode != "paper" or (current_user.role != "admin" and stored.entered_by != current_user.id):
+        abort(404)
     survey = catalog().get(stored.survey, stored.survey_version)
     entered_by = db.session.get(User, stored.entered_by) if stored.entered_by else None
     return render_template("officer/response.html", response=stored, survey=survey, entered_by=entered_by)
@@ -308,7 +314,9 @@ def edit_user(user_id: int):
             communes = communes_by_code(form.communes.data)
             if form.role.data == "officer" and not communes:
                 raise ValueError(_("An officer needs at least one commune."))
-            email = form.email.data.strip().lower()
+            email = normalize_email(form.email.data)
+            if form.password.data:
+                check_password(form.password.data, email=email)
             other = find_user(email)
             if other is not None and other.id != user.id:
                 raise ValueError(_("Another account uses this e-mail address."))
@@ -318,10 +326,11 @@ def edit_user(user_id: int):
             flash(str(exc), "error")
         else:
             before = {"role": user.role, "active": user.active, "communes": [c.code for c in user.communes]}
-            user.role, user.active, user.communes = form.role.data, form.active.data, communes
-            user.email = email
+            change_account(user, email=email, role=form.role.data, communes=communes, active=form.active.data)
             if form.password.data:
-                user.password_hash = hash_password(form.password.data)
+                set_password(user, form.password.data)
+            if user.id == current_user.id:
+                keep_this_session(user)  # an admin changing their own password stays logged in here
             after = {"role": user.role, "active": user.active, "communes": [c.code for c in communes],
                      "password_changed": bool(form.password.data)}
             audit.record("user_changed", target=user.email, detail={"before": before, "after": after})
@@ -353,6 +362,14 @@ def localtime(moment) -> str:
     if moment is None:
         return "–"
     return (moment + LOCAL_OFFSET).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.app_template_filter("localdate")
+def localdate(moment) -> str:
+    """A stored UTC time as its Viet Nam calendar day (no time of day: it could point at a person)."""
+    if moment is None:
+        return "–"
+    return (moment + LOCAL_OFFSET).strftime("%Y-%m-%d")
 
 
 @bp.context_processor
