@@ -12,7 +12,7 @@ from .extensions import db
 from .models import AuditEvent, User
 
 ACTIONS = (
-    "login", "login_failed", "user_created", "user_changed", "point_created", "point_renamed",
+    "login", "login_failed", "logout", "user_created", "user_changed", "point_created", "point_renamed",
     "point_retired", "token_reissued", "posters_printed", "paper_entered", "data_exported",
     "api_client_created", "api_client_revoked",
 )

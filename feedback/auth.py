@@ -406,7 +406,9 @@ def logout():
             return redirect(url_for("auth.login_page"))
         return render_template("auth/logout.html", form=LogoutForm())
     if current_user.is_authenticated:
-        end_sessions(current_user._get_current_object())
+        user = current_user._get_current_object()
+        end_sessions(user)
+        audit.record("logout", target=user.email)
         db.session.commit()
     logout_user()
     session.clear()

@@ -63,6 +63,14 @@ def answer_flags(survey: Survey, clean: dict[str, Any], *, started_at: datetime 
     return flags
 
 
+def _place(*, commune_code: str, survey: str, service_point_id: int | None) -> sa.ColumnElement[bool]:
+    """Responses to one place: the service point, or a commune's survey without one."""
+    if service_point_id is not None:
+        return Response.service_point_id == service_point_id
+    return sa.and_(Response.service_point_id.is_(None), Response.commune_code == commune_code,
+                   Response.survey == survey)
+
+
 def is_burst(*, network_hash: str, device_hash: str | None, commune_code: str, survey: str,
              service_point_id: int | None, now: datetime) -> bool:
     """Too many responses to one place from one device (or one network) in a short time.
@@ -71,8 +79,7 @@ def is_burst(*, network_hash: str, device_hash: str | None, commune_code: str, s
     """
     config = current_app.config
     since = now - timedelta(minutes=config["QUALITY_BURST_MINUTES"])
-    place = (Response.service_point_id == service_point_id) if service_point_id is not None else sa.and_(
-        Response.service_point_id.is_(None), Response.commune_code == commune_code, Response.survey == survey)
+    place = _place(commune_code=commune_code, survey=survey, service_point_id=service_point_id)
     recent = sa.select(sa.func.count()).select_from(Response).where(place, Response.received_at >= since)
     if device_hash is not None:
         by_device = db.session.scalar(recent.where(Response.device_hash == device_hash))
@@ -80,3 +87,50 @@ def is_burst(*, network_hash: str, device_hash: str | None, commune_code: str, s
             return True
     by_network = db.session.scalar(recent.where(Response.network_hash == network_hash))
     return by_network >= config["QUALITY_BURST_NETWORK"]
+
+
+def flag_burst_members(*, response_id: Any, network_hash: str | None, device_hash: str | None,
+                       commune_code: str, survey: str, service_point_id: int | None, now: datetime) -> int:
+    """Flag ``burst`` on the earlier members of the burst a stored response completes.
+
+    The first responses of a flood pass the thresholds before the burst shows; left unflagged,
+    the opening ones of every flood would still count. Members are the responses to the same
+    place in the window from the same device, once the device is over its threshold (web and
+    anonymous API alike), and the anonymous API responses from the same network, once the
+    network is over its own (so that random device cookies do not hide a flood; web responses
+    on a busy network are left alone). Returns how many were flagged now.
+    """
+    config = current_app.config
+    since = now - timedelta(minutes=config["QUALITY_BURST_MINUTES"])
+    place = _place(commune_code=commune_code, survey=survey, service_point_id=service_point_id)
+    recent = sa.and_(place, Response.received_at >= since, Response.id != response_id)
+    flags = sa.func.coalesce(Response.flags, "")
+    by_device = Response.device_hash == device_hash if device_hash is not None else sa.false()
+    anonymous_by_network = sa.and_(Response.network_hash == network_hash, Response.mode == "api",
+                                   Response.api_client_id.is_(None))
+    unflagged = sa.and_(recent, sa.not_(flags.contains("burst")))
+    # Once a flood's opening responses are flagged, every later one finds nothing left to flag:
+    # one read, and no write transaction, per response of a flood.
+    if db.session.scalar(sa.select(Response.id).where(unflagged, sa.or_(by_device, anonymous_by_network))
+                         .limit(1)) is None:
+        return 0
+
+    def over(signal: sa.ColumnElement[bool], threshold: int) -> bool:
+        # The response itself is stored already: "at least the threshold before it".
+        return db.session.scalar(sa.select(sa.func.count()).where(recent, signal)) >= threshold
+
+    members = []
+    if device_hash is not None and over(by_device, config["QUALITY_BURST_DEVICE"]):
+        members.append(by_device)
+    if network_hash is not None and over(Response.network_hash == network_hash, config["QUALITY_BURST_NETWORK"]):
+        members.append(anonymous_by_network)
+    if not members:
+        return 0
+    result = db.session.execute(
+        sa.update(Response)
+        .where(unflagged, sa.or_(*members))
+        .values(flags=sa.case((flags == "", "burst"), else_=flags + ";burst"))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount

@@ -25,7 +25,7 @@ from surveys import Problem, Survey, check_answers, scored_rows
 from .extensions import db
 from .models import Answer, Response
 from .places import point_is_active, point_place
-from .quality import answer_flags, is_burst
+from .quality import answer_flags, flag_burst_members, is_burst
 from .times import now_seconds, trusted_times, whole_seconds
 
 VIETNAM_TZ = timezone(timedelta(hours=7))
@@ -434,5 +434,9 @@ def receive_web(
             if is_burst(network_hash=client[0], device_hash=client[1], commune_code=commune_code,
                         survey=survey.slug, service_point_id=service_point_id, now=sub.received_at):
                 sub.flags.append("burst")
-    stored, _ = store(sub)
+    stored, created = store(sub)
+    if created and "burst" in sub.flags:
+        flag_burst_members(response_id=sub.id, network_hash=sub.network_hash, device_hash=sub.device_hash,
+                           commune_code=commune_code, survey=survey.slug, service_point_id=service_point_id,
+                           now=sub.received_at)
     return stored.id, []

@@ -9,10 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from itsdangerous import TimestampSigner
 
 from feedback.extensions import db
-from feedback.models import User
+from feedback.models import AuditEvent, User
 
 from .conftest import OWN_COMMUNE, PASSWORD, AuthActions, csrf_token
 
@@ -200,6 +201,9 @@ def test_logout_with_csrf_token_ends_the_session(app, client, auth, users):
     r = client.post("/logout", data={"csrf_token": csrf_token(client, OFFICER_PAGE)})
     assert r.status_code == 302 and r.location.endswith("/login")
     assert client.get(OFFICER_PAGE).status_code == 302
+    with app.app_context():  # the audit log says who logged out (and the web, not the CLI)
+        event = db.session.execute(sa.select(AuditEvent).filter_by(action="logout")).scalar_one()
+        assert event.user_id == users["officer"]["id"] and event.target == "officer@khaomang.test"
 
 
 def test_get_logout_when_logged_out_goes_to_login(client):

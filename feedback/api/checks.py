@@ -9,15 +9,12 @@ attributed instead and skip the burst flag.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from flask import current_app, request
+from flask import request
 
 from ..devices import device_id
-from ..extensions import db
-from ..models import Response
+from .. import quality
 from ..quality import answer_flags, client_hashes, is_burst
 from ..responses import Submission
 
@@ -86,49 +83,8 @@ def quality_flags(sub: Submission, *, registered: bool, honeypot: bool) -> list[
 
 
 def flag_burst_members(sub: Submission) -> int:
-    """Flag ``burst`` on the earlier members of the burst an anonymous response completes.
-
-    The first responses of a flood pass the thresholds before the burst shows; left unflagged,
-    the opening ones of every flood would still count. Members are the responses to the same
-    place in the window from the same device, once the device is over its threshold, and the
-    anonymous API responses from the same network, once the network is over its own (so that
-    random device cookies do not hide a flood; web responses on a busy network are left
-    alone). Returns how many were flagged now.
-    """
-    config = current_app.config
-    since = sub.received_at - timedelta(minutes=config["QUALITY_BURST_MINUTES"])
-    if sub.service_point_id is not None:
-        place = Response.service_point_id == sub.service_point_id
-    else:
-        place = sa.and_(Response.service_point_id.is_(None), Response.commune_code == sub.commune_code,
-                        Response.survey == sub.survey.slug)
-    recent = sa.and_(place, Response.received_at >= since, Response.id != sub.id)
-    flags = sa.func.coalesce(Response.flags, "")
-    by_device = Response.device_hash == sub.device_hash if sub.device_hash is not None else sa.false()
-    anonymous_by_network = sa.and_(Response.network_hash == sub.network_hash, Response.mode == "api",
-                                   Response.api_client_id.is_(None))
-    unflagged = sa.and_(recent, sa.not_(flags.contains("burst")))
-    # Once a flood's opening responses are flagged, every later one finds nothing left to flag:
-    # one read, and no write transaction, per response of a flood.
-    if db.session.scalar(sa.select(Response.id).where(unflagged, sa.or_(by_device, anonymous_by_network)).limit(1)) is None:
-        return 0
-
-    def over(signal: sa.ColumnElement[bool], threshold: int) -> bool:
-        # The response itself is stored already: "more than the threshold before it".
-        return db.session.scalar(sa.select(sa.func.count()).where(recent, signal)) >= threshold
-
-    members = []
-    if sub.device_hash is not None and over(by_device, config["QUALITY_BURST_DEVICE"]):
-        members.append(by_device)
-    if over(Response.network_hash == sub.network_hash, config["QUALITY_BURST_NETWORK"]):
-        members.append(anonymous_by_network)
-    if not members:
-        return 0
-    result = db.session.execute(
-        sa.update(Response)
-        .where(unflagged, sa.or_(*members))
-        .values(flags=sa.case((flags == "", "burst"), else_=flags + ";burst"))
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    return result.rowcount
+    """Flag the earlier members of the burst this stored response completes (quality.py)."""
+    return quality.flag_burst_members(
+        response_id=sub.id, network_hash=sub.network_hash, device_hash=sub.device_hash,
+        commune_code=sub.commune_code, survey=sub.survey.slug, service_point_id=sub.service_point_id,
+        now=sub.received_at)
