@@ -7,6 +7,7 @@ import re
 from datetime import datetime
 
 import openpyxl
+import pytest
 import sqlalchemy as sa
 
 from feedback.extensions import db
@@ -186,3 +187,13 @@ def test_staff_navigation_reaches_the_scores(app, client, auth, users):
     AuthActions(officer).login(users["officer"]["email"])
     page = officer.get("/officer/", follow_redirects=True).get_data(as_text=True)
     assert 'href="/analyst/c/04465"' in page and 'href="/analyst/"' not in page
+
+
+@pytest.mark.parametrize("query", ["from=2026-13-01", "from=garbage", "to=1/8/2025", "from=2026-12-01&to=2025-01-01"])
+@pytest.mark.parametrize("path", ["/analyst/export/scores.csv", "/analyst/export/responses.xlsx"])
+def test_a_download_with_a_bad_period_is_400_not_a_file_of_all_responses(client, auth, users, path, query):
+    # Found by a tester: these returned the whole-period file, as if no period had been asked.
+    auth.login(users["analyst"]["email"])
+    r = client.get(f"{path}?{query}")
+    assert r.status_code == 400 and r.mimetype == "text/html"
+    assert "2025-07-01" in r.get_data(as_text=True)

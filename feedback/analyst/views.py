@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import Response as HttpResponse
-from flask import abort, current_app, flash, render_template, request
+from flask import abort, current_app, flash, make_response, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
@@ -70,12 +70,24 @@ def _flag_order(flag: str) -> tuple[int, int, str]:
             -1 if not suffix else suffixes.index(suffix) if suffix in suffixes else len(suffixes), flag)
 
 
+PERIOD_MESSAGE = lazy_gettext("Dates must look like 2025-07-01, with the first not after the last.")
+
+
 def _period_or_default() -> Period:
+    """The page's period; a bad one is reported on the page, which shows all responses."""
     try:
         return parse_period(request.args)
     except ValueError:
-        flash(_("Dates must look like 2025-07-01, with the first not after the last."), "error")
+        flash(str(PERIOD_MESSAGE), "error")
         return Period()
+
+
+def _period_or_400() -> Period:
+    """A download's period; a bad one is a 400, never a file of another period."""
+    try:
+        return parse_period(request.args)
+    except ValueError:
+        abort(make_response(render_template("errors/error.html", code=400, message=PERIOD_MESSAGE), 400))
 
 
 def _download(data: bytes, fmt: str, name: str) -> HttpResponse:
@@ -116,7 +128,7 @@ def export_scores(fmt: str):
     level = request.args.get("level", "commune")
     if fmt not in SCORE_FORMATS or level not in ("commune", "province"):
         abort(404)
-    period = _period_or_default()
+    period = _period_or_400()
     export = build_score_export(period.date_from, period.date_to, level=level,
                                 public=request.args.get("public") == "1",
                                 province_code=current_app.config["DEFAULT_PROVINCE"])
@@ -131,7 +143,7 @@ def export_responses(fmt: str):
     """Download anonymised responses with their codebook (XLSX sheet, Stata labels)."""
     if fmt not in RESPONSE_FORMATS or fmt == "csv":  # CSV needs a second file: the command line writes it
         abort(404)
-    period = _period_or_default()
+    period = _period_or_400()
     export = build_response_export(period.date_from, period.date_to)
     audit.record("data_exported", target=f"responses {fmt}",
                  detail={**{k: v for k, v in period.args().items()}, "rows": len(export.responses)})

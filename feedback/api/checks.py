@@ -2,7 +2,7 @@
 
 Anonymous clients get the web form's checks (docs/quality.md, "The API"): speed, straight
 lines, a honeypot field and the burst flag, with the client's address standing for its device
-unless it brings the site's device cookie. Registered clients (feedback/api_clients.py) are
+(a device cookie proves nothing when a script sends it). Registered clients (feedback/api_clients.py) are
 attributed instead and skip the burst flag.
 """
 
@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import request
 
-from ..devices import device_id
 from .. import quality
 from ..quality import answer_flags, client_hashes, is_burst
 from ..responses import Submission
@@ -62,8 +61,7 @@ def quality_flags(sub: Submission, *, registered: bool, honeypot: bool) -> list[
 
     Everyone: ``too_fast``, ``straight_lined`` and ``honeypot`` (the ``website`` field filled).
     Anonymous clients also: ``too_fast`` without a start time (its speed cannot be shown, and
-    the web form always has one), and ``burst``, with the address as the device unless the
-    site's device cookie came along.
+    the web form always has one), and ``burst``, with the address as the device.
     """
     # Speed is the time the client measured: a clock that is wrong by the same amount at start
     # and submit (and so replaced by the receive time, feedback/times.py) still measures it.
@@ -75,7 +73,9 @@ def quality_flags(sub: Submission, *, registered: bool, honeypot: bool) -> list[
     if started_at is None and "too_fast" not in flags:
         flags.append("too_fast")
     address = request.remote_addr or ""
-    sub.network_hash, sub.device_hash = client_hashes(address, device_id=device_id() or address)
+    # The address is the device: a device cookie the server issued to a browser proves nothing
+    # when a script sends it (it can send a fresh random one with every POST).
+    sub.network_hash, sub.device_hash = client_hashes(address, device_id=address)
     if is_burst(network_hash=sub.network_hash, device_hash=sub.device_hash, commune_code=sub.commune_code,
                 survey=sub.survey.slug, service_point_id=sub.service_point_id, now=sub.received_at):
         flags.append("burst")
