@@ -12,12 +12,13 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import Pool
 
-from . import security
+from . import messages, security
 from .config import Config
 from .extensions import babel, csrf, db, migrate
 from .responses import checkpoint_wal
@@ -48,6 +49,14 @@ def select_locale() -> str:
     return session.get("lang") if session.get("lang") in languages else "vi"
 
 
+class DatabaseIntegerConverter(IntegerConverter):
+    """``<int:…>`` in URLs: only numbers a database id column holds (32-bit on PostgreSQL), so a
+    longer number is a 404, never an overflow in the query."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits, min, 2 ** 31 - 1 if max is None else max, signed)
+
+
 class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, without building the cookie signer for a request that
     brings no session cookie (every API call, a citizen's first page): its session is empty."""
@@ -68,6 +77,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder="static",
     )
     app.session_interface = CookieSessions()
+    app.url_map.converters["int"] = DatabaseIntegerConverter
     app.config.from_object(Config)
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -108,6 +118,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(analyst.bp)
     errors.init_app(app)
     app.context_processor(lambda: {"lang": str(get_locale())})
+    app.before_request(messages.translate_wtforms)
     app.after_request(checkpoint_after_response)
     cli.init_app(app)
     return app

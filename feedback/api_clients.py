@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -24,6 +25,7 @@ __all__ = [
     "LAST_USED_EVERY",
     "authenticate",
     "create_api_client",
+    "find_api_client",
     "list_api_clients",
     "may_submit_for",
     "revoke_api_client",
@@ -44,6 +46,22 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def clean_name(name: str) -> str:
+    """A client name in NFC without surrounding space; raises ValueError for control or format
+    characters (a line break or tab would break list-api-clients' one-line-per-client output)."""
+    name = unicodedata.normalize("NFC", name).strip()
+    if any(unicodedata.category(ch)[0] == "C" for ch in name):
+        raise ValueError("the name must not contain control or format characters (line breaks, tabs…)")
+    return name
+
+
+def find_api_client(name: str) -> ApiClient | None:
+    """The client of this name, compared case-insensitively (casefold) in NFC: ``Kiosk1`` and
+    ``kiosk1`` are one name. Client lists are short, so the comparison runs in Python."""
+    wanted = clean_name(name).casefold()
+    return next((c for c in db.session.scalars(sa.select(ApiClient)) if c.name.casefold() == wanted), None)
+
+
 def create_api_client(name: str, commune_codes: list[str] | tuple[str, ...] = (), *,
                       created_by: User | None = None) -> tuple[ApiClient, str]:
     """Register a client and return it with its token (the only time the token exists in clear).
@@ -52,10 +70,10 @@ def create_api_client(name: str, commune_codes: list[str] | tuple[str, ...] = ()
     and its audit event are added to the session; the caller commits. Raises ``ValueError``
     for an empty, too long or taken name, or an unknown commune code.
     """
-    name = name.strip()
+    name = clean_name(name)
     if not name or len(name) > NAME_LENGTH:
         raise ValueError(f"the name must be 1 to {NAME_LENGTH} characters")
-    if db.session.scalar(sa.select(ApiClient.id).where(ApiClient.name == name)) is not None:
+    if find_api_client(name) is not None:
         raise ValueError(f"an API client named {name!r} exists already (names stay taken after revocation)")
     codes = sorted(set(commune_codes))
     communes = db.session.scalars(sa.select(Commune).where(Commune.code.in_(codes))).all() if codes else []
@@ -76,13 +94,13 @@ def revoke_api_client(name: str, *, revoked_by: User | None = None) -> ApiClient
 
     Raises ``ValueError`` for an unknown name or a client revoked already.
     """
-    client = db.session.execute(sa.select(ApiClient).where(ApiClient.name == name)).scalar_one_or_none()
+    client = find_api_client(name)
     if client is None:
         raise ValueError(f"no API client named {name!r}")
     if client.revoked_at is not None:
         raise ValueError(f"API client {name!r} was already revoked on {client.revoked_at:%Y-%m-%d %H:%M} UTC")
     client.revoked_at = utcnow()
-    audit.record("api_client_revoked", target=name, actor=revoked_by)
+    audit.record("api_client_revoked", target=client.name, actor=revoked_by)
     return client
 
 

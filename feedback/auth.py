@@ -66,9 +66,21 @@ class LogoutForm(FlaskForm):
 
 # Passwords and e-mail addresses.
 
+def normalize_password(password: str) -> str:
+    """The password in Unicode NFC: Vietnamese keyboards type the same text composed (NFC) or
+    decomposed (NFD). Hashes of non-ASCII passwords set before this normalisation was added
+    only match if they were typed in NFC; such accounts need ``set-password`` again."""
+    return unicodedata.normalize("NFC", password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether the password (in any Unicode form) matches the stored hash."""
+    return check_password_hash(password_hash, normalize_password(password))
+
+
 def hash_password(password: str) -> str:
-    """A salted scrypt hash of the password."""
-    return generate_password_hash(password, method=PASSWORD_METHOD)
+    """A salted scrypt hash of the password (in NFC)."""
+    return generate_password_hash(normalize_password(password), method=PASSWORD_METHOD)
 
 
 def check_password(password: str, *, email: str = "") -> None:
@@ -76,8 +88,12 @@ def check_password(password: str, *, email: str = "") -> None:
 
     Common passwords, keyboard runs, dates, l33t spellings and words of the account's e-mail
     or of this site are recognised by zxcvbn (Dropbox's estimator, whose lists hold the most
-    common leaked passwords); a password must need about 10^8 guesses or more.
+    common leaked passwords); a password must need about 10^8 guesses or more. Control and
+    format characters (line breaks, NUL, direction marks) are refused: no keyboard types them.
     """
+    password = normalize_password(password)
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in password):
+        raise ValueError(lazy_gettext("The password must not contain control characters (such as line breaks)."))
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValueError(lazy_gettext("The password must have at least %(num)d characters.", num=MIN_PASSWORD_LENGTH))
     if len(password) > MAX_PASSWORD_LENGTH:
@@ -95,16 +111,22 @@ def normalize_email(email: str) -> str:
     domain (RFC 2606), as that library's test mode does.
     """
     try:
-        valid = validate_email(email.strip(), check_deliverability=False,
+        valid = validate_email(fold_email(email), check_deliverability=False,
                                test_environment=bool(current_app.config.get("TESTING")))
     except EmailNotValidError as exc:
         raise ValueError(lazy_gettext("This is not an e-mail address (%(reason)s).", reason=str(exc))) from exc
-    return valid.normalized.lower()
+    return fold_email(valid.normalized)
+
+
+def fold_email(email: str) -> str:
+    """The form addresses are stored and compared in: NFKC, case-folded, so look-alikes such as
+    ``ofﬁcer@…`` (the ﬁ ligature) or a capital letter name the same account."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", email.strip()).casefold())
 
 
 def find_user(email: str) -> User | None:
-    """The account with this e-mail address (case-insensitive), if any."""
-    return db.session.execute(db.select(User).filter_by(email=email.strip().lower())).scalar_one_or_none()
+    """The account with this e-mail address (NFKC, case-insensitive), if any."""
+    return db.session.execute(db.select(User).filter_by(email=fold_email(email))).scalar_one_or_none()
 
 
 def create_user(email: str, role: str, password: str, commune_codes: Iterable[str] = ()) -> User:
@@ -187,9 +209,9 @@ def attempt_login(email: str, password: str, *, known_browser: Iterable[int] = (
             and user.login_delay_until > now:
         return LoginAttempt(None, wait=max(1, math.ceil((user.login_delay_until - now).total_seconds())))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        verify_password(_DUMMY_HASH, password)
         return LoginAttempt(None)
-    if not check_password_hash(user.password_hash, password) or not user.active:
+    if not verify_password(user.password_hash, password) or not user.active:
         _count_failure(user, now)
         return LoginAttempt(None)
     user.failed_logins, user.login_delay_until = 0, None
@@ -237,8 +259,12 @@ def remember_browser(response: Response, user: User) -> None:
 # Sessions: each carries the account's session generation and its log-in time.
 
 def start_session(user: User) -> None:
-    """Log the user in with a fresh session (no fixation) stamped with its generation."""
+    """Log the user in with a fresh session (no fixation) stamped with its generation; only the
+    chosen language is carried over."""
+    lang = session.get("lang")
     session.clear()
+    if lang is not None:
+        session["lang"] = lang
     session.permanent = True
     login_user(user)
     session["epoch"] = user.session_epoch
@@ -377,7 +403,7 @@ def login_page():
     form = LoginForm()
     failed = False
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
+        email = fold_email(form.email.data)
         attempt = attempt_login(email, form.password.data, known_browser=known_browser_accounts())
         if attempt.wait:
             audit.record("login_failed", target=email[:120], detail={"delayed": attempt.wait})
@@ -411,7 +437,10 @@ def logout():
         audit.record("logout", target=user.email)
         db.session.commit()
     logout_user()
+    lang = session.get("lang")
     session.clear()
+    if lang is not None:
+        session["lang"] = lang  # the chosen language is not part of the staff session
     flash(_("You are logged out."))
     return redirect(url_for("auth.login_page"))
 

@@ -6,7 +6,7 @@ import hashlib
 import re
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -21,7 +21,7 @@ from wtforms.validators import ValidationError
 
 from surveys import Survey, catalog, forbidden_character, normalise_text
 
-from .models import utcnow
+from .times import now_seconds
 
 
 class SurveyFormBase(FlaskForm):
@@ -115,9 +115,15 @@ def new_state(survey: Survey, *, commune_code: str | None = None, point_id: int 
         module = secrets.choice(survey.modules)
     return FormState(
         response_id=keep.response_id if keep else uuid.uuid4(), survey=survey.slug, version=survey.version,
-        started_at=keep.started_at if keep else utcnow(), module=module, commune_code=commune_code,
+        started_at=keep.started_at if keep else now_seconds(), module=module, commune_code=commune_code,
         point_id=point_id, poster=token_digest(token) if token else None,
     ).dumps()
+
+
+def fresh_state(state: FormState) -> str:
+    """The same filling (survey, place, start, module) as a new response with a new id: for
+    answers sent under an id that was stored already with other answers."""
+    return replace(state, response_id=uuid.uuid4()).dumps()
 
 
 def read_state(token: str | None) -> FormState | None:

@@ -51,6 +51,9 @@ def problem_message(problem: Problem) -> str:
             "The poster you answered has been replaced by a new poster, so your answers could not be sent "
             "with the old one. Nothing was lost: your answers are kept below in the commune's current "
             "survey. Please check them and send them."),
+        "sent_changed": lambda: _(
+            "These answers were not saved yet, because this form had already been sent with other "
+            "answers. Your answers are kept below: press Send to save them as a new, separate response."),
         "already_sent": lambda: _(
             "Your answers from this page have already been received. Thank you! Sending again changes "
             "nothing."),
@@ -64,3 +67,24 @@ def messages_by_question(problems: list[Problem]) -> dict[str, list[str]]:
     for p in problems:
         grouped.setdefault(p.question, []).append(problem_message(p))
     return grouped
+
+
+def translate_wtforms() -> None:
+    """Before each request: WTForms' built-in messages ("This field is required.", the length
+    messages…) come from our catalogue, as WTForms ships no Vietnamese. Flask-WTF looks for the
+    translations on the request first (flask_wtf.i18n)."""
+    from flask import request
+    from flask_babel import get_translations
+
+    request.wtforms_translations = get_translations()
+
+
+def _wtforms_messages() -> None:  # pragma: no cover - never called: marks WTForms' texts for extraction
+    from flask_babel import ngettext
+
+    _("This field is required.")
+    _("Field must be between %(min)d and %(max)d characters long.")
+    ngettext("Field must be at least %(min)d character long.", "Field must be at least %(min)d characters long.", 1)
+    ngettext("Field cannot be longer than %(max)d character.", "Field cannot be longer than %(max)d characters.", 1)
+    _("Not a valid choice.")
+    _("Invalid email address.")

@@ -396,11 +396,13 @@ def receive_web(
 ) -> tuple[uuid.UUID | None, list[Problem]]:
     """Check and store a form submission; returns the response id, or the problems.
 
-    A response id seen before is simply acknowledged (a double tap or a resend), even if the
-    form was changed in between: the first submission counts.
+    A response id seen before is acknowledged when the same answers come again (a double tap,
+    or Back and Send): stored once. Other answers under a stored id are never dropped silently
+    nor stored: the problem ``sent_changed`` says so, and the caller offers them as a new response.
     """
-    if db.session.scalar(sa.select(Response.id).where(Response.id == response_id)) is not None:
-        return response_id, []
+    known = db.session.execute(
+        sa.select(Response.content_hash, Response.submitted_at, Response.lang).where(Response.id == response_id)
+    ).one_or_none()
     received_at = now_seconds()
     sub = Submission(
         id=response_id,
@@ -426,6 +428,13 @@ def receive_web(
     check_submission(sub, raw_answers)
     if sub.problems:
         return None, sub.problems
+    if known is not None:
+        # Hashed as the stored one was: the same form state's start, the stored (server) submit
+        # time and language, so only a change of answers (or place) makes a difference.
+        sub.sent_times, sub.lang = (started_at, known.submitted_at), known.lang
+        if sub.content_hash() == known.content_hash:
+            return response_id, []
+        return None, [Problem("", "sent_changed")]
     if mode == "web":
         sub.flags = answer_flags(survey, sub.answers, started_at=sub.started_at,
                                  submitted_at=sub.submitted_at, honeypot=honeypot)

@@ -45,20 +45,40 @@ def set_headers(response: Response) -> Response:
     return response
 
 
-def secret_key_problem(key: str | bytes | None) -> str | None:
+# The only environment names that are not production. Any other value, whatever its spelling
+# (``Production``, ``production ``, ``prod``, a typo), gets every production check: a mistyped
+# name must not quietly turn them off.
+NON_PRODUCTION_ENV_NAMES = ("development", "testing")
+
+
+def is_production(app: Flask) -> bool:
+    """Whether the production checks apply: FLASK_ENV_NAME set to anything but development/testing."""
+    name = app.config.get("ENV_NAME")
+    if name is None:
+        return False
+    return str(name).strip().lower() not in NON_PRODUCTION_ENV_NAMES
+
+
+def secret_key_problem(key: object) -> str | None:
     """What makes a secret key unfit for production, or None."""
     if not key or key == DEV_SECRET_KEY:
         return "is not set (it is the development key)"
+    if not isinstance(key, (str, bytes)):
+        # e.g. FLASK_SECRET_KEY=1234…: Flask's from_prefixed_env reads it as a JSON number.
+        return f"is not text (read as {type(key).__name__}; FLASK_ settings are parsed as JSON)"
     if len(key) < MIN_SECRET_KEY_LENGTH:
         return f"is too short ({len(key)} characters)"
     if len(set(key)) < MIN_SECRET_KEY_SYMBOLS:
         return f"is guessable (only {len(set(key))} different characters)"
+    if (key + key).find(key, 1) < len(key):
+        return "is guessable (a short pattern repeated)"
     return None
 
 
 def check_production(app: Flask) -> None:
-    """Production (``FLASK_ENV_NAME=production``) needs debug off, a real secret key and BASE_URL."""
-    if app.config.get("ENV_NAME") != "production":
+    """Production (``FLASK_ENV_NAME`` other than development/testing) needs debug off, a real
+    secret key and BASE_URL."""
+    if not is_production(app):
         return
     if app.debug or app.config.get("DEBUG") or get_debug_flag():
         raise RuntimeError("debug mode must be off in production (FLASK_DEBUG, --debug): "

@@ -130,7 +130,10 @@ def trusted_times(*, received_at: datetime, submitted_at: datetime | None = None
         skew = timedelta(minutes=current_app.config["CLOCK_SKEW_MINUTES"])
     if keep is None:
         keep = timedelta(days=current_app.config["OFFLINE_KEEP_DAYS"])
+    # Every time is compared at whole seconds, as it is stored: a start later in the same second
+    # as the submit (a web form sent right after it was opened) is not a wrong clock.
     received_at = whole_seconds(received_at)
+    submitted_at, started_at = whole_seconds(submitted_at), whole_seconds(started_at)
     earliest = received_at - keep
     if released is not None:
         earliest = max(earliest, day_start(released))

@@ -30,11 +30,25 @@ def normalise_text(text: str) -> str:
     return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
+# Categories no stored text may hold: controls (Cc), invisible format characters (Cf: bidi
+# overrides that reverse what follows on an officer's screen, zero-width characters, the BOM),
+# line and paragraph separators (Zl, Zp), surrogates (Cs) and private use (Co).
+FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co"})
+
+
+def _noncharacter(c: str) -> bool:
+    """Unicode's 66 noncharacters: U+FDD0..U+FDEF and the last two code points of every plane."""
+    point = ord(c)
+    return 0xFDD0 <= point <= 0xFDEF or point & 0xFFFE == 0xFFFE
+
+
 def forbidden_character(text: str) -> str | None:
-    """The first character no answer may hold (a control character other than LF and tab, or
-    half of a surrogate pair, which no text encoding can store), as ``U+XXXX``; else None."""
+    """The first character no text may hold (a control character other than LF and tab, an
+    invisible format character, a line or paragraph separator, half of a surrogate pair, a
+    private-use character or a noncharacter), as ``U+XXXX``; else None. Survey answers and
+    staff text (feedback/forms.py) both use this one rule."""
     for c in text:
-        if unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t":
+        if (unicodedata.category(c) in FORBIDDEN_CATEGORIES and c not in "\n\t") or _noncharacter(c):
             return f"U+{ord(c):04X}"
     return None
 

@@ -275,3 +275,23 @@ def test_only_admins_manage_api_clients(client, auth, users, role):
 
 def test_logged_out_visitors_are_sent_to_log_in(client):
     assert client.get("/officer/api-clients").status_code == 302
+
+
+# Client names: one line, one Unicode form, case-insensitive.
+
+@pytest.mark.parametrize("name", ["kiosk\none", "kiosk\tone", "kiosk\u200bone", "kiosk\x00one"])
+def test_create_refuses_control_and_format_characters_in_a_name(app, runner, name):
+    result = runner.invoke(args=["create-api-client", "--name", name])
+    assert result.exit_code != 0 and "character" in result.output
+    assert count(app, ApiClient) == 0
+
+
+@pytest.mark.parametrize("first, second", [("Kiosk1", "kiosk1"), ("Trạm y t\u00ea", "Trạm y te\u0302"),
+                                            (" kiosk ", "KIOSK")])
+def test_names_that_look_the_same_are_one_name(app, runner, first, second):
+    create(runner, first, OWN)
+    result = runner.invoke(args=["create-api-client", "--name", second])
+    assert result.exit_code != 0 and "exists" in result.output
+    assert count(app, ApiClient) == 1
+    revoked = runner.invoke(args=["revoke-api-client", "--name", second])
+    assert revoked.exit_code == 0, revoked.output

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import uuid
+import unicodedata
 from datetime import timedelta
 from pathlib import Path
 
@@ -414,3 +415,57 @@ def test_flask_run_refuses_debug_in_production(tmp_path):
     assert r.returncode != 0 and "debug" in r.stderr
     r = _run([flask, "--app", "wsgi", "--debug", "run", "--port", str(port)], tmp_path)
     assert r.returncode != 0 and "debug" in r.stderr
+
+
+# Production cannot be switched off by the spelling of its name, nor crash on a numeric key.
+
+@pytest.mark.parametrize("name", ["Production", "production ", " PRODUCTION", "prod", "staging"])
+def test_any_env_name_but_development_or_testing_is_production(name):
+    with pytest.raises(RuntimeError, match="debug"):
+        _production(ENV_NAME=name, DEBUG=True)
+
+
+@pytest.mark.parametrize("key", [12345678901234567890123456789012345, b"x" * 40, "abcdefgh" * 4,
+                                 "0123456789abcdef" * 4])
+def test_production_refuses_a_numeric_or_repeated_secret_key(key):
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        _production(SECRET_KEY=key)
+
+
+def test_a_numeric_secret_key_from_the_environment_is_refused_clearly(tmp_path):
+    r = _run([sys.executable, "-c", "import wsgi"], tmp_path, SECRET_KEY="",
+             FLASK_SECRET_KEY="12345678901234567890123456789012345")
+    assert r.returncode != 0 and "SECRET_KEY" in r.stderr and "TypeError" not in r.stderr
+
+
+# Passwords: one text whatever the keyboard's Unicode form; no control characters.
+
+VIETNAMESE_PASSWORD = "trạm y tế khao mang"
+
+
+def test_a_password_set_in_nfc_logs_in_typed_in_nfd(app, client, auth, runner, users):
+    nfc = unicodedata.normalize("NFC", VIETNAMESE_PASSWORD)
+    r = runner.invoke(args=["set-password", "--email", "officer@khaomang.test", "--password", nfc])
+    assert r.exit_code == 0, r.output
+    assert auth.login("officer@khaomang.test", unicodedata.normalize("NFD", nfc)).status_code == 302
+
+
+@pytest.mark.parametrize("bad", ["\r", "\n", "\x00", "\x1b", "\u202e"])
+def test_a_new_password_with_a_control_character_is_refused(app, runner, users, bad):
+    r = runner.invoke(args=["set-password", "--email", "officer@khaomang.test",
+                            "--password", f"trạm y tế{bad}khao mang"])
+    assert r.exit_code != 0 and "control" in r.output.lower()
+
+
+def test_the_password_length_message_is_vietnamese(app, client, auth, users):
+    assert auth.login("admin@laocai.test").status_code == 302
+    data = {"csrf_token": csrf_token(client, "/officer/users"), "email": "new@laocai.test", "role": "analyst",
+            "password": "short"}
+    html = client.post("/officer/users", data=data).get_data(as_text=True)
+    assert "Field must be between" not in html and "ký tự" in html
+
+
+def test_a_look_alike_email_is_an_existing_account(app, runner, users):
+    r = runner.invoke(args=["create-user", "--email", "o\ufb03cer@khaomang.test", "--role", "analyst",
+                            "--password", "trạm y tế khao mang"])
+    assert r.exit_code != 0 and "exists" in r.output

@@ -203,7 +203,7 @@ def test_security_headers(client):
 
 @pytest.mark.parametrize("config, message", [
     ({"SECRET_KEY": "dev-not-secret", "BASE_URL_SET": True}, "SECRET_KEY"),
-    ({"SECRET_KEY": "0123456789abcdef" * 4, "BASE_URL_SET": False}, "BASE_URL"),
+    ({"SECRET_KEY": "0123456789abcdef" * 3 + "fedcba9876543210", "BASE_URL_SET": False}, "BASE_URL"),
 ])
 def test_production_refuses_unsafe_config(config, message):
     from feedback import create_app
@@ -215,7 +215,7 @@ def test_production_refuses_unsafe_config(config, message):
 def test_production_sets_secure_cookies():
     from feedback import create_app
 
-    app = create_app({"ENV_NAME": "production", "SECRET_KEY": "0123456789abcdef" * 4, "BASE_URL_SET": True,
+    app = create_app({"ENV_NAME": "production", "SECRET_KEY": "0123456789abcdef" * 3 + "fedcba9876543210", "BASE_URL_SET": True,
                       "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
 

@@ -79,11 +79,12 @@ def test_back_after_the_language_switch_and_submit_stores_once(app, client, poin
     fields = _open(client, url)
     switched = client.post(url, data={**fields, "used_service": "no", "switch_lang": "en"})
     assert switched.status_code == 200 and '<html lang="en">' in switched.get_data(as_text=True)
-    assert _send(client, url, hidden_fields(switched.get_data(as_text=True))).status_code == 303
+    cached = hidden_fields(switched.get_data(as_text=True))
+    assert _send(client, url, cached).status_code == 303
     back = client.get(url)  # Back: Chromium loads the survey page again
     html = back.get_data(as_text=True)
-    assert 'id="sent"' in html and "already been received" in html
-    assert _send(client, url, hidden_fields(html)).status_code == 303
+    assert 'id="sent"' in html and "already been received" in html and 'name="state"' not in html
+    assert _send(client, url, cached).status_code == 303  # the page kept by the browser, sent again
     assert count(app) == 1
 
 
@@ -107,9 +108,9 @@ def test_replaying_the_language_switch_keeps_the_response_id(app, client, point)
     switch = {**fields, **ANSWERS, "switch_lang": "en"}
     first = hidden_fields(client.post(url, data=switch).get_data(as_text=True))
     assert _send(client, url, first).status_code == 303
-    replayed = hidden_fields(client.post(url, data=switch).get_data(as_text=True))
-    assert replayed["state"] == fields["state"]
-    assert _send(client, url, replayed).status_code == 303
+    replayed = client.post(url, data=switch).get_data(as_text=True)
+    assert 'id="sent"' in replayed and 'name="state"' not in replayed  # stored: no form for its id
+    assert _send(client, url, first).status_code == 303
     assert count(app) == 1
 
 
@@ -454,4 +455,83 @@ def test_service_point_names_with_control_characters_are_refused(app, client, au
     token = csrf_token(client, f"/officer/c/{OWN_COMMUNE}")
     client.post(f"/officer/c/{OWN_COMMUNE}/points",
                 data={"csrf_token": token, "name": "Trạm\x07", "service_area": "health"})
+    assert count(app, ServicePoint) == 0
+
+
+# --- An answered page: no silent drop of new answers -------------------------------------------
+
+
+def test_an_answered_page_offers_no_working_form_for_its_response(app, client, point):
+    url = f"/s/{point['token']}"
+    assert _send(client, url, _open(client, url)).status_code == 303
+    html = client.get(url).get_data(as_text=True)
+    assert 'id="sent"' in html and 'name="new_response"' in html
+    assert 'id="survey"' not in html and 'name="state"' not in html and 'name="overall"' not in html
+
+
+def test_changed_answers_sent_with_a_stored_id_are_kept_and_stored_as_a_new_response(app, client, point):
+    url = f"/s/{point['token']}"
+    fields = _open(client, url)
+    assert _send(client, url, fields).status_code == 303
+    changed = {**ANSWERS, "overall": "2", "comment": "Chờ lâu"}
+    r = _send(client, url, fields, changed)  # the old page, kept by the browser, sent with new answers
+    html = unescape(r.get_data(as_text=True))
+    assert r.status_code == 409 and "chưa được lưu" in html and count(app) == 1
+    assert "Chờ lâu" in html and 'name="overall" value="2" checked' in html
+    again = hidden_fields(html)
+    assert _state(app, again).response_id != _state(app, fields).response_id
+    assert _send(client, url, again, changed).status_code == 303
+    with app.app_context():
+        overall = db.session.scalars(sa.select(Answer.value).where(Answer.question_id == "overall")).all()
+    assert count(app) == 2 and sorted(overall) == ["2", "4"]
+
+
+def test_the_not_saved_message_follows_the_language(app, client, point):
+    url = f"/s/{point['token']}"
+    fields = _open(client, url + "?lang=en")
+    assert _send(client, url, fields).status_code == 303
+    html = _send(client, url, fields, {**ANSWERS, "overall": "1"}).get_data(as_text=True)
+    assert "not saved yet" in html
+
+
+def test_an_identical_resend_is_acknowledged_once(app, client, point):
+    url = f"/s/{point['token']}"
+    fields = _open(client, url)
+    answers = {**ANSWERS, "comment": "Tốt"}
+    assert _send(client, url, fields, answers).status_code == 303
+    assert _send(client, url, fields, answers).status_code == 303
+    assert count(app) == 1
+
+
+def test_paper_entry_with_changed_answers_for_a_stored_id_is_not_dropped(app, client, auth, users):
+    point = _add_point(app)
+    _officer(app, auth)
+    url = f"/officer/points/{point['id']}/paper"
+    fields = _open(client, url)
+    assert _send(client, url, fields, valid_answers(HEALTH)).status_code == 303
+    r = _send(client, url, fields, {**valid_answers(HEALTH), "comment": "Khác"})
+    assert r.status_code == 409 and count(app, mode="paper") == 1
+    assert _send(client, url, hidden_fields(r.get_data(as_text=True)),
+                 {**valid_answers(HEALTH), "comment": "Khác"}).status_code == 303
+    assert count(app, mode="paper") == 2
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u2028", "\ufeff", "\uffff", "\u200b"])
+def test_invisible_format_characters_are_refused_on_the_web(app, client, char):
+    fields = _open(client, "/c/04465/health")
+    r = _send(client, "/c/04465/health", fields, {**ANSWERS, "comment": f"Chờ{char} lâu"})
+    assert r.status_code == 422 and f"U+{ord(char):04X}" in r.get_data(as_text=True) and count(app) == 0
+
+
+def test_a_comment_of_zero_width_spaces_is_no_comment(app, client):
+    fields = _open(client, "/c/04465/health")
+    r = _send(client, "/c/04465/health", fields, {**ANSWERS, "comment": "\u200b\u200b"})
+    assert r.status_code == 422 and "U+200B" in r.get_data(as_text=True) and count(app) == 0
+
+
+def test_service_point_names_with_bidi_controls_are_refused(app, client, auth, users):
+    _officer(app, auth)
+    token = csrf_token(client, f"/officer/c/{OWN_COMMUNE}")
+    client.post(f"/officer/c/{OWN_COMMUNE}/points",
+                data={"csrf_token": token, "name": "Trạm\u202eabc", "service_area": "health"})
     assert count(app, ServicePoint) == 0

@@ -343,3 +343,27 @@ def test_officer_pages_render_in_both_languages(app, client, auth, users, lang):
                 f"/officer/points/{point['id']}/paper", "/officer/users", "/officer/audit"):
         r = client.get(f"{url}?lang={lang}")
         assert r.status_code == 200 and f'<html lang="{lang}">' in r.get_data(as_text=True), url
+
+
+# Numbers in URLs beyond what the database can hold are 404, never 500 (both databases).
+
+HUGE = "99999999999999999999"
+
+
+def test_huge_page_number_of_the_audit_log_is_not_a_500(app, client, auth, users):
+    assert auth.login("admin@laocai.test").status_code == 302
+    for page in (HUGE, "-" + HUGE, str(2 ** 63)):
+        assert client.get(f"/officer/audit?page={page}").status_code in (200, 404)
+
+
+def test_every_int_route_refuses_a_number_beyond_the_database(app, client, auth, users):
+    assert auth.login("admin@laocai.test").status_code == 302
+    tried = 0
+    for rule in app.url_map.iter_rules():
+        ints = [name for name, conv in rule._converters.items() if type(conv).__name__.endswith("IntegerConverter")]
+        if not ints or "GET" not in rule.methods:
+            continue
+        url = re.sub(r"<(?:(\w+):)?(\w+)>", lambda m: HUGE if m.group(2) in ints else OWN_COMMUNE, rule.rule)
+        tried += 1
+        assert client.get(url).status_code == 404, url
+    assert tried >= 1

@@ -269,3 +269,16 @@ def test_scorecard_print_button_works_under_csp(client, auth, users):
     assert script
     with client.get(script.group(1)) as js:
         assert js.status_code == 200 and "window.print()" in js.get_data(as_text=True)
+
+
+# The chosen language survives log-in and log-out.
+
+def test_staff_keep_their_language_across_login_and_logout(app, client, auth, users):
+    client.get("/login?lang=en")
+    assert auth.login("officer@khaomang.test").status_code == 302
+    with client.session_transaction() as s:
+        assert s.get("lang") == "en"
+    assert auth.logout().status_code == 302
+    with client.session_transaction() as s:
+        assert s.get("lang") == "en"
+    assert 'lang="en"' in client.get("/login").get_data(as_text=True)

@@ -192,3 +192,34 @@ def test_control_characters_are_named_in_every_kind_of_answer(question, value):
     answers = {"used_service": "no", "overall": "3", question: value}
     _, problems = check_answers(survey, answers)
     assert [(p.question, p.code) for p in problems] == [(question, "control_character")]
+
+
+# ---- invisible and bidi format characters are not text ---------------------------------------
+
+
+@pytest.mark.parametrize("char", [
+    "\u202e", "\u202d", "\u2066", "\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad",  # Cf
+    "\u2028", "\u2029",  # Zl, Zp
+    "\ue000", "\U000f0000",  # Co (private use)
+    "\ud800",  # Cs
+    "\ufdd0", "\ufdef", "\ufffe", "\uffff", "\U0001fffe", "\U0010ffff",  # noncharacters
+])
+def test_format_and_noncharacters_are_forbidden(char):
+    assert forbidden_character(f"Chờ{char}lâu") == f"U+{ord(char):04X}"
+
+
+@pytest.mark.parametrize("text", ["Chờ lâu\n\tquá", "Xin chào 👍🏽", "家", "\u0301e"])
+def test_ordinary_text_is_allowed(text):
+    assert forbidden_character(text) is None
+
+
+def test_a_comment_of_zero_width_spaces_is_refused_naming_the_code_point():
+    survey = catalog().current("health")
+    _, problems = check_answers(survey, {**valid_answers(survey), "comment": "\u200b\u200b"})
+    assert [(p.question, p.code, p.params["char"]) for p in problems] == [("comment", "control_character", "U+200B")]
+
+
+def test_a_comment_of_white_space_only_is_no_answer():
+    survey = catalog().current("health")
+    answers, problems = check_answers(survey, {**valid_answers(survey), "comment": " \n\t\u3000 "})
+    assert problems == [] and "comment" not in answers

@@ -390,3 +390,31 @@ def test_scores_api_days_at_the_boundary(app, client, auth, users):
         return next(r["n"] for r in document["rows"] if r["commune_code"] == "04465" and r["code"] == "6.1")
 
     assert n_61(MAY_2) == 3 and n_61(MAY_1) == 1
+
+
+# ---- web times: both from the server, never a clock flag -------------------------------------
+
+
+def test_a_start_later_in_the_same_second_as_the_submit_is_not_a_clock_error(app):
+    """The form state's start keeps a fraction; the server's submit time is cut to whole seconds."""
+    second = datetime(2025, 5, 1, 3, 0, 0)
+    with app.app_context():
+        times = trusted_times(received_at=second, submitted_at=second,
+                              started_at=second + timedelta(microseconds=900_000))
+    assert not times.clock and times.started_at == times.submitted_at == second
+
+
+def test_a_web_form_state_starts_at_a_whole_second(app):
+    from feedback.forms import new_state, read_state
+    with app.test_request_context():
+        state = read_state(new_state(catalog().current("health"), commune_code="04465"))
+    assert state.started_at.microsecond == 0
+
+
+def test_a_web_form_sent_right_after_it_was_opened_is_not_flagged_clock(app, client):
+    fields = hidden_fields(client.get("/c/04465/health").get_data(as_text=True))
+    r = client.post("/c/04465/health", data={**fields, "used_service": "no", "overall": "4", "send": "1"})
+    assert r.status_code == 303
+    with app.app_context():
+        row = db.session.execute(sa.select(Response)).scalar_one()
+    assert "clock" not in row.flags.split(";") and row.started_at <= row.submitted_at

@@ -12,7 +12,7 @@ from surveys import Problem, Survey, catalog
 from flask_limiter.util import get_remote_address
 
 from ..extensions import db, limiter
-from ..forms import FormState, new_state, read_state, survey_form_class
+from ..forms import FormState, fresh_state, new_state, read_state, survey_form_class
 from ..messages import messages_by_question, problem_message
 from ..models import Commune, Response, ServicePoint, utcnow
 from ..devices import device_id, keyed_hash, remember_device
@@ -132,7 +132,7 @@ def survey_page(survey: Survey, commune: Commune, point: ServicePoint | None):
     if state is None:
         form.state.data, _ = _filling(survey, commune, point)
     if "switch_lang" in request.form:
-        return _render(survey, form, commune, point, {})
+        return _render(survey, form, commune, point, {}, sent=state is not None and _stored(state))
     if state is None or not form.validate():
         return _render(survey, form, commune, point, {"_form": [problem_message(Problem("", "form_expired"))]}, 400)
     _, problems = receive_web(
@@ -142,6 +142,10 @@ def survey_page(survey: Survey, commune: Commune, point: ServicePoint | None):
         client=client_hashes(request.remote_addr, device_id=device_id()),
         honeypot=bool(form.website.data),
     )
+    if any(p.code == "sent_changed" for p in problems):  # kept, under a new id, never dropped
+        form.state.data = fresh_state(state)
+        _keep_filling(request.path, form.state.data)
+        return _render(survey, form, commune, point, {}, 409, moved=problem_message(problems[0]))
     if problems:
         errors = messages_by_question(problems)
         return _render(survey, form, commune, point, errors, 422)

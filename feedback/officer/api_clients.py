@@ -11,7 +11,7 @@ from wtforms import SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from ..api_clients import NAME_LENGTH, create_api_client, list_api_clients, revoke_api_client
+from ..api_clients import NAME_LENGTH, create_api_client, find_api_client, list_api_clients, revoke_api_client
 from ..auth import role_required
 from ..extensions import db
 from ..forms import clean_line, no_control_characters
@@ -43,7 +43,7 @@ def api_clients():
     form = _client_form()
     token = None
     if form.validate_on_submit():
-        if db.session.scalar(db.select(ApiClient.id).where(ApiClient.name == form.name.data)) is not None:
+        if find_api_client(form.name.data) is not None:
             flash(_("An API client with this name exists already (names stay taken after revocation)."), "error")
         else:
             client, token = create_api_client(form.name.data, form.communes.data, created_by=current_user)

@@ -19,7 +19,7 @@ from ..auth import (
     keep_this_session, normalize_email, point_or_404, role_required, set_password,
 )
 from ..extensions import db
-from ..forms import new_state, read_state, survey_form_class
+from ..forms import fresh_state, new_state, read_state, survey_form_class
 from ..messages import messages_by_question, problem_message
 from ..models import SERVICE_AREAS, Response, ServicePoint, User, new_token, utcnow
 from ..places import province_communes
@@ -230,8 +230,10 @@ def paper_entry(point_id: int):
         entered_by=current_user.id,
     )
     if problems:
-        errors = messages_by_question(problems)
-        return _render_paper(survey, form, point, errors, 422)
+        changed = any(p.code == "sent_changed" for p in problems)
+        if changed:  # this form's id is stored with other answers: these are kept, under a new id
+            form.state.data = fresh_state(state)
+        return _render_paper(survey, form, point, messages_by_question(problems), 409 if changed else 422)
     if is_new:
         audit.record("paper_entered", target=f"response {stored_id}", commune_code=point.commune_code,
                      detail={"service_point": point.id, "survey": survey.slug})
@@ -347,11 +349,17 @@ def _user_form(**kwargs) -> UserForm:
     return form
 
 
+# The highest page number asked for (50 events a page: far beyond any real log).
+PAGE_MAX = 2 ** 31 - 1
+
+
 @bp.get("/audit")
 @role_required("admin")
 def audit_log():
     """The audit log, newest first (admins)."""
     page = request.args.get("page", 1, type=int)
+    if not 1 <= page <= PAGE_MAX:
+        abort(404)  # beyond any audit log; a number the database cannot hold would be a 500
     events = audit.latest_events(page, action=request.args.get("action") or None)
     return render_template("officer/audit.html", events=events, actions=audit.ACTIONS)
 
