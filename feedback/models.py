@@ -149,6 +149,9 @@ class User(db.Model):
     # (a progressive delay; a success resets both).
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     login_delay_until: Mapped[datetime | None]
+    # Admins and analysts: the province they work for (two digits), or None for the national
+    # level, which sees every province. Officers are scoped by their communes instead.
+    province_code: Mapped[str | None] = mapped_column(sa.String(2))
 
     communes: Mapped[list[Commune]] = relationship(secondary=user_commune, order_by="Commune.code")
 
@@ -242,3 +245,64 @@ class HashPepper(db.Model):
 
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
     pepper: Mapped[str] = mapped_column(sa.String(64))
+
+
+JOB_STATES = ("queued", "running", "done", "failed")
+
+
+class Job(db.Model):
+    """A background job (an export, later a digest run): its parameters, progress and result.
+
+    The state lives in the database, so any web host can show a job's progress and serve its
+    file, whichever worker ran it (web hosts keep nothing on disk).
+    """
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)  # 128 random bits, hex
+    kind: Mapped[str] = mapped_column(sa.String(40))  # e.g. "export_scores", "export_responses"
+    params: Mapped[str] = mapped_column(sa.Text, default="{}")  # JSON
+    status: Mapped[str] = mapped_column(sa.String(10), default="queued", index=True)
+    rows_done: Mapped[int] = mapped_column(default=0)
+    rows_total: Mapped[int | None]
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # When the finished file is removed (None until it is finished).
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    file_name: Mapped[str | None] = mapped_column(sa.String(200))
+    mimetype: Mapped[str | None] = mapped_column(sa.String(120))
+    size_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+    __table_args__ = (sa.CheckConstraint(sa.column("status").in_(JOB_STATES), name="status"),)
+
+
+class JobFileChunk(db.Model):
+    """The finished file of a job, in pieces of about a megabyte (streamed to the download)."""
+
+    __tablename__ = "job_file_chunk"
+
+    job_id: Mapped[str] = mapped_column(sa.ForeignKey("job.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
+
+
+class DataVersion(db.Model):
+    """A counter bumped in every transaction that changes what scores are computed from
+    (responses stored or flagged, margins imported), per scope (a province code)."""
+
+    __tablename__ = "data_version"
+
+    scope: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class ScoreCache(db.Model):
+    """Computed score tables for one (period, structure, scope, options) at one data version."""
+
+    __tablename__ = "score_cache"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # SHA-256 hex of the inputs
+    data_version: Mapped[int] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    payload: Mapped[bytes] = mapped_column(sa.LargeBinary)

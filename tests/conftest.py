@@ -14,7 +14,10 @@ from flask_migrate import upgrade
 from feedback import create_app
 from feedback import database_url as database_url_for_psycopg
 from feedback.extensions import db
-from feedback.models import Answer, ApiClient, AuditEvent, PopulationMargin, Response, ServicePoint, User, user_commune
+from feedback.models import (
+    Answer, ApiClient, AuditEvent, DataVersion, Job, JobFileChunk, PopulationMargin, Response, ScoreCache, ServicePoint,
+    User, user_commune,
+)
 from feedback.units import load_units
 
 BASE_URL = "http://poster.test"
@@ -64,7 +67,8 @@ def _create_database(url: str) -> None:
 def app(database_url):
     app = create_app(_config(database_url))
     with app.app_context():
-        for model in (Answer, Response, ApiClient, AuditEvent, user_commune, User, ServicePoint, PopulationMargin):
+        for model in (JobFileChunk, Job, ScoreCache, DataVersion, Answer, Response, ApiClient, AuditEvent, user_commune,
+                      User, ServicePoint, PopulationMargin):
             db.session.execute(sa.delete(model))
         db.session.commit()
     yield app
