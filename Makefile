@@ -11,15 +11,33 @@ export FLASK_APP := wsgi
 
 .PHONY: install translations db run test test-sqlite test-postgres messages browser r clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements-dev.txt
+# Packages come from PyPI through uv (pinned here; it installs the same pinned versions as pip,
+# about 5× faster); where uv cannot be installed or cannot reach the index, pip installs them.
+# uv reads no pip configuration: pip's index-url (PIP_INDEX_URL or `pip config`) is handed to it.
+UV_VERSION := 0.13.9
+define venv_install
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q uv==$(UV_VERSION) 2>/dev/null \
+		|| echo "uv could not be installed: pip installs the requirements instead (slower)"
+	@echo "install -r $(1)"
+	@index="$${PIP_INDEX_URL:-$$($(BIN)/python -m pip config get global.index-url 2>/dev/null)}"; \
+	if [ -x $(BIN)/uv ] && UV_DEFAULT_INDEX="$${UV_DEFAULT_INDEX:-$${index:-https://pypi.org/simple}}" \
+		$(BIN)/uv pip install -q --python $(BIN)/python -r $(1); then :; \
+	else $(BIN)/python -m pip install -q --upgrade pip && $(BIN)/python -m pip install -q -r $(1); fi
+endef
+
+# `make run` needs only the runtime requirements; `make install` (and the tests) add the dev ones.
+$(VENV)/.installed-run: requirements.txt
+	$(call venv_install,requirements.txt)
 	touch $@
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(call venv_install,requirements-dev.txt)
+	touch $@ $(VENV)/.installed-run
 
 install: $(VENV)/.installed
 
-translations/vi/LC_MESSAGES/messages.mo: translations/vi/LC_MESSAGES/messages.po $(VENV)/.installed
+translations/vi/LC_MESSAGES/messages.mo: translations/vi/LC_MESSAGES/messages.po $(VENV)/.installed-run
 	$(BIN)/pybabel compile -d translations
 
 translations: translations/vi/LC_MESSAGES/messages.mo
@@ -46,10 +64,10 @@ r:
 		else echo "R with survey and metafor is missing and cannot be installed here: the R reference tests will be skipped"; fi; }
 
 ## db: migrate the database (SQLite in instance/ unless DATABASE_URL) and load Lào Cai with demo data
-db: install translations
+db: $(VENV)/.installed-run translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask load-units
-	@# Demo data once (about 20 s); `rm instance/.demo-seeded` to add it again.
+	@# Demo data once (about 10 s); `rm instance/.demo-seeded` to add it again.
 	@if [ ! -f instance/.demo-seeded ] || [ -n "$$DATABASE_URL" ]; then \
 		$(BIN)/flask seed-demo $(if $(DEMO_RESPONSES),--responses $(DEMO_RESPONSES)) && \
 		$(BIN)/flask import-margins docs/demo_margins_lao_cai.csv && \
@@ -79,6 +97,16 @@ test-postgres: install translations browser
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations
+
+## prod-check: the production configuration (deploy/) on the local PostgreSQL and Redis, driven end to end
+# gunicorn with deploy/gunicorn.conf.py + a job worker, production settings, a fresh database
+# (dropped and created again: never name one you keep) and this run's own Redis keys.
+PROD_CHECK_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/feedback_prod_check
+PROD_CHECK_REDIS_URL ?= redis://127.0.0.1:6379/15
+.PHONY: prod-check
+prod-check: install translations
+	PROD_CHECK_DATABASE_URL=$(PROD_CHECK_DATABASE_URL) PROD_CHECK_REDIS_URL=$(PROD_CHECK_REDIS_URL) \
+		$(BIN)/python -m deploy.prod_check
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from os import PathLike
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas loads with the first table asked for, not with the names (web start-up)
+    import pandas as pd
 
 __all__ = [
     "DIMENSIONS",
@@ -231,6 +232,8 @@ def get_structure(structure: str | Structure) -> Structure:
 
 def plan_targets_frame() -> pd.DataFrame:
     """Plan 170 targets as a table with columns ``code, level, baseline_2018, target_2019``."""
+    import pandas as pd
+
     codes = list(PLAN_TARGETS)
     return pd.DataFrame(
         {
@@ -264,6 +267,8 @@ def load_official_scores(path: str | PathLike[str]) -> pd.DataFrame:
     >>> official.query("year == 2018 and code == 'total'").score.item()  # doctest: +SKIP
     44.37
     """
+    import pandas as pd
+
     frame = pd.read_csv(path, dtype={"code": str, "level": str})
     missing = [c for c in _OFFICIAL_COLUMNS if c not in frame.columns]
     if missing:

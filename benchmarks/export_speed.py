@@ -1,15 +1,25 @@
-"""Time export-scores end to end (database read + computation + CSV) at 100k, 300k and 1M responses.
+"""Time the score export (read + compute + file) and the response export on SQLite or PostgreSQL.
 
 Usage::
 
-    .venv/bin/python benchmarks/export_speed.py                 # SQLite scratch file in /tmp
-    .venv/bin/python benchmarks/export_speed.py --db postgres   # database feedback_bench on 127.0.0.1
+    .venv/bin/python benchmarks/export_speed.py                                  # SQLite file in /tmp
+    .venv/bin/python benchmarks/export_speed.py --db postgres                    # feedback_bench on 127.0.0.1
+    .venv/bin/python benchmarks/export_speed.py --db postgres --url postgresql://postgres@127.0.0.1:5432/x
+    .venv/bin/python benchmarks/export_speed.py --sizes 100000 --xlsx-baseline  # + the old openpyxl writer
 
 Responses (≈10 answers each: the survey's questions plus the respondent block) are spread over
-Lào Cai's 99 communes and bulk-inserted in batches (executemany on SQLite, COPY on PostgreSQL),
-so the database grows 100k → 300k → 1M. Each measurement runs in a fresh process, so its peak
-resident memory (``ru_maxrss``) is the export's own. Goals (issue #4): export < 20 s, computation
-< 5 s, memory < 2 GB.
+Lào Cai's 99 communes; they are generated as numpy arrays and bulk-inserted (executemany on
+SQLite, ``COPY … FROM STDIN`` of pandas-made CSV on PostgreSQL), so the database grows to each
+size in turn. Every measurement runs in a fresh process, so its peak resident memory
+(``VmHWM``) is its own. Printed beside each figure, a baseline from the same run:
+
+- score export: the same frames read the old way, rows fetched as Python tuples through
+  SQLAlchemy (how the bridge read PostgreSQL before issue #13);
+- response export (at the first size): pandas' one-shot ``to_csv`` / ``to_parquet`` of the
+  same table, and with ``--xlsx-baseline`` the former openpyxl writer (≈ 100 s at 100k).
+
+Goals (issue #13): score export of 1 M ≤ 10 s on both databases, analysis peak ≤ 0.8 GB;
+response export of 100 k: CSV ≤ 5 s, Parquet ≤ 3 s, XLSX ≤ 40 s.
 """
 
 from __future__ import annotations
@@ -21,17 +31,19 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SIZES = (100_000, 300_000, 1_000_000)
+SIZES = (100_000, 1_000_000)
 PG_URL = "postgresql://postgres@127.0.0.1:5432/feedback_bench"
 FLAGGED_SHARE = 0.02
+OUT = Path("/tmp/feedback_export_bench")
 
 
 def _app(url: str):
@@ -53,10 +65,9 @@ def prepare_database(url: str) -> None:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
     else:
-        from feedback import database_url
-
-        target = sa.make_url(database_url(url))
-        admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        target = sa.make_url(url)
+        admin = sa.create_engine(target.set(drivername="postgresql+psycopg", database="postgres"),
+                                 isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             if not conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}):
                 conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
@@ -84,123 +95,182 @@ def _plan(surveys):
     return plan
 
 
-def generate(n: int, batch: int, communes: list[str], *, seed: int):
-    """Response and answer rows of one batch, as column arrays (response ids sorted)."""
+def generate(n: int, batch: int, communes: list[str], *, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Response and answer rows of one batch as DataFrames, built with array operations."""
     from surveys import catalog
 
     rng = np.random.default_rng(seed)
-    raw = rng.integers(0, 2**63, size=(n, 2), dtype=np.int64)
-    ids = np.sort(np.array([f"{batch:x}{a:016x}{b:015x}"[:32] for a, b in raw], dtype=object))
-    survey_of = rng.integers(0, 5, n)
+    high, low = rng.integers(0, 2**63, n, dtype=np.int64), rng.integers(0, 2**63, n, dtype=np.int64)
+    ids = (pd.Series(np.full(n, f"{batch:02x}")) + pd.Series(high).map("{:016x}".format)
+           + pd.Series(low).map("{:014x}".format).str[:14]).sort_values().to_numpy(dtype=object)
+    plan = _plan(catalog().all_current())
+    survey_of = rng.integers(0, len(plan), n)
     commune_of = rng.integers(0, len(communes), n)
     effect = rng.normal(0, 0.8, len(communes))
-    start = datetime(2025, 7, 1)
-    submitted = [start + timedelta(seconds=int(s)) for s in rng.integers(0, 180 * 86400, n)]
-    flagged = rng.random(n) < FLAGGED_SHARE
-    plan = _plan(catalog().all_current())
-    responses = {
-        "id": ids, "survey": np.array([plan[s][0].slug for s in survey_of], dtype=object),
-        "commune_code": np.array(communes, dtype=object)[commune_of],
-        "submitted_at": submitted, "flags": np.where(flagged, "too_fast", ""),
-    }
-    cols = {"response_id": [], "question_id": [], "value": [], "subdimension": [], "score": []}
-    for s, (survey, questions) in enumerate(plan):
+    submitted = pd.Timestamp(datetime(2025, 7, 1)) + pd.to_timedelta(rng.integers(0, 180 * 86400, n), unit="s")
+    responses = pd.DataFrame({
+        "id": ids, "survey": np.array([s.slug for s, _ in plan], dtype=object)[survey_of],
+        "commune_code": np.array(communes, dtype=object)[commune_of], "submitted_at": submitted,
+        "flags": np.where(rng.random(n) < FLAGGED_SHARE, "too_fast", ""),
+    })
+    parts = []
+    for s, (_, questions) in enumerate(plan):
         who = np.flatnonzero(survey_of == s)
         for qid, values, scores, sub, respondent in questions:
-            skip = rng.random(len(who)) < (0.05 if respondent else 0.02)
-            keep = who[~skip]
+            keep = who[rng.random(len(who)) >= (0.05 if respondent else 0.02)]
             k = len(values)
             # Better communes tilt towards the first (favourable) options.
             tilt = 1 / (1 + np.exp(-effect[commune_of[keep]]))
             pick = np.minimum((rng.random(len(keep)) ** (0.5 + tilt) * k).astype(int), k - 1)
-            cols["response_id"].append(ids[keep])
-            cols["question_id"].append(np.full(len(keep), qid, dtype=object))
-            cols["value"].append(values[pick])
-            cols["subdimension"].append(np.full(len(keep), sub, dtype=object))
-            cols["score"].append(scores[pick])
-    answers = {k: np.concatenate(v) for k, v in cols.items()}
-    order = np.argsort(answers["response_id"], kind="stable")
-    answers = {k: v[order] for k, v in answers.items()}
+            parts.append(pd.DataFrame({"response_id": ids[keep], "question_id": qid, "value": values[pick],
+                                       "subdimension": sub, "score": scores[pick]}))
+    # In key order, as the primary-key indexes want them (random order: several times slower).
+    answers = pd.concat(parts, ignore_index=True).sort_values("response_id", kind="stable", ignore_index=True)
     return responses, answers
 
 
-def insert(url: str, responses: dict, answers: dict) -> None:
-    """Bulk insert one batch: executemany on SQLite, COPY on PostgreSQL."""
-    n = len(responses["id"])
-    subs = [None if s is None else s for s in answers["subdimension"]]
-    scores = [None if np.isnan(x) else float(x) for x in answers["score"]]
+def insert(url: str, responses: pd.DataFrame, answers: pd.DataFrame) -> None:
+    """Bulk insert one batch: executemany on SQLite, COPY of CSV text on PostgreSQL."""
     if url.startswith("sqlite:///"):
         import sqlite3
 
+        stamp = responses["submitted_at"].dt.strftime("%Y-%m-%d %H:%M:%S.%f")
         con = sqlite3.connect(url.removeprefix("sqlite:///"))
         con.execute("PRAGMA synchronous=OFF")
-        fmt = "%Y-%m-%d %H:%M:%S.%f"
         con.executemany(
             "INSERT INTO response (id, survey, survey_version, commune_code, lang, mode, started_at, submitted_at,"
             " received_at, content_hash, flags) VALUES (?, ?, 1, ?, 'vi', 'web', NULL, ?, ?, ?, ?)",
-            ((responses["id"][i], responses["survey"][i], responses["commune_code"][i],
-              responses["submitted_at"][i].strftime(fmt), responses["submitted_at"][i].strftime(fmt), "0" * 64,
-              responses["flags"][i]) for i in range(n)))
+            zip(responses["id"], responses["survey"], responses["commune_code"], stamp, stamp,
+                ["0" * 64] * len(responses), responses["flags"]))
+        score = answers["score"].astype(object).where(answers["score"].notna(), None)
+        sub = answers["subdimension"].astype(object).where(answers["subdimension"].notna(), None)
         con.executemany(
             "INSERT INTO answer (response_id, question_id, position, value, subdimension, score)"
             " VALUES (?, ?, 0, ?, ?, ?)",
-            zip(answers["response_id"], answers["question_id"], answers["value"], subs, scores))
+            zip(answers["response_id"], answers["question_id"], answers["value"], sub, score))
         con.commit()
         con.close()
         return
-    import uuid
-
     import psycopg
 
+    head = responses.assign(survey_version=1, lang="vi", mode="web", received_at=responses["submitted_at"],
+                            content_hash="0" * 64)
+    head = head[["id", "survey", "survey_version", "commune_code", "lang", "mode", "submitted_at", "received_at",
+                 "content_hash", "flags"]]
     with psycopg.connect(url) as con, con.cursor() as cur:
-        with cur.copy("COPY response (id, survey, survey_version, commune_code, lang, mode, submitted_at,"
-                      " received_at, content_hash, flags) FROM STDIN") as copy:
-            for i in range(n):
-                copy.write_row((uuid.UUID(responses["id"][i]), responses["survey"][i], 1,
-                                responses["commune_code"][i], "vi", "web", responses["submitted_at"][i],
-                                responses["submitted_at"][i], "0" * 64, responses["flags"][i]))
-        with cur.copy("COPY answer (response_id, question_id, position, value, subdimension, score)"
-                      " FROM STDIN") as copy:
-            for row in zip(answers["response_id"], answers["question_id"], answers["value"], subs, scores):
-                copy.write_row((uuid.UUID(row[0]), row[1], 0, row[2], row[3], row[4]))
-        cur.execute("ANALYZE")
+        for table, frame, options in (("response", head, ", FORCE_NOT_NULL (flags)"), ("answer", answers.assign(
+                position=0)[["response_id", "question_id", "position", "value", "subdimension", "score"]], "")):
+            columns = ", ".join(frame.columns)
+            # An empty CSV field is NULL to COPY; an empty flags list is the empty string.
+            with cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv{options})") as copy:
+                for start in range(0, len(frame), 500_000):
+                    copy.write(frame.iloc[start:start + 500_000].to_csv(index=False, header=False))
+        con.commit()
+        con.autocommit = True
+        cur.execute("VACUUM ANALYZE")
 
 
-def measure(url: str, output: str) -> dict:
-    """One export in this process: read + compute + CSV, then the computation alone."""
-    from feedback.bridge import load_analysis_input
-    from feedback.exports import build_score_export, commune_scores, score_bytes
+def _peak_mb() -> float:
+    """This process's peak resident memory: VmHWM, which execve resets (ru_maxrss keeps the
+    forking parent's peak, here the generator's gigabytes)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_scores(url: str, baseline: bool) -> dict:
+    """Score export in this process: read, compute, CSV file (or the old tuple read alone)."""
+    from feedback import bridge
+    from feedback.exports import ScoreExport, commune_scores, write_score_file
+
+    app = _app(url)
+    with app.app_context():
+        if baseline:  # the former PostgreSQL path: rows as tuples through SQLAlchemy
+            bridge._sqlite = bridge._postgres = lambda: False
+        t0 = time.perf_counter()
+        data = bridge.load_analysis_input(province_code="15")
+        t_read = time.perf_counter() - t0
+        peak_read = _peak_mb()
+        if baseline:
+            return {"read_s": t_read, "peak_mb": peak_read, "answers": len(data.scores)}
+        t0 = time.perf_counter()
+        table = commune_scores(data, structure="current")
+        t_compute = time.perf_counter() - t0
+        export = ScoreExport(table=table, level="commune", structure="current", date_from=None, date_to=None,
+                             excluded=int(table.attrs.get("excluded", 0)))
+        t0 = time.perf_counter()
+        with open(OUT / "scores.csv", "wb") as f:
+            write_score_file(export, f, "csv")
+        t_file = time.perf_counter() - t0
+    return {"read_s": t_read, "compute_s": t_compute, "file_s": t_file, "peak_read_mb": peak_read,
+            "peak_mb": _peak_mb(), "answers": len(data.scores), "respondents": len(data.respondents)}
+
+
+def measure_responses(url: str, fmt: str, xlsx_baseline: bool) -> dict:
+    """Response export in this process: build (read + pivot), write, and the baseline writer."""
+    from feedback.exports import build_response_export, write_response_file
 
     app = _app(url)
     with app.app_context():
         t0 = time.perf_counter()
-        export = build_score_export(province_code="15")
-        data = score_bytes(export, "csv")
-        with open(output, "wb") as f:
-            f.write(data)
-        t_export = time.perf_counter() - t0
+        export = build_response_export()
+        t_build = time.perf_counter() - t0
+        path = OUT / f"responses.{fmt}"
         t0 = time.perf_counter()
-        inputs = load_analysis_input(province_code="15")
-        t_read = time.perf_counter() - t0
+        with open(path, "wb") as f:
+            write_response_file(export, f, fmt)
+        t_write = time.perf_counter() - t0
+        peak = _peak_mb()
+        table = export.responses
         t0 = time.perf_counter()
-        commune_scores(inputs, structure="current")
-        t_compute = time.perf_counter() - t0
-    return {"export_s": t_export, "read_s": t_read, "compute_s": t_compute, "rows": len(export.table),
-            "answers": len(inputs.scores), "excluded": export.excluded,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        if fmt == "csv":
+            table.to_csv(OUT / "baseline.csv", index=False)
+        elif fmt == "parquet":
+            table.astype({"submitted_date": "datetime64[s]"}).to_parquet(OUT / "baseline.parquet", index=False)
+        elif fmt == "xlsx" and xlsx_baseline:
+            _openpyxl_baseline(table, OUT / "baseline.xlsx")
+        t_base = time.perf_counter() - t0 if fmt != "xlsx" or xlsx_baseline else float("nan")
+    return {"rows": len(table), "build_s": t_build, "write_s": t_write, "baseline_s": t_base, "peak_mb": peak,
+            "mb": path.stat().st_size / 1e6}
+
+
+def _openpyxl_baseline(table: pd.DataFrame, path: Path) -> None:
+    """The former writer: openpyxl in normal mode, a cell object per value."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(list(table.columns))
+    for row in table.astype(object).where(table.notna(), None).itertuples(index=False):
+        sheet.append(list(row))
+    book.save(path)
+
+
+def _child(url: str, *args: str) -> dict:
+    child = subprocess.run([sys.executable, __file__, "--url", url, *args], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if child.returncode:
+        raise SystemExit(child.stderr)
+    return json.loads(child.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--path", default="/tmp/feedback_export_bench.sqlite", help="SQLite scratch file.")
+    parser.add_argument("--url", help="Database URL (default: a SQLite file in /tmp, or feedback_bench).")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="Comma-separated response totals.")
-    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--xlsx-baseline", action="store_true", help="Also time the former openpyxl writer.")
+    parser.add_argument("--scores", choices=["new", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--responses", choices=["csv", "parquet", "xlsx"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    url = args.url or (PG_URL if args.db == "postgres" else f"sqlite:///{args.path}")
-    if args.measure:
-        print(json.dumps(measure(url, "/tmp/feedback_export_bench.csv")))
+    url = args.url or (PG_URL if args.db == "postgres" else "sqlite:////tmp/feedback_export_bench.sqlite")
+    OUT.mkdir(exist_ok=True)
+    if args.scores:
+        print(json.dumps(measure_scores(url, args.scores == "baseline")))
+        return
+    if args.responses:
+        print(json.dumps(measure_responses(url, args.responses, args.xlsx_baseline)))
         return
 
     prepare_database(url)
@@ -211,21 +281,32 @@ def main() -> None:
 
         communes = list(db.session.scalars(db.select(Commune.code).where(Commune.province_code == "15")))
         db.engine.dispose()
+    print(f"database: {url.split('@')[-1]}")
     done = 0
-    print(f"{'responses':>10} {'answers':>11} {'insert s':>9} {'export s':>9} {'read s':>7} "
-          f"{'compute s':>9} {'peak MB':>8}")
     for batch, total in enumerate(int(s) for s in args.sizes.split(",")):
         t0 = time.perf_counter()
         responses, answers = generate(total - done, batch + 1, communes, seed=batch)
+        t_generate = time.perf_counter() - t0
+        t0 = time.perf_counter()
         insert(url, responses, answers)
         t_insert = time.perf_counter() - t0
         done = total
         del responses, answers
-        child = subprocess.run([sys.executable, __file__, "--measure", "--url", url], capture_output=True,
-                               text=True, check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-        r = json.loads(child.stdout.strip().splitlines()[-1])
-        print(f"{total:>10,} {r['answers']:>11,} {t_insert:>9.1f} {r['export_s']:>9.2f} {r['read_s']:>7.2f} "
-              f"{r['compute_s']:>9.2f} {r['peak_mb']:>8.0f}", flush=True)
+        print(f"\n{total:,} responses (generated in {t_generate:.1f} s, inserted in {t_insert:.1f} s)", flush=True)
+        new = _child(url, "--scores", "new")
+        old = _child(url, "--scores", "baseline")
+        whole = new["read_s"] + new["compute_s"] + new["file_s"]
+        print(f"  score export: {whole:.2f} s = read {new['read_s']:.2f} + compute {new['compute_s']:.2f} + "
+              f"file {new['file_s']:.2f}; peak {new['peak_mb']:.0f} MB (after read {new['peak_read_mb']:.0f} MB); "
+              f"{new['answers']:,} scored answers", flush=True)
+        print(f"    baseline read, rows as tuples: {old['read_s']:.2f} s, peak {old['peak_mb']:.0f} MB", flush=True)
+        if batch == 0:
+            extra = ("--xlsx-baseline",) if args.xlsx_baseline else ()
+            for fmt in ("csv", "parquet", "xlsx"):
+                r = _child(url, "--responses", fmt, *extra)
+                print(f"  response export {fmt:>7}: {r['build_s'] + r['write_s']:.2f} s = build {r['build_s']:.2f} + "
+                      f"write {r['write_s']:.2f}; {r['mb']:.0f} MB file; peak {r['peak_mb']:.0f} MB; "
+                      f"baseline writer {r['baseline_s']:.2f} s ({r['rows']:,} rows)", flush=True)
 
 
 if __name__ == "__main__":

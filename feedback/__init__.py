@@ -84,7 +84,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_prefixed_env()
         if os.environ.get("DATABASE_URL"):
             app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
-        for key in ("SECRET_KEY", "BASE_URL"):
+        for key in ("SECRET_KEY", "BASE_URL", "REDIS_URL"):
             if os.environ.get(key):
                 app.config[key] = os.environ[key]
         app.config["BASE_URL_SET"] = bool(os.environ.get("BASE_URL") or os.environ.get("FLASK_BASE_URL"))
@@ -116,11 +116,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_app(app)
     app.register_blueprint(officer.bp)
     app.register_blueprint(analyst.bp)
+    from . import health, static_files
+
+    app.register_blueprint(health.bp)
+    static_files.init_app(app)
     errors.init_app(app)
     app.context_processor(lambda: {"lang": str(get_locale())})
     app.before_request(messages.translate_wtforms)
     app.after_request(checkpoint_after_response)
     cli.init_app(app)
+    from . import jobs
+
+    jobs.init_app(app)
     return app
 
 

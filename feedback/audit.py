@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import sqlalchemy as sa
 from flask import has_request_context
 from flask_login import current_user
 
@@ -45,9 +46,18 @@ def record(
     return event
 
 
-def latest_events(page: int, *, per_page: int = 50, action: str | None = None):
-    """One page of audit events, newest first."""
+def latest_events(page: int, *, per_page: int = 50, action: str | None = None, province_code: str | None = None):
+    """One page of audit events, newest first; with ``province_code``, only the province's:
+    events about its communes, or done by its staff (``feedback.auth.in_province``)."""
     query = db.select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     if action:
         query = query.where(AuditEvent.action == action)
+    if province_code is not None:
+        from .auth import in_province
+        from .models import Commune
+
+        query = query.where(sa.or_(
+            AuditEvent.commune_code.in_(sa.select(Commune.code).where(Commune.province_code == province_code)),
+            AuditEvent.user_id.in_(sa.select(User.id).where(in_province(province_code))),
+        ))
     return db.paginate(query, page=page, per_page=per_page, error_out=False)

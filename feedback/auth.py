@@ -26,7 +26,6 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
-from zxcvbn import zxcvbn
 
 from . import audit
 from .extensions import db, limiter, login
@@ -44,7 +43,10 @@ MIN_PASSWORD_SCORE = 3
 SITE_WORDS = ("lao", "cai", "laocai", "lào cai", "matkhau", "mật khẩu", "khau", "phanhoi", "phản hồi", "feedback",
               "vietnam", "việt nam", "admin", "officer", "analyst", "canbo", "cán bộ", "demo", "papi")
 # Checked against when the e-mail is unknown, so a wrong address takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method=PASSWORD_METHOD)
+# A scrypt hash (PASSWORD_METHOD's parameters) of a random password nobody kept, written out
+# rather than computed at import: hashing costs 0.1–0.4 s at every worker's start.
+_DUMMY_HASH = ("scrypt:32768:8:1$pbUoGyZet8uakJ2x$2a940c016816ce28680a93135cab60b11dfcee4ca10f37a3bb48a52777ed6f3c8b3"
+               "19d6de2ef358412436de239342f5178242413fddfbea3cf08e0d838ecc257")
 # Session keys of a staff log-in (Flask-Login's own, plus the generation and log-in time).
 _LOGIN_KEYS = ("_user_id", "_fresh", "_id", "epoch", "issued")
 # A signed cookie naming the accounts that logged in from this browser before: they skip the
@@ -98,6 +100,8 @@ def check_password(password: str, *, email: str = "") -> None:
         raise ValueError(lazy_gettext("The password must have at least %(num)d characters.", num=MIN_PASSWORD_LENGTH))
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValueError(lazy_gettext("The password must have at most %(num)d characters.", num=MAX_PASSWORD_LENGTH))
+    from zxcvbn import zxcvbn  # its word lists load with the first password set, not at start-up
+
     personal = [part for part in email.lower().replace("@", ".").replace("-", ".").replace("_", ".").split(".") if part]
     if zxcvbn(password[:100], user_inputs=[*SITE_WORDS, *personal])["score"] < MIN_PASSWORD_SCORE:
         raise ValueError(lazy_gettext("This password is too easy to guess: it is a common password or close to "
@@ -129,18 +133,31 @@ def find_user(email: str) -> User | None:
     return db.session.execute(db.select(User).filter_by(email=fold_email(email))).scalar_one_or_none()
 
 
-def create_user(email: str, role: str, password: str, commune_codes: Iterable[str] = ()) -> User:
-    """Add an account (not committed); raises ValueError with a message for a bad request."""
+def create_user(email: str, role: str, password: str, commune_codes: Iterable[str] = (), *,
+                province_code: str | None = None) -> User:
+    """Add an account (not committed); raises ValueError with a message for a bad request.
+
+    ``province_code`` scopes an admin or analyst to one province (None: national); an
+    officer's communes must all lie in it when it is given.
+    """
     email = normalize_email(email)
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     check_password(password, email=email)
     if find_user(email) is not None:
         raise ValueError(f"a user with e-mail {email} exists already")
+    if province_code is not None and not province_known(province_code):
+        raise ValueError(f"unknown province code {province_code!r} (load its communes with load-units first)")
     communes = communes_by_code(commune_codes)
     if role == "officer" and not communes:
         raise ValueError("an officer needs at least one commune (--commune CODE)")
-    user = User(email=email, role=role, password_hash=hash_password(password), communes=communes)
+    outside = sorted(c.code for c in communes if province_code is not None and c.province_code != province_code)
+    if outside:
+        raise ValueError(f"commune(s) {', '.join(outside)} are not in province {province_code}")
+    if role == "officer" and province_code is None:
+        province_code = _single_province(communes)
+    user = User(email=email, role=role, password_hash=hash_password(password), communes=communes,
+                province_code=province_code)
     db.session.add(user)
     db.session.flush()
     return user
@@ -325,11 +342,16 @@ def role_required(*roles: str) -> Callable:
 
 
 def commune_or_404(code: str) -> Commune:
-    """The commune if the current user may see it; 404 for others, so no existence leaks."""
+    """The commune if the current user may see it (an officer's own, a province's staff their
+    province's); 404 for others, so no existence leaks."""
     codes = current_user.commune_codes
     if codes is not None and code not in codes:
         abort(404)
-    return db.get_or_404(Commune, code)
+    commune = db.get_or_404(Commune, code)
+    province = staff_province(current_user)
+    if province is not None and commune.province_code != province:
+        abort(404)
+    return commune
 
 
 def point_or_404(point_id: int) -> ServicePoint:
@@ -337,6 +359,82 @@ def point_or_404(point_id: int) -> ServicePoint:
     point = db.get_or_404(ServicePoint, point_id)
     commune_or_404(point.commune_code)
     return point
+
+
+# Provinces: an admin or analyst works for one province (``User.province_code``) or for the
+# nation (None, which sees every province and chooses one on the pages).
+
+def province_known(province_code: str) -> bool:
+    """Whether any commune of this province is loaded."""
+    return db.session.scalar(sa.select(sa.exists().where(Commune.province_code == province_code))) or False
+
+
+def _single_province(communes: Iterable[Commune]) -> str | None:
+    provinces = {c.province_code for c in communes}
+    return provinces.pop() if len(provinces) == 1 else None
+
+
+def staff_province(user: User) -> str | None:
+    """The province a staff member is scoped to (two digits), or None for every province.
+
+    Admins and analysts: their ``province_code`` (None: national). Officers: theirs, else
+    the one province of their communes (they see only those communes either way).
+    """
+    if user.province_code is not None or user.role != "officer":
+        return user.province_code
+    return _single_province(user.communes)
+
+
+def chosen_province(user: User, requested: str | None = None) -> str:
+    """The province a page shows: a scoped user's own; a national user's choice (``requested``,
+    e.g. ``?province=15``) or ``DEFAULT_PROVINCE``. 404 for another province than one's own
+    or a province with no communes loaded."""
+    own = staff_province(user)
+    if own is not None:
+        if requested not in (None, "", own):
+            abort(404)
+        return own
+    if not requested:
+        return current_app.config["DEFAULT_PROVINCE"]
+    if not (requested.isascii() and requested.isdigit() and len(requested) == 2) or not province_known(requested):
+        abort(404)
+    return requested
+
+
+def loaded_provinces() -> list[tuple[str, str]]:
+    """(code, name) of every province with communes loaded, by code: a national user's choices."""
+    return [tuple(row) for row in db.session.execute(
+        sa.select(Commune.province_code, sa.func.min(Commune.province_name))
+        .group_by(Commune.province_code).order_by(Commune.province_code))]
+
+
+def national_accounts() -> list[str]:
+    """E-mails of active admins and analysts without a province: they see every province loaded."""
+    return list(db.session.scalars(sa.select(User.email).where(
+        User.active, User.role.in_(("admin", "analyst")), User.province_code.is_(None)).order_by(User.email)))
+
+
+def in_province(province_code: str) -> sa.ColumnElement[bool]:
+    """WHERE clause on ``user_account``: staff of a province. Admins and analysts by their
+    province; officers by theirs or, when it is unset (accounts made before provinces), by
+    any of their communes lying in it."""
+    from .models import user_commune
+
+    officer_there = sa.exists().where(
+        user_commune.c.user_id == User.id, user_commune.c.commune_code == Commune.code,
+        Commune.province_code == province_code)
+    return sa.or_(User.province_code == province_code,
+                  sa.and_(User.province_code.is_(None), User.role == "officer", officer_there))
+
+
+def user_or_404(user_id: int) -> User:
+    """A staff account the current admin may manage: national admins any, others their province's."""
+    user = db.get_or_404(User, user_id)
+    province = staff_province(current_user)
+    if province is not None and not db.session.scalar(
+            sa.select(sa.exists().where(User.id == user.id, in_province(province)))):
+        abort(404)
+    return user
 
 
 def editor_required() -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
@@ -13,17 +18,36 @@ from surveys import catalog
 
 @click.command("load-units")
 @click.option("--province", default=None, help="Official province code (default: DEFAULT_PROVINCE, 15 = Lào Cai).")
+@click.option("--all", "every", is_flag=True, help="Every province and centrally-run city (34, 2025).")
 @with_appcontext
-def load_units_command(province: str | None) -> None:
-    """Load or refresh a province's communes and wards from vietnam-provinces."""
-    from .units import load_units
+def load_units_command(province: str | None, every: bool) -> None:
+    """Load or refresh a province's communes and wards (or every province's) from vietnam-provinces."""
+    from .units import load_all_units, load_units
 
-    code = province or current_app.config["DEFAULT_PROVINCE"]
-    try:
-        inserted, updated = load_units(code)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--province") from exc
-    click.echo(f"province {code}: {inserted} units added, {updated} updated")
+    if every:
+        if province:
+            raise click.BadParameter("give --province or --all, not both", param_hint="--all")
+        inserted, updated = load_all_units()
+        click.echo(f"every province: {inserted} units added, {updated} updated")
+    else:
+        code = province or current_app.config["DEFAULT_PROVINCE"]
+        try:
+            inserted, updated = load_units(code)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--province") from exc
+        click.echo(f"province {code}: {inserted} units added, {updated} updated")
+    _warn_national_accounts()
+
+
+def _warn_national_accounts() -> None:
+    """Accounts without a province see every province: harmless with one province loaded,
+    a widening of access once a second one is (README, "Staff of a province or the nation")."""
+    from .auth import loaded_provinces, national_accounts
+
+    if len(loaded_provinces()) > 1 and (emails := national_accounts()):
+        click.echo(f"note: {len(emails)} admin/analyst account(s) have no province and see every province "
+                   f"loaded: {', '.join(emails)}. Give each its province on /officer/users/<id> unless it is "
+                   "meant to be national.", err=True)
 
 
 @click.command("seed-demo")
@@ -92,21 +116,26 @@ def lock_surveys_command() -> None:
 @click.option("--email", required=True, help="Log-in e-mail address.")
 @click.option("--role", required=True, type=click.Choice(["admin", "officer", "analyst"]), help="What the account may do.")
 @click.option("--commune", "communes", multiple=True, help="Official commune code an officer looks after (repeatable).")
+@click.option("--province", default=None,
+              help="Province code an admin or analyst works for (omitted: national, every province).")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="The password (asked for when not given, so it stays out of the shell history).")
-def create_user_command(email: str, role: str, communes: tuple[str, ...], password: str) -> None:
-    """Create a staff account (admin, officer or analyst)."""
+def create_user_command(email: str, role: str, communes: tuple[str, ...], province: str | None, password: str) -> None:
+    """Create a staff account (admin, officer or analyst), of one province or national."""
     from . import audit
     from .auth import create_user
 
     try:
-        user = create_user(email, role, password, communes)
+        user = create_user(email, role, password, communes, province_code=province)
     except ValueError as exc:
         db.session.rollback()
         raise _user_error(exc) from exc
-    audit.record("user_created", target=user.email, detail={"role": role, "communes": sorted(communes), "via": "cli"})
+    audit.record("user_created", target=user.email, detail={"role": role, "communes": sorted(communes),
+                                                            "province": user.province_code, "via": "cli"})
     db.session.commit()
-    click.echo(f"{role} {user.email} created" + (f" for {', '.join(sorted(communes))}" if communes else ""))
+    scope = f"province {user.province_code}" if user.province_code else "every province"
+    click.echo(f"{role} {user.email} created" + (f" for {', '.join(sorted(communes))}" if communes else "")
+               + f" ({scope})")
 
 
 def _user_error(exc: ValueError) -> click.ClickException:
@@ -201,6 +230,49 @@ def _day(value):
     return value.date() if value is not None else None
 
 
+SCORE_FORMAT_CHOICES = ("csv", "xlsx", "json", "dta", "parquet")  # feedback.exports.SCORE_FORMATS (pandas-free here)
+RESPONSE_FORMAT_CHOICES = ("csv", "xlsx", "dta", "parquet")  # feedback.exports.RESPONSE_FORMATS
+
+
+@contextmanager
+def _terminal_progress(label: str):
+    """A ``progress(rows_done, rows_total)`` callback drawing a bar on stderr when stderr is a
+    terminal; None otherwise (a log file or a pipe gets only the summary line)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr, show_pos=True, show_percent=True)
+            bar.__enter__()
+        bar.length = max(total, 1)
+        if done > bar.pos:
+            bar.update(done - bar.pos)
+
+    try:
+        yield progress
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+@contextmanager
+def _replacing(output: str):
+    """A binary file that becomes ``output`` only once written whole (no half file on failure)."""
+    folder = os.path.dirname(os.path.abspath(output))
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".export-", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            yield out
+        os.replace(temporary, output)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
 @click.command("export-scores")
 @with_appcontext
 @click.option("--from", "date_from", type=_DATE, default=None, help="First submission day (Viet Nam), YYYY-MM-DD.")
@@ -209,60 +281,63 @@ def _day(value):
               help="One row per commune × code, or the province roll-up against plan 170 targets.")
 @click.option("--structure", type=click.Choice(["current", "2018"]), default="current", show_default=True,
               help="PAPI structure: current (2021+) or 2018 (the plan's baseline).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json", "dta"]), default=None,
+@click.option("--format", "fmt", type=click.Choice(SCORE_FORMAT_CHOICES), default=None,
               help="File format (default: from the file name, else csv).")
 @click.option("--public", is_flag=True, help="Hide estimates resting on fewer than 5 respondents (for publication).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True), help="The file to write.")
 def export_scores_command(date_from, date_to, level, structure, fmt, public, output) -> None:
     """Write PAPI-style proxy scores per commune (or the province roll-up) to a file."""
     from . import audit
-    from .exports import build_score_export, score_bytes
+    from .jobs.exports import write_scores
 
-    fmt = fmt or _format_of(output, ("csv", "xlsx", "json", "dta"))
+    fmt = fmt or _format_of(output, SCORE_FORMAT_CHOICES)
     try:
-        export = build_score_export(_day(date_from), _day(date_to), level=level, structure=structure, public=public,
-                                    province_code=current_app.config["DEFAULT_PROVINCE"])
+        with _terminal_progress("rows") as progress, _replacing(output) as out:
+            meta = write_scores(out, fmt, date_from=_day(date_from), date_to=_day(date_to), level=level,
+                                structure=structure, public=public,
+                                province_code=current_app.config["DEFAULT_PROVINCE"], progress=progress)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    with open(output, "wb") as f:
-        f.write(score_bytes(export, fmt))
-    audit.record("data_exported", target=f"scores {level} {fmt}", detail={**export.meta(), "via": "cli"})
+    audit.record("data_exported", target=f"scores {level} {fmt}",
+                 detail={**{k: v for k, v in meta.items() if k != "rows"}, "via": "cli"})
     db.session.commit()
-    click.echo(f"{len(export.table)} rows written to {output} "
-               f"({export.excluded} low-quality responses excluded)")
+    click.echo(f"{meta['rows']} rows written to {output} ({meta['excluded']} low-quality responses excluded)")
 
 
 @click.command("export-responses")
 @with_appcontext
 @click.option("--from", "date_from", type=_DATE, default=None, help="First submission day (Viet Nam), YYYY-MM-DD.")
 @click.option("--to", "date_to", type=_DATE, default=None, help="Last submission day (Viet Nam), YYYY-MM-DD.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "dta"]), default=None,
+@click.option("--format", "fmt", type=click.Choice(RESPONSE_FORMAT_CHOICES), default=None,
               help="File format (default: from the file name, else csv).")
 @click.option("--include-flagged", is_flag=True, help="Keep responses flagged as low quality.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True), help="The file to write.")
 def export_responses_command(date_from, date_to, fmt, include_flagged, output) -> None:
     """Write anonymised responses (one row per response) with a codebook, for analysts."""
     from . import audit
-    from .exports import build_response_export, codebook_csv_path, response_bytes
+    from .exports import codebook_csv_path
+    from .jobs.exports import write_codebook, write_responses
+    from .jobs.registry import JobFailed
 
-    fmt = fmt or _format_of(output, ("csv", "xlsx", "dta"))
+    fmt = fmt or _format_of(output, RESPONSE_FORMAT_CHOICES)
     try:
-        export = build_response_export(_day(date_from), _day(date_to), include_flagged=include_flagged)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    written = []
-    for suffix, data in response_bytes(export, fmt).items():
-        path = codebook_csv_path(output) if suffix else output
-        with open(path, "wb") as f:
-            f.write(data)
-        written.append(str(path))
+        with _terminal_progress("responses") as progress, _replacing(output) as out:
+            meta = write_responses(out, fmt, date_from=_day(date_from), date_to=_day(date_to),
+                                   include_flagged=include_flagged, progress=progress)
+    except (ValueError, JobFailed) as exc:  # JobFailed: too many rows for XLSX
+        raise click.ClickException(getattr(exc, "detail", None) or str(exc)) from exc
+    written = [output]
+    if fmt == "csv":
+        with _replacing(str(codebook_csv_path(output))) as out:
+            write_codebook(out)
+        written.append(str(codebook_csv_path(output)))
     audit.record("data_exported", target=f"responses {fmt}",
                  detail={"from": _day(date_from) and _day(date_from).isoformat(),
-                         "to": _day(date_to) and _day(date_to).isoformat(), "rows": len(export.responses),
+                         "to": _day(date_to) and _day(date_to).isoformat(), "rows": meta["rows"],
                          "include_flagged": include_flagged, "via": "cli"})
     db.session.commit()
-    click.echo(f"{len(export.responses)} responses written to {' and '.join(written)} "
-               f"({export.excluded} low-quality responses excluded)")
+    click.echo(f"{meta['rows']} responses written to {' and '.join(written)} "
+               f"({meta['excluded']} low-quality responses excluded)")
 
 
 def _format_of(path: str, allowed: tuple[str, ...]) -> str:
@@ -321,6 +396,39 @@ def list_api_clients_command() -> None:
         click.echo("\t".join([client.name, state, communes, f"created {client.created_at:%Y-%m-%d %H:%M}", used]))
 
 
+@click.command("backup")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The backup file to write (SQLite: a database file; PostgreSQL: pg_dump custom format).")
+@with_appcontext
+def backup_command(output: str) -> None:
+    """Write a consistent backup of the database while the app keeps serving."""
+    from .backup import backup_database
+
+    try:
+        result = backup_database(current_app.config["SQLALCHEMY_DATABASE_URI"], output)
+    except (ValueError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{result.kind} backup written to {result.path} ({result.size_bytes / 1e6:.1f} MB in {result.seconds:.1f} s)")
+
+
+@click.command("restore")
+@click.argument("backup_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace a database that is not empty (everything in it is dropped).")
+@with_appcontext
+def restore_command(backup_file: str, force: bool) -> None:
+    """Restore a backup into the configured database (stop the web and worker services first)."""
+    from .backup import plan_restore, restore_database
+
+    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    db.engine.dispose()  # this command's own pooled connections must not hold the database open
+    try:
+        click.echo(f"About to {plan_restore(url, backup_file).describe(backup_file)}.")
+        restore_database(url, backup_file, force=force)
+    except (ValueError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("Restored. Next: flask db upgrade (if this code is newer than the backup), then start the services.")
+
+
 def init_app(app: Flask) -> None:
     for command in (load_units_command, seed_demo_command, survey_links_command, lock_surveys_command,
                     create_user_command, set_password_command, make_posters_command, import_margins_command,
@@ -330,4 +438,6 @@ def init_app(app: Flask) -> None:
 
     app.cli.add_command(purge_peppers_command)
     for command in (create_api_client_command, revoke_api_client_command, list_api_clients_command):
+        app.cli.add_command(command)
+    for command in (backup_command, restore_command):
         app.cli.add_command(command)

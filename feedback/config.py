@@ -67,3 +67,19 @@ class Config:
     SQLITE_CHECKPOINT_EVERY = 100
     # Number of reverse proxies in front of the app whose X-Forwarded-For can be trusted.
     PROXY_COUNT = 0
+    # Background jobs (exports): "embedded" runs them in a small thread pool inside the web
+    # process (no extra server, for `make run`); "rq" queues them in Redis at REDIS_URL for
+    # `flask --app wsgi worker` processes (production).
+    JOB_QUEUE = "embedded"
+    JOB_THREADS = 2
+    REDIS_URL = "redis://127.0.0.1:6379/0"
+    JOB_RQ_QUEUE = "jobs"
+    # A job queued or running longer than this is taken as lost (its worker died) and failed;
+    # also RQ's time limit per job.
+    JOB_TIMEOUT_MINUTES = 60
+    # With no cached scores at all, a page computes them in its request only for a scope of fewer
+    # responses than this (counted in SQL); a bigger one is computed by a background job while
+    # the page says so and refreshes itself (feedback/jobs/scores.py).
+    SCORES_INLINE_MAX_RESPONSES = 50_000
+    # A finished export file is kept this many hours, then removed (`flask purge-jobs`).
+    EXPORT_KEEP_HOURS = 24

@@ -12,6 +12,7 @@ import csv
 import math
 import uuid
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,12 +20,14 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
-from surveys import Survey, catalog, check_answers, scored_rows
+from surveys import Survey, catalog, check_answers
 
 from .extensions import db
 from .models import SERVICE_AREAS, Answer, Commune, Response, ServicePoint, new_token, utcnow
 from .places import bare_name
-from .times import day_start, local_day
+from .responses import Submission
+from .score_cache import bump_commune_data_versions
+from .times import day_start, local_day, whole_seconds
 
 POINT_NAMES = {
     "health": "Trạm Y tế {name}",
@@ -60,16 +63,36 @@ PER_COMMUNE, PER_COMMUNE_RANGE, DAYS = 200, (60, 400), 365
 # Opening hours of service points (seconds after midnight, Viet Nam time); times are stored as
 # naive UTC at whole seconds, like every response time (feedback/times.py).
 OPEN, CLOSE = 7 * 3600, 17 * 3600 + 1800
-COMMENTS = (
-    "Cán bộ nhiệt tình, hướng dẫn rõ ràng.",
-    "Phải chờ lâu, nên có thêm ghế ngồi cho người già.",
-    "Nên niêm yết phí bằng cả tiếng dân tộc.",
-    "Đường vào xã mùa mưa rất khó đi.",
-    "Cần thêm thuốc cho trẻ em ở trạm.",
-    "Thủ tục nhanh hơn năm ngoái.",
-    "Mong có người nói tiếng Mông ở bộ phận một cửa.",
-    "Nhà vệ sinh của trường cần sửa.",
-)
+# Comments citizens write, by the service area of the survey they answer: a comment is only
+# ever stored on a survey of its own area (a medicine comment never lands at the cultural house).
+COMMENTS = {
+    "health": (
+        "Cần thêm thuốc cho trẻ em ở trạm.",
+        "Phải chờ lâu, nên có thêm ghế ngồi cho người già.",
+        "Y sĩ khám kỹ, dặn dò cẩn thận.",
+    ),
+    "school": (
+        "Nhà vệ sinh của trường cần sửa.",
+        "Cô giáo quan tâm đến từng cháu.",
+        "Nên có bữa trưa cho học sinh nhà xa.",
+    ),
+    "one_stop": (
+        "Cán bộ nhiệt tình, hướng dẫn rõ ràng.",
+        "Thủ tục nhanh hơn năm ngoái.",
+        "Mong có người nói tiếng Mông ở bộ phận một cửa.",
+        "Nên niêm yết phí bằng cả tiếng dân tộc.",
+    ),
+    "land": (
+        "Làm sổ đỏ vẫn phải đi lại nhiều lần.",
+        "Nên công khai bản đồ quy hoạch tại xã.",
+        "Cán bộ địa chính giải thích rõ ràng.",
+    ),
+    "commune_office": (
+        "Đường vào xã mùa mưa rất khó đi.",
+        "Nên họp dân vào buổi tối để mọi người cùng dự.",
+        "Cần công khai các khoản đóng góp của dân.",
+    ),
+}
 
 
 def ensure_service_points(communes: list[Commune]) -> int:
@@ -152,6 +175,7 @@ class _Plan:
         self.survey = survey
         self.area = SERVICE_AREAS.index(survey.service_area)
         self.modules = survey.modules
+        self.comments = COMMENTS[survey.service_area]
         self.questions = []
         for q in survey.main_questions:
             slopes = weights = dimension = None
@@ -168,6 +192,23 @@ class _Plan:
                 else:
                     weights = (1.0,) * len(q.options)
             self.questions.append((q, slopes, weights, dimension))
+        # What ``scored_rows`` stores for each question, in its order: id, subdimension and the
+        # score of each option value (None for a question without scores).
+        self.stored = [(q.id, q.subdimension, {o.value: o.score for o in q.options} if q.scored else None)
+                       for q in survey.questions]
+
+    def answer_rows(self, response_id: uuid.UUID, answers: dict) -> list[tuple]:
+        """The answer rows ``scored_rows`` makes of clean ``answers``, as tuples in ANSWER_COLUMNS order."""
+        rows = []
+        for qid, subdimension, scores in self.stored:
+            if qid not in answers:
+                continue
+            given = answers[qid]
+            for position, value in enumerate(given if isinstance(given, list) else [given]):
+                value = str(value)
+                rows.append((response_id, qid, position, value, subdimension,
+                             None if scores is None else scores.get(value)))
+        return rows
 
 
 def _choose(rng: np.random.Generator, weights: Sequence[float]) -> int:
@@ -209,13 +250,24 @@ def _pick(rng: np.random.Generator, plan: _Plan, latent: float, dimension_effect
         elif q.type == "integer":
             answers[q.id] = int(rng.integers(q.min, q.max + 1))
         elif q.type == "text" and rng.random() < 0.12:
-            answers[q.id] = COMMENTS[int(rng.integers(len(COMMENTS)))]
+            answers[q.id] = plan.comments[int(rng.integers(len(plan.comments)))]
     return answers
 
 
 def _stream(seed: int, code: str, purpose: int) -> np.random.Generator:
     """A commune's own random stream: its effects and responses do not depend on the other communes."""
     return np.random.default_rng([seed, int(code) if code.isdigit() else zlib.crc32(code.encode()), purpose])
+
+
+# Each run passes the first answers it draws for every survey through ``check_answers`` (the
+# rule every channel's submissions meet): a guard against a generator that drifted from the
+# survey files. The rest are valid by construction (tests/test_demo.py checks every one).
+CHECKED_PER_SURVEY = 50
+# The columns the demo fills; every other column of ``response`` keeps its default (NULL, or
+# "" for ``flags``: demo responses carry no quality flag, and count in every score).
+RESPONSE_COLUMNS = ("id", "survey", "survey_version", "commune_code", "service_point_id", "lang", "mode",
+                    "module", "started_at", "submitted_at", "received_at", "content_hash", "flags")
+ANSWER_COLUMNS = ("response_id", "question_id", "position", "value", "subdimension", "score")
 
 
 def seed_demo(*, seed: int, responses: int | None = None, per_commune: int = PER_COMMUNE,
@@ -226,9 +278,12 @@ def seed_demo(*, seed: int, responses: int | None = None, per_commune: int = PER
 
     Responses per commune follow ``planned_counts`` (about ``responses`` in all when given), only
     for ``communes`` when given. Each falls on one of the ``days`` local days up to today, in
-    opening hours (Viet Nam time), never after ``now`` (default: now). The same seed gives the
-    same response ids and answers, so running it again stores nothing new.
+    opening hours (Viet Nam time), strictly before ``now`` (default: now). The same seed gives the
+    same response ids and answers, so running it again stores nothing new. Rows are stored as
+    the web path stores them (feedback/responses.py: whole-second times, the canonical content
+    hash), set-wise: one COPY (PostgreSQL) or executemany (SQLite) per table, in one transaction.
     Returns (service points created, responses stored, responses planned per commune).
+    Raises ValueError for an unknown commune, no communes loaded or ``days`` < 1.
     """
     if days < 1:
         raise ValueError("the demo period must be at least one day")
@@ -246,9 +301,11 @@ def seed_demo(*, seed: int, responses: int | None = None, per_commune: int = PER
     counts = planned_counts(chosen, margins, per_commune=per_commune, per_commune_range=per_commune_range,
                             total=responses)
     plans = [_Plan(s) for s in catalog().all_current()]
-    now = now or utcnow()
+    now = whole_seconds(now or utcnow())
     today = local_day(now)
-    response_rows, answer_rows = [], []
+    checked: Counter = Counter()
+    response_rows: list[tuple] = []
+    answer_rows: list[tuple] = []
     for code, n in zip(chosen, counts):
         effects = _stream(seed, code, 0)
         overall = effects.normal(0, COMMUNE_SD)
@@ -273,41 +330,75 @@ def seed_demo(*, seed: int, responses: int | None = None, per_commune: int = PER
             latent = by_area[plan.area] + AREA_EFFECT[survey.service_area] + noise[i] + sum(
                 GROUP_EFFECT.get(v, 0.0) for v in person.values())
             module = plan.modules[rng.integers(len(plan.modules))] if plan.modules else None
-            raw = _pick(rng, plan, latent, by_dimension, module)
-            raw.update({variable: value for j, (variable, value) in enumerate(person.items()) if said[i, j]})
-            answers, problems = check_answers(survey, raw)
-            if problems:
-                raise ValueError(f"demo generator made an invalid answer for {survey.slug}: {problems}")
+            answers = _pick(rng, plan, latent, by_dimension, module)
+            answers.update({variable: value for j, (variable, value) in enumerate(person.items()) if said[i, j]})
+            if checked[survey.slug] < CHECKED_PER_SURVEY:
+                checked[survey.slug] += 1
+                clean, problems = check_answers(survey, answers)
+                if problems or clean != answers:
+                    raise ValueError(f"demo generator made an invalid answer for {survey.slug}: {problems}")
             rid = uuid.UUID(bytes=ids[16 * i:16 * i + 16], version=4)
             # A local day and opening hour, stored as UTC; an hour of today still to come moves to an
             # earlier day of the period (not all to yesterday, which would then have twice as many).
             submitted = day_start(today - timedelta(days=int(days_back[i]))) + timedelta(seconds=int(seconds[i]))
             if submitted >= now:
                 submitted -= timedelta(days=int(earlier[i]))
-            response_rows.append({
-                "id": rid, "survey": survey.slug, "survey_version": survey.version, "commune_code": code,
-                "service_point_id": points.get((code, survey.service_area)), "lang": "en" if english[i] else "vi",
-                "mode": "web", "module": module, "started_at": submitted - timedelta(seconds=int(durations[i])),
-                "submitted_at": submitted, "received_at": submitted, "content_hash": "demo",
-            })
-            answer_rows.extend({"response_id": rid, **row} for row in scored_rows(survey, answers))
+            started = submitted - timedelta(seconds=int(durations[i]))
+            point = points.get((code, survey.service_area))
+            lang = "en" if english[i] else "vi"
+            content_hash = Submission(id=rid, survey=survey, commune_code=code, service_point_id=point,
+                                      answers=answers, lang=lang, mode="web", started_at=started,
+                                      submitted_at=submitted, received_at=submitted).content_hash()
+            response_rows.append((rid, survey.slug, survey.version, code, point, lang, "web", module,
+                                  started, submitted, submitted, content_hash, ""))
+            answer_rows.extend(plan.answer_rows(rid, answers))
     return created_points, _insert_new(response_rows, answer_rows), counts
 
 
-def _insert_new(response_rows: list[dict], answer_rows: list[dict]) -> int:
-    """Bulk-insert the responses whose ids are not stored yet, with their answers."""
-    ids = [r["id"] for r in response_rows]
+def _insert_new(response_rows: list[tuple], answer_rows: list[tuple]) -> int:
+    """Store the responses whose ids are not stored yet, with their answers, in one transaction.
+
+    Rows are tuples in RESPONSE_COLUMNS / ANSWER_COLUMNS order. Bumps the data version of the
+    provinces that got responses (feedback/score_cache.py) before the commit. Returns how many
+    responses were stored.
+    """
+    ids = [r[0] for r in response_rows]
     stored: set[uuid.UUID] = set()
     for start in range(0, len(ids), 500):
         stored.update(db.session.execute(sa.select(Response.id).where(Response.id.in_(ids[start:start + 500]))).scalars())
-    new_responses = [r for r in response_rows if r["id"] not in stored]
-    new_answers = [a for a in answer_rows if a["response_id"] not in stored]
+    new_responses = [r for r in response_rows if r[0] not in stored]
+    new_answers = [a for a in answer_rows if a[0] not in stored] if stored else answer_rows
     if new_responses:
-        # Core inserts into the tables: one executemany each (the ORM's bulk path is twice as slow here).
-        db.session.execute(Response.__table__.insert(), new_responses)
-        db.session.execute(Answer.__table__.insert(), new_answers)
+        connection = db.session.connection()
+        _bulk_insert(connection, Response.__table__, RESPONSE_COLUMNS, new_responses)
+        _bulk_insert(connection, Answer.__table__, ANSWER_COLUMNS, new_answers)
+        bump_commune_data_versions(db.session, {r[3] for r in new_responses})
     db.session.commit()
     return len(new_responses)
+
+
+def _bulk_insert(connection: sa.Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple]) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order) on the session's own connection and transaction.
+
+    PostgreSQL: one ``COPY … FROM STDIN`` through psycopg, which adapts UUIDs, times and floats
+    itself. SQLite: one driver ``executemany`` of values made by each column's own SQLAlchemy
+    bind processor, so they are stored exactly as the ORM and feedback/responses.py store them
+    (a UUID as 32 hex digits, a time as ``YYYY-MM-DD HH:MM:SS.ffffff``).
+    """
+    driver = connection.connection.driver_connection
+    names = ", ".join(columns)
+    if connection.dialect.name == "postgresql":
+        with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    dialect = connection.dialect
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    if any(processors):
+        processed = [column if process is None else list(map(process, column))
+                     for column, process in zip(zip(*rows), processors)]
+        rows = list(zip(*processed))
+    driver.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
 
 
 DEMO_PASSWORD = "demo-lao-cai-2019"

@@ -8,16 +8,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import segno
+from typing import TYPE_CHECKING
+
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from fpdf import FPDF
-from fpdf.enums import Align, XPos, YPos
 
 from surveys import catalog
 
 from .extensions import db
 from .models import Commune, ServicePoint
+
+if TYPE_CHECKING:  # fpdf (with fontTools, numpy) and segno load with the first poster, not at start-up
+    from fpdf import FPDF
 
 __all__ = ["SIZES", "PosterText", "poster_link", "poster_points", "poster_texts", "posters_pdf"]
 
@@ -105,6 +107,8 @@ def _font_dir() -> Path:
 
 
 def _new_pdf(layout: Layout) -> FPDF:
+    from fpdf import FPDF
+
     pdf = FPDF(orientation="P", unit="mm", format=(layout.width, layout.height))
     pdf.set_auto_page_break(False)
     pdf.set_margins(layout.margin, layout.margin, layout.margin)
@@ -118,6 +122,8 @@ def _new_pdf(layout: Layout) -> FPDF:
 
 def _draw_qr(pdf: FPDF, data: str, x: float, y: float, size: float) -> None:
     """The QR code as filled vector rectangles, one per horizontal run of dark modules."""
+    import segno
+
     qr = segno.make(data, error="m", micro=False)
     matrix = qr.matrix
     quiet = 4  # the quiet zone the standard asks for, in modules
@@ -139,6 +145,8 @@ def _centered(pdf: FPDF, layout: Layout, text: str, size: float, *, bold: bool =
               family: str = "DejaVu", colour: tuple[int, int, int] = (26, 26, 26), gap: float = 0.0) -> None:
     """Centred, wrapped text. Line breaks are computed once per text and reused on every page,
     because fpdf2's line breaking dominates the time of a province batch."""
+    from fpdf.enums import Align, XPos, YPos
+
     style = "B" if bold else ""
     pdf.set_font(family, style, size)
     pdf.set_text_color(*colour)

@@ -17,6 +17,7 @@ from surveys import Survey
 from .devices import keyed_hash
 from .extensions import db
 from .models import Response
+from .score_cache import bump_commune_data_versions
 
 # "clock": a client time was implausible and the receive time stored instead (feedback/times.py);
 # unlike the others it does not leave the response out of scores (bridge.COUNTED_FLAGS).
@@ -132,5 +133,7 @@ def flag_burst_members(*, response_id: Any, network_hash: str | None, device_has
         .values(flags=sa.case((flags == "", "burst"), else_=flags + ";burst"))
         .execution_options(synchronize_session=False)
     )
+    if result.rowcount:
+        bump_commune_data_versions(db.session, [commune_code])  # flagged responses leave the scores
     db.session.commit()
     return result.rowcount

@@ -26,6 +26,7 @@ from .extensions import db
 from .models import Answer, Response
 from .places import point_is_active, point_place
 from .quality import answer_flags, flag_burst_members, is_burst
+from .score_cache import PG_BUMP_FOR_INSERTED, SQLITE_BUMP_FOR_COMMUNE
 from .times import now_seconds, trusted_times, whole_seconds
 
 VIETNAM_TZ = timezone(timedelta(hours=7))
@@ -151,18 +152,19 @@ ANSWER_FIELDS = {"question_id": "text", "position": "int", "value": "text", "sub
 
 # PostgreSQL: the response and all its answers in one statement (one round trip); the answers
 # travel as one JSON array (cheaper to send than one array per field). They go in only if the
-# response row did (a new id); the outer count says which it was.
+# response row did (a new id), and so does the bump of the province's data version (the score
+# cache, feedback/score_cache.py); the outer count says which it was.
 PG_INSERT = f"""
 WITH r AS (
     INSERT INTO response ({", ".join(RESPONSE_COLUMNS)})
     VALUES ({", ".join(["%s"] * len(RESPONSE_COLUMNS))})
     ON CONFLICT (id) DO NOTHING
-    RETURNING id
+    RETURNING id, commune_code
 ), a AS (
     INSERT INTO answer (response_id, {", ".join(ANSWER_FIELDS)})
     SELECT r.id, a.* FROM r CROSS JOIN json_to_recordset(%s::json)
         AS a({", ".join(f"{f} {t}" for f, t in ANSWER_FIELDS.items())})
-)
+){PG_BUMP_FOR_INSERTED}
 SELECT count(*) FROM r
 """
 PG_FIND = "SELECT content_hash, mode, received_at, started_at, submitted_at FROM response WHERE id = %s"
@@ -260,6 +262,8 @@ def _sqlite_insert(row: dict[str, Any], answers: list[dict[str, Any]]) -> bool:
         created = conn.execute(SQLITE_INSERT_RESPONSE, values).rowcount == 1
         if created and answers:
             conn.executemany(SQLITE_INSERT_ANSWER, _sqlite_answers(SQLITE_ANSWER_ID(row["id"]), answers))
+        if created:
+            conn.execute(SQLITE_BUMP_FOR_COMMUNE, (row["commune_code"],))
         conn.commit()
     return created
 

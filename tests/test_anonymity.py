@@ -404,8 +404,9 @@ def test_every_public_score_output_hides_everything_of_a_suppressed_row(app, cli
     result = runner.invoke(args=["export-scores", "--public", "--level", level, "--format", fmt, "-o", str(out)])
     assert result.exit_code == 0, result.output
     outputs = {"cli": _read_scores(out.read_bytes(), fmt)}
+    from tests.test_jobs import export_file
     auth.login("analyst@laocai.test")
-    r = client.get(f"/analyst/export/scores.{fmt}?public=1&level={level}")
+    r = export_file(client, kind="scores", fmt=fmt, level=level, public="1")
     assert r.status_code == 200
     outputs["download"] = _read_scores(r.data, fmt)
     if fmt == "json":

@@ -201,3 +201,56 @@ def test_a_clock_flag_alone_keeps_a_response_in_the_scores(app):
         assert sorted(_canon(respondents.loc[~respondents["flagged"], "response_id"])) == kept_keys
         assert sorted(_canon(scores["response_id"])) == kept_keys
     assert data.flagged == 4
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    plain = frame.copy()
+    for name in plain.columns:
+        if isinstance(plain[name].dtype, pd.CategoricalDtype):
+            plain[name] = plain[name].astype(object)
+    return plain.sort_values(list(plain.columns), ignore_index=True, key=lambda s: s.astype(str))
+
+
+def test_reads_in_many_chunks_equal_one_read(app, monkeypatch):
+    """PostgreSQL reads large tables in page ranges on two connections: the same rows as one query
+    (forced here by one page per chunk; on other databases the frames are simply read twice)."""
+    from feedback import bridge
+
+    seed(app, own=30, other=10, flagged=3)
+    with app.app_context():
+        add_response(OWN, datetime(2025, 8, 3, 3), [("wait_time", "lt15", "6.1", 1.0)], person=(None, None, None))
+        db.session.commit()
+
+        def frames() -> list[pd.DataFrame]:
+            respondents = respondents_frame()
+            head, answers, _ = bridge.response_export_frames(question_ids=["wait_time", "comment", "sex"])
+            return [respondents, scores_frame(include_flagged=True), scores_frame(),
+                    scores_frame(response_ids=pd.Index(respondents["response_id"])), head, answers]
+
+        whole = frames()
+        monkeypatch.setattr(bridge, "PG_SPLIT_PAGES", 0)
+        monkeypatch.setattr(bridge, "PG_CHUNK_PAGES", 1)
+        chunked = frames()
+    assert len(whole[0]) == 44 and len(whole[1]) > len(whole[2]) > 0
+    for one, many in zip(whole, chunked, strict=True):
+        assert one.dtypes.astype(str).to_dict() == many.dtypes.astype(str).to_dict()
+        pd.testing.assert_frame_equal(_sorted(one), _sorted(many))
+
+
+def test_answers_of_a_response_stored_after_the_respondents_were_read_are_left_out(app):
+    """A refresh job reads respondents, then answers, while citizens submit: an answer whose
+    response arrived in between belongs to no respondent and is dropped, without a warning."""
+    import warnings
+
+    seed(app, own=3, other=0, flagged=0)
+    with app.app_context():
+        respondents = respondents_frame()
+        late = add_response(OWN, datetime(2025, 8, 2, 3), [("wait_time", "gt60", "6.1", 0.0)])
+        db.session.commit()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            scores = scores_frame(response_ids=pd.Index(respondents["response_id"]))
+            late_key = next(k for k, v in response_keys().items() if v == late.replace("-", ""))
+            everything = scores_frame()
+    assert len(everything) == len(scores) + 1 and late_key in set(everything["response_id"])
+    assert scores["response_id"].notna().all() and len(scores) == 3 * 3

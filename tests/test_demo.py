@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+import uuid
 from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from feedback.demo import DEMO_MARGINS, planned_counts, read_population, seed_demo
+from feedback.demo import COMMENTS, DEMO_MARGINS, planned_counts, read_population, seed_demo
 from feedback.extensions import db
 from feedback.models import Answer, Response, utcnow
+from feedback.responses import Submission, store
+from feedback.score_cache import data_version
 from surveys import catalog, check_answers
 
 from .conftest import count
@@ -87,10 +90,12 @@ def test_a_year_up_to_now_and_nothing_in_the_future(app, runner):
         assert 7 <= local.hour <= 17 and local.date() <= (now + timedelta(hours=7)).date()
 
 
-@pytest.mark.parametrize("now", [datetime(2026, 3, 2, 0, 30), datetime(2026, 3, 2, 16, 59)])
+@pytest.mark.parametrize("now", [datetime(2026, 3, 2, 0, 30), datetime(2026, 3, 2, 16, 59),
+                                 datetime(2026, 3, 2, 0, 0, 1), datetime(2026, 3, 2, 10, 29, 59, 999_999)])
 def test_whatever_the_hour_nothing_lands_later_today(app, now):
     """At 07:30 in Viet Nam (00:30 UTC) almost all of today's opening hours are still to come; at
-    23:59 (16:59 UTC) none is."""
+    23:59 (16:59 UTC) none is; at 07:00:01 all are; at 17:29:59.999999 (a fraction of a second
+    before the last opening second) a response may fall in the same second, never after it."""
     code = _three_communes()[-1]
     with app.app_context():
         _, stored, planned = seed_demo(seed=9, per_commune=200, communes=[code], now=now)
@@ -150,3 +155,72 @@ def test_answers_are_valid(app, runner):
 def test_unknown_commune_is_refused(runner):
     result = runner.invoke(args=["seed-demo", "--commune", "99999"])
     assert result.exit_code != 0 and "unknown commune code(s): 99999" in result.output
+
+
+def test_comments_belong_to_the_survey_they_are_written_for(app, runner):
+    """Issue 14: no medicine comment at the cultural house: each comment is one of its survey's area."""
+    _seed(runner, _three_communes(), "--per-commune", "200", "--per-commune-min", "150", "--per-commune-max", "250")
+    with app.app_context():
+        rows = db.session.execute(sa.select(Response.survey, Response.survey_version, Answer.value)
+                                  .join(Answer, Answer.response_id == Response.id)
+                                  .where(Answer.question_id == "comment")).all()
+    areas = Counter()
+    for slug, version, value in rows:
+        area = catalog().get(slug, version).service_area
+        assert value in COMMENTS[area], (slug, value)
+        areas[area] += 1
+    assert set(areas) == set(COMMENTS)  # every area has comments, each its own
+    assert len({value for _, _, value in rows}) > len(COMMENTS)
+
+
+def _raw_shape(app, response_id) -> tuple:
+    """The Python types (and text lengths) the driver returns for one stored response row and
+    its answers: what a reader of the database sees, on SQLite text forms included."""
+    columns = "id, survey_version, service_point_id, started_at, submitted_at, received_at, content_hash, flags"
+    with app.app_context():
+        conn = db.session.connection()
+        key = conn.scalar(sa.select(sa.cast(Response.id, sa.String)).where(Response.id == response_id)) \
+            if conn.dialect.name == "sqlite" else response_id
+        row = conn.exec_driver_sql(f"SELECT {columns} FROM response WHERE id = {'?' if conn.dialect.name == 'sqlite' else '%s'}",
+                                   (key,)).one()
+        answers = conn.exec_driver_sql(
+            f"SELECT response_id, position, value, subdimension, score FROM answer WHERE response_id = "
+            f"{'?' if conn.dialect.name == 'sqlite' else '%s'} AND subdimension IS NOT NULL AND score IS NOT NULL",
+            (key,)).all()
+    shape = lambda v: (type(v).__name__, len(v) if isinstance(v, str) and v and not v.isalpha() else None)  # noqa: E731
+    return tuple(map(shape, row)), {tuple(map(shape, a[:2])) + (type(a[4]).__name__,) for a in answers}
+
+
+def test_stored_like_a_web_response(app, runner):
+    """Demo rows have the shape of rows the submission path stores (feedback/responses.py): the
+    same driver-level types and text forms, whole-second times, the canonical content hash of
+    their answers, no quality flag; and the seed moves the province's data version."""
+    survey = catalog().current("health")
+    with app.app_context():
+        before = data_version(db.session, "15")
+    _seed(runner, _three_communes()[:1], "--per-commune", "40", "--per-commune-min", "40", "--per-commune-max", "60")
+    with app.app_context():
+        assert data_version(db.session, "15") > before
+        demo = db.session.execute(sa.select(Response).where(Response.survey == "health")
+                                  .order_by(Response.id).limit(1)).scalar_one()
+        answers = db.session.execute(sa.select(Answer).where(Answer.response_id == demo.id)).scalars().all()
+        clean: dict = {}
+        for a in answers:
+            if survey.question(a.question_id).type == "multiple":
+                clean.setdefault(a.question_id, []).append(a.value)
+            elif survey.question(a.question_id).type == "integer":
+                clean[a.question_id] = int(a.value)
+            else:
+                clean[a.question_id] = a.value
+        sub = Submission(id=demo.id, survey=survey, commune_code=demo.commune_code,
+                         service_point_id=demo.service_point_id, answers=clean, lang=demo.lang, mode="web",
+                         started_at=demo.started_at, submitted_at=demo.submitted_at)
+        assert demo.content_hash == sub.content_hash() and len(demo.content_hash) == 64
+        assert demo.flags == "" and demo.mode == "web" and demo.received_at == demo.submitted_at
+        assert demo.submitted_at.microsecond == demo.started_at.microsecond == 0
+        web = Submission(id=uuid.uuid4(), survey=survey, commune_code=demo.commune_code,
+                         service_point_id=demo.service_point_id, answers=clean, lang="vi", mode="web",
+                         started_at=demo.started_at, submitted_at=demo.submitted_at)
+        stored, created = store(web)
+        assert created
+    assert _raw_shape(app, demo.id) == _raw_shape(app, web.id)

@@ -344,8 +344,8 @@ def test_writers_return_bytes(app):
 
 def test_small_area_model_is_told_which_communes_are_wards(app, monkeypatch):
     """The Fay–Herriot model gets a ward (phường) indicator: two wards and three communes answer here."""
-    from feedback import exports
     from feedback.bridge import load_analysis_input
+    from feedback.exports import scores as exports
 
     seed_every_subdimension(app)
     calls = []

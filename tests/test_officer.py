@@ -82,6 +82,12 @@ FOREIGN_ROUTES = [
     ("GET", "analyst.export_scores", "/analyst/export/scores.csv"),
     ("GET", "analyst.export_scores", "/analyst/export/scores.xlsx?public=1"),
     ("GET", "analyst.export_responses", "/analyst/export/responses.csv"),
+    ("GET", "analyst.exports", "/analyst/exports"),
+    ("POST", "analyst.start_export", "/analyst/exports"),
+    ("GET", "analyst.export_job", "/analyst/exports/0123456789abcdef0123456789abcdef"),
+    ("GET", "analyst.export_job_json", "/analyst/exports/0123456789abcdef0123456789abcdef.json"),
+    ("GET", "analyst.export_download", "/analyst/exports/0123456789abcdef0123456789abcdef/download"),
+    ("GET", "analyst.export_codebook", "/analyst/exports/codebook.csv"),
     ("GET", "api.scores", "/api/v1/scores"),
 ]
 # Routes without another commune's data in them: checked separately below.

@@ -228,7 +228,7 @@ def test_staff_pages_show_a_logout_form(client, auth, users):
 # Caching: staff pages and downloads are never stored; citizen pages keep theirs.
 
 STAFF_URLS = ["/officer/", OFFICER_PAGE, "/officer/users", "/officer/audit", "/analyst/", f"/analyst/c/{OWN_COMMUNE}",
-              "/analyst/export/scores.csv", "/analyst/export/responses.xlsx", "/api/v1/scores"]
+              "/analyst/exports", "/analyst/exports/codebook.csv", "/api/v1/scores"]
 
 
 def test_staff_pages_and_exports_are_not_stored(client, auth, users):

@@ -9,10 +9,11 @@ from flask_login import current_user
 from .. import audit
 from ..api import bp as api_bp
 from ..extensions import db
-from ..exports import build_score_export, score_records
-from .service import parse_period
+from .service import ScoresPending, parse_period, score_export
 
 ANALYST_ROLES = ("analyst", "admin")
+#: Retry-After of the 503 answered while a job computes the scores (seconds).
+RETRY_AFTER_SECONDS = 30
 
 
 @api_bp.get("/scores")
@@ -34,9 +35,14 @@ def scores():
         period = parse_period(request.args)
     except ValueError as exc:
         return jsonify({"errors": [{"field": "query", "message": str(exc)}]}), 400
-    export = build_score_export(period.date_from, period.date_to, level=level, structure=structure,
-                                public=request.args.get("public") == "1",
-                                province_code=current_app.config["DEFAULT_PROVINCE"])
+    from ..exports import score_records  # pandas loads with the first request that needs it
+
+    try:
+        export = score_export(period, level=level, structure=structure, public=request.args.get("public") == "1",
+                              province_code=current_app.config["DEFAULT_PROVINCE"])
+    except ScoresPending:  # a big scope with nothing cached yet: a job computes it meanwhile
+        message = _("The scores are being computed; try again in a minute.")
+        return jsonify({"errors": [{"field": "", "message": message}]}), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
     audit.record("data_exported", target=f"scores {level} json (api)", detail=export.meta())
     db.session.commit()
     return jsonify(score_records(export))

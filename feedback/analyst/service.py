@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from datetime import date, timezone
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+from analysis.structures import DIMENSION_NAMES, PLAN_TARGETS, get_structure
 
-from analysis import DIMENSION_NAMES, PLAN_TARGETS, get_structure
+from ..score_cache import ScoreTables, cached_score_tables, score_tables, scope_responses
 
-from ..bridge import load_analysis_input
-from ..exports import commune_scores, province_scores, suppress_small_cells
+if TYPE_CHECKING:  # pandas and the exports load with the first page that needs them
+    import pandas as pd
 
-__all__ = ["Period", "parse_period", "Ranking", "province_ranking", "Scorecard", "commune_scorecard",
-           "interval_chart", "CODES"]
+    from ..exports import ScoreExport
+
+__all__ = ["Period", "parse_period", "ScoresPending", "StaleNote", "Ranking", "province_ranking", "Scorecard", "commune_scorecard",
+           "interval_chart", "score_export", "CODES"]
 
 #: The codes a page can rank by: the aggregate, then the 8 dimensions.
 CODES = ("total", "1", "2", "3", "4", "5", "6", "7", "8")
@@ -69,10 +71,13 @@ class Ranking:
     respondents: int
     ranked: int
     model_only: int
+    stale: StaleNote | None = None
 
 
 def _clean(value: Any) -> Any:
-    return None if (value is pd.NA or value is None or (isinstance(value, float) and np.isnan(value))) else value
+    import pandas as pd
+
+    return None if (value is pd.NA or value is None or (isinstance(value, float) and math.isnan(value))) else value
 
 
 def _model_only(flags: str | None) -> tuple[int, int] | None:
@@ -89,17 +94,102 @@ def _model_only(flags: str | None) -> tuple[int, int] | None:
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Table rows as dicts without NaN/NA, with ``synthetic`` = (k, K) parts from the model alone, or None."""
-    rows = [{k: _clean(v) for k, v in r.items()} for r in frame.to_dict("records")]
+    # Column lists zipped into dicts: DataFrame.to_dict("records") goes row by row through pandas.
+    columns = {name: [_clean(v) for v in frame[name].tolist()] for name in frame.columns}
+    rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
     for r in rows:
         r["synthetic"] = _model_only(r.get("flags"))
     return rows
 
 
-def _score_tables(period: Period, province_code: str, structure: str = "current") -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    data = load_analysis_input(period.date_from, period.date_to, province_code=province_code)
-    table = commune_scores(data, structure=structure)
-    province = province_scores(table, data, province_code=province_code)
-    return table, province, len(data.respondents) - data.flagged
+def _bare(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame without ``attrs``: pandas deep-copies them on every operation, which made a
+    warm page spend most of its time copying them (read what a page needs from them first)."""
+    out = frame.copy(deep=False)
+    out.attrs = {}
+    return out
+
+
+class ScoresPending(Exception):
+    """No scores are cached for the page's inputs and its scope is too big to compute them in a
+    web request: a background job (``job``, a ``refresh_scores`` Job) is computing them."""
+
+    def __init__(self, job: Any):
+        super().__init__(f"scores are being computed by job {job.id}")
+        self.job = job
+
+
+@dataclass(frozen=True)
+class StaleNote:
+    """What a page served from an older cache entry says: when (``time``, HH:MM Viet Nam time)
+    and from how many responses (``respondents``) its scores were computed."""
+
+    time: str
+    respondents: int
+
+    @classmethod
+    def of(cls, tables: ScoreTables) -> StaleNote | None:
+        """The note for tables read from an older entry; None for fresh ones."""
+        if not tables.stale or tables.computed_at is None:
+            return None
+        from ..times import VIET_NAM
+
+        local = tables.computed_at.replace(tzinfo=timezone.utc).astimezone(VIET_NAM)
+        return cls(time=local.strftime("%H:%M"), respondents=tables.respondents)
+
+
+def _requester() -> int | None:
+    """The logged-in user's id (the refresh job's owner), or None outside a request."""
+    from flask import has_request_context
+    from flask_login import current_user
+
+    return current_user.id if has_request_context() and current_user.is_authenticated else None
+
+
+def _score_tables(period: Period, province_code: str | None, structure: str = "current") -> ScoreTables:
+    """The period's score tables without waiting for a long computation (stale-while-revalidate).
+
+    Fresh cached tables as they are; tables cached at an older data version at once (``stale``)
+    while a background job recomputes them (one per inputs at a time); with nothing cached,
+    computed here if the scope has fewer than SCORES_INLINE_MAX_RESPONSES responses, else
+    ScoresPending (the job is started).
+    """
+    from flask import current_app
+
+    from ..jobs.scores import refresh_params, request_refresh
+
+    options = dict(structure=structure, province_code=province_code, include_flagged=False)
+    tables = cached_score_tables(period.date_from, period.date_to, **options)
+    if tables is not None and not tables.stale:
+        return tables
+    params = refresh_params(period.date_from, period.date_to, **options)
+    if tables is not None:
+        request_refresh(params, user_id=_requester())
+        return tables
+    limit = int(current_app.config["SCORES_INLINE_MAX_RESPONSES"])
+    if scope_responses(period.date_from, period.date_to, province_code) < limit:
+        return score_tables(period.date_from, period.date_to, **options)
+    raise ScoresPending(request_refresh(params, user_id=_requester()))
+
+
+def score_export(period: Period, *, level: str = "commune", structure: str = "current", public: bool = False,
+                 province_code: str | None = "15") -> ScoreExport:
+    """The score export of a period (as ``feedback.exports.build_score_export``), read through the cache.
+
+    Raises ValueError for a level other than ``commune`` or ``province`` or an unknown structure.
+    """
+    from ..exports import ScoreExport, suppress_small_cells
+
+    if level not in ("commune", "province"):
+        raise ValueError(f"level must be commune or province, not {level!r}")
+    get_structure(structure)
+    tables = _score_tables(period, province_code, structure)
+    if level == "commune":
+        table = suppress_small_cells(tables.communes) if public else tables.communes
+    else:
+        table = tables.province_published if public else tables.province
+    return ScoreExport(table=table, level=level, structure=structure, date_from=period.date_from,
+                       date_to=period.date_to, excluded=int(table.attrs.get("excluded", 0)), public=public)
 
 
 def interval_chart(rows: list[dict[str, Any]], *, reference: float | None = None, target: float | None = None,
@@ -123,7 +213,7 @@ def interval_chart(rows: list[dict[str, Any]], *, reference: float | None = None
     def x(v: float | None) -> float | None:
         return None if v is None else round(label_width + (v - lo) / (hi - lo) * plot, 1)
 
-    ticks = [round(t, 2) for t in np.linspace(lo, hi, 5)]
+    ticks = [round(lo + (hi - lo) * i / 4, 2) for i in range(5)]  # as numpy.linspace(lo, hi, 5)
     return {
         "width": width,
         "height": row_height * len(rows) + 24,
@@ -145,7 +235,9 @@ def province_ranking(period: Period, code: str, *, province_code: str = "15", st
     if code not in CODES and code not in st.subdimensions:
         raise ValueError(f"unknown code {code!r}")
     level = LEVEL_OF.get(code, "subdimension")
-    table, province, respondents = _score_tables(period, province_code, structure)
+    tables = _score_tables(period, province_code, structure)
+    excluded = int(tables.communes.attrs.get("excluded", 0))
+    table, province, respondents = _bare(tables.communes), _bare(tables.province), tables.respondents
     rows = table[(table["level"] == level) & (table["code"] == code)]
     rows = rows.sort_values(["rank", "commune_name"], na_position="last", kind="stable")
     prov = {k: _clean(v) for k, v in province[province["code"] == code].iloc[0].to_dict().items()}
@@ -159,9 +251,10 @@ def province_ranking(period: Period, code: str, *, province_code: str = "15", st
     chart = interval_chart(chart_rows, reference=prov.get("score"), target=prov.get("target_2019"),
                            low=level_range[0], high=level_range[1])
     return Ranking(code=code, rows=records, province=prov, chart=chart,
-                   excluded=int(table.attrs.get("excluded", 0)), respondents=respondents,
+                   excluded=excluded, respondents=respondents,
                    ranked=int(rows["rank"].notna().sum()),
-                   model_only=sum(1 for r in records if r["synthetic"] and r["synthetic"][0] == r["synthetic"][1]))
+                   model_only=sum(1 for r in records if r["synthetic"] and r["synthetic"][0] == r["synthetic"][1]),
+                   stale=StaleNote.of(tables))
 
 
 @dataclass(frozen=True)
@@ -174,6 +267,7 @@ class Scorecard:
     chart: dict[str, Any]
     excluded: int
     suppressed: int
+    stale: StaleNote | None = None
 
 
 def commune_scorecard(commune_code: str, period: Period, *, province_code: str = "15",
@@ -182,34 +276,37 @@ def commune_scorecard(commune_code: str, period: Period, *, province_code: str =
 
     Each row carries ``ranked``: how many communes are ranked on its code.
     """
-    data = load_analysis_input(period.date_from, period.date_to, province_code=province_code)
-    table = commune_scores(data, structure=structure)
+    from ..exports import suppress_small_cells
+
+    tables = _score_tables(period, province_code, structure)
+    excluded = int(tables.communes.attrs.get("excluded", 0))
+    table = _bare(tables.communes)
     ranked = table.groupby(["level", "code"])["rank"].count()
     own = suppress_small_cells(table[table["commune_code"] == commune_code].reset_index(drop=True))
     own["ranked"] = [int(ranked.get((lv, c), 0)) for lv, c in zip(own["level"], own["code"])]
     # The province beside it, as published: rolled up from published cells, small ones hidden.
-    prov = suppress_small_cells(province_scores(suppress_small_cells(table), data, province_code=province_code))
-    prov = prov.set_index("code")
+    prov = {r["code"]: r for r in _rows(_bare(tables.province_published))}
     st = get_structure(structure)
+    own_rows = _rows(own)
+    by_code = {(r["level"], r["code"]): r for r in own_rows}
     rows = []
     for code in CODES[1:] + ("total",):
-        row = _rows(own[(own["code"] == code) & (own["level"] == LEVEL_OF[code])])[0]
         rows.append({
-            **row,
+            **by_code[(LEVEL_OF[code], code)],
             "name": DIMENSION_NAMES[code],
-            "province": _num(prov.loc[code, "score"]),
-            "province_low": _num(prov.loc[code, "ci_low"]),
-            "province_high": _num(prov.loc[code, "ci_high"]),
+            "province": _num(prov[code]["score"]),
+            "province_low": _num(prov[code]["ci_low"]),
+            "province_high": _num(prov[code]["ci_high"]),
             "target": PLAN_TARGETS[code].target_2019 if code in PLAN_TARGETS else None,
-            "official": _num(prov.loc[code, "official"]),
+            "official": _num(prov[code]["official"]),
         })
-    subs = _rows(own[own["level"] == "subdimension"])
+    subs = [r for r in own_rows if r["level"] == "subdimension"]
     for s in subs:
         s["dimension"] = st.dimension_of(s["code"])
         s["shown"] = bool(s["n"]) or s["score_eb"] is not None  # answered, or estimated from the model
     return Scorecard(commune_code=commune_code, rows=rows, subdimensions=subs,
-                     chart=_scorecard_chart(rows[:-1]), excluded=int(table.attrs.get("excluded", 0)),
-                     suppressed=int(own.attrs.get("suppressed", 0)))
+                     chart=_scorecard_chart(rows[:-1]), excluded=excluded,
+                     suppressed=int(own.attrs.get("suppressed", 0)), stale=StaleNote.of(tables))
 
 
 def _scorecard_chart(rows: list[dict[str, Any]], width: int = 420, row_height: int = 26,
@@ -237,4 +334,4 @@ def _num(value: Any) -> float | None:
         value = float(value)
     except (TypeError, ValueError):
         return None
-    return None if np.isnan(value) else value
+    return None if math.isnan(value) else value

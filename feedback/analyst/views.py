@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import Response as HttpResponse
-from flask import abort, current_app, flash, make_response, render_template, request
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
@@ -14,15 +13,9 @@ from markupsafe import Markup
 
 from analysis import DIMENSION_NAMES, SUBDIMENSION_NAMES, get_structure
 
-from .. import audit
-from ..auth import commune_or_404, role_required
-from ..exports import (
-    FLAG_MEANINGS, FLAG_SUFFIX_MEANINGS, RESPONSE_FORMATS, SCORE_FORMATS, build_response_export, build_score_export,
-    flag_meaning, response_bytes, score_bytes,
-)
-from ..extensions import db
+from ..auth import chosen_province, commune_or_404, loaded_provinces, role_required, staff_province
 from . import bp
-from .service import CODES, Period, commune_scorecard, parse_period, province_ranking
+from .service import CODES, Period, ScoresPending, commune_scorecard, parse_period, province_ranking
 
 ANALYST_ROLES = ("analyst", "admin")
 GROUP_NAMES = {
@@ -30,12 +23,6 @@ GROUP_NAMES = {
     "high-average": lazy_gettext("high-average"),
     "low-average": lazy_gettext("low-average"),
     "lowest": lazy_gettext("lowest"),
-}
-MIMETYPES = {
-    "csv": "text/csv",
-    "json": "application/json",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "dta": "application/x-stata-dta",
 }
 
 
@@ -46,6 +33,7 @@ def _lang() -> str:
 @bp.app_template_filter("flag_codes")
 def flag_codes(flags: str | None) -> Markup:
     """``"empty;unreliable:n_eff"`` as the exports' codes, each explained on hover in the reader's language."""
+    from ..exports import flag_meaning  # the exports load scipy and pandas: with the first page, not at start
     return Markup(", ").join(Markup('<abbr title="{}">{}</abbr>').format(flag_meaning(code, _lang()), code)
                              for code in (flags or "").split(";") if code)
 
@@ -58,16 +46,35 @@ def _legend_code(flag: str) -> str:
 @bp.app_template_filter("flag_legend")
 def flag_legend(flag_cells: Iterable[str | None]) -> list[tuple[str, str]]:
     """(code, meaning) of every flag in these cells, in the exports' order, for a legend under a table."""
+    from ..exports import flag_meaning
+
     shown = {_legend_code(code) for flags in flag_cells for code in (flags or "").split(";") if code}
     return [(code, flag_meaning(code, _lang())) for code in sorted(shown, key=_flag_order)]
 
 
 def _flag_order(flag: str) -> tuple[int, int, str]:
     """Sort key: base codes as in FLAG_MEANINGS, each followed by its suffixes in FLAG_SUFFIX_MEANINGS order."""
+    from ..exports import FLAG_MEANINGS, FLAG_SUFFIX_MEANINGS
+
     base, _, suffix = flag.partition(":")
     bases, suffixes = list(FLAG_MEANINGS), list(FLAG_SUFFIX_MEANINGS.get(base, {}))
     return (bases.index(base) if base in bases else len(bases),
             -1 if not suffix else suffixes.index(suffix) if suffix in suffixes else len(suffixes), flag)
+
+
+def _province() -> str:
+    """The province of the page: the user's own; a national user's choice (``?province=``,
+    remembered in the session for the next pages and downloads; default DEFAULT_PROVINCE)."""
+    requested = request.args.get("province")
+    province_code = chosen_province(current_user, requested or session.get("province"))
+    if requested:
+        session["province"] = province_code
+    return province_code
+
+
+def _province_choices() -> list[tuple[str, str]]:
+    """A national user's province selector (empty for staff of one province)."""
+    return loaded_provinces() if staff_province(current_user) is None else []
 
 
 PERIOD_MESSAGE = lazy_gettext("Dates must look like 2025-07-01, with the first not after the last.")
@@ -82,33 +89,34 @@ def _period_or_default() -> Period:
         return Period()
 
 
-def _period_or_400() -> Period:
-    """A download's period; a bad one is a 400, never a file of another period."""
-    try:
-        return parse_period(request.args)
-    except ValueError:
-        abort(make_response(render_template("errors/error.html", code=400, message=PERIOD_MESSAGE), 400))
+#: Seconds between the reloads of the "scores are being computed" page.
+PENDING_REFRESH_SECONDS = 5
 
 
-def _download(data: bytes, fmt: str, name: str) -> HttpResponse:
-    return HttpResponse(data, mimetype=MIMETYPES[fmt],
-                        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+@bp.errorhandler(ScoresPending)
+def scores_pending(exc: ScoresPending):
+    """Scores too big to compute in a request are computed by a job: a page that reloads itself."""
+    return render_template("analyst/scores_pending.html", refresh=PENDING_REFRESH_SECONDS)
 
 
 @bp.get("/")
 @role_required(*ANALYST_ROLES)
 def province():
     """Communes ranked on one dimension (or overall) with their 95% intervals."""
+    from ..exports import RESPONSE_FORMATS, SCORE_FORMATS
+
     code = request.args.get("code", "total")
     structure = get_structure("current")
     if code not in CODES and code not in structure.subdimensions:
         abort(404)
     period = _period_or_default()
-    ranking = province_ranking(period, code, province_code=current_app.config["DEFAULT_PROVINCE"])
+    province_code = _province()
+    ranking = province_ranking(period, code, province_code=province_code)
     dimension = code.split(".")[0]
     return render_template("analyst/province.html", ranking=ranking, period=period, codes=CODES,
                            subcodes=structure[dimension] if dimension in structure else (), dimension=dimension,
-                           names={**DIMENSION_NAMES, **SUBDIMENSION_NAMES}, group_names=GROUP_NAMES, score_formats=SCORE_FORMATS, response_formats=RESPONSE_FORMATS)
+                           names={**DIMENSION_NAMES, **SUBDIMENSION_NAMES}, group_names=GROUP_NAMES, score_formats=SCORE_FORMATS, response_formats=RESPONSE_FORMATS,
+                           province_code=province_code, provinces=_province_choices())
 
 
 @bp.get("/c/<code>")
@@ -116,7 +124,7 @@ def scorecard(code: str):
     """A commune's scorecard: officers see their own communes, analysts and admins all."""
     commune = commune_or_404(code)
     period = _period_or_default()
-    card = commune_scorecard(commune.code, period, province_code=current_app.config["DEFAULT_PROVINCE"])
+    card = commune_scorecard(commune.code, period, province_code=commune.province_code)
     return render_template("analyst/scorecard.html", commune=commune, card=card, period=period,
                            sub_names=SUBDIMENSION_NAMES, group_names=GROUP_NAMES, is_analyst=current_user.role in ANALYST_ROLES)
 
@@ -124,28 +132,12 @@ def scorecard(code: str):
 @bp.get("/export/scores.<fmt>")
 @role_required(*ANALYST_ROLES)
 def export_scores(fmt: str):
-    """Download the scores of a period (commune or province level) in CSV, XLSX, JSON or Stata."""
-    level = request.args.get("level", "commune")
-    if fmt not in SCORE_FORMATS or level not in ("commune", "province"):
-        abort(404)
-    period = _period_or_400()
-    export = build_score_export(period.date_from, period.date_to, level=level,
-                                public=request.args.get("public") == "1",
-                                province_code=current_app.config["DEFAULT_PROVINCE"])
-    audit.record("data_exported", target=f"scores {level} {fmt}", detail=export.meta())
-    db.session.commit()
-    return _download(score_bytes(export, fmt), fmt, f"papi-proxy-{level}")
+    """Old download link (files are built by jobs now): to the export page, period kept."""
+    return redirect(url_for("analyst.exports", kind="scores", fmt=fmt, **request.args.to_dict()))
 
 
 @bp.get("/export/responses.<fmt>")
 @role_required(*ANALYST_ROLES)
 def export_responses(fmt: str):
-    """Download anonymised responses with their codebook (XLSX sheet, Stata labels)."""
-    if fmt not in RESPONSE_FORMATS or fmt == "csv":  # CSV needs a second file: the command line writes it
-        abort(404)
-    period = _period_or_400()
-    export = build_response_export(period.date_from, period.date_to)
-    audit.record("data_exported", target=f"responses {fmt}",
-                 detail={**{k: v for k, v in period.args().items()}, "rows": len(export.responses)})
-    db.session.commit()
-    return _download(response_bytes(export, fmt)[""], fmt, "responses")
+    """Old download link (files are built by jobs now): to the export page, period kept."""
+    return redirect(url_for("analyst.exports", kind="responses", fmt=fmt, **request.args.to_dict()))

@@ -38,5 +38,7 @@ class UserForm(FlaskForm):
     email = EmailField(lazy_gettext("E-mail"), validators=[DataRequired(), Length(max=254)])
     role = SelectField(lazy_gettext("Role"), choices=[SelectChoice(r) for r in ROLES])
     communes = SelectMultipleField(lazy_gettext("Communes (officers)"), choices=[])
+    # Choices are set per request: a national admin's provinces, a province admin's own only.
+    province = SelectField(lazy_gettext("Province (admins and analysts; none: national)"), choices=[], default="")
     password = PasswordField(lazy_gettext("Password"), validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=200)])
     active = BooleanField(lazy_gettext("Active"), default=True)

@@ -15,8 +15,9 @@ from surveys import Problem, catalog
 
 from .. import audit
 from ..auth import (
-    change_account, check_password, commune_or_404, communes_by_code, create_user, editor_required, find_user,
-    keep_this_session, normalize_email, point_or_404, role_required, set_password,
+    change_account, end_sessions, check_password, chosen_province, commune_or_404, communes_by_code, create_user, editor_required,
+    find_user, in_province, keep_this_session, loaded_provinces, normalize_email, point_or_404, role_required,
+    set_password, staff_province, user_or_404,
 )
 from ..extensions import db
 from ..forms import fresh_state, new_state, read_state, survey_form_class
@@ -33,6 +34,11 @@ from .queries import LOCAL_OFFSET, counts_by, daily_counts, latest_comments
 def _visible_codes() -> list[str] | None:
     codes = current_user.commune_codes
     return None if codes is None else sorted(codes)
+
+
+def _province(requested: str | None = None) -> str:
+    """The province shown: a scoped user's own, a national admin's ``?province=`` or the default."""
+    return chosen_province(current_user, requested or request.args.get("province"))
 
 
 def _area_choices() -> list[SelectChoice]:
@@ -58,9 +64,12 @@ def index():
     codes = _visible_codes()
     if codes is not None and len(codes) == 1:
         return redirect(url_for(".commune", code=codes[0]))
-    communes = province_communes(current_app.config["DEFAULT_PROVINCE"])
-    if codes is not None:
-        communes = [c for c in communes if c.code in codes]
+    if codes is None:
+        communes = province_communes(_province())
+        codes = [c.code for c in communes]  # the province's, not the nation's
+    else:  # an officer's communes, in each of their provinces' order
+        provinces = sorted({c.province_code for c in current_user.communes})
+        communes = [c for p in provinces for c in province_communes(p) if c.code in codes]
     counts = counts_by(Response.commune_code, commune_codes=codes)
     return render_template(
         "officer/index.html", communes=communes, counts=counts,
@@ -191,7 +200,7 @@ def commune_posters(code: str):
 @role_required("admin")
 def province_posters():
     """Every active service point's poster of the province in one PDF (admins)."""
-    province = current_app.config["DEFAULT_PROVINCE"]
+    province = _province()
     size = _size()
     points = poster_points(province_code=province)
     if not points:
@@ -290,16 +299,20 @@ def users():
         try:
             if not form.password.data:
                 raise ValueError(_("Please give a password for the new account."))
-            user = create_user(form.email.data, form.role.data, form.password.data, form.communes.data)
+            user = create_user(form.email.data, form.role.data, form.password.data, form.communes.data,
+                               province_code=form.province.data or None)
         except ValueError as exc:
             flash(str(exc), "error")
         else:
             audit.record("user_created", target=user.email, detail={
-                "role": user.role, "communes": [c.code for c in user.communes]})
+                "role": user.role, "communes": [c.code for c in user.communes], "province": user.province_code})
             db.session.commit()
             flash(_("Account %(email)s created.", email=user.email))
             return redirect(url_for(".users"))
-    accounts = db.session.execute(db.select(User).order_by(User.role, User.email)).scalars().all()
+    query = db.select(User).order_by(User.role, User.email)
+    if (own := staff_province(current_user)) is not None:
+        query = query.where(in_province(own))
+    accounts = db.session.execute(query).scalars().all()
     return render_template("officer/users.html", form=form, accounts=accounts)
 
 
@@ -307,10 +320,11 @@ def users():
 @role_required("admin")
 def edit_user(user_id: int):
     """Change a staff account's role, communes, password or active flag (admins)."""
-    user = db.get_or_404(User, user_id)
-    form = _user_form(obj=user)
+    user = user_or_404(user_id)
+    form = _user_form(obj=user, province=staff_province(user))
     if request.method == "GET":
         form.communes.data = [c.code for c in user.communes]
+        form.province.data = user.province_code or ""
     if form.validate_on_submit():
         try:
             communes = communes_by_code(form.communes.data)
@@ -327,14 +341,19 @@ def edit_user(user_id: int):
         except ValueError as exc:
             flash(str(exc), "error")
         else:
-            before = {"role": user.role, "active": user.active, "communes": [c.code for c in user.communes]}
+            before = {"role": user.role, "active": user.active, "communes": [c.code for c in user.communes],
+                      "province": user.province_code}
+            province_code = form.province.data or None
+            if province_code != user.province_code:
+                user.province_code = province_code
+                end_sessions(user)  # a wider or narrower view is a change of access
             change_account(user, email=email, role=form.role.data, communes=communes, active=form.active.data)
             if form.password.data:
                 set_password(user, form.password.data)
             if user.id == current_user.id:
                 keep_this_session(user)  # an admin changing their own password stays logged in here
             after = {"role": user.role, "active": user.active, "communes": [c.code for c in communes],
-                     "password_changed": bool(form.password.data)}
+                     "province": user.province_code, "password_changed": bool(form.password.data)}
             audit.record("user_changed", target=user.email, detail={"before": before, "after": after})
             db.session.commit()
             flash(_("Account %(email)s saved.", email=user.email))
@@ -342,10 +361,19 @@ def edit_user(user_id: int):
     return render_template("officer/user.html", form=form, user=user)
 
 
-def _user_form(**kwargs) -> UserForm:
+def _user_form(*, province: str | None = None, **kwargs) -> UserForm:
+    """The account form: communes of the province shown; provinces a national admin may choose,
+    a province admin's own only (so every account they make or change stays in it)."""
     form = UserForm(**kwargs)
     form.communes.choices = [SelectChoice(c.code, f"{c.name} ({c.code})")
-                             for c in province_communes(current_app.config["DEFAULT_PROVINCE"])]
+                             for c in province_communes(_province(province))]
+    own = staff_province(current_user)
+    if own is None:
+        form.province.choices = [SelectChoice("", _("National (every province)"))] + [
+            SelectChoice(code, f"{name} ({code})") for code, name in loaded_provinces()]
+    else:
+        form.province.choices = [SelectChoice(own, own)]
+        form.province.data = own
     return form
 
 
@@ -360,7 +388,8 @@ def audit_log():
     page = request.args.get("page", 1, type=int)
     if not 1 <= page <= PAGE_MAX:
         abort(404)  # beyond any audit log; a number the database cannot hold would be a 500
-    events = audit.latest_events(page, action=request.args.get("action") or None)
+    events = audit.latest_events(page, action=request.args.get("action") or None,
+                                 province_code=staff_province(current_user))
     return render_template("officer/audit.html", events=events, actions=audit.ACTIONS)
 
 

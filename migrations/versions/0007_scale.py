@@ -15,6 +15,13 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table("user_account") as batch:
         batch.add_column(sa.Column("province_code", sa.String(length=2), nullable=True))
+    # An installation that holds one province's communes keeps its admins and analysts to that
+    # province, so loading a second province later shows them nothing new; a national account
+    # is made on purpose (create-user without --province).
+    op.execute(
+        "UPDATE user_account SET province_code = (SELECT MIN(province_code) FROM commune) "
+        "WHERE role IN ('admin', 'analyst') AND (SELECT COUNT(DISTINCT province_code) FROM commune) = 1"
+    )
     op.create_table(
         "job",
         sa.Column("id", sa.String(length=32), nullable=False),

@@ -72,8 +72,15 @@ def test_analyst_pages_and_export_download(app, runner, live_server, desktop, us
     assert_accessible(page)
     screenshot(page, "commune-scorecard")
     page.goto(f"{live_server}/analyst/")
+    form = page.locator("form.export-form")  # exports run as background jobs (tests/browser/test_exports.py)
+    form.locator("input[name=kind][value=scores]").check()
+    form.locator("select[name=fmt]").select_option("csv")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url("**/analyst/exports/*")
+    link = page.locator("a[href$='/download']")
+    link.wait_for(timeout=120_000)  # the page polls and shows the link once the file is ready
     with page.expect_download() as download:
-        page.locator("a[href*='/analyst/export/scores.csv']").first.click()
+        link.click()
     with open(download.value.path(), encoding="utf-8-sig") as f:
         header = f.readline()
     assert header.startswith("commune_code,commune_name,level,code,n,n_eff,p,se,score,ci_low,ci_high,se_p,p_eb")

@@ -1,0 +1,1 @@
+"""Production deployment files (docs/deploy.md) and the scripts that run them locally."""

@@ -1,0 +1,213 @@
+"""File writers of the exports: CSV in chunks, XLSX row by row (xlsxwriter), Parquet, Stata, JSON.
+
+Every writer takes a table and a binary file object opened for writing and never holds the
+whole file in memory (Stata and JSON excepted: their tables are small). ``progress``, when
+given, is called as ``progress(rows_done, rows_total)`` once per chunk and last with
+``rows_done == rows_total``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "CHUNK_ROWS",
+    "MIMETYPES",
+    "XLSX_MAX_ROWS",
+    "Progress",
+    "write_csv",
+    "write_dta",
+    "write_json",
+    "write_parquet",
+    "write_xlsx",
+]
+
+#: ``progress(rows_done, rows_total)``, or None.
+Progress = Callable[[int, int], None] | None
+#: Rows per chunk: CSV text, Parquet row group, progress step.
+CHUNK_ROWS = 20_000
+#: Data rows an XLSX sheet holds below its header row (Excel: 1,048,576 rows in all).
+XLSX_MAX_ROWS = 1_048_575
+MIMETYPES: dict[str, str] = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json",
+    "dta": "application/x-stata-dta",
+    "parquet": "application/vnd.apache.parquet",
+}
+
+
+def _report(progress: Progress, done: int, total: int) -> None:
+    if progress is not None:
+        progress(done, total)
+
+
+def write_csv(table: pd.DataFrame, out: BinaryIO, *, progress: Progress = None) -> None:
+    """UTF-8 CSV with a byte-order mark (so Excel shows Vietnamese right), written chunk by chunk."""
+    out.write(codecs.BOM_UTF8)
+    total = len(table)
+    out.write(table.iloc[:0].to_csv(index=False, lineterminator="\n").encode("utf-8"))
+    for start in range(0, total, CHUNK_ROWS):
+        chunk = table.iloc[start:start + CHUNK_ROWS]
+        out.write(chunk.to_csv(index=False, header=False, lineterminator="\n").encode("utf-8"))
+        _report(progress, min(start + CHUNK_ROWS, total), total)
+    if total == 0:
+        _report(progress, 0, 0)
+
+
+def _cells(column: pd.Series) -> list[Any]:
+    """A column as plain Python values, missing ones (NaN, NA, None) as None."""
+    return column.astype(object).where(column.notna(), None).tolist()
+
+
+def _sheet_rows(book: Any, sheet: Any, table: pd.DataFrame, progress: Progress, done: int, total: int) -> int:
+    """Write a table's header (bold, frozen) and rows in order; the cells' writers chosen per column."""
+    bold = book.add_format({"bold": True})
+    sheet.write_row(0, 0, [str(c) for c in table.columns], bold)
+    sheet.freeze_panes(1, 0)
+    writers = []
+    for index, name in enumerate(table.columns):
+        dtype = table[name].dtype
+        if pd.api.types.is_bool_dtype(dtype):
+            write = sheet.write_boolean
+        elif pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+            write = sheet.write_number
+        elif pd.api.types.is_datetime64_any_dtype(dtype):
+            write = sheet.write_datetime
+        elif pd.api.types.infer_dtype(table[name], skipna=True) in ("string", "empty"):
+            write = sheet.write_string  # skips xlsxwriter's per-value type dispatch
+        else:  # Python objects (dates, mixed): xlsxwriter picks per value
+            write = sheet.write
+        writers.append((index, _cells(table[name]), write))
+    # constant_memory writes each row when the next begins: rows strictly in order, cells of a
+    # row any order; missing cells are simply not written.
+    for r in range(len(table)):
+        row = r + 1
+        for index, values, write in writers:
+            value = values[r]
+            if value is not None:
+                write(row, index, value)
+        if row % CHUNK_ROWS == 0:
+            _report(progress, done + row, total)
+    return done + len(table)
+
+
+def write_xlsx(sheets: list[tuple[str, pd.DataFrame | list[list[Any]]]], out: BinaryIO, *,
+               progress: Progress = None) -> None:
+    """A workbook with one sheet per (title, table or list of rows), through xlsxwriter.
+
+    xlsxwriter's ``constant_memory`` mode keeps one row in memory, so rows are written here
+    one by one in order (``DataFrame.to_excel`` with that mode silently drops cells:
+    ../shared/docs/traps.md). Strings are never turned into formulas, numbers or links.
+    Progress counts the rows of the tables (not of the lists of rows).
+
+    Raises
+    ------
+    ValueError
+        When a table has more rows than a sheet holds (:data:`XLSX_MAX_ROWS`).
+    """
+    import xlsxwriter
+
+    tables = [c for _, c in sheets if isinstance(c, pd.DataFrame)]
+    for table in tables:
+        if len(table) > XLSX_MAX_ROWS:
+            raise ValueError(f"an XLSX sheet holds at most {XLSX_MAX_ROWS:,} rows, this table has {len(table):,}; "
+                             "use CSV or Parquet")
+    total = sum(len(t) for t in tables)
+    book = xlsxwriter.Workbook(out, {
+        "constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
+        "strings_to_urls": False, "default_date_format": "yyyy-mm-dd",
+    })
+    done = 0
+    for title, content in sheets:
+        sheet = book.add_worksheet(title)
+        if isinstance(content, pd.DataFrame):
+            done = _sheet_rows(book, sheet, content, progress, done, total)
+        else:
+            bold = book.add_format({"bold": True})
+            for r, row in enumerate(content):
+                for c, value in enumerate(row):
+                    value = _plain(value)
+                    if value is not None:
+                        sheet.write(r, c, value, bold if (r, c) == (0, 0) else None)
+    book.close()
+    _report(progress, total, total)
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _arrow_column(column: pd.Series):
+    """A column as an Arrow array: categoricals and text as plain strings, dates as date32."""
+    import pyarrow as pa
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return pa.array(column, from_pandas=True).cast(pa.string())
+    if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+        array = pa.array(column, from_pandas=True)  # pandas' str columns come as large_string
+        return array.cast(pa.string()) if array.type in (pa.null(), pa.large_string()) else array
+    return pa.array(column, from_pandas=True)
+
+
+def write_parquet(table: pd.DataFrame, out: BinaryIO, *, progress: Progress = None,
+                  metadata: dict[str, str] | None = None) -> None:
+    """Parquet (zstd) in row groups of :data:`CHUNK_ROWS`; codes such as ``02647`` stay text.
+
+    ``metadata`` is stored as key/value metadata of the file (e.g. the period, the method).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrow = pa.table({str(name): _arrow_column(table[name]) for name in table.columns})
+    if metadata:
+        arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), **metadata})
+    total = len(arrow)
+    with pq.ParquetWriter(out, arrow.schema, compression="zstd") as writer:
+        for start in range(0, total, CHUNK_ROWS):
+            writer.write_table(arrow.slice(start, CHUNK_ROWS))
+            _report(progress, min(start + CHUNK_ROWS, total), total)
+        if total == 0:
+            writer.write_table(arrow)
+    if total == 0:
+        _report(progress, 0, 0)
+
+
+def write_dta(table: pd.DataFrame, out: BinaryIO, *, labels: dict[str, str], value_labels: dict | None = None,
+              title: str = "", progress: Progress = None) -> None:
+    """Stata 14+ (.dta 118, Unicode) with variable labels (≤ 80 characters)."""
+    frame = table.copy()
+    dates = {}
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            dates[column] = "td"
+        elif pd.api.types.is_bool_dtype(dtype):
+            frame[column] = frame[column].astype("int8")
+        elif dtype == object or isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str).astype(object)
+    buffer = io.BytesIO()
+    frame.to_stata(
+        buffer, write_index=False, version=118, data_label=title[:80], convert_dates=dates or None,
+        variable_labels={c: text[:80] for c, text in labels.items() if c in frame.columns},
+        value_labels=value_labels,
+    )
+    out.write(buffer.getbuffer())
+    _report(progress, len(table), len(table))
+
+
+def write_json(document: dict[str, Any], out: BinaryIO, *, rows: int, progress: Progress = None) -> None:
+    """A JSON document (UTF-8, Vietnamese unescaped)."""
+    out.write(json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8"))
+    _report(progress, rows, rows)
