@@ -262,7 +262,11 @@ def _terminal_progress(label: str):
 @contextmanager
 def _replacing(output: str):
     """A binary file that becomes ``output`` only once written whole (no half file on failure)."""
+    if output == "-":
+        raise click.ClickException("exports are written to a file: give -o FILE (standard output is not supported)")
     folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise click.ClickException(f"no such folder: {folder}")
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".export-", suffix=".part")
     try:
         with os.fdopen(handle, "wb") as out:

@@ -115,7 +115,7 @@ def test_a_response_export_runs_in_the_background_and_downloads_every_row(app, a
     page = analyst.get(job_url).get_data(as_text=True)
     assert final["download_url"] in page and "codebook.csv" in page and 'http-equiv="refresh"' not in page
     download = analyst.get(final["download_url"])
-    assert download.status_code == 200 and download.mimetype == "text/csv"
+    assert download.status_code == 200 and download.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert 'filename="responses_from-2025-08-01_to-2025-08-31.csv"' in download.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(download.get_data().decode("utf-8-sig"))))
     assert len(rows) == len(ids["own"]) + len(ids["other"]) == 11  # the flagged one is left out
@@ -468,3 +468,11 @@ def test_purging_deletes_old_job_rows_but_keeps_recent_and_unfinished_ones(app, 
     with app.app_context():
         left = set(db.session.scalars(sa.select(Job.id)))
     assert left == {name.ljust(32, "0") for name in ("recent_export", "recent_refresh", "running")}
+
+
+@pytest.mark.parametrize("output", ["-", "no-such-folder/x.csv"])
+def test_an_export_to_standard_output_or_a_missing_folder_is_refused_clearly(app, runner, tmp_path, monkeypatch, output):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(args=["export-scores", "-o", output])
+    assert result.exit_code != 0 and "Error:" in result.output and not isinstance(result.exception, OSError)
+    assert list(tmp_path.iterdir()) == []

@@ -280,3 +280,18 @@ def test_national_admin_creates_a_province_analyst(app, client, staff, national)
     assert made.status_code == 302
     with app.app_context():
         assert db.session.scalar(sa.select(User.province_code).where(User.email == "sl@national.test")) == OTHER_PROVINCE
+
+
+def test_the_scores_api_keeps_to_the_accounts_province(app, client, staff, national):
+    _seed(app, national)
+    _login(client, staff["analyst15"]["email"])
+    own = client.get("/api/v1/scores")
+    assert own.status_code == 200
+    codes = {row["commune_code"] for row in own.get_json()["rows"]}
+    assert OWN_COMMUNE in codes and national not in codes
+    assert client.get(f"/api/v1/scores?province={OTHER_PROVINCE}").status_code == 404
+    client = app.test_client()
+    _login(client, staff["analyst_nation"]["email"])
+    chosen = client.get(f"/api/v1/scores?province={OTHER_PROVINCE}")
+    codes = {row["commune_code"] for row in chosen.get_json()["rows"]}
+    assert national in codes and OWN_COMMUNE not in codes

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, jsonify, request
+from flask import abort, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import audit
+from ..auth import chosen_province
 from ..api import bp as api_bp
 from ..extensions import db
 from .service import ScoresPending, parse_period, score_export
@@ -35,11 +36,13 @@ def scores():
         period = parse_period(request.args)
     except ValueError as exc:
         return jsonify({"errors": [{"field": "query", "message": str(exc)}]}), 400
+    # The account's own province (another one is a 404); a national account chooses with ?province=.
+    province_code = chosen_province(current_user, request.args.get("province"))
     from ..exports import score_records  # pandas loads with the first request that needs it
 
     try:
         export = score_export(period, level=level, structure=structure, public=request.args.get("public") == "1",
-                              province_code=current_app.config["DEFAULT_PROVINCE"])
+                              province_code=province_code)
     except ScoresPending:  # a big scope with nothing cached yet: a job computes it meanwhile
         message = _("The scores are being computed; try again in a minute.")
         return jsonify({"errors": [{"field": "", "message": message}]}), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}

@@ -181,7 +181,7 @@ def export_download(job_id: str):
             yield first
         yield from chunks
 
-    return HttpResponse(body(), mimetype=job.mimetype, headers={
+    return HttpResponse(body(), content_type=job.mimetype, headers={
         "Content-Disposition": f'attachment; filename="{job.file_name}"',
         "Content-Length": str(job.size_bytes or 0),
     })

@@ -242,6 +242,10 @@ def openapi_document() -> dict[str, Any]:
                         {"name": "level", "in": "query", "required": False, "schema": {"type": "string", "enum": ["commune", "province"]}},
                         {"name": "structure", "in": "query", "required": False, "schema": {"type": "string", "enum": ["current", "2018"]}},
                         {"name": "public", "in": "query", "required": False, "schema": {"type": "string", "enum": ["0", "1"]}},
+                        {"name": "province", "in": "query", "required": False,
+                         "description": "Two-digit province code: a national account's choice (default: the app's "
+                                        "province); an account of one province gets 404 for another.",
+                         "schema": {"type": "string", "pattern": "^[0-9]{2}$"}},
                     ],
                     "responses": {
                         "200": _json({"type": "object", "required": ["rows"], "properties": {
