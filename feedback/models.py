@@ -21,8 +21,16 @@ def utcnow() -> datetime:
 
 
 def new_token() -> str:
-    """An unguessable poster token (72 random bits, URL-safe, 12 characters)."""
-    return secrets.token_urlsafe(9)
+    """An unguessable poster token (about 71 random bits, URL-safe, 12 characters).
+
+    It neither starts nor ends with ``-`` or ``_``: printed under the QR code, a link ending in
+    a hyphen reads as a word broken at the line's end (PDF readers drop it too), and people
+    typing it leave it out.
+    """
+    while True:
+        token = secrets.token_urlsafe(9)
+        if token[0] not in "-_" and token[-1] not in "-_":
+            return token
 
 
 class Commune(db.Model):

@@ -165,3 +165,12 @@ def test_new_user_story(app, client, runner, auth):
         stored = db.session.execute(db.select(Response)).scalar_one()
         assert (stored.mode, stored.survey, stored.commune_code) == ("paper", "one-stop", OWN_COMMUNE)
     assert count(app, AuditEvent, action="paper_entered") == 1
+
+
+def test_poster_tokens_never_start_or_end_with_a_hyphen_or_underscore():
+    """Printed under the QR code, a link ending in "-" reads as a word broken at the line's end."""
+    from feedback.models import new_token
+
+    tokens = [new_token() for _ in range(3000)]
+    assert all(len(t) == 12 and t[0] not in "-_" and t[-1] not in "-_" for t in tokens)
+    assert len(set(tokens)) == len(tokens)
