@@ -243,9 +243,10 @@ def openapi_document() -> dict[str, Any]:
                         {"name": "structure", "in": "query", "required": False, "schema": {"type": "string", "enum": ["current", "2018"]}},
                         {"name": "public", "in": "query", "required": False, "schema": {"type": "string", "enum": ["0", "1"]}},
                         {"name": "province", "in": "query", "required": False,
-                         "description": "Two-digit province code: a national account's choice (default: the app's "
-                                        "province); an account of one province gets 404 for another.",
-                         "schema": {"type": "string", "pattern": "^[0-9]{2}$"}},
+                         "description": "Two-digit province code: a national account's choice (empty or absent: the "
+                                        "app's province); an account of one province gets 404 for another, anyone "
+                                        "gets 404 for a code with no communes loaded.",
+                         "schema": {"type": "string"}},
                     ],
                     "responses": {
                         "200": _json({"type": "object", "required": ["rows"], "properties": {
@@ -255,6 +256,9 @@ def openapi_document() -> dict[str, Any]:
                         "400": _json(ERRORS, "A bad date or option, or `from` after `to`"),
                         "401": _json(ERRORS, "Not logged in, or a bearer token was sent that is not valid"),
                         "403": _json(ERRORS, "Logged in without the analyst or admin role"),
+                        "404": _json(ERRORS, "A `province` other than the account's own, or one with no communes loaded"),
+                        "503": _json(ERRORS, "Nothing cached yet for a large scope: a job computes it; try again "
+                                             "after `Retry-After` seconds"),
                     },
                 }
             },
