@@ -118,7 +118,15 @@ def build_designs(
         merged_pop = np.full((n_communes, k), np.nan)
         use = has_margin & answered & (size > 0)
         was_collapsed = np.zeros(n_communes, dtype=bool)
-        for c in np.flatnonzero(use):
+        # A commune with no sparse category keeps its categories as they are (what
+        # collapse_categories returns then), handled for all such communes at once.
+        plain = use & (counts >= min_cell).all(axis=1)
+        if not ((counts[plain] > 0) & (pop[plain] <= 0)).any():
+            merged_pop[plain] = pop[plain]
+            loop = np.flatnonzero(use & ~plain)
+        else:  # the loop below names the first commune with an empty margin
+            loop = np.flatnonzero(use)
+        for c in loop:
             result = collapse_categories(v, counts[c], pop[c], min_cell=min_cell)
             group_map[c] = result.group
             use[c] = result.raked
@@ -188,14 +196,12 @@ def _rake_until_converged(
     """Rake every commune; where raking does not converge drop the last variable in use
     and rake that commune again (``not_raked`` is updated in place)."""
     use = {v: usable[v].copy() for v in RAKING_VARIABLES}
-    weights = np.ones(len(home))
-    steps = {v: np.ones(len(home)) for v in RAKING_VARIABLES}
     todo = np.ones(n_communes, dtype=bool)
+    passes = []
     while True:
-        cell_of, cells = _cells(home, merged, use, n_communes)
+        cell_of, cells, keys = _cells(home, merged, use, n_communes)
         cell_commune, count, margin = cells
         scaled = _scaled_targets(targets, use, n_communes)
-        live = todo[cell_commune]
         result = _rake_cells(
             cell_commune,
             [_merged_codes(margin[v], cell_commune, targets[v].shape[1]) for v in RAKING_VARIABLES],
@@ -207,10 +213,8 @@ def _rake_until_converged(
             epsilon=RAKE_EPSILON,
             epsilon_base=np.bincount(cell_commune, weights=count, minlength=n_communes),
         )
-        respondent_live = live[cell_of]
-        weights[respondent_live] = result.weights[cell_of][respondent_live]
-        for i, v in enumerate(RAKING_VARIABLES):
-            steps[v][respondent_live] = result.step_weights[i][cell_of][respondent_live]
+        live = todo[cell_commune]
+        passes.append((keys[live], result.weights[live], [w[live] for w in result.step_weights]))
         failed = todo & ~result.converged
         if not failed.any():
             break
@@ -219,11 +223,16 @@ def _rake_until_converged(
             use[in_use[-1]][c] = False
             not_raked[in_use[-1]][c] = True
         todo = failed
-    # Cells of the final variable sets carry one weight each (cell members were raked alike).
-    first = np.zeros(len(count), dtype=np.intp)
-    first[cell_of[::-1]] = np.arange(len(cell_of))[::-1]
-    weight = weights[first]
-    step_weight = {v: steps[v][first] for v in RAKING_VARIABLES}
+    # A commune's weights come from the last pass that raked it; its variables did not
+    # change after that pass, so its cells there are its final cells (same keys).
+    weight = np.ones(len(count))
+    step_weight = {v: np.ones(len(count)) for v in RAKING_VARIABLES}
+    for pass_keys, pass_weight, pass_steps in passes if len(keys) else ():
+        at = np.minimum(np.searchsorted(keys, pass_keys), len(keys) - 1)
+        same = keys[at] == pass_keys
+        weight[at[same]] = pass_weight[same]
+        for v, steps in zip(RAKING_VARIABLES, pass_steps, strict=True):
+            step_weight[v][at[same]] = steps[same]
     return use, cell_of, (cell_commune, count, weight, margin, step_weight)
 
 
@@ -237,15 +246,26 @@ def _cells(
     merged: dict[str, npt.NDArray[np.intp]],
     use: dict[str, npt.NDArray[np.bool_]],
     n_communes: int,
-) -> tuple[npt.NDArray[np.intp], tuple]:
-    """Group respondents into cells: commune × merged category of each variable in use."""
+) -> tuple[npt.NDArray[np.intp], tuple, npt.NDArray[np.int64]]:
+    """Group respondents into cells: commune × merged category of each variable in use.
+
+    Returns each respondent's cell, the cells' (commune, count, post-stratum per
+    variable) and their keys (ascending). The keys are dense (communes × 64 at most), so
+    a ``bincount`` finds the cells in linear time, in the order ``np.unique`` gives.
+    """
     key = home.astype(np.int64)
+    span = n_communes
     for v in RAKING_VARIABLES:
         k = len(CATEGORIES[v])
-        key = key * k + np.where(use[v][home], merged[v], 0)
-    unique, cell_of = np.unique(key, return_inverse=True)
-    cell_of = cell_of.ravel().astype(np.intp)
-    count = np.bincount(cell_of, minlength=len(unique)).astype(float)
+        key *= k
+        key += np.where(use[v][home], merged[v], 0)
+        span *= k
+    present = np.bincount(key, minlength=span)
+    unique = np.flatnonzero(present)
+    number = np.cumsum(present > 0, dtype=np.intp) - 1  # cell number of each key
+    cell_of = number[key]
+    del key, number
+    count = present[unique].astype(float)
     rest = unique.copy()
     codes = {}
     for v in reversed(RAKING_VARIABLES):
@@ -254,7 +274,7 @@ def _cells(
         rest //= k
     cell_commune = rest.astype(np.intp)
     margin = {v: cell_commune * len(CATEGORIES[v]) + codes[v] for v in RAKING_VARIABLES}
-    return cell_of, (cell_commune, count, margin)
+    return cell_of, (cell_commune, count, margin), unique.astype(np.int64)
 
 
 def _scaled_targets(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy.typing as npt
 from analysis._inputs import RAKING_VARIABLES
 from analysis.design import CommuneDesigns
 
-__all__ = ["DomainEstimates", "estimate_domains"]
+__all__ = ["DomainEstimates", "estimate_domain_blocks", "estimate_domains"]
 
 #: Backfitting passes over the raking margins, as R's ``svyrecvar`` runs for a raked design.
 RESIDUAL_PASSES = 10
@@ -74,17 +75,63 @@ def estimate_domains(
     Everything is computed on cells (respondents sharing a commune and merged raking
     categories, hence weights): within a cell the residual is u plus a cell constant.
     """
+    respondent = np.asarray(respondent)
+    subdimension = np.asarray(subdimension, dtype=np.intp)
+    value = np.asarray(value, dtype=float)
+    order = np.argsort(subdimension, kind="stable")  # each domain's values keep their order
+    bounds = np.searchsorted(subdimension[order], np.arange(n_subdimensions + 1))
+    blocks = (
+        (s, respondent[order[bounds[s]:bounds[s + 1]]], value[order[bounds[s]:bounds[s + 1]]])
+        for s in range(n_subdimensions)
+        if bounds[s + 1] > bounds[s]
+    )
+    return estimate_domain_blocks(designs, blocks, n_subdimensions=n_subdimensions)
+
+
+def estimate_domain_blocks(
+    designs: CommuneDesigns,
+    blocks: Iterable[tuple[int, npt.NDArray[np.integer], npt.NDArray[np.float64]]],
+    *,
+    n_subdimensions: int,
+) -> DomainEstimates:
+    """:func:`estimate_domains` from one block per sub-dimension, consumed one at a time.
+
+    Parameters
+    ----------
+    designs
+        The communes' weighted designs.
+    blocks
+        ``(s, respondents, values)`` per sub-dimension s (each at most once), as
+        :func:`analysis._inputs.subvalue_blocks` yields them; the values of a cell are
+        summed in the order given.
+    n_subdimensions
+        Number of sub-dimensions.
+
+    Returns
+    -------
+    DomainEstimates
+        As :func:`estimate_domains`. Only per-(sub-dimension, cell) sums are kept, so
+        memory is :math:`O(S \times \text{cells})` however many respondents there are.
+    """
     n_cells = len(designs.count)
     n_communes = designs.n_communes
-    cell = designs.cell_of[respondent]
-    if (cell < 0).any():
-        raise ValueError("a scored answer belongs to a respondent outside every design")
-    rows = subdimension * n_cells + cell  # (sub-dimension, cell)
     span = n_subdimensions * n_cells
-    count = np.bincount(rows, minlength=span).astype(float)
-    total = np.bincount(rows, weights=value, minlength=span)
+    # Per (sub-dimension, cell), rows in sub-dimension-major order: values, their sum and
+    # the sum of squares about the cell mean.
+    count = np.zeros(span)
+    total = np.zeros(span)
+    squares = np.zeros(span)
+    for s, who, value in blocks:
+        cell = designs.cell_of[who]
+        if (cell < 0).any():
+            raise ValueError("a scored answer belongs to a respondent outside every design")
+        part = slice(s * n_cells, (s + 1) * n_cells)
+        n_s = np.bincount(cell, minlength=n_cells)
+        total[part] = np.bincount(cell, weights=value, minlength=n_cells)
+        mean_s = np.divide(total[part], n_s, out=np.zeros(n_cells), where=n_s > 0)
+        squares[part] = np.bincount(cell, weights=np.square(value - mean_s[cell]), minlength=n_cells)
+        count[part] = n_s
     cell_mean = np.divide(total, count, out=np.zeros(span), where=count > 0)
-    squares = np.bincount(rows, weights=np.square(value - cell_mean[rows]), minlength=span)
 
     cell_of_row = np.tile(np.arange(n_cells), n_subdimensions)
     sub_of_row = np.repeat(np.arange(n_subdimensions), n_cells)
@@ -111,7 +158,7 @@ def estimate_domains(
     )
 
     members = designs.count[cell_of_row]
-    shift = _residual_shift(designs, t0, members, cell_of_row, sub_of_row, n_subdimensions)
+    shift = _residual_shift(designs, t0, n_subdimensions)
     sum_z = np.bincount(domain, weights=t0 + members * shift, minlength=n_domains)
     sum_z2 = np.bincount(
         domain, weights=q0 + 2 * shift * t0 + members * shift**2, minlength=n_domains
@@ -137,31 +184,44 @@ def estimate_domains(
 def _residual_shift(
     designs: CommuneDesigns,
     t0: npt.NDArray[np.float64],
-    members: npt.NDArray[np.float64],
-    cell_of_row: npt.NDArray[np.intp],
-    sub_of_row: npt.NDArray[np.intp],
     n_subdimensions: int,
 ) -> npt.NDArray[np.float64]:
-    """Per (sub-dimension, cell) constant added to u by the backfitting passes."""
-    shift = np.zeros(len(t0))
+    """Per (sub-dimension, cell) constant added to u by the backfitting passes.
+
+    ``t0`` is Σ u per (sub-dimension, cell), sub-dimension-major, length S × cells; so
+    is the result. Each pass works on (S, cells) arrays: cells of communes not raked on a
+    variable fall in a spare stratum whose mean is held at 0 (their shift is unchanged,
+    as if they were left out), and every stratum sums its cells in the same order as a
+    per-row loop would, so the result does not depend on this layout.
+    """
+    n_cells = len(designs.count)
+    shape = (n_subdimensions, n_cells)
+    t0 = t0.reshape(shape)
+    members = designs.count
+    shift = np.zeros(shape)
     margins = []
     for v in RAKING_VARIABLES:
         used = designs.raked_on[v][designs.commune]  # per cell
         if not used.any():
             continue
-        stratum = designs.margin[v]
-        n_strata = int(stratum.max()) + 1
-        rows = used[cell_of_row]
-        key = sub_of_row[rows] * n_strata + stratum[cell_of_row[rows]]
-        psw = designs.step_weight[v][cell_of_row[rows]]
-        size = np.bincount(key, weights=members[rows], minlength=n_subdimensions * n_strata)
-        margins.append((rows, key, psw, size))
+        n_strata = int(designs.margin[v].max()) + 2  # the last one is the spare
+        stratum = np.where(used, designs.margin[v], n_strata - 1)
+        key = (np.arange(n_subdimensions)[:, None] * n_strata + stratum).ravel()
+        psw = np.where(used, designs.step_weight[v], 1.0)
+        size = np.bincount(
+            key, weights=np.broadcast_to(members, shape).ravel(), minlength=n_subdimensions * n_strata
+        )
+        size.reshape(n_subdimensions, n_strata)[:, -1] = 0.0  # spare: mean 0
+        margins.append((key, psw, size))
     if not margins:
-        return shift
+        return shift.ravel()
+    ratio = np.empty(shape)
     for _ in range(RESIDUAL_PASSES):
-        for rows, key, psw, size in margins:
-            ratio = (t0[rows] + members[rows] * shift[rows]) / psw
-            sums = np.bincount(key, weights=ratio, minlength=len(size))
+        for key, psw, size in margins:
+            np.multiply(members, shift, out=ratio)
+            ratio += t0
+            ratio /= psw
+            sums = np.bincount(key, weights=ratio.ravel(), minlength=len(size))
             mean = np.divide(sums, size, out=np.zeros_like(sums), where=size > 0)
-            shift[rows] -= psw * mean[key]
-    return shift
+            shift -= psw * mean[key].reshape(shape)
+    return shift.ravel()

@@ -15,9 +15,10 @@ from analysis._inputs import (
     check_commune_codes,
     prepare,
     respondent_subvalues,
+    subvalue_blocks,
 )
 from analysis.design import build_designs
-from analysis.domains import estimate_domains
+from analysis.domains import estimate_domain_blocks
 from analysis.estimates import (
     NCHS_MIN_N_EFF,
     ZERO_SE,
@@ -25,7 +26,14 @@ from analysis.estimates import (
     nchs_reasons,
     papi_scale,
 )
-from analysis.ranking import rank_and_group, rank_intervals
+from analysis.ranking import (
+    RANK_DRAWS,
+    RANK_SEED,
+    _intervals,
+    rank_and_group,
+    rank_intervals,
+    standard_draws,
+)
 from analysis.small_area import fay_herriot, smoothed_variances
 from analysis.structures import DIMENSIONS, Structure, get_structure
 
@@ -232,7 +240,7 @@ def design_weights(
     """
     st = get_structure(structure)
     prepared = prepare(scores, respondents, structure=st, include_flagged=include_flagged)
-    designs, _ = _designs(prepared, margins, min_cell=min_cell, cap=cap)
+    designs = _designs(prepared, margins, min_cell=min_cell, cap=cap)
     who = np.flatnonzero(designs.cell_of >= 0)
     return pd.DataFrame(
         {
@@ -244,8 +252,7 @@ def design_weights(
 
 
 def _designs(prepared, margins: pd.DataFrame | None, *, min_cell: int, cap: float):
-    """The communes' weighted designs and the (respondent, sub-dimension, value) rows."""
-    resp, sub, value = respondent_subvalues(prepared)
+    """The communes' weighted designs (respondents with a kept answer, each with a value)."""
     n_communes = len(prepared.communes)
     population = (
         _margin_arrays(margins, prepared.communes)
@@ -253,7 +260,7 @@ def _designs(prepared, margins: pd.DataFrame | None, *, min_cell: int, cap: floa
         else {v: np.full((n_communes, len(CATEGORIES[v])), np.nan) for v in RAKING_VARIABLES}
     )
     in_design = np.zeros(len(prepared.commune), dtype=bool)
-    in_design[resp] = True
+    in_design[prepared.respondent] = True
     designs = build_designs(
         prepared.commune,
         prepared.categories,
@@ -264,7 +271,7 @@ def _designs(prepared, margins: pd.DataFrame | None, *, min_cell: int, cap: floa
         cap=cap,
         labels=prepared.communes,
     )
-    return designs, (resp, sub, value)
+    return designs
 
 
 def score_communes(
@@ -377,8 +384,12 @@ def score_communes(
     subs = st.subdimensions
     n_communes, n_subs = len(prepared.communes), len(subs)
     shape = (n_communes, n_subs)
-    designs, (resp, sub, value) = _designs(prepared, margins, min_cell=min_cell, cap=cap)
-    est = estimate_domains(designs, resp, sub, value, n_subdimensions=n_subs)
+    designs = _designs(prepared, margins, min_cell=min_cell, cap=cap)
+    # One sub-dimension's respondent values at a time: the (respondent × sub-dimension)
+    # table is never held whole.
+    est = estimate_domain_blocks(designs, subvalue_blocks(prepared), n_subdimensions=n_subs)
+    communes_list, n_excluded = prepared.communes, prepared.excluded
+    del prepared  # the answers (1.3 GB at 100 M) are not needed any more
     n, p = est.n, est.p
     one = n == 1
     se_p = np.where(one, np.nan, np.sqrt(est.variance))
@@ -389,7 +400,7 @@ def score_communes(
     reasons = nchs_reasons(p, low_p, high_p, n, n_eff_kg, min_n_eff=min_n_eff)
 
     has_data = designs.size > 0
-    is_ward = np.array([c in ward_codes for c in prepared.communes])
+    is_ward = np.array([c in ward_codes for c in communes_list])
     p_eb, mse_eb = np.full(shape, np.nan), np.full(shape, np.nan)
     synthetic = np.zeros(shape, dtype=bool)
     sigma2, between = {}, {}
@@ -452,11 +463,11 @@ def score_communes(
 
     table = pd.concat(
         [
-            _long(sub_block, sub_flags, prepared.communes, "subdimension", subs,
+            _long(sub_block, sub_flags, communes_list, "subdimension", subs,
                   np.where(synthetic, "synthetic", "")),
-            _long(dim_block, dim_flags, prepared.communes, "dimension", DIMENSIONS,
+            _long(dim_block, dim_flags, communes_list, "dimension", DIMENSIONS,
                   _count_flag(dim_synthetic, dim_parts)),
-            _long(total_block, total_flags, prepared.communes, "aggregate", ("total",),
+            _long(total_block, total_flags, communes_list, "aggregate", ("total",),
                   _count_flag(synthetic.sum(axis=1, keepdims=True), np.array([n_subs]))),
         ],
         ignore_index=True,
@@ -465,7 +476,7 @@ def score_communes(
     table = _add_ranks(table, level=confidence)
     table = table.loc[:, list(COLUMNS)]
     table.attrs.update(
-        excluded=prepared.excluded,
+        excluded=n_excluded,
         structure=st.name,
         min_n_eff=float(min_n_eff),
         min_cell=int(min_cell),
@@ -537,11 +548,23 @@ def _add_ranks(table: pd.DataFrame, *, level: float) -> pd.DataFrame:
     )
     low = np.full(len(table), np.nan)
     high = np.full(len(table), np.nan)
-    for index in table[eligible].groupby(["level", "code"], sort=False).indices.values():
-        rows = np.flatnonzero(eligible)[index]
-        low[rows], high[rows] = rank_intervals(
-            table["score_eb"].to_numpy(float)[rows], table["se_eb"].to_numpy(float)[rows], level=level
-        )
+    score_eb = table["score_eb"].to_numpy(float)
+    se_eb = table["se_eb"].to_numpy(float)
+    if np.isfinite(se_eb[eligible]).all() and (se_eb[eligible] >= 0).all():
+        # rank_intervals' draws depend only on how many units are ranked: draw them once
+        # per size rather than once per code (the same intervals, a third of the time).
+        normals: dict[int, npt.NDArray[np.float64]] = {}
+        eligible_rows = np.flatnonzero(eligible)
+        for index in table[eligible].groupby(["level", "code"], sort=False).indices.values():
+            rows = eligible_rows[index]
+            if len(rows) not in normals:
+                normals[len(rows)] = standard_draws(RANK_DRAWS, len(rows), RANK_SEED)
+            low[rows], high[rows] = _intervals(score_eb[rows], se_eb[rows], normals[len(rows)], level)
+        del normals
+    else:  # let rank_intervals say what is wrong
+        for index in table[eligible].groupby(["level", "code"], sort=False).indices.values():
+            rows = np.flatnonzero(eligible)[index]
+            low[rows], high[rows] = rank_intervals(score_eb[rows], se_eb[rows], level=level)
     rank = ranks["rank"].to_numpy(dtype=float, na_value=np.nan)
     low, high = np.fmin(low, rank), np.fmax(high, rank)
     return table.assign(

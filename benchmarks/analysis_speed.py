@@ -1,13 +1,21 @@
-"""Time score_communes on synthetic data: 100k, 300k and 1M responses over 99 communes.
+"""Time score_communes on synthetic data: 100k, 300k and 1M responses over 99 communes,
+or the national shape (10 M responses over 3,321 communes).
 
 Each response has about 10 scored answers spread over the 28 sub-dimensions; 90 of the 99
 communes have population margins (sex, age band, ethnic group), 9 are wards (phường), so the
-small-area model carries a ward indicator. For each size: the time to build the data, the
-first and second ``score_communes`` run (design, domain estimates, Korn–Graubard intervals,
-Fay–Herriot, ranks with rank intervals: everything), and the peak memory of a third, traced
-run. Goal (issue 11): 1M responses computed in under 5 s.
+small-area model carries a ward indicator (the same shares for ``--communes N``). Each size
+runs in a fresh process: the time to build the data, the first and second ``score_communes``
+run (design, domain estimates, Korn–Graubard intervals, Fay–Herriot, ranks with rank
+intervals: everything), and the peak memory of one more, traced run (tracemalloc: the
+computation's own allocations, not the input frames). Goals: issue 11, 1M responses computed
+in under 5 s; issue 13, peak ≤ 0.8 GB at 1M, and the national shape in ≤ 30 s.
 
-Baseline: when ``Rscript`` with the ``survey`` package is installed, R computes, on the same
+``--baseline REV`` measures ``analysis/`` of a git revision (unpacked with ``git archive``,
+nothing in the checkout changes) on the same data in its own process, prints its figures
+above the current ones and checks that both tables agree
+(``pd.testing.assert_frame_equal(..., rtol=1e-9)``, attrs included).
+
+R baseline: when ``Rscript`` with the ``survey`` package is installed, R computes, on the same
 5,000 and 10,000 responses, per commune: the respondent values, a rake to the margins
 (``rake(..., control = list(maxit = 100, epsilon = 1e-10))``, categories with fewer than 5
 respondents merged into the largest) and ``svymean(~y_s, design, na.rm = TRUE)`` for every
@@ -18,12 +26,16 @@ Usage::
 
     PYTHONPATH=. .venv/bin/python benchmarks/analysis_speed.py
     PYTHONPATH=. .venv/bin/python benchmarks/analysis_speed.py --quick          # 100k, R on 5k
+    PYTHONPATH=. .venv/bin/python benchmarks/analysis_speed.py --sizes 1000000 --r-sizes --baseline HEAD
+    PYTHONPATH=. .venv/bin/python benchmarks/analysis_speed.py --national       # 10 M x 3,321, categorical
+    PYTHONPATH=. .venv/bin/python benchmarks/analysis_speed.py --sizes 1000000 --communes 3321
     PYTHONPATH=. .venv/bin/python benchmarks/analysis_speed.py --categorical --sizes 1000000
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -37,7 +49,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+# A child measuring an earlier revision imports its analysis/ (extracted by git archive) first.
+if os.environ.get("ANALYSIS_SPEED_CODE"):
+    sys.path.insert(0, os.environ["ANALYSIS_SPEED_CODE"])
 
 from analysis import STRUCTURES, score_communes  # noqa: E402
 from analysis._inputs import CATEGORIES  # noqa: E402
@@ -46,16 +62,37 @@ N_COMMUNES = 99
 N_WARDS = 9
 ANSWERS_PER_RESPONSE = 10
 GOAL_SIZE, GOAL_SECONDS = 1_000_000, 5.0
-COMMUNES = np.array([f"{10000 + 37 * i:05d}" for i in range(N_COMMUNES)])
-WARDS = tuple(COMMUNES[:: N_COMMUNES // N_WARDS][:N_WARDS])
+#: National shape (issue 13): 10 M responses over the 3,321 communes of the 34 provinces.
+NATIONAL_RESPONSES, NATIONAL_COMMUNES = 10_000_000, 3_321
 
 
-def synthetic(n_responses: int, *, seed: int = 2019, categorical: bool = False):
-    """Respondents, scored answers (~10 per response) and margins for 99 communes."""
+def commune_codes(n_communes: int) -> np.ndarray:
+    """``n_communes`` distinct 5-digit codes (the first 99 are the historical ones)."""
+    step = 37 if n_communes <= 2_400 else 27
+    return np.array([f"{10000 + step * i:05d}" for i in range(n_communes)])
+
+
+def shape(n_communes: int) -> tuple[np.ndarray, tuple[str, ...], int]:
+    """Commune codes, ward codes and how many communes have margins: 9 of 99 are wards and
+    9 of 99 lack margins, in the same proportion for other counts."""
+    communes = commune_codes(n_communes)
+    n_wards = max(1, round(n_communes * N_WARDS / N_COMMUNES))
+    wards = tuple(communes[:: max(1, n_communes // n_wards)][:n_wards])
+    with_margins = n_communes - max(0, round(n_communes * 9 / N_COMMUNES))
+    return communes, wards, with_margins
+
+
+COMMUNES = commune_codes(N_COMMUNES)
+WARDS = shape(N_COMMUNES)[1]
+
+
+def synthetic(n_responses: int, *, seed: int = 2019, categorical: bool = False,
+              n_communes: int = N_COMMUNES):
+    """Respondents, scored answers (~10 per response) and margins for ``n_communes`` communes."""
     rng = np.random.default_rng(seed)
-    communes = COMMUNES
+    communes, _, with_margins = shape(n_communes)
     ids = pd.Series([f"r{i:07d}" for i in range(n_responses)], dtype="str")
-    commune_of = rng.integers(0, N_COMMUNES, n_responses)
+    commune_of = rng.integers(0, n_communes, n_responses)
 
     def draw(variable: str, probs: list[float]) -> np.ndarray:
         levels = np.array(CATEGORIES[variable], dtype=object)
@@ -77,26 +114,33 @@ def synthetic(n_responses: int, *, seed: int = 2019, categorical: bool = False):
     subs = np.array(STRUCTURES["current"].subdimensions, dtype=object)
     n_answers = n_responses * ANSWERS_PER_RESPONSE
     answer_resp = np.repeat(np.arange(n_responses), ANSWERS_PER_RESPONSE)
-    true_p = rng.uniform(0.3, 0.9, (N_COMMUNES, len(subs)))
+    true_p = rng.uniform(0.3, 0.9, (n_communes, len(subs)))
     sub_of = rng.integers(0, len(subs), n_answers)
     score = (rng.random(n_answers) < true_p[commune_of[answer_resp], sub_of]).astype(float)
     score[rng.random(n_answers) < 0.05] = np.nan  # "don't know"
-    scores = pd.DataFrame(
-        {
-            "response_id": ids.to_numpy()[answer_resp],
-            "commune": communes[commune_of][answer_resp],
-            "subdimension": subs[sub_of],
-            "score": score,
-        }
-    )
     if categorical:
-        for column in ("response_id", "commune", "subdimension"):
-            scores[column] = scores[column].astype("category")
+        # Built from codes, as feedback.bridge hands them over (no 100 M strings).
+        scores = pd.DataFrame(
+            {
+                "response_id": pd.Categorical.from_codes(answer_resp, categories=pd.Index(ids)),
+                "commune": pd.Categorical.from_codes(
+                    commune_of[answer_resp], categories=pd.Index(communes)),
+                "subdimension": pd.Categorical.from_codes(sub_of, categories=pd.Index(subs)),
+                "score": score,
+            }
+        )
     else:
-        for column in ("response_id", "commune", "subdimension"):
-            scores[column] = scores[column].astype("str")
+        scores = pd.DataFrame(
+            {
+                "response_id": pd.Series(ids.to_numpy()[answer_resp], dtype="str"),
+                "commune": pd.Series(communes[commune_of][answer_resp], dtype="str"),
+                "subdimension": pd.Series(subs[sub_of], dtype="str"),
+                "score": score,
+            }
+        )
+    del answer_resp, sub_of, score
     rows = []
-    for c in communes[: N_COMMUNES - 9]:  # 9 communes have no margins
+    for c in communes[:with_margins]:  # the others have no margins
         for variable, levels in CATEGORIES.items():
             pops = rng.integers(200, 5000, len(levels))
             rows += [(c, variable, level, int(p)) for level, p in zip(levels, pops)]
@@ -104,22 +148,83 @@ def synthetic(n_responses: int, *, seed: int = 2019, categorical: bool = False):
     return scores, respondents, margins
 
 
-def timed_runs(scores: pd.DataFrame, respondents: pd.DataFrame, margins: pd.DataFrame):
-    """First and second run (wall seconds), the first run's CPU seconds, the table, and the
-    traced peak of a third run (bytes)."""
-    start, cpu = time.perf_counter(), time.process_time()
-    table = score_communes(scores, respondents, margins=margins, wards=WARDS)
-    first, cpu = time.perf_counter() - start, time.process_time() - cpu
-    start = time.perf_counter()
-    score_communes(scores, respondents, margins=margins, wards=WARDS)
-    second = time.perf_counter() - start
-    # A third, traced run measures the computation's own peak allocation (numpy reports its
+def timed_runs(scores: pd.DataFrame, respondents: pd.DataFrame, margins: pd.DataFrame,
+               *, wards: tuple[str, ...] = WARDS, runs: int = 2):
+    """Wall seconds of ``runs`` runs, the first run's CPU seconds, the table, and the traced
+    peak of one more run (bytes)."""
+    walls, cpu = [], 0.0
+    for i in range(runs):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        table = score_communes(scores, respondents, margins=margins, wards=wards)
+        walls.append(time.perf_counter() - start)
+        if i == 0:
+            cpu = time.process_time() - cpu_start
+    # One more, traced run measures the computation's own peak allocation (numpy reports its
     # buffers to tracemalloc); tracing slows it, so it is not timed.
     tracemalloc.start()
-    score_communes(scores, respondents, margins=margins, wards=WARDS)
+    score_communes(scores, respondents, margins=margins, wards=wards)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return first, second, cpu, table, peak
+    return walls, cpu, table, peak
+
+
+def measure_child(size: int, n_communes: int, categorical: bool, runs: int, out: str) -> None:
+    """Child process: build the data, time and trace score_communes, save the table, print JSON."""
+    start = time.perf_counter()
+    scores, respondents, margins = synthetic(size, categorical=categorical, n_communes=n_communes)
+    built = time.perf_counter() - start
+    rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    walls, cpu, table, peak = timed_runs(scores, respondents, margins,
+                                         wards=shape(n_communes)[1], runs=runs)
+    table.to_pickle(out)
+    print("RESULT " + json.dumps({
+        "answers": len(scores), "built": built, "walls": walls, "cpu": cpu, "peak": peak,
+        "rows": len(table), "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_data": rss_data,
+    }), flush=True)
+
+
+def run_child(size: int, n_communes: int, categorical: bool, runs: int, out: Path,
+              code: Path | None) -> dict:
+    """Run :func:`measure_child` in a fresh interpreter (``code``: an earlier analysis/)."""
+    env = dict(os.environ)
+    env.pop("ANALYSIS_SPEED_CODE", None)
+    if code is not None:
+        env["ANALYSIS_SPEED_CODE"] = str(code)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", str(size), "--communes", str(n_communes),
+         "--runs", str(runs), "--out", str(out), *(["--categorical"] if categorical else [])],
+        capture_output=True, text=True, env=env,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"measurement failed: {done.stderr.strip()[-2000:]}")
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+def extract_revision(revision: str, folder: Path) -> Path:
+    """``analysis/`` of a git revision, unpacked under ``folder`` (read-only ``git archive``)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "analysis"],
+                             capture_output=True, check=True).stdout
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def same_table(table: pd.DataFrame, reference: pd.DataFrame) -> str:
+    """"identical" when the tables agree up to rtol 1e-9, else the first difference."""
+    try:
+        pd.testing.assert_frame_equal(table, reference, rtol=1e-9, atol=0, check_exact=False)
+        assert table.attrs.keys() == reference.attrs.keys()
+        for key, value in reference.attrs.items():
+            if isinstance(value, dict):
+                pd.testing.assert_series_equal(pd.Series(table.attrs[key], dtype=float),
+                                               pd.Series(value, dtype=float), rtol=1e-9)
+            else:
+                assert table.attrs[key] == value, key
+    except AssertionError as error:
+        return "DIFFERENT: " + " ".join(str(error).split())[:400]
+    return "identical (rtol 1e-9, attrs included)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,7 +355,7 @@ def baseline(r_sizes: list[int], categorical: bool) -> None:
     scores_all, respondents_all, margins = synthetic(max(r_sizes), categorical=categorical)
     for n in sorted(r_sizes):
         scores, respondents = subset(scores_all, respondents_all, n)
-        ours, again, cpu, table, _ = timed_runs(scores, respondents, margins)
+        (ours, again), cpu, table, _ = timed_runs(scores, respondents, margins)
         r = run_r(scores, respondents, margins)
         n_ours = int(((table["level"] == "subdimension") & (table["n"].fillna(0) > 0)).sum())
         print(f"   {n:>10,} {len(scores):>9,} {ours:>7.2f} {again:>6.2f} {cpu:>6.2f} {r['compute']:>12.2f} "
@@ -267,43 +372,84 @@ def baseline(r_sizes: list[int], categorical: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=None,
-                        help="responses per run (default 100000 300000 1000000; --quick 100000)")
+                        help="responses per run (default 100000 300000 1000000; --quick 100000; "
+                             "--national 10000000)")
+    parser.add_argument("--communes", type=int, default=None,
+                        help=f"communes (default {N_COMMUNES}; --national {NATIONAL_COMMUNES})")
+    parser.add_argument("--national", action="store_true",
+                        help=f"the national shape: {NATIONAL_RESPONSES:,} responses over "
+                             f"{NATIONAL_COMMUNES:,} communes, categorical columns, one timed run, no R")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="timed runs per size before the traced one (default 2; --national 1)")
+    parser.add_argument("--baseline", metavar="REV", default=None,
+                        help="also measure analysis/ of this git revision (e.g. HEAD) on the same "
+                             "data and check that both tables agree (rtol 1e-9)")
     parser.add_argument("--r-sizes", type=int, nargs="*", default=None,
                         help="responses for the R baseline (default 5000 10000; --quick 5000; none: skip)")
     parser.add_argument("--quick", action="store_true", help="100k responses only, R on 5k")
     parser.add_argument("--categorical", action="store_true",
                         help="pass id/commune/sub-dimension columns as pandas categoricals")
+    parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    sizes = args.sizes if args.sizes is not None else ([100_000] if args.quick else [100_000, 300_000, 1_000_000])
-    r_sizes = args.r_sizes if args.r_sizes is not None else ([5_000] if args.quick else [5_000, 10_000])
-    print(f"score_communes on synthetic data: {N_COMMUNES} communes ({N_WARDS} wards, 9 without margins), "
-          f"~{ANSWERS_PER_RESPONSE} answers per response, {'categorical' if args.categorical else 'string'} "
-          "id/commune/sub-dimension columns")
-    print(f"{'responses':>10} {'answers':>11} {'build s':>8} {'compute s':>10} "
-          f"{'2nd run s':>10} {'CPU s':>6} {'peak MB':>8} {'rows':>6}")
-    results = {}
-    for size in sizes:
-        start = time.perf_counter()
-        scores, respondents, margins = synthetic(size, categorical=args.categorical)
-        built = time.perf_counter() - start
-        elapsed, again, cpu, table, peak = timed_runs(scores, respondents, margins)
-        results[size] = (elapsed, again)
-        print(f"{size:>10,} {len(scores):>11,} {built:>8.2f} {elapsed:>10.2f} {again:>10.2f} {cpu:>6.2f} "
-              f"{peak / 2**20:>8.0f} {len(table):>6}", flush=True)
-        del scores, respondents, margins, table
-    # ru_maxrss is in KiB on Linux: the process peak, including the synthetic data.
-    print("compute s / 2nd run s: wall time of score_communes' first and second run; CPU s: the first "
-          "run's process CPU time; peak MB: tracemalloc peak of a third run")
-    print(f"process max RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB "
-          "(includes the synthetic data held in memory)")
-    if GOAL_SIZE in results:
-        first, second = results[GOAL_SIZE]
-        print(f"goal: {GOAL_SIZE:,} responses computed in under {GOAL_SECONDS:.0f} s: first run {first:.2f} s, "
-              f"second {second:.2f} s -> {'met' if first < GOAL_SECONDS else 'NOT met'}")
+    n_communes = args.communes or (NATIONAL_COMMUNES if args.national else N_COMMUNES)
+    runs = args.runs or (1 if args.national else 2)
+    categorical = args.categorical or args.national
+    if args.child is not None:
+        measure_child(args.child, n_communes, categorical, runs, args.out)
+        return
+    if args.sizes is not None:
+        sizes = args.sizes
+    elif args.national:
+        sizes = [NATIONAL_RESPONSES]
     else:
-        print(f"goal ({GOAL_SIZE:,} responses in under {GOAL_SECONDS:.0f} s): not measured in this run")
+        sizes = [100_000] if args.quick else [100_000, 300_000, 1_000_000]
+    if args.r_sizes is not None:
+        r_sizes = args.r_sizes
+    else:
+        r_sizes = [] if args.national else ([5_000] if args.quick else [5_000, 10_000])
+    _, wards, with_margins = shape(n_communes)
+    print(f"score_communes on synthetic data: {n_communes:,} communes ({len(wards)} wards, "
+          f"{n_communes - with_margins} without margins), ~{ANSWERS_PER_RESPONSE} answers per response, "
+          f"{'categorical' if categorical else 'string'} id/commune/sub-dimension columns; "
+          "each size measured in a fresh process")
+    print(f"{'code':>8} {'responses':>11} {'answers':>12} {'build s':>8} {'compute s':>10} "
+          f"{'2nd run s':>10} {'CPU s':>6} {'peak MB':>8} {'RSS MB':>7} {'data MB':>8} {'rows':>7}")
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="analysis_speed_") as tmp:
+        folder = Path(tmp)
+        old_code = None
+        if args.baseline:
+            old_code = extract_revision(args.baseline, folder / "old")
+        for size in sizes:
+            tables = {}
+            codes = ([(args.baseline, old_code)] if old_code else []) + [("current", None)]
+            for label, code in codes:
+                out = folder / f"{label}-{size}.pkl"
+                r = run_child(size, n_communes, categorical, runs, out, code)
+                walls = r["walls"]
+                second = f"{walls[1]:>10.2f}" if len(walls) > 1 else f"{'-':>10}"
+                print(f"{label[:8]:>8} {size:>11,} {r['answers']:>12,} {r['built']:>8.2f} {walls[0]:>10.2f} "
+                      f"{second} {r['cpu']:>6.2f} {r['peak'] / 2**20:>8.0f} {r['rss']:>7.0f} "
+                      f"{r['rss_data']:>8.0f} {r['rows']:>7,}", flush=True)
+                tables[label] = pd.read_pickle(out)
+                out.unlink()
+                if label == "current":
+                    results[size] = walls
+            if old_code is not None:
+                print(f"{'':>8} current vs {args.baseline}: "
+                      f"{same_table(tables['current'], tables[args.baseline])}", flush=True)
+            del tables
+    print("compute s / 2nd run s: wall time of score_communes' first and second run; CPU s: the first "
+          "run's process CPU time; peak MB: tracemalloc peak of one more (traced) run, the computation's "
+          "own allocations; RSS MB: the process's max RSS, synthetic data included; data MB: max RSS "
+          "once the data was built")
+    if GOAL_SIZE in results and n_communes == N_COMMUNES:
+        first = results[GOAL_SIZE][0]
+        print(f"goal: {GOAL_SIZE:,} responses computed in under {GOAL_SECONDS:.0f} s: first run {first:.2f} s "
+              f"-> {'met' if first < GOAL_SECONDS else 'NOT met'}")
     if r_sizes:
-        baseline(r_sizes, args.categorical)
+        baseline(r_sizes, categorical)
 
 
 if __name__ == "__main__":

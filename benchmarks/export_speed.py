@@ -213,7 +213,7 @@ def measure_responses(url: str, fmt: str, xlsx_baseline: bool) -> dict:
 
     app = _app(url)
     with app.app_context():
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         export = build_response_export()
         t_build = time.perf_counter() - t0
         path = OUT / f"responses.{fmt}"
@@ -221,6 +221,7 @@ def measure_responses(url: str, fmt: str, xlsx_baseline: bool) -> dict:
         with open(path, "wb") as f:
             write_response_file(export, f, fmt)
         t_write = time.perf_counter() - t0
+        cpu = time.process_time() - c0  # this process only (not the database server's)
         peak = _peak_mb()
         table = export.responses
         t0 = time.perf_counter()
@@ -231,7 +232,8 @@ def measure_responses(url: str, fmt: str, xlsx_baseline: bool) -> dict:
         elif fmt == "xlsx" and xlsx_baseline:
             _openpyxl_baseline(table, OUT / "baseline.xlsx")
         t_base = time.perf_counter() - t0 if fmt != "xlsx" or xlsx_baseline else float("nan")
-    return {"rows": len(table), "build_s": t_build, "write_s": t_write, "baseline_s": t_base, "peak_mb": peak,
+    return {"rows": len(table), "build_s": t_build, "write_s": t_write, "cpu_s": cpu, "baseline_s": t_base,
+            "peak_mb": peak,
             "mb": path.stat().st_size / 1e6}
 
 
@@ -248,29 +250,58 @@ def _openpyxl_baseline(table: pd.DataFrame, path: Path) -> None:
 
 
 def _child(url: str, *args: str) -> dict:
-    child = subprocess.run([sys.executable, __file__, "--url", url, *args], capture_output=True, text=True,
+    child = subprocess.run([sys.executable, __file__, "--url", url, "--out", str(OUT), *args],
+                           capture_output=True, text=True,
                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
     if child.returncode:
         raise SystemExit(child.stderr)
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
+def _report_responses(fmt: str, runs: list[dict]) -> None:
+    whole = sorted(r["build_s"] + r["write_s"] for r in runs)
+    r = sorted(runs, key=lambda r: r["build_s"] + r["write_s"])[len(runs) // 2]
+    spread = f" (runs {', '.join(f'{w:.2f}' for w in whole)})" if len(runs) > 1 else ""
+    print(f"  response export {fmt:>7}: {r['build_s'] + r['write_s']:.2f} s = build {r['build_s']:.2f} + "
+          f"write {r['write_s']:.2f}{spread}; CPU {r.get('cpu_s', float('nan')):.2f} s; {r['mb']:.0f} MB file; "
+          f"peak {r['peak_mb']:.0f} MB; "
+          f"baseline writer {r['baseline_s']:.2f} s ({r['rows']:,} rows)", flush=True)
+
+
+def time_responses(url: str, args: argparse.Namespace) -> None:
+    """The response export alone, ``--repeat`` times per format, on an already filled database."""
+    print(f"database: {url.split('@')[-1]}")
+    extra = ("--xlsx-baseline",) if args.xlsx_baseline else ()
+    for fmt in ("csv", "parquet", "xlsx"):
+        _report_responses(fmt, [_child(url, "--responses", fmt, *extra) for _ in range(args.repeat)])
+
+
 def main() -> None:
+    global OUT
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--url", help="Database URL (default: a SQLite file in /tmp, or feedback_bench).")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="Comma-separated response totals.")
     parser.add_argument("--xlsx-baseline", action="store_true", help="Also time the former openpyxl writer.")
+    parser.add_argument("--only", choices=["responses"],
+                        help="Time only the response export, on the database as it is (no generation).")
+    parser.add_argument("--repeat", type=int, default=1, help="With --only: runs per format (median printed).")
+    parser.add_argument("--out", default=str(OUT), help=f"Folder of the exported files (default {OUT}).")
     parser.add_argument("--scores", choices=["new", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--responses", choices=["csv", "parquet", "xlsx"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     url = args.url or (PG_URL if args.db == "postgres" else "sqlite:////tmp/feedback_export_bench.sqlite")
+    OUT = Path(args.out)
     OUT.mkdir(exist_ok=True)
     if args.scores:
         print(json.dumps(measure_scores(url, args.scores == "baseline")))
         return
     if args.responses:
         print(json.dumps(measure_responses(url, args.responses, args.xlsx_baseline)))
+        return
+
+    if args.only == "responses":
+        time_responses(url, args)
         return
 
     prepare_database(url)
@@ -303,10 +334,7 @@ def main() -> None:
         if batch == 0:
             extra = ("--xlsx-baseline",) if args.xlsx_baseline else ()
             for fmt in ("csv", "parquet", "xlsx"):
-                r = _child(url, "--responses", fmt, *extra)
-                print(f"  response export {fmt:>7}: {r['build_s'] + r['write_s']:.2f} s = build {r['build_s']:.2f} + "
-                      f"write {r['write_s']:.2f}; {r['mb']:.0f} MB file; peak {r['peak_mb']:.0f} MB; "
-                      f"baseline writer {r['baseline_s']:.2f} s ({r['rows']:,} rows)", flush=True)
+                _report_responses(fmt, [_child(url, "--responses", fmt, *extra)])
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ import os
 import select
 from pathlib import Path
 
-import psycopg
 from flask import Flask, Response, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale
@@ -122,6 +121,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     static_files.init_app(app)
     errors.init_app(app)
     app.context_processor(lambda: {"lang": str(get_locale())})
+    from .places import sorted_by_name
+
+    app.add_template_filter(sorted_by_name, "by_name")  # names in Vietnamese alphabetical order
     app.before_request(messages.translate_wtforms)
     app.after_request(checkpoint_after_response)
     cli.init_app(app)
@@ -150,7 +152,9 @@ def _drop_closed_postgres(dbapi_connection, connection_record, connection_proxy)
     pgconn = getattr(dbapi_connection, "pgconn", None)
     if pgconn is None:
         return  # not psycopg (SQLite has no connection to lose)
-    if dbapi_connection.closed or pgconn.status != psycopg.pq.ConnStatus.OK:
+    from psycopg.pq import ConnStatus  # loaded already: the connection is psycopg's
+
+    if dbapi_connection.closed or pgconn.status != ConnStatus.OK:
         raise DisconnectionError("connection closed")
     readable, _, _ = select.select([pgconn.socket], [], [], 0)
     if readable:

@@ -13,7 +13,6 @@ from functools import wraps
 from urllib.parse import urljoin, urlsplit
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 from flask import (
     Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, request, session, url_for,
 )
@@ -114,6 +113,8 @@ def normalize_email(email: str) -> str:
     Checked by email-validator (syntax only, no DNS). Test runs accept the reserved ``.test``
     domain (RFC 2606), as that library's test mode does.
     """
+    from email_validator import EmailNotValidError, validate_email  # its tables cost every start ~20 ms
+
     try:
         valid = validate_email(fold_email(email), check_deliverability=False,
                                test_environment=bool(current_app.config.get("TESTING")))

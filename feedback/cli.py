@@ -319,7 +319,7 @@ def export_scores_command(date_from, date_to, level, structure, fmt, public, out
 def export_responses_command(date_from, date_to, fmt, include_flagged, output) -> None:
     """Write anonymised responses (one row per response) with a codebook, for analysts."""
     from . import audit
-    from .exports import codebook_csv_path
+    from .exports import CODEBOOK_FORMATS, codebook_csv_path
     from .jobs.exports import write_codebook, write_responses
     from .jobs.registry import JobFailed
 
@@ -331,7 +331,7 @@ def export_responses_command(date_from, date_to, fmt, include_flagged, output) -
     except (ValueError, JobFailed) as exc:  # JobFailed: too many rows for XLSX
         raise click.ClickException(getattr(exc, "detail", None) or str(exc)) from exc
     written = [output]
-    if fmt == "csv":
+    if fmt in CODEBOOK_FORMATS:
         with _replacing(str(codebook_csv_path(output))) as out:
             write_codebook(out)
         written.append(str(codebook_csv_path(output)))

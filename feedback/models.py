@@ -87,6 +87,9 @@ class Response(db.Model):
     module: Mapped[str | None] = mapped_column(sa.String(20))
     # Quality flags (";"-joined: too_fast, straight_lined, burst, honeypot); see docs/quality.md.
     flags: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
+    # Whether the flags leave it out of scores (any but "clock", bridge.COUNTED_FLAGS), computed
+    # by the database from ``flags`` on every write (migration 0008_read_speed), never by hand.
+    low_quality: Mapped[bool] = mapped_column(sa.Computed("flags <> '' AND flags <> 'clock'"))
     # Salted hashes that rotate daily (never a raw address): of the client's network address,
     # and of address + browser, to spot bursts from one network or one device.
     network_hash: Mapped[str | None] = mapped_column(sa.String(16))
@@ -111,6 +114,9 @@ class Response(db.Model):
     )
 
 
+_RESPONDENT_BLOCK = "question_id IN ('sex', 'age_band', 'ethnic_group') AND position = 0"  # surveys.RESPONDENT_IDS
+
+
 class Answer(db.Model):
     """One answer value; a multiple-choice answer has one row per chosen option."""
 
@@ -125,6 +131,12 @@ class Answer(db.Model):
     score: Mapped[float | None]
 
     response: Mapped[Response] = relationship(back_populates="answers")
+
+    # The respondent block of every response, read without the other answers (bridge.respondents_frame).
+    __table_args__ = (
+        sa.Index("ix_answer_respondent", "response_id", "question_id", "value",
+                 postgresql_where=sa.text(_RESPONDENT_BLOCK), sqlite_where=sa.text(_RESPONDENT_BLOCK)),
+    )
 
 
 ROLES = ("admin", "officer", "analyst")

@@ -146,7 +146,7 @@ def service_point_problem(sub: Submission) -> Problem | None:
     return None
 
 
-RESPONSE_COLUMNS = [c.name for c in Response.__table__.columns]
+RESPONSE_COLUMNS = [c.name for c in Response.__table__.columns if c.computed is None]  # low_quality: the database's
 # An answer row beside its response id, and the PostgreSQL type of each field.
 ANSWER_FIELDS = {"question_id": "text", "position": "int", "value": "text", "subdimension": "text", "score": "float8"}
 

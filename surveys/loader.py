@@ -16,8 +16,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .model import (
     CHOICE_TYPES,
     QUESTION_TYPES,
@@ -220,23 +218,33 @@ def _question(q: Any, where: str, seen: dict[str, Question], respondent: bool) -
     )
 
 
-class _Yaml12Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 booleans: only true/false, so option values yes/no stay strings."""
+@lru_cache(maxsize=1)
+def _yaml12_loader() -> type:
+    """SafeLoader with YAML 1.2 booleans: only true/false, so option values yes/no stay strings.
 
+    Built on first use: PyYAML costs a web worker's start ~25 ms and surveys are read when first asked for.
+    """
+    import yaml
 
-_Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
+    class _Yaml12Loader(yaml.SafeLoader):
+        pass
+
+    _Yaml12Loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    _Yaml12Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
+    return _Yaml12Loader
 
 
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file with YAML 1.2 booleans."""
+    import yaml
+
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_yaml12_loader())
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML: {exc}") from exc
 

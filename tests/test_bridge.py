@@ -254,3 +254,23 @@ def test_answers_of_a_response_stored_after_the_respondents_were_read_are_left_o
             everything = scores_frame()
     assert len(everything) == len(scores) + 1 and late_key in set(everything["response_id"])
     assert scores["response_id"].notna().all() and len(scores) == 3 * 3
+
+
+def test_low_quality_follows_the_flags_whoever_writes_them(app):
+    """``response.low_quality`` is computed by the database from ``flags``: on insert by any
+    channel and on burst flagging's later update; only "clock" leaves a response counted."""
+    import sqlalchemy as sa
+
+    with app.app_context():
+        ids = {flags: add_response(OWN, datetime(2025, 8, 1, 3), [("wait_time", "lt15", "6.1", 1.0)], flags=flags)
+               for flags in ("", "clock", "too_fast", "clock;burst", "honeypot")}
+        db.session.commit()
+        db.session.execute(sa.update(Response).where(Response.id == uuid.UUID(ids[""])).values(flags="burst"))
+        db.session.commit()
+        stored = {str(rid): flag for rid, flag in db.session.execute(sa.select(Response.id, Response.low_quality))}
+        respondents = respondents_frame().assign(response_id=lambda f: _canon(f["response_id"]))
+    assert {flags: stored[rid] for flags, rid in ids.items()} == {
+        "": True, "clock": False, "too_fast": True, "clock;burst": True, "honeypot": True}
+    flagged = dict(zip(respondents["response_id"], respondents["flagged"]))
+    assert {flags: flagged[uuid.UUID(rid).hex] for flags, rid in ids.items()} == {
+        "": True, "clock": False, "too_fast": True, "clock;burst": True, "honeypot": True}

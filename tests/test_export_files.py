@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from feedback.exports import (
-    MIMETYPES, RESPONSE_FORMATS, SCORE_FORMATS, build_score_export, write_codebook_csv, write_response_export,
-    write_score_export,
+    MIMETYPES, RESPONSE_FORMATS, SCORE_FORMATS, build_response_export, build_score_export, response_bytes,
+    write_codebook_csv, write_response_export, write_score_export,
 )
 from feedback.exports.writers import CHUNK_ROWS, write_csv, write_xlsx
 from feedback.extensions import db
@@ -61,8 +61,8 @@ def _read_responses(data: bytes, fmt: str) -> pd.DataFrame:
         return pd.read_csv(io.BytesIO(data), dtype=str, encoding="utf-8-sig", keep_default_na=False)
     if fmt == "xlsx":
         return pd.read_excel(io.BytesIO(data), sheet_name="responses", dtype=object)
-    if fmt == "parquet":
-        return pd.read_parquet(io.BytesIO(data))
+    if fmt == "parquet":  # ratings are integers: read them as nullable integers, 4 not 4.0
+        return pd.read_parquet(io.BytesIO(data), dtype_backend="numpy_nullable")
     return pd.read_stata(io.BytesIO(data))
 
 
@@ -99,78 +99,66 @@ def test_parquet_types_keep_codes_as_text(app):
     assert str(schema.field("commune_code").type) == "string"
     assert str(schema.field("export_id").type) == "int64"
     assert str(schema.field("submitted_date").type) == "date32[day]"
-    assert str(schema.field("wait_time").type) == "string"
     table = pd.read_parquet(io.BytesIO(out.getvalue()))
     assert set(table["commune_code"]) == {OWN, OTHER} and OTHER.startswith("0")  # the leading zero is kept
     assert pq.read_metadata(io.BytesIO(out.getvalue())).metadata[b"feedback.excluded_low_quality"] == b"1"
 
 
-def test_csv_codebook_is_a_separate_file(app):
+def test_parquet_ratings_are_numbers_and_choices_dictionaries(app):
+    _store_known(app)
     out = io.BytesIO()
     with app.app_context():
-        write_codebook_csv(out)
-    codebook = pd.read_csv(io.BytesIO(out.getvalue()), dtype=str, encoding="utf-8-sig")
-    assert out.getvalue().startswith(b"\xef\xbb\xbf")
-    assert {"survey", "question_id", "value_labels", "score_map"} <= set(codebook.columns)
+        write_response_export(out, "parquet")
+    schema = pq.read_schema(io.BytesIO(out.getvalue()))
+    assert str(schema.field("overall").type) == "int64"  # a rating in every survey
+    for column in ("wait_time", "sex", "informal_payment", "trips"):  # labelled choices, "trips": "1", "2", "3+"
+        assert str(schema.field(column).type) == "dictionary<values=string, indices=int32, ordered=0>", column
+    table = pd.read_parquet(io.BytesIO(out.getvalue()))
+    by_date = table.sort_values("submitted_date", ignore_index=True)
+    assert by_date["overall"].iloc[0] == 4 and by_date["overall"].iloc[1:].isna().all()
+    assert isinstance(table["wait_time"].dtype, pd.CategoricalDtype)
+    # Categories: the options used, in the survey's option order, then joined multiple values.
+    assert list(table["wait_time"].cat.categories) == ["lt15", "gt60;lt15"]
+    assert by_date["wait_time"].astype(object).tolist()[:2] == ["lt15", "gt60;lt15"]
 
 
-@pytest.mark.parametrize("fmt", SCORE_FORMATS)
-def test_score_export_files_hold_the_built_table(app, fmt):
-    seed(app)
-    out, calls = io.BytesIO(), []
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_csv_and_parquet_get_a_codebook_beside_them(app, runner, tmp_path, fmt):
+    _store_known(app)
+    output = tmp_path / f"responses.{fmt}"
+    result = runner.invoke(args=["export-responses", "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    codebook = pd.read_csv(tmp_path / "responses.codebook.csv", dtype=str, encoding="utf-8-sig")
+    assert "overall" in set(codebook["column"]) and "responses.codebook.csv" in result.output
     with app.app_context():
-        expected = build_score_export().table
-        meta = write_score_export(out, fmt, progress=lambda done, total: calls.append((done, total)))
-    assert meta["rows"] == len(expected) == 99 * 37 and meta["excluded_low_quality"] == 1
-    assert calls[-1] == (len(expected), len(expected))
-    data = out.getvalue()
-    if fmt == "csv":
-        got = pd.read_csv(io.BytesIO(data), dtype={"commune_code": str, "code": str}, encoding="utf-8-sig",
-                          keep_default_na=False, na_values=[""])
-    elif fmt == "xlsx":
-        got = pd.read_excel(io.BytesIO(data), sheet_name="scores", dtype={"commune_code": str, "code": str})
-    elif fmt == "json":
-        got = pd.DataFrame(json.loads(data)["rows"])
-    elif fmt == "parquet":
-        got = pd.read_parquet(io.BytesIO(data))
-    else:
-        got = pd.read_stata(io.BytesIO(data))
-    assert list(got.columns) == list(expected.columns)
-    for column in ("p", "score", "ci_low", "score_eb", "rank"):
-        np.testing.assert_allclose(pd.to_numeric(got[column]).to_numpy(dtype=float),
-                                   pd.to_numeric(expected[column]).to_numpy(dtype=float), rtol=1e-9, equal_nan=True)
-    assert got["commune_code"].astype(str).tolist() == expected["commune_code"].tolist()
-    assert got["flags"].fillna("").astype(str).tolist() == expected["flags"].fillna("").tolist()
+        files = response_bytes(build_response_export(), fmt)
+    assert set(files) == {"", ".codebook.csv"}
 
 
-def test_formats_and_mimetypes():
-    assert SCORE_FORMATS == ("csv", "xlsx", "json", "dta", "parquet")
-    assert RESPONSE_FORMATS == ("csv", "xlsx", "dta", "parquet")
-    assert set(MIMETYPES) == set(SCORE_FORMATS) | set(RESPONSE_FORMATS)
-    with pytest.raises(ValueError, match="unknown format"):
-        write_score_export(io.BytesIO(), "pdf")
-    with pytest.raises(ValueError, match="unknown format"):
-        write_response_export(io.BytesIO(), "json")
+def test_xlsx_and_stata_carry_their_codebook_inside(app, runner, tmp_path):
+    _store_known(app)
+    result = runner.invoke(args=["export-responses", "-o", str(tmp_path / "responses.xlsx")])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "responses.codebook.csv").exists()
 
 
-def test_writers_stream_in_chunks_and_report_bounded_progress():
-    rows = 2 * CHUNK_ROWS + 7
-    table = pd.DataFrame({"code": [f"{i:05d}" for i in range(rows)], "x": np.arange(rows) / 3,
-                          "text": pd.Series(["=1+1", None] * (rows // 2) + ["a"], dtype=object)})
-    for write in (write_csv, lambda t, out, progress: write_xlsx([("s", t)], out, progress=progress)):
-        out, calls = io.BytesIO(), []
-        write(table, out, progress=lambda done, total: calls.append((done, total)))
-        assert calls[-1] == (rows, rows) and len(calls) <= rows // CHUNK_ROWS + 2
-        assert [d for d, _ in calls] == sorted(d for d, _ in calls)
-    book = openpyxl.load_workbook(out, read_only=True)
-    values = [r for r in book["s"].iter_rows(values_only=True)]
-    assert len(values) == rows + 1 and values[1] == ("00000", 0.0, "=1+1")  # text stays text, never a formula
-    assert values[2] == ("00001", pytest.approx(1 / 3), None) and values[-1][2] == "a"
+@pytest.mark.parametrize("fmt", RESPONSE_FORMATS)
+def test_response_export_progress_rises_before_the_file_is_written(app, fmt):
+    for _ in range(20):
+        _store_known(app)  # 60 kept rows: enough for whole-row steps in every stage
+    calls, sizes = [], []
+    out = io.BytesIO()
 
+    def progress(done, total):
+        calls.append((done, total))
+        sizes.append(out.tell())
 
-def test_xlsx_rejects_more_rows_than_a_sheet_holds(monkeypatch):
-    from feedback.exports import writers
-
-    monkeypatch.setattr(writers, "XLSX_MAX_ROWS", 3)
-    with pytest.raises(ValueError, match="at most 3 rows"):
-        write_xlsx([("s", pd.DataFrame({"a": range(4)}))], io.BytesIO())
+    with app.app_context():
+        write_response_export(out, fmt, progress=progress)
+    assert calls[0] == (0, 60)  # the row count is known once the responses are read
+    assert calls[-1][0] == calls[-1][1] and out.tell() > 0
+    dones = [done for done, _ in calls]
+    assert dones == sorted(dones) and all(done <= total for done, total in calls)
+    # Before a byte of the file is written, the bar already moves (building the table).
+    assert any(0 < done < total and size == 0 for (done, total), size in zip(calls, sizes))
+    assert len(set(dones)) >= 3

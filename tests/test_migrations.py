@@ -1,4 +1,4 @@
-"""Migration 0007_scale on an installation that holds one province (both databases)."""
+"""Migrations 0007_scale (an installation that holds one province) and 0008_read_speed, on both databases."""
 
 from __future__ import annotations
 
@@ -50,3 +50,40 @@ def test_one_province_installation_keeps_its_admins_and_analysts_to_it(database_
 
 def test_a_several_province_installation_leaves_accounts_national(database_url, tmp_path):
     assert _staff_provinces(database_url, tmp_path, ["15", "14"]) == {"admin": None, "analyst": None, "officer": None}
+
+
+FLAGS = ["", "clock", "too_fast", "clock;too_fast", "too_fast;clock", "straight_lined;burst", "burst", "honeypot"]
+
+
+def test_0008_computes_low_quality_from_the_flags_and_indexes_the_respondent_block(database_url, tmp_path):
+    """Responses stored before 0008 get ``low_quality`` from their flags, as the bridge's old text test said."""
+    app = create_app(_config(_fresh_url(database_url, tmp_path)))
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade(revision="0007_scale")
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO commune (code, name, division_type, codename, province_code, "
+                                 "province_name) VALUES ('90000', 'X', 'xã', 'x', '15', 'P')"))
+            for i, flags in enumerate(FLAGS):
+                conn.execute(sa.text(
+                    "INSERT INTO response (id, survey, survey_version, commune_code, lang, mode, submitted_at, "
+                    "received_at, content_hash, flags) VALUES (:id, 'health', 1, '90000', 'vi', 'web', "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'x', :flags)"), {"id": f"{i:032x}", "flags": flags})
+        upgrade()
+        with db.engine.begin() as conn:
+            # The pre-0008 test of the bridge, on the same rows.
+            rest = "replace(';' || coalesce(flags, '') || ';', ';clock;', ';')"
+            rows = conn.execute(sa.text(f"SELECT flags, low_quality, {rest} NOT IN (';', ';;') FROM response")).all()
+            assert {flags: (bool(stored), bool(old)) for flags, stored, old in rows} == {
+                flags: (flags not in ("", "clock"),) * 2 for flags in FLAGS}
+            # Kept in step by the database when flags change later (burst flagging updates them).
+            conn.execute(sa.text("UPDATE response SET flags = 'burst' WHERE flags = ''"))
+            conn.execute(sa.text("UPDATE response SET flags = 'clock' WHERE flags = 'too_fast'"))
+            changed = dict(conn.execute(sa.text("SELECT flags, low_quality FROM response "
+                                                "WHERE flags IN ('burst', 'clock')")).all())
+            assert {k: bool(v) for k, v in changed.items()} == {"burst": True, "clock": False}
+            indexes = {i["name"] for i in sa.inspect(conn).get_indexes("answer")}
+        assert "ix_answer_respondent" in indexes
+        db.engine.dispose()

@@ -231,7 +231,7 @@ def test_two_workers_computing_one_entry_both_succeed(app):
     def worker():
         try:
             with app.app_context():
-                barrier.wait(timeout=30)
+                barrier.wait(timeout=120)
                 score_tables()
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)

@@ -154,7 +154,7 @@ def export_job(job_id: str):
     params_fmt = job.file_name.rsplit(".", 1)[-1] if job.file_name else ""
     return render_template("analyst/export_job.html", job=job, state=_status(job), describe=describe,
                            status_names=STATUS_NAMES, refresh=REFRESH_SECONDS,
-                           codebook=job.kind == "export_responses" and params_fmt == "csv")
+                           codebook=job.kind == "export_responses" and params_fmt in ("csv", "parquet"))
 
 
 @bp.get("/exports/<string(length=32):job_id>.json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
@@ -33,9 +34,20 @@ def _lang() -> str:
 @bp.app_template_filter("flag_codes")
 def flag_codes(flags: str | None) -> Markup:
     """``"empty;unreliable:n_eff"`` as the exports' codes, each explained on hover in the reader's language."""
+    return _flag_codes(flags or "", _lang())
+
+
+@lru_cache(maxsize=1024)
+def _flag_codes(flags: str, lang: str) -> Markup:
+    # A ranking repeats a few flag strings on every row: each is built once per process and language.
     from ..exports import flag_meaning  # the exports load scipy and pandas: with the first page, not at start
-    return Markup(", ").join(Markup('<abbr title="{}">{}</abbr>').format(flag_meaning(code, _lang()), code)
-                             for code in (flags or "").split(";") if code)
+    return Markup(", ").join(Markup('<abbr title="{}">{}</abbr>').format(flag_meaning(code, lang), code)
+                             for code in flags.split(";") if code)
+
+
+def _group_names() -> dict[str, Markup]:
+    """GROUP_NAMES translated once for the page (a lazy string is translated again on every row)."""
+    return {group: Markup(name) for group, name in GROUP_NAMES.items()}
 
 
 def _legend_code(flag: str) -> str:
@@ -115,7 +127,7 @@ def province():
     dimension = code.split(".")[0]
     return render_template("analyst/province.html", ranking=ranking, period=period, codes=CODES,
                            subcodes=structure[dimension] if dimension in structure else (), dimension=dimension,
-                           names={**DIMENSION_NAMES, **SUBDIMENSION_NAMES}, group_names=GROUP_NAMES, score_formats=SCORE_FORMATS, response_formats=RESPONSE_FORMATS,
+                           names={**DIMENSION_NAMES, **SUBDIMENSION_NAMES}, group_names=_group_names(), score_formats=SCORE_FORMATS, response_formats=RESPONSE_FORMATS,
                            province_code=province_code, provinces=_province_choices())
 
 
@@ -126,7 +138,7 @@ def scorecard(code: str):
     period = _period_or_default()
     card = commune_scorecard(commune.code, period, province_code=commune.province_code)
     return render_template("analyst/scorecard.html", commune=commune, card=card, period=period,
-                           sub_names=SUBDIMENSION_NAMES, group_names=GROUP_NAMES, is_analyst=current_user.role in ANALYST_ROLES)
+                           sub_names=SUBDIMENSION_NAMES, group_names=_group_names(), is_analyst=current_user.role in ANALYST_ROLES)
 
 
 @bp.get("/export/scores.<fmt>")

@@ -18,6 +18,7 @@ from .labels import (
     flag_meaning,
 )
 from .responses import (
+    CODEBOOK_FORMATS,
     RESPONSE_COLUMNS,
     RESPONSE_FORMATS,
     RESPONSE_LABELS,
@@ -49,6 +50,7 @@ from .suppression import MIN_PUBLIC_N, SUPPRESSION_KEEPS, SUPPRESSION_KEEPS_FLAG
 from .writers import MIMETYPES
 
 __all__ = [
+    "CODEBOOK_FORMATS",
     "COLUMN_LABELS",
     "CONTRACT_COLUMNS",
     "DEFAULT_OFFICIAL",

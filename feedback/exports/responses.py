@@ -19,6 +19,7 @@ from ..times import VIET_NAM
 from .writers import Progress, write_csv, write_dta, write_parquet, write_xlsx
 
 __all__ = [
+    "CODEBOOK_FORMATS",
     "RESPONSE_COLUMNS",
     "RESPONSE_FORMATS",
     "ResponseExport",
@@ -31,17 +32,25 @@ __all__ = [
 ]
 
 RESPONSE_FORMATS = ("csv", "xlsx", "dta", "parquet")
+#: Formats whose codebook is a separate CSV file beside them (XLSX holds it as a sheet, Stata as labels).
+CODEBOOK_FORMATS = ("csv", "parquet")
 
 
 @dataclass(frozen=True)
 class ResponseExport:
-    """Anonymised responses (one row per response) and their codebook."""
+    """Anonymised responses (one row per response) and their codebook.
+
+    ``numeric`` names the question columns whose answers are numbers in every survey version
+    (ratings 1–5, integers): Parquet stores them as integers, other choice columns as
+    dictionary-encoded text.
+    """
 
     responses: pd.DataFrame
     codebook: pd.DataFrame
     value_labels: dict[str, dict[int, str]]
     variable_labels: dict[str, str]
     excluded: int
+    numeric: tuple[str, ...] = ()
 
 
 #: Columns describing each response, before the question columns.
@@ -122,9 +131,33 @@ def _stata_coding(columns: list[str]) -> tuple[dict[str, list[str]], dict[str, d
 
 
 
+def _numeric_columns(columns: list[str]) -> tuple[str, ...]:
+    """Question columns that are a rating or an integer in every survey version that asks them."""
+    types: dict[str, set[str]] = {}
+    for survey in catalog().all_versions():
+        for q in survey.questions:
+            types.setdefault(q.id, set()).add(q.type)
+    return tuple(c for c in columns if types.get(c) and types[c] <= {"rating", "integer"})
+
+
+def _option_order(columns: list[str]) -> dict[str, dict[str, int]]:
+    """Per question column, its option values' first position across survey versions (category order)."""
+    order: dict[str, dict[str, int]] = {}
+    for survey in sorted(catalog().all_versions(), key=lambda s: (s.slug, s.version)):
+        for q in survey.questions:
+            values = order.setdefault(q.id, {})
+            for o in q.options:
+                values.setdefault(o.value, len(values))
+    return {c: order.get(c, {}) for c in columns}
+
+
+def _categorical(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, categories=categories, validate=False)
+
+
 def build_response_export(date_from: date | None = None, date_to: date | None = None, *,
                           include_flagged: bool = False, commune_codes: list[str] | None = None,
-                          seed: int | None = None) -> ResponseExport:
+                          seed: int | None = None, progress: Progress = None) -> ResponseExport:
     """Anonymised responses of a period: no stored ids, hashes, times of day or free text.
 
     ``export_id`` numbers rows 1…N after a random shuffle within each day and commune: the
@@ -133,61 +166,111 @@ def build_response_export(date_from: date | None = None, date_to: date | None = 
     let two exports be joined. A per-export number only lets analysts cite rows.
 
     Built set-wise: the bridge reads responses and answers in two bulk reads; answers are
-    placed into the question columns by their row and column codes (a multiple-choice
-    answer's values joined with ``;`` in option position order).
+    placed into a grid of value codes by their row and column codes, and every text column
+    is a categorical (labels looked up once per category, never per cell). A multiple-choice
+    answer's values are joined with ``;`` in option position order. ``progress(done, total)``
+    is told the row count once the responses are read, and again after each step.
     """
     columns = _question_columns()
+
+    def rows_known(rows: int) -> None:
+        if progress is not None:
+            progress(0, rows)
+
     head, answers, excluded = response_export_frames(date_from, date_to, question_ids=columns,
-                                                     include_flagged=include_flagged, commune_codes=commune_codes)
-    local = head["submitted_at"].dt.tz_localize("UTC").dt.tz_convert(VIET_NAM).dt.tz_localize(None).dt.normalize()
+                                                     include_flagged=include_flagged, commune_codes=commune_codes,
+                                                     on_head=rows_known)
+    rows = len(head)
+    if progress is not None:
+        progress(rows // 3, rows)
+    stamps = head["submitted_at"].to_numpy()
+    days, day_values = pd.factorize(pd.DatetimeIndex(stamps).tz_localize("UTC").tz_convert(VIET_NAM)
+                                    .tz_localize(None).normalize())
+    commune = head["commune_code"].cat.codes.to_numpy()
     rng = np.random.default_rng(seed)
-    order = pd.DataFrame({"day": local, "commune": head["commune_code"].astype(str),
-                          "shuffle": rng.permutation(len(head))}).sort_values(["day", "commune", "shuffle"]).index
-    order = order.to_numpy()  # output row i is head row order[i]
+    shuffle = rng.permutation(rows)
+    # Day order, then commune code, then the shuffle; categories are not sorted, so rank them.
+    day_rank = np.argsort(np.argsort(day_values.to_numpy(), kind="stable"), kind="stable")
+    commune_rank = np.argsort(np.argsort(head["commune_code"].cat.categories.to_numpy(dtype=object),
+                                         kind="stable"), kind="stable")
+    order = np.lexsort((shuffle, commune_rank[commune], day_rank[days]))
     areas = {s.slug: s.service_area for s in catalog().all_versions()}
-    out = pd.DataFrame({
-        "export_id": np.arange(1, len(head) + 1, dtype=np.int64),
-        "survey": head["survey"].to_numpy()[order],
+    survey = head["survey"].cat
+    area_names = pd.Index(sorted({areas.get(slug) for slug in survey.categories if areas.get(slug) is not None}))
+    area_codes = np.array([area_names.get_loc(areas[slug]) if areas.get(slug) is not None else -1
+                           for slug in survey.categories] + [-1], dtype=np.int64)
+    day_dates = np.array([d.date() for d in day_values], dtype=object)
+    out = {
+        "export_id": np.arange(1, rows + 1, dtype=np.int64),
+        "survey": _take(head["survey"], order),
         "survey_version": head["survey_version"].to_numpy()[order],
-        "service_area": head["survey"].astype(object).map(areas).to_numpy()[order],
-        "commune_code": head["commune_code"].to_numpy()[order],
-        "commune_name": head["commune_name"].to_numpy()[order],
-        "mode": head["mode"].to_numpy()[order],
-        "lang": head["lang"].to_numpy()[order],
-        "submitted_date": local.dt.date.to_numpy()[order],
-        "flags": head["flags"].to_numpy()[order],
-    })
-    for name, cells in _answer_columns(answers, len(head), columns).items():
-        out[name] = cells[order]  # output row i is the response in head row order[i]
+        "service_area": _categorical(area_codes[survey.codes.to_numpy()][order], area_names),
+        "commune_code": _take(head["commune_code"], order),
+        "commune_name": _take(head["commune_name"], order),
+        "mode": _take(head["mode"], order),
+        "lang": _take(head["lang"], order),
+        "submitted_date": day_dates[days[order]],
+        "flags": _take(head["flags"], order),
+    }
+    out.update(_answer_columns(answers, rows, columns, order))
+    if progress is not None:
+        progress(2 * rows // 3, rows)
     _, value_labels, variable = _stata_coding(columns)
     variable_labels = {**RESPONSE_LABELS, **variable}
-    return ResponseExport(responses=out, codebook=codebook_frame(), value_labels=value_labels,
-                          variable_labels=variable_labels, excluded=excluded)
+    return ResponseExport(responses=pd.DataFrame(out, copy=False), codebook=codebook_frame(),
+                          value_labels=value_labels, variable_labels=variable_labels, excluded=excluded,
+                          numeric=_numeric_columns(columns))
 
 
-def _answer_columns(answers: pd.DataFrame, rows: int, columns: list[str]) -> dict[str, np.ndarray]:
-    """Per question column, an object array over the response rows: the value, or None.
+def _take(column: pd.Series, order: np.ndarray) -> pd.Categorical:
+    """A categorical column's rows in ``order``, still categorical (codes moved, labels untouched)."""
+    return _categorical(column.cat.codes.to_numpy()[order], column.cat.categories)
 
-    ``answers`` codes give each value's row (``response_id``) and column (``question_id``);
-    cells with several values (multiple choice: ``position`` > 0 somewhere in the cell) are
-    the only ones grouped, their values joined with ``;`` in position order.
+
+def _answer_columns(answers: pd.DataFrame, rows: int, columns: list[str],
+                    order: np.ndarray) -> dict[str, pd.Categorical]:
+    """Per question column, a categorical over the output rows (row i is head row ``order[i]``).
+
+    ``answers`` codes give each value's row (``response_id``) and column (``question_id``), so
+    one scatter into a (column × row) grid of value codes places every single value; cells
+    with several values (multiple choice: ``position`` > 0 somewhere in the cell) are the
+    only ones grouped, their values joined with ``;`` in position order and coded as extra
+    categories. Each column keeps only the categories it uses, in the survey's option order.
     """
     row = answers["response_id"].cat.codes.to_numpy(dtype=np.int64)
     col = answers["question_id"].cat.codes.to_numpy(dtype=np.int64)
     values = answers["value"].cat.categories.astype(object).to_numpy()
-    code = answers["value"].cat.codes.to_numpy()
-    cell = row * len(columns) + col
-    multi = np.isin(cell, np.unique(cell[answers["position"].to_numpy() > 0]))
-    grid = np.full((len(columns), rows), None, dtype=object)
+    code = answers["value"].cat.codes.to_numpy(dtype=np.int64)
+    position = answers["position"].to_numpy()
+    width = len(columns)
+    cell = row * width + col
+    several = position > 0
+    multi = np.isin(cell, cell[several]) if several.any() else np.zeros(len(cell), dtype=bool)
+    grid = np.full((width, rows), -1, dtype=np.int32)
     single = ~multi
-    grid[col[single], row[single]] = values[code[single]]
+    grid[col[single], row[single]] = code[single]
+    labels = values
     if multi.any():
-        several = pd.DataFrame({"cell": cell[multi], "position": answers["position"].to_numpy()[multi],
-                                "value": values[code[multi]]}).sort_values(["cell", "position"], kind="stable")
-        joined = several.groupby("cell", sort=False)["value"].agg(";".join)
+        joined = (pd.DataFrame({"cell": cell[multi], "position": position[multi], "value": values[code[multi]]})
+                  .sort_values(["cell", "position"], kind="stable")
+                  .groupby("cell", sort=False)["value"].agg(";".join))
+        combos, combo_labels = pd.factorize(joined.to_numpy(dtype=object))
         cells = joined.index.to_numpy()
-        grid[cells % len(columns), cells // len(columns)] = joined.to_numpy()
-    return {name: grid[j] for j, name in enumerate(columns)}
+        grid[cells % width, cells // width] = len(values) + combos
+        labels = np.concatenate([values, np.asarray(combo_labels, dtype=object)])
+    grid = grid[:, order]
+    option_order = _option_order(columns)
+    out = {}
+    for j, name in enumerate(columns):
+        codes = grid[j]
+        used = np.flatnonzero(np.bincount(codes + 1, minlength=len(labels) + 1)[1:])
+        known = option_order[name]
+        # Option values in the survey's order first, then any other value (joined choices) by text.
+        used = sorted(used, key=lambda k: (0, known[labels[k]]) if labels[k] in known else (1, labels[k]))
+        remap = np.full(len(labels) + 1, -1, dtype=np.int32)  # index -1 (no answer) stays -1
+        remap[used] = np.arange(len(used))
+        out[name] = _categorical(remap[codes], pd.Index(labels[used] if used else [], dtype=object))
+    return out
 
 
 def _stata_responses(export: ResponseExport) -> tuple[pd.DataFrame, dict[str, dict[int, str]]]:
@@ -209,7 +292,8 @@ def _readme(export: ResponseExport) -> list[list[Any]]:
 
 
 def write_response_file(export: ResponseExport, out: BinaryIO, fmt: str, *, progress: Progress = None) -> None:
-    """Write a built response export to ``out`` in ``fmt``; CSV leaves the codebook to :func:`write_codebook_csv`.
+    """Write a built response export to ``out`` in ``fmt``; the codebook of CSV and Parquet is
+    a separate file (:func:`write_codebook_csv`).
 
     Raises
     ------
@@ -219,7 +303,9 @@ def write_response_file(export: ResponseExport, out: BinaryIO, fmt: str, *, prog
     if fmt == "csv":
         write_csv(export.responses, out, progress=progress)
     elif fmt == "parquet":
-        write_parquet(export.responses, out, progress=progress,
+        questions = [c for c in export.responses.columns if c not in RESPONSE_COLUMNS]
+        kinds = {c: "integer" if c in export.numeric else "dictionary" for c in questions}
+        write_parquet(export.responses, out, progress=progress, kinds=kinds,
                       metadata={"feedback.excluded_low_quality": str(export.excluded)})
     elif fmt == "xlsx":
         write_xlsx([("responses", export.responses), ("codebook", export.codebook), ("README", _readme(export))],
@@ -237,9 +323,11 @@ def write_response_export(out: BinaryIO, fmt: str, *, date_from: date | None = N
                           progress: Progress = None) -> dict[str, Any]:
     """Build the anonymised response export of a period and write it to ``out``; for the job runner and CLI.
 
-    ``progress(rows_done, rows_total)`` counts responses written (XLSX: also the codebook's
-    rows), last with done == total. Returns ``{"rows": responses written, "excluded": low-quality
-    responses left out}``. A CSV's codebook is a separate file: :func:`write_codebook_csv`.
+    ``progress(rows_done, rows_total)`` counts responses built, then written (XLSX: also the
+    codebook's rows), scaled so that building takes the first :data:`BUILD_SHARE` of the total;
+    it is called once the responses are read, after each build step and per written chunk,
+    last with done == total. Returns ``{"rows": responses written, "excluded": low-quality
+    responses left out}``. The codebook of CSV and Parquet is a separate file: :func:`write_codebook_csv`.
 
     Raises
     ------
@@ -248,9 +336,27 @@ def write_response_export(out: BinaryIO, fmt: str, *, date_from: date | None = N
     """
     if fmt not in RESPONSE_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(RESPONSE_FORMATS)}")
-    export = build_response_export(date_from, date_to, include_flagged=include_flagged, commune_codes=commune_codes)
-    write_response_file(export, out, fmt, progress=progress)
+    share = BUILD_SHARE[fmt]
+    export = build_response_export(date_from, date_to, include_flagged=include_flagged, commune_codes=commune_codes,
+                                   progress=_scaled(progress, 0.0, share))
+    write_response_file(export, out, fmt, progress=_scaled(progress, share, 1.0))
     return {"rows": len(export.responses), "excluded": export.excluded}
+
+
+#: Share of a response export's progress bar that building the table takes (the rest is
+#: writing the file), roughly as the time splits at 100 k responses (benchmarks/export_speed.py).
+BUILD_SHARE = {"csv": 0.6, "parquet": 0.8, "xlsx": 0.1, "dta": 0.5}
+
+
+def _scaled(progress: Progress, low: float, high: float) -> Progress:
+    """``progress`` told the rows of one stage as the rows between ``low`` and ``high`` shares of the total."""
+    if progress is None:
+        return None
+
+    def report(done: int, total: int) -> None:
+        progress(total if high == 1.0 and done >= total else int(total * low + (high - low) * done), total)
+
+    return report
 
 
 def write_codebook_csv(out: BinaryIO) -> None:
@@ -259,11 +365,11 @@ def write_codebook_csv(out: BinaryIO) -> None:
 
 
 def response_bytes(export: ResponseExport, fmt: str) -> dict[str, bytes]:
-    """The response export in ``fmt``: file suffix -> bytes (CSV adds ``.codebook.csv``)."""
+    """The response export in ``fmt``: file suffix -> bytes (CSV and Parquet add ``.codebook.csv``)."""
     main = io.BytesIO()
     write_response_file(export, main, fmt)
     files = {"": main.getvalue()}
-    if fmt == "csv":
+    if fmt in CODEBOOK_FORMATS:
         codebook = io.BytesIO()
         write_csv(export.codebook, codebook)
         files[".codebook.csv"] = codebook.getvalue()
@@ -271,6 +377,6 @@ def response_bytes(export: ResponseExport, fmt: str) -> dict[str, bytes]:
 
 
 def codebook_csv_path(path: str | Path) -> Path:
-    """Where the codebook of a CSV export goes: ``<name>.codebook.csv`` next to it."""
+    """Where the codebook of a CSV or Parquet export goes: ``<name>.codebook.csv`` next to it."""
     path = Path(path)
     return path.with_name(path.stem + ".codebook.csv")

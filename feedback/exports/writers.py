@@ -9,6 +9,7 @@ given, is called as ``progress(rows_done, rows_total)`` once per chunk and last 
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 import json
 from collections.abc import Callable
@@ -50,16 +51,63 @@ def _report(progress: Progress, done: int, total: int) -> None:
 
 
 def write_csv(table: pd.DataFrame, out: BinaryIO, *, progress: Progress = None) -> None:
-    """UTF-8 CSV with a byte-order mark (so Excel shows Vietnamese right), written chunk by chunk."""
+    """UTF-8 CSV with a byte-order mark (so Excel shows Vietnamese right), written chunk by chunk.
+
+    Tables of text, categorical, integer and date columns (the response export) are written
+    from per-column field texts, each distinct value quoted once by the csv module as
+    ``DataFrame.to_csv`` would quote it; tables with floats or timestamps go through pandas.
+    """
     out.write(codecs.BOM_UTF8)
     total = len(table)
     out.write(table.iloc[:0].to_csv(index=False, lineterminator="\n").encode("utf-8"))
+    fields = _csv_fields(table) if len(table.columns) > 1 else None
     for start in range(0, total, CHUNK_ROWS):
-        chunk = table.iloc[start:start + CHUNK_ROWS]
-        out.write(chunk.to_csv(index=False, header=False, lineterminator="\n").encode("utf-8"))
+        if fields is None:
+            chunk = table.iloc[start:start + CHUNK_ROWS]
+            text = chunk.to_csv(index=False, header=False, lineterminator="\n")
+        else:
+            rows = zip(*(f[start:start + CHUNK_ROWS] for f in fields))
+            text = "\n".join(map(",".join, rows)) + "\n"
+        out.write(text.encode("utf-8"))
         _report(progress, min(start + CHUNK_ROWS, total), total)
     if total == 0:
         _report(progress, 0, 0)
+
+
+def _csv_quoted(values: list[Any]) -> list[str]:
+    """Each value as one CSV field, quoted as ``csv.writer`` (and so ``to_csv``) quotes it."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    quoted = []
+    for value in values:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([value, ""])  # a second field: a lone empty field would be written as ""
+        quoted.append(buffer.getvalue()[:-2])
+    return quoted
+
+
+def _csv_fields(table: pd.DataFrame) -> list[np.ndarray] | None:
+    """Per column, an object array of its CSV field texts; None if a column needs pandas' formatting."""
+    fields = []
+    for name in table.columns:
+        column = table[name]
+        dtype = column.dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            codes, labels = column.cat.codes.to_numpy(), list(column.cat.categories)
+        elif pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_extension_array_dtype(dtype):
+            fields.append(column.to_numpy().astype(str).astype(object))
+            continue
+        elif (dtype == object or pd.api.types.is_string_dtype(dtype)) and \
+                pd.api.types.infer_dtype(column, skipna=True) in ("string", "date", "empty"):
+            codes, uniques = pd.factorize(column, use_na_sentinel=True)
+            labels = list(uniques)
+        else:
+            return None
+        # ``to_csv`` writes missing as "" and other values as str(value), quoted when needed.
+        texts = np.array(_csv_quoted([v if isinstance(v, str) else str(v) for v in labels]) + [""], dtype=object)
+        fields.append(texts[codes])
+    return fields
 
 
 def _cells(column: pd.Series) -> list[Any]:
@@ -75,7 +123,9 @@ def _sheet_rows(book: Any, sheet: Any, table: pd.DataFrame, progress: Progress, 
     writers = []
     for index, name in enumerate(table.columns):
         dtype = table[name].dtype
-        if pd.api.types.is_bool_dtype(dtype):
+        if isinstance(dtype, pd.CategoricalDtype) and pd.api.types.infer_dtype(dtype.categories) in ("string", "empty"):
+            write = sheet.write_string
+        elif pd.api.types.is_bool_dtype(dtype):
             write = sheet.write_boolean
         elif pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
             write = sheet.write_number
@@ -149,10 +199,27 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _arrow_column(column: pd.Series):
-    """A column as an Arrow array: categoricals and text as plain strings, dates as date32."""
+def _arrow_column(column: pd.Series, kind: str | None = None):
+    """A column as an Arrow array: categoricals and text as plain strings, dates as date32.
+
+    ``kind`` ``"dictionary"`` keeps a categorical's categories as an Arrow dictionary (read
+    back as a categorical); ``"integer"`` turns a categorical of integer texts into int64,
+    or leaves it a dictionary if a category is not an integer.
+    """
     import pyarrow as pa
 
+    if kind is not None and isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        missing = codes < 0
+        categories = column.cat.categories.astype(object)
+        if kind == "integer":
+            numbers = pd.to_numeric(pd.Series(categories, dtype=object), errors="coerce")
+            texts = pd.Series(categories, dtype=object)
+            if numbers.notna().all() and (numbers.astype("int64").astype(str) == texts).all():
+                values = np.append(numbers.to_numpy(dtype=np.int64), 0)[codes]  # codes -1: masked
+                return pa.array(values, type=pa.int64(), mask=missing)
+        indices = pa.array(codes.astype(np.int32), type=pa.int32(), mask=missing)
+        return pa.DictionaryArray.from_arrays(indices, pa.array(list(categories), type=pa.string()))
     if isinstance(column.dtype, pd.CategoricalDtype):
         return pa.array(column, from_pandas=True).cast(pa.string())
     if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
@@ -162,15 +229,17 @@ def _arrow_column(column: pd.Series):
 
 
 def write_parquet(table: pd.DataFrame, out: BinaryIO, *, progress: Progress = None,
-                  metadata: dict[str, str] | None = None) -> None:
+                  metadata: dict[str, str] | None = None, kinds: dict[str, str] | None = None) -> None:
     """Parquet (zstd) in row groups of :data:`CHUNK_ROWS`; codes such as ``02647`` stay text.
 
-    ``metadata`` is stored as key/value metadata of the file (e.g. the period, the method).
+    ``metadata`` is stored as key/value metadata of the file (e.g. the period, the method);
+    ``kinds`` maps categorical columns to ``"dictionary"`` or ``"integer"`` (see :func:`_arrow_column`).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    arrow = pa.table({str(name): _arrow_column(table[name]) for name in table.columns})
+    kinds = kinds or {}
+    arrow = pa.table({str(name): _arrow_column(table[name], kinds.get(name)) for name in table.columns})
     if metadata:
         arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), **metadata})
     total = len(arrow)

@@ -35,7 +35,7 @@ def write_scores(out: BinaryIO, fmt: str, *, progress: Progress | None = None, *
 
 
 def write_responses(out: BinaryIO, fmt: str, *, progress: Progress | None = None, **options) -> dict:
-    """Write the anonymised responses to ``out`` (CSV without its codebook: see
+    """Write the anonymised responses to ``out`` (CSV and Parquet without their codebook: see
     ``write_codebook``); ``{"rows": int, "excluded": int}``. ValueError for a bad format or period,
     ``JobFailed("too_large")`` for more rows than an XLSX sheet holds."""
     from ..exports import write_response_export

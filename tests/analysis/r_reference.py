@@ -58,10 +58,10 @@ def r_missing() -> str | None:
     try:
         done = subprocess.run(
             [rscript, "-e", "suppressMessages({library(survey); library(metafor)})"],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True, text=True, timeout=120,  # a last resort: R starts slowly on a busy machine
         )
     except subprocess.TimeoutExpired:
-        return "Rscript did not load survey and metafor within 60 s"
+        return "Rscript did not load survey and metafor within 120 s"
     if done.returncode != 0:
         return f"R cannot load survey and metafor (run `make r`): {done.stderr.strip()[-500:]}"
     return None

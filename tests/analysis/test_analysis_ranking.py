@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from analysis import group_sizes, rank_and_group, rank_intervals
+from analysis.ranking import RANK_DRAWS, RANK_SEED
 
 
 @pytest.mark.parametrize(
@@ -68,3 +69,32 @@ def test_rank_intervals_reproducible_and_contain_clear_ranks():
 def test_rank_intervals_reject_missing_values():
     with pytest.raises(ValueError):
         rank_intervals([1.0, np.nan], [0.1, 0.1])
+
+
+def full_ranking_intervals(estimate, se, level, draws=RANK_DRAWS, seed=RANK_SEED):
+    """Rank intervals the direct way: every draw ranked by a stable argsort, then np.quantile."""
+    theta, sd = np.asarray(estimate, float), np.asarray(se, float)
+    sample = theta + sd * np.random.default_rng(seed).standard_normal((draws, theta.size))
+    order = np.argsort(-sample, axis=1, kind="stable")
+    ranks = np.empty((draws, theta.size))
+    np.put_along_axis(ranks, order, np.arange(1.0, theta.size + 1)[None, :].repeat(draws, 0), axis=1)
+    alpha = 1 - level
+    return (np.quantile(ranks, alpha / 2, axis=0, method="lower"),
+            np.quantile(ranks, 1 - alpha / 2, axis=0, method="higher"))
+
+
+@pytest.mark.parametrize("m", [1, 2, 9, 250])
+@pytest.mark.parametrize("level", [0.95, 0.8])
+@pytest.mark.parametrize("draws", [RANK_DRAWS, 7])
+def test_rank_intervals_equal_the_full_ranking_with_ties(m, level, draws):
+    # rank_intervals selects two order statistics instead of sorting every unit's ranks,
+    # and sorts stably only draws with a tie: same bounds, same seed, tie rule included
+    # (equal estimates with SE 0 tie in every draw; the earlier unit ranks first).
+    rng = np.random.default_rng(m)
+    estimate, se = rng.normal(5, 1, m), rng.uniform(0.01, 0.5, m)
+    if m > 2:
+        estimate[: m // 3], se[: m // 3] = 4.0, 0.0
+    low, high = rank_intervals(estimate, se, level=level, draws=draws)
+    expected = full_ranking_intervals(estimate, se, level, draws=draws)
+    np.testing.assert_array_equal(low, expected[0])
+    np.testing.assert_array_equal(high, expected[1])

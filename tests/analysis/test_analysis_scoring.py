@@ -613,3 +613,56 @@ def test_small_area_model_when_the_few_larger_communes_answered_alike():
     assert sub["p_eb"].notna().all() and sub["rank"].notna().all()
     # n-weighted variance of the six answers: mean 4/6, variance 2/9.
     assert table.attrs["sigma2"]["1.2"] == pytest.approx(2 / 9)
+
+
+def test_answer_order_does_not_change_the_table():
+    # Answers grouped by respondent take a run-length path to respondent values, others a
+    # bincount over all respondents; the domain sums work one sub-dimension at a time.
+    # Shuffled answers, the array API of estimate_domains and the blocks must all agree.
+    from analysis._inputs import prepare, subvalue_blocks
+    from analysis.domains import estimate_domain_blocks, estimate_domains
+    from analysis.scoring import _designs
+    from analysis.structures import get_structure
+
+    rng = np.random.default_rng(13)
+    n, codes = 600, ["00011", "00012", "00013", "00014"]
+    subs = ["1.1", "2.2", "6.1", "6.3", "8.2"]
+    respondents = pd.DataFrame({
+        "response_id": [f"r{i:04d}" for i in range(n)],
+        "commune": rng.choice(codes, n),
+        "sex": rng.choice(["female", "male"], n),
+        "age_band": rng.choice(["18-29", "30-44", "45-59", "60+"], n),
+        "ethnic_group": rng.choice(["kinh", "hmong", "tay"], n, p=[0.6, 0.3, 0.1]),
+    })
+    per = 4
+    scores = pd.DataFrame({
+        "response_id": np.repeat(respondents["response_id"].to_numpy(), per),
+        "subdimension": rng.choice(subs, n * per),
+        "score": rng.choice([0.0, 0.25, 0.5, 0.75, 1.0, np.nan], n * per),
+    })
+    margins = pd.concat([
+        margins_for(c, sex={"female": 500, "male": 480},
+                    age_band={"18-29": 300, "30-44": 280, "45-59": 250, "60+": 150},
+                    ethnic_group={"kinh": 600, "hmong": 300, "tay": 80})
+        for c in codes[:3]
+    ])
+    grouped = score_communes(scores, respondents, margins=margins)
+    shuffled = scores.sample(frac=1.0, random_state=4).reset_index(drop=True)
+    pd.testing.assert_frame_equal(grouped, score_communes(shuffled, respondents, margins=margins),
+                                  check_exact=True)
+
+    prepared = prepare(shuffled, respondents, structure=get_structure("current"))
+    designs = _designs(prepared, margins, min_cell=5, cap=5.0)
+    blocks = estimate_domain_blocks(designs, subvalue_blocks(prepared), n_subdimensions=28)
+    values = respondent_values(shuffled, respondents)
+    sub_index = pd.Index(get_structure("current").subdimensions)
+    order = rng.permutation(len(values))
+    rows = estimate_domains(
+        designs,
+        pd.Index(respondents["response_id"]).get_indexer(values["response_id"].astype(str))[order],
+        sub_index.get_indexer(values["subdimension"].astype(str))[order],
+        values["value"].to_numpy()[order],
+        n_subdimensions=28,
+    )
+    for name in ("n", "n_eff", "p", "variance", "within"):
+        np.testing.assert_allclose(getattr(rows, name), getattr(blocks, name), rtol=1e-12, equal_nan=True)
