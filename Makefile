@@ -73,9 +73,9 @@ db: $(VENV)/.installed-run translations
 		$(BIN)/flask import-margins docs/demo_margins_lao_cai.csv && \
 		$(BIN)/flask create-demo-users && touch instance/.demo-seeded; fi
 
-## run: serve the demo on http://127.0.0.1:$(PORT)
+## run: serve the demo on http://127.0.0.1:$(PORT); links and QR codes point there unless BASE_URL is set
 run: db
-	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+	BASE_URL="$${BASE_URL:-$${FLASK_BASE_URL:-http://127.0.0.1:$(PORT)}}" $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 ## test: the whole suite on SQLite, then on the local PostgreSQL (required in CI)
 test: test-sqlite test-postgres
@@ -92,6 +92,11 @@ test-postgres: install translations browser
 	else \
 		echo "SKIPPED: no PostgreSQL at 127.0.0.1:5432, so only SQLite was tested"; \
 	fi
+
+## screenshots: refresh the README's pictures in docs/screenshots (test runs write to build/screenshots)
+.PHONY: screenshots
+screenshots: install translations browser
+	SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest tests/browser
 
 ## messages: re-extract user-visible strings and update the Vietnamese catalog
 messages: install

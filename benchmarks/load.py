@@ -52,7 +52,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import aiohttp
 import sqlalchemy as sa
@@ -60,6 +60,10 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SHARED_PG_URL = "postgresql://postgres@127.0.0.1:5432/feedback_load"
+# Seconds allowed for a server or database to (re)start and answer, or a fault to be over: a
+# last resort only, as everything waits for readiness; generous for a busy 2-core machine,
+# where a gunicorn restart was seen to take 18–37 s.
+FAULT_DEADLINE = 120
 Log = Callable[[str], None]
 
 
@@ -168,12 +172,13 @@ class PrivatePostgres:
         return self
 
     def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.logfile), "-w", "-t", "60", "-o",
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.logfile), "-w", "-t", str(FAULT_DEADLINE), "-o",
                   f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c max_connections=200",
-                  "start", timeout=90)
+                  "start", timeout=FAULT_DEADLINE + 30)
 
     def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", str(FAULT_DEADLINE), "stop", check=False,
+                  timeout=FAULT_DEADLINE + 30)
 
     def destroy(self) -> None:
         if self.data.exists():
@@ -216,7 +221,7 @@ class Gunicorn:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60) -> None:
+    def start(self, timeout: float = FAULT_DEADLINE) -> None:
         cmd = [str(BIN / "gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
                "--backlog", "2048", "--timeout", "60", "wsgi:app"]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self.logfile, stderr=subprocess.STDOUT,
@@ -399,6 +404,9 @@ class LoadClients:
         self.rng = random.Random(seed)
         self.ledger = Ledger()
         self.outage = False
+        # While a fault is under way the clients go on past the planned end, so that what comes
+        # after it (a restarted server, a database back) meets load too, however slowly it comes.
+        self.fault_pending = False
         self.surveys: list[dict[str, Any]] = []
         self.places: dict[str, list[tuple[str, int | None]]] = {}
         self.ready: collections.deque[tuple[str, bytes, int]] = collections.deque()
@@ -464,15 +472,21 @@ class LoadClients:
             stats.errors += 1
             return None
 
+    def loading(self, until: float) -> bool:
+        """Whether the clients keep sending: until the planned end, or while a fault is pending
+        (never past ``FAULT_DEADLINE`` seconds after the planned end)."""
+        now = time.monotonic()
+        return now < until or (self.fault_pending and now < until + FAULT_DEADLINE)
+
     async def _submitter(self, session: aiohttp.ClientSession, stats: Stats, flaky: bool, until: float) -> None:
-        while time.monotonic() < until:
+        while self.loading(until):
             response_id, body, rows = self.next_body()
             self.ledger.sent[response_id] = rows
             # A steady client sends once (a failure just loses that attempt, as a closed browser
             # tab would); a flaky phone sends twice and resends the same body after a failure.
             attempts = 0
             acked_sends = 0
-            while time.monotonic() < until + (5 if flaky else 0):
+            while self.loading(until + (5 if flaky else 0)):
                 status = await self._request(session, stats, "POST", "/api/v1/responses", body)
                 attempts += 1
                 if status is not None and 200 <= status < 300:
@@ -503,12 +517,19 @@ class LoadClients:
             else:
                 tasks = [self._reader(session, stats, until) for _ in range(self.clients)]
             if fault is not None:
-                tasks.append(fault())
+                tasks.append(self._pending(fault()))
             await asyncio.gather(*tasks)
             stats.seconds = time.monotonic() - start
             stats.client_cpu = time.process_time() - cpu_start
             stats.machine_cpu = machine_cpu_seconds() - machine_start
         return stats
+
+    async def _pending(self, fault: Awaitable[Any]) -> None:
+        self.fault_pending = True
+        try:
+            await fault
+        finally:
+            self.fault_pending = False
 
 
 # --------------------------------------------------------------------------- the database check
@@ -603,8 +624,12 @@ def default_workers() -> int:
 
 def run(db: str = "sqlite", duration: float = 60, clients: int = 100, workers: int | None = None,
         retry_share: float = 0.2, fault: str = "none", trivial_duration: float | None = None,
-        pg_url: str = SHARED_PG_URL, rounds: int = 3, log: Log = print) -> Report:
-    """Prepare a database, serve it with gunicorn, load it (with an optional fault), check it."""
+        pg_url: str = SHARED_PG_URL, rounds: int = 3, down: float = 0.0, log: Log = print) -> Report:
+    """Prepare a database, serve it with gunicorn, load it (with an optional fault), check it.
+
+    ``down``: seconds a killed server stays down before it is started again (``fault="kill"``),
+    a slow restart such as a busy machine gives.
+    """
     if fault not in ("none", "kill", "pg-stop"):
         raise ValueError(f"unknown fault {fault!r}")
     if db not in ("sqlite", "postgres"):
@@ -637,7 +662,7 @@ def run(db: str = "sqlite", duration: float = 60, clients: int = 100, workers: i
         notes: dict[str, Any] = {}
         fault_task = None
         if fault == "kill":
-            fault_task = lambda: _kill_and_restart(server, clients_, duration * 0.4, notes, log)  # noqa: E731
+            fault_task = lambda: _kill_and_restart(server, clients_, duration * 0.4, notes, log, down=down)  # noqa: E731
         elif fault == "pg-stop":
             fault_task = lambda: _stop_postgres(private, clients_, server.base, duration * 0.3,  # noqa: E731
                                                 min(10.0, duration * 0.3), notes, log)
@@ -683,15 +708,29 @@ def _measured(server: Gunicorn, clients: LoadClients, phase: str, seconds: float
     return stats
 
 
-async def _kill_and_restart(server: Gunicorn, clients: LoadClients, after: float, notes: dict, log: Log) -> None:
+async def _kill_and_restart(server: Gunicorn, clients: LoadClients, after: float, notes: dict, log: Log,
+                            down: float = 0.0) -> None:
     await asyncio.sleep(after)
+    await _until_acknowledged(clients, 0)  # the server took load before it dies, however slow the machine
     pid = server.proc.pid
     server.kill()
     notes["acknowledged_before_kill"] = len(clients.ledger.acknowledged)
     killed = time.monotonic()
-    log(f"SIGKILL gunicorn master {pid} and its workers at t={after:.1f}s; restarting on port {server.port}")
+    log(f"SIGKILL gunicorn master {pid} and its workers at t={after:.1f}s; restarting on port {server.port}"
+        + (f" after {down:.1f} s down" if down else ""))
+    await asyncio.sleep(down)
     await asyncio.to_thread(server.start)
     notes.update({"killed_at_s": round(after, 1), "restart_s": round(time.monotonic() - killed, 2)})
+    # The fault is over once the restarted server has acknowledged a submission (the clients
+    # go on meanwhile, past the planned end if need be).
+    await _until_acknowledged(clients, len(clients.ledger.acknowledged))
+
+
+async def _until_acknowledged(clients: LoadClients, count: int) -> None:
+    """Wait until more than ``count`` submissions are acknowledged (``FAULT_DEADLINE`` at most)."""
+    deadline = time.monotonic() + FAULT_DEADLINE
+    while len(clients.ledger.acknowledged) <= count and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
 
 
 async def _stop_postgres(pg: PrivatePostgres, clients: LoadClients, base: str, after: float, outage: float,
@@ -711,7 +750,7 @@ async def _stop_postgres(pg: PrivatePostgres, clients: LoadClients, base: str, a
     restarted = time.monotonic()
     # Recovery: the first acknowledged submission after the restart, same gunicorn, no restart.
     recovered = None
-    while time.monotonic() - restarted < 60:
+    while time.monotonic() - restarted < FAULT_DEADLINE:
         status = await asyncio.to_thread(_probe_status, clients, base)
         if status is not None and 200 <= status < 300:
             recovered = time.monotonic() - restarted
@@ -730,7 +769,7 @@ def _probe_status(clients: LoadClients, base: str) -> int | None:
     req = urllib.request.Request(base + "/api/v1/responses", data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"}, method="POST")
     try:
-        with urllib.request.urlopen(req, timeout=15) as r:
+        with urllib.request.urlopen(req, timeout=60) as r:  # a slow answer is still an answer
             status = r.status
     except urllib.error.HTTPError as e:
         status = e.code
@@ -789,13 +828,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help=f"gunicorn workers (default 2×cores = {default_workers()})")
     parser.add_argument("--retry-share", type=float, default=0.2, help="share of flaky clients that resend (default 0.2)")
     parser.add_argument("--fault", choices=["none", "kill", "pg-stop"], default="none")
+    parser.add_argument("--down", type=float, default=0.0,
+                        help="seconds a killed gunicorn stays down before its restart (--fault kill; default 0)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="blocks the trivial and submission phases alternate in (default 3; 1 with a fault)")
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     args = parser.parse_args(argv)
     report = run(db=args.db, duration=args.duration, clients=args.clients, workers=args.workers,
                  retry_share=args.retry_share, fault=args.fault, trivial_duration=args.trivial_duration,
-                 pg_url=args.pg_url, rounds=args.rounds)
+                 pg_url=args.pg_url, rounds=args.rounds, down=args.down)
     print(table(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report.as_dict(), indent=2) + "\n")

@@ -13,7 +13,17 @@ from .extensions import db
 RETRY_AFTER_SECONDS = 10
 
 
+STAFF_PREFIXES = ("/officer", "/analyst")
+
+
+def _staff_page() -> bool:
+    """A request for a staff page (officers, analysts, admins), matched or not."""
+    return request.blueprint in ("officer", "analyst") or request.path.startswith(STAFF_PREFIXES)
+
+
 def _describe(error: HTTPException) -> str:
+    if _staff_page() and error.code in (403, 404):
+        return _("This page does not exist, or it is about a commune or province you do not look after.")
     texts = {
         400: _("The request could not be read."),
         403: _("You do not have access to this page."),
@@ -38,7 +48,8 @@ def handle_http_error(error: HTTPException):
         # A limited survey submission: hand the answers back with a resend button.
         return render_template("errors/unavailable.html", message=_describe(error), fields=fields,
                                staff_form=request.blueprint != "citizen"), 429, headers
-    return render_template("errors/error.html", code=error.code, message=_describe(error)), error.code, headers
+    return render_template("errors/error.html", code=error.code, message=_describe(error),
+                           staff=_staff_page()), error.code, headers
 
 
 # Survey forms typed in by staff (paper questionnaires); every citizen form is a survey form.

@@ -389,7 +389,7 @@ def test_production_starts_with_safe_settings():
     assert not app.debug and app.config["SESSION_COOKIE_SECURE"]
 
 
-def _run(args, tmp_path, timeout=60, **env):
+def _run(args, tmp_path, timeout=120, **env):
     base = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_") and k not in ("SECRET_KEY", "BASE_URL")}
     env = {**base, "FLASK_ENV_NAME": "production", "SECRET_KEY": GOOD_KEY, "BASE_URL": "https://feedback.laocai.vn",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite'}", **env}

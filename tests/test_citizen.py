@@ -179,6 +179,29 @@ def test_thanks_page_explains_what_happens(client):
     assert "Cảm ơn" in html and "Sở Nội vụ" in html
 
 
+def _chosen_commune(html: str) -> list[str]:
+    return re.findall(r'<option value="(\d{5})" selected>', html)
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_answer_about_another_service_keeps_the_commune_and_language(client, lang):
+    html = client.get(f"/thanks/04465?lang={lang}").get_data(as_text=True)
+    link = unescape(re.search(r'<a class="btn alt" href="([^"]+)"', html)[1])
+    assert "commune=04465" in link
+    client.delete_cookie("session")  # the link alone carries the choice, without the session
+    landing = client.get(link).get_data(as_text=True)
+    assert _chosen_commune(landing) == ["04465"]
+    assert f'<html lang="{lang}">' in landing
+
+
+def test_a_landing_page_without_a_service_chosen_keeps_the_commune(client):
+    r = client.get("/start?commune=04465")
+    assert r.status_code == 302 and "missing=1" in r.location
+    html = client.get(r.location).get_data(as_text=True)
+    assert _chosen_commune(html) == ["04465"] and 'role="alert"' in html
+    assert _chosen_commune(client.get("/?commune=99999").get_data(as_text=True)) == []
+
+
 def test_largest_survey_page_is_under_30_kb_gzipped(client):
     """HTML + CSS + JS of the heaviest survey page, gzip-compressed as served over 3G."""
     with client.get("/static/survey.js") as r:

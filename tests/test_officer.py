@@ -58,7 +58,9 @@ FOREIGN_ROUTES = [
     ("POST", "officer.create_point", "/officer/c/{commune}/points"),
     ("GET", "officer.point", "/officer/points/{point}"),
     ("POST", "officer.point", "/officer/points/{point}"),
+    ("GET", "officer.retire_point", "/officer/points/{point}/retire"),
     ("POST", "officer.retire_point", "/officer/points/{point}/retire"),
+    ("POST", "officer.reactivate_point", "/officer/points/{point}/reactivate"),
     ("POST", "officer.reissue_token", "/officer/points/{point}/reissue"),
     ("GET", "officer.point_poster", "/officer/points/{point}/poster.pdf"),
     ("GET", "officer.point_poster", "/officer/points/{point}/poster.pdf?size=a6"),
@@ -333,9 +335,10 @@ def test_admin_manages_users_and_reads_audit_log(app, client, auth, users):
                                                                  "role": "officer", "communes": [OWN_COMMUNE]})
     with app.app_context():
         assert db.session.get(User, users["admin"]["id"]).role == "admin"
-    html = client.get("/officer/audit").get_data(as_text=True)
-    assert "user_created" in html and "user_changed" in html and "admin@laocai.test" in html
-    assert "user_changed" in client.get("/officer/audit?action=user_changed").get_data(as_text=True)
+    html = client.get("/officer/audit?lang=en").get_data(as_text=True)
+    assert ">Account created</td>" in html and ">Account changed</td>" in html and "admin@laocai.test" in html
+    changed = client.get("/officer/audit?action=user_changed&lang=en").get_data(as_text=True)
+    assert ">Account changed</td>" in changed and ">Account created</td>" not in changed
     auth.logout()
     auth.login("new@khaomang.test", "long enough pw")
     assert client.get("/officer/audit").status_code == 403
@@ -373,3 +376,79 @@ def test_every_int_route_refuses_a_number_beyond_the_database(app, client, auth,
         tried += 1
         assert client.get(url).status_code == 404, url
     assert tried >= 1
+
+
+# --- Retiring asks first and can be undone; the audit log speaks the reader's language ------------
+
+
+def test_retiring_asks_for_confirmation_and_can_be_undone(app, client, auth, users):
+    point = _add_point(app, OWN_COMMUNE, name="Trạm Y tế Khao Mang")
+    auth.login("officer@khaomang.test")
+    page = client.get(f"/officer/points/{point['id']}?lang=en").get_data(as_text=True)
+    assert f'href="/officer/points/{point["id"]}/retire"' in page  # a link to a question, not a one-click form
+    assert f'action="/officer/points/{point["id"]}/retire"' not in page
+    confirm = client.get(f"/officer/points/{point['id']}/retire?lang=vi")
+    html = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and "Trạm Y tế Khao Mang" in html and "Yes, retire it" not in html
+    assert f'action="/officer/points/{point["id"]}/retire"' in html and f'href="/officer/points/{point["id"]}"' in html
+    with app.app_context():
+        assert db.session.get(ServicePoint, point["id"]).active  # looking at the question changes nothing
+    token = hidden_fields(html)["csrf_token"]
+    assert client.post(f"/officer/points/{point['id']}/retire", data={"csrf_token": token}).status_code == 302
+    assert client.get(f"/s/{point['token']}").status_code == 410
+    retired = client.get(f"/officer/points/{point['id']}?lang=en").get_data(as_text=True)
+    assert f'action="/officer/points/{point["id"]}/reactivate"' in retired and "Put this service point back in use" in retired
+    assert client.post(f"/officer/points/{point['id']}/reactivate", data={}).status_code == 400  # CSRF
+    assert client.post(f"/officer/points/{point['id']}/reactivate", data={"csrf_token": token}).status_code == 302
+    with app.app_context():
+        again = db.session.get(ServicePoint, point["id"])
+        assert again.active and again.retired_at is None and again.token == point["token"]
+    assert client.get(f"/s/{point['token']}").status_code == 200  # the old posters work again
+    assert _actions(app) == ["point_retired", "point_reactivated"]
+
+
+def test_only_editors_of_the_commune_retire_or_reactivate(app, client, auth, users, other):
+    auth.login("officer@khaomang.test")
+    token = csrf_token(client, f"/officer/c/{OWN_COMMUNE}")
+    for url in (f"/officer/points/{other['point']['id']}/retire", f"/officer/points/{other['point']['id']}/reactivate"):
+        assert client.post(url, data={"csrf_token": token}).status_code in (403, 404)
+    assert client.get(f"/officer/points/{other['point']['id']}/retire").status_code in (403, 404)
+    with app.app_context():
+        assert db.session.get(ServicePoint, other["point"]["id"]).active
+
+
+def test_audit_log_names_actions_and_details_in_the_readers_language(app, client, auth, users):
+    auth.login("nobody@laocai.test", "wrong password")  # a failed web log-in, not the command line
+    point = _add_point(app, OWN_COMMUNE)
+    auth.login("admin@laocai.test")
+    token = csrf_token(client, f"/officer/points/{point['id']}")
+    client.post(f"/officer/points/{point['id']}/retire", data={"csrf_token": token})
+    client.get(f"/officer/points/{point['id']}/poster.pdf")  # retired: 404, nothing printed
+    client.post(f"/officer/points/{point['id']}/reactivate", data={"csrf_token": token})
+    client.get(f"/officer/points/{point['id']}/poster.pdf?size=a6")
+    vi = client.get("/officer/audit?lang=vi").get_data(as_text=True)
+    rows = re.findall(r"<tr><td>.*?</tr>", vi, flags=re.S)
+    text = " ".join(re.sub(r"<[^>]+>", " ", unescape(r)) for r in rows)
+    for code in ("login_failed", "point_retired", "point_reactivated", "posters_printed", "size", "pages"):
+        assert re.search(rf"\b{code}\b", text) is None, code
+    assert "Đăng nhập không thành công" in text and "khách trên web" in text and "dòng lệnh" not in text
+    assert "a6" in text
+    en = client.get("/officer/audit?lang=en").get_data(as_text=True)
+    assert "Failed log-in" in en and "web visitor (not logged in)" in en and "Service point back in use" in en
+    assert "pages: 1; size: a6" in en and f"service point {point['id']}: " in en
+    assert f"điểm phục vụ {point['id']}: " in vi
+    assert '<option value="login_failed">' in en  # the filter still sends the stored code
+    assert "Failed log-in" in client.get("/officer/audit?action=login_failed&lang=en").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_staff_get_a_staff_message_for_pages_they_cannot_see(app, client, auth, users, other, lang):
+    auth.login("officer@khaomang.test")
+    citizen_text = {"vi": "quét mã trên áp phích", "en": "scanned a poster"}[lang]
+    for url in (f"/officer/c/{OTHER_COMMUNE}", f"/officer/points/{other['point']['id']}", "/officer/no-such-page",
+                f"/analyst/c/{OTHER_COMMUNE}"):
+        r = client.get(f"{url}?lang={lang}")
+        html = r.get_data(as_text=True)
+        assert r.status_code in (403, 404) and citizen_text not in html, url
+        assert 'href="/officer/"' in html, url
+    assert "scanned a poster" in client.get("/s/no-such-token?lang=en").get_data(as_text=True)

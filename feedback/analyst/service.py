@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from analysis.structures import DIMENSION_NAMES, PLAN_TARGETS, get_structure
 
+from ..places import name_key
 from ..score_cache import ScoreTables, cached_score_tables, score_tables, scope_responses
 
 if TYPE_CHECKING:  # pandas and the exports load with the first page that needs them
@@ -239,7 +240,9 @@ def province_ranking(period: Period, code: str, *, province_code: str = "15", st
     excluded = int(tables.communes.attrs.get("excluded", 0))
     table, province, respondents = _bare(tables.communes), _bare(tables.province), tables.respondents
     rows = table[(table["level"] == level) & (table["code"] == code)]
-    rows = rows.sort_values(["rank", "commune_name"], na_position="last", kind="stable")
+    # Ties, and communes without a rank, in Vietnamese alphabetical order of their names.
+    rows = rows.sort_values(["rank", "commune_name"], na_position="last", kind="stable",
+                            key=lambda col: col.map(name_key) if col.name == "commune_name" else col)
     prov = {k: _clean(v) for k, v in province[province["code"] == code].iloc[0].to_dict().items()}
     if level == "subdimension":
         k = st.k(st.dimension_of(code))

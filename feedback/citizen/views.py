@@ -31,6 +31,7 @@ def index():
         communes=province_communes(province),
         surveys=catalog().all_current(),
         error=request.args.get("missing") == "1",
+        chosen=request.args.get("commune", ""),  # kept from the thank-you page or a form sent half-filled
     )
 
 
@@ -40,7 +41,7 @@ def start():
     commune = db.session.get(Commune, request.args.get("commune", ""))
     survey = catalog().current(request.args.get("survey", ""))
     if commune is None or survey is None:
-        return redirect(url_for(".index", missing=1))
+        return redirect(url_for(".index", missing=1, commune=commune.code if commune else None))
     point = active_point(commune.code, survey.service_area)
     if point is not None:
         return redirect(url_for(".poster", token=point.token))
@@ -77,12 +78,13 @@ def poster(token: str):
     gone = "poster_retired" if not point.active else "poster_replaced" if point.token != token else None
     if gone is None or (state is not None and state.point_id == point.id and _in_grace(state)):
         return survey_page(catalog().for_area(point.service_area), point.commune, point)
+    # A retired point may have a sibling of the same service in use; a re-issued link never
+    # leads to the point's new link (it was re-issued because the old one was misused).
+    other = active_point(point.commune_code, point.service_area) if gone == "poster_retired" else None
     if request.method == "GET":
         survey = catalog().for_area(point.service_area)
-        current = active_point(point.commune_code, point.service_area)
-        return render_template("citizen/retired.html", point=point, survey=survey, current=current), 410
-    current = (catalog().for_area(point.service_area), point.commune,
-               active_point(point.commune_code, point.service_area))
+        return render_template("citizen/retired.html", point=point, survey=survey, other=other, gone=gone), 410
+    current = (catalog().for_area(point.service_area), point.commune, other)
     if state is not None and state.point_id != point.id:  # a form of another page sent here
         return _send_elsewhere(state, _home(state) or current, "wrong_survey", 409)
     return _send_elsewhere(state, current, gone, 410)

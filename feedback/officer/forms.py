@@ -13,6 +13,11 @@ from ..forms import clean_line, no_control_characters
 from ..models import ROLES
 
 
+#: What the stored roles are called on the pages.
+ROLE_LABELS = {"admin": lazy_gettext("administrator"), "officer": lazy_gettext("commune officer"),
+               "analyst": lazy_gettext("analyst")}
+
+
 class ServicePointForm(FlaskForm):
     """A new service point: its name and service area."""
 
@@ -36,7 +41,7 @@ class UserForm(FlaskForm):
     """Create or change a staff account."""
 
     email = EmailField(lazy_gettext("E-mail"), validators=[DataRequired(), Length(max=254)])
-    role = SelectField(lazy_gettext("Role"), choices=[SelectChoice(r) for r in ROLES])
+    role = SelectField(lazy_gettext("Role"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
     communes = SelectMultipleField(lazy_gettext("Communes (officers)"), choices=[])
     # Choices are set per request: a national admin's provinces, a province admin's own only.
     province = SelectField(lazy_gettext("Province (admins and analysts; none: national)"), choices=[], default="")

@@ -23,11 +23,11 @@ from ..extensions import db
 from ..forms import fresh_state, new_state, read_state, survey_form_class
 from ..messages import messages_by_question, problem_message
 from ..models import SERVICE_AREAS, Response, ServicePoint, User, new_token, utcnow
-from ..places import province_communes
+from ..places import province_communes, sorted_by_name
 from ..posters import SIZES, poster_link, poster_points, posters_pdf
 from ..responses import receive_web
 from . import bp
-from .forms import ActionForm, RenameForm, ServicePointForm, UserForm
+from .forms import ROLE_LABELS, ActionForm, RenameForm, ServicePointForm, UserForm
 from .queries import LOCAL_OFFSET, counts_by, daily_counts, latest_comments
 
 
@@ -82,9 +82,8 @@ def index():
 def commune(code: str):
     """A commune's dashboard: counts per service point and survey, daily chart, comments."""
     commune = commune_or_404(code)
-    points = db.session.execute(
-        db.select(ServicePoint).filter_by(commune_code=code).order_by(ServicePoint.active.desc(), ServicePoint.id)
-    ).scalars().all()
+    points = sorted_by_name(db.session.execute(db.select(ServicePoint).filter_by(commune_code=code)).scalars())
+    points.sort(key=lambda p: not p.active)  # stable: active points first, each group by name
     form = ServicePointForm()
     form.service_area.choices = _area_choices()
     return render_template(
@@ -138,17 +137,39 @@ def point(point_id: int):
     )
 
 
-@bp.post("/points/<int:point_id>/retire")
+@bp.route("/points/<int:point_id>/retire", methods=["GET", "POST"])
 def retire_point(point_id: int):
-    """Retire a service point: its poster shows the "no longer in use" page; history stays."""
+    """Retire a service point after a confirmation page: its poster shows the "no longer in use"
+    page; history stays, and it can be re-activated."""
     point = point_or_404(point_id)
     editor_required()
-    if ActionForm().validate() and point.active:
+    form = ActionForm()
+    if request.method == "GET" or not point.active:
+        if not point.active:
+            return redirect(url_for(".point", point_id=point.id))
+        return render_template("officer/retire.html", point=point, action=form,
+                               link=poster_link(current_app.config["BASE_URL"], point.token))
+    if form.validate():
         point.active = False
         point.retired_at = utcnow()
         audit.record("point_retired", target=f"service point {point.id}: {point.name}", commune_code=point.commune_code)
         db.session.commit()
-        flash(_("Service point retired. Its answers are kept."))
+        flash(_("Service point retired. Its answers are kept. You can re-activate it below."))
+    return redirect(url_for(".point", point_id=point.id))
+
+
+@bp.post("/points/<int:point_id>/reactivate")
+def reactivate_point(point_id: int):
+    """Put a retired service point back in use: its poster link works again."""
+    point = point_or_404(point_id)
+    editor_required()
+    if ActionForm().validate() and not point.active:
+        point.active = True
+        point.retired_at = None
+        audit.record("point_reactivated", target=f"service point {point.id}: {point.name}",
+                     commune_code=point.commune_code)
+        db.session.commit()
+        flash(_("Service point back in use: its posters work again."))
     return redirect(url_for(".point", point_id=point.id))
 
 
@@ -390,7 +411,14 @@ def audit_log():
         abort(404)  # beyond any audit log; a number the database cannot hold would be a 500
     events = audit.latest_events(page, action=request.args.get("action") or None,
                                  province_code=staff_province(current_user))
-    return render_template("officer/audit.html", events=events, actions=audit.ACTIONS)
+    return render_template("officer/audit.html", events=events, actions=audit.ACTION_LABELS,
+                           who=audit.actor_label, describe=audit.describe, target=audit.target_label)
+
+
+@bp.app_template_filter("role_label")
+def role_label(role: str) -> str:
+    """A stored role ("officer") as the pages call it, in the reader's language."""
+    return str(ROLE_LABELS.get(role, role))
 
 
 @bp.app_template_filter("localtime")

@@ -113,4 +113,12 @@
   try { saved = localStorage.getItem(key); } catch (e) { /* private mode */ }
   if (saved) { restore(saved); kept.hidden = false; }
   refresh();
+  // A page sent back with errors (or moved answers) replaces this one where it was scrolled to:
+  // bring its summary to the top and give it focus, so that it is seen and read out first.
+  var summary = document.getElementById("errors") || document.getElementById("moved");
+  if (summary && !saved) {
+    window.scrollTo(0, 0);
+    summary.focus({ preventScroll: true });
+    summary.scrollIntoView({ block: "start" });
+  }
 })();

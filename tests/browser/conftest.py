@@ -14,8 +14,14 @@ from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / ".browser/node_modules/axe-core/axe.min.js"
-SCREENSHOTS = ROOT / "docs/screenshots"
+# Pictures go to an ignored folder, so a test run leaves the work tree clean; `make screenshots`
+# sets SCREENSHOTS_DIR=docs/screenshots to refresh the README's pictures on purpose.
+SCREENSHOTS_DEFAULT = ROOT / "build/screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Milliseconds any page action, navigation or expectation may take: the tests wait for what
+# they look for, so this deadline is a last resort, generous for a busy 2-core machine
+# (Playwright's defaults are 30 s, and 5 s for `expect`).
+DEADLINE_MS = 120_000
 # Flags that keep Chromium off the network beyond localhost (this machine has no internet).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -38,8 +44,9 @@ def browser():
         if os.environ.get("CI"):
             pytest.fail(f"browser tests cannot be skipped in CI: {reason}")
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=DEADLINE_MS)
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
@@ -58,31 +65,35 @@ def live_server(app):
     server.server_close()
 
 
+def new_page(browser, **options):
+    """A page in a context of its own, with the suite's deadline for every wait."""
+    context = browser.new_context(**options)
+    context.set_default_timeout(DEADLINE_MS)
+    return context.new_page()
+
+
 @pytest.fixture
 def phone(browser):
     """A 360 × 640 touch phone."""
-    context = browser.new_context(viewport={"width": 360, "height": 640}, has_touch=True, is_mobile=True,
-                                  device_scale_factor=2)
-    page = context.new_page()
+    page = new_page(browser, viewport={"width": 360, "height": 640}, has_touch=True, is_mobile=True,
+                    device_scale_factor=2)
     yield page
-    context.close()
+    page.context.close()
 
 
 @pytest.fixture
 def phone_without_js(browser):
-    context = browser.new_context(viewport={"width": 360, "height": 640}, has_touch=True, is_mobile=True,
-                                  java_script_enabled=False)
-    page = context.new_page()
+    page = new_page(browser, viewport={"width": 360, "height": 640}, has_touch=True, is_mobile=True,
+                    java_script_enabled=False)
     yield page
-    context.close()
+    page.context.close()
 
 
 @pytest.fixture
 def desktop(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    page = context.new_page()
+    page = new_page(browser, viewport={"width": 1280, "height": 900}, accept_downloads=True)
     yield page
-    context.close()
+    page.context.close()
 
 
 def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:
@@ -103,8 +114,17 @@ def assert_accessible(page) -> None:
     assert not violations, json.dumps(violations, indent=1)
 
 
-def screenshot(page, name: str) -> None:
-    """Save a picture for the README (docs/screenshots/<name>.png)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def screenshot_path(name: str) -> Path:
+    """Where the picture ``name`` goes: ``$SCREENSHOTS_DIR/<name>.png``, by default in build/screenshots."""
+    folder = Path(os.environ.get("SCREENSHOTS_DIR") or SCREENSHOTS_DEFAULT)
+    folder = folder if folder.is_absolute() else ROOT / folder
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.png"
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a picture of the page (for the README with `make screenshots`); returns its path."""
+    path = screenshot_path(name)
     # A phone picture shows the first screen, as the citizen sees it; desktop pages in full.
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=page.viewport_size["width"] > 600)
+    page.screenshot(path=str(path), full_page=page.viewport_size["width"] > 600)
+    return path

@@ -8,7 +8,7 @@ from feedback.extensions import db
 from feedback.models import Response
 
 from ..conftest import PASSWORD, count
-from .conftest import SCREENSHOTS, assert_accessible, screenshot
+from .conftest import assert_accessible, screenshot, screenshot_path
 
 
 def _log_in(page, base, email):
@@ -35,12 +35,12 @@ def test_officer_dashboard_poster_and_paper_entry(app, runner, live_server, desk
     screenshot(page, "officer-dashboard")
 
     # Open the health station, download its poster and keep a picture of it.
-    page.locator("a[href*='/officer/points/']").first.click()
+    page.locator("a[href*='/officer/points/']", has_text="Trạm Y tế").click()  # points are listed by name
     href = page.locator("a[href$='/poster.pdf']").first.get_attribute("href")
     poster = page.request.get(live_server + href)  # with the officer's session, as the browser would
     assert poster.ok and poster.headers["content-type"] == "application/pdf"
     pdf = pypdfium2.PdfDocument(poster.body())
-    pdf[0].render(scale=0.6).to_pil().save(SCREENSHOTS / "poster-a4.png")
+    pdf[0].render(scale=0.6).to_pil().save(screenshot_path("poster-a4"))
     assert len(pdf) == 1
 
     # Type in a paper form.
@@ -78,7 +78,7 @@ def test_analyst_pages_and_export_download(app, runner, live_server, desktop, us
     form.locator("button[type=submit]").click()
     page.wait_for_url("**/analyst/exports/*")
     link = page.locator("a[href$='/download']")
-    link.wait_for(timeout=120_000)  # the page polls and shows the link once the file is ready
+    link.wait_for()  # the page polls and shows the link once the file is ready
     with page.expect_download() as download:
         link.click()
     with open(download.value.path(), encoding="utf-8-sig") as f:

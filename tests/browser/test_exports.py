@@ -10,16 +10,15 @@ from feedback.extensions import db
 from feedback.jobs.store import ProgressWriter, finish
 from feedback.models import Job
 
-from .conftest import assert_accessible, screenshot
+from .conftest import assert_accessible, new_page, screenshot
 from .test_desktop import _log_in
 
 
 @pytest.fixture
 def desktop_without_js(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=False)
-    page = context.new_page()
+    page = new_page(browser, viewport={"width": 1280, "height": 900}, java_script_enabled=False)
     yield page
-    context.close()
+    page.context.close()
 
 
 def _running_job(app, user_id: int) -> str:
@@ -53,14 +52,14 @@ def test_the_progress_page_follows_the_job_to_its_download(app, live_server, use
     assert page.locator("progress").count() == 1
     _advance(app, job_id, 250, 1000)
     # JavaScript moves the bar in place; without it, the page reloads itself (meta refresh).
-    expect(page.locator("progress")).to_have_attribute("value", "250", timeout=30_000)
+    expect(page.locator("progress")).to_have_attribute("value", "250")
     assert "250" in page.locator("[data-rows-done]").inner_text()
     if javascript:
         assert_accessible(page)
         screenshot(page, "export-progress")
     _finish(app, job_id, tmp_path)
     link = page.locator(f"a[href$='/analyst/exports/{job_id}/download']")
-    link.wait_for(timeout=30_000)
+    link.wait_for()
     assert page.locator("a[href$='/analyst/exports/codebook.csv']").count() == 1
     if javascript:
         with page.expect_download() as download:

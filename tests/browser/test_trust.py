@@ -10,7 +10,7 @@ from feedback.extensions import db
 from feedback.models import Answer, Response, ServicePoint
 
 from ..conftest import count
-from .conftest import CHROMIUM, CHROMIUM_ARGS
+from .conftest import CHROMIUM, CHROMIUM_ARGS, DEADLINE_MS
 from .test_phone import _answer_health, choose
 
 
@@ -117,6 +117,7 @@ def bfcache_phone(bfcache_browser, request):
     # Whether the last Back showed the page from the cache (a restored page fires pageshow again).
     context.add_init_script("addEventListener('pageshow', e => { window.restored = e.persisted })")
     context.js = request.param
+    context.set_default_timeout(DEADLINE_MS)
     page = context.new_page()
     yield page
     context.close()
