@@ -244,7 +244,7 @@ def test_the_retired_poster_page_says_what_happened(app, client, auth, users, po
         db.session.commit()
     old = point["token"]
     new_token = _reissue(app, client, auth, point["id"])
-    vi = client.get(f"/s/{old}").get_data(as_text=True)
+    vi = client.get(f"/s/{old}?lang=vi").get_data(as_text=True)
     assert "áp phích mới" in vi and new_token not in vi and f"/s/{sibling['token']}" not in vi
 
 
