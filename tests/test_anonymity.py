@@ -179,24 +179,32 @@ def test_hashes_use_the_days_random_pepper_not_the_secret_key(app, database_url)
         db.engine.dispose()
 
 
-def _app_in_thread(database_url: str, day: date, barrier: threading.Barrier, out: list) -> None:
-    worker = create_app(_config(database_url))  # its own process-like cache
-    with worker.app_context():
-        barrier.wait()
-        out.append(day_key(day))
-        db.session.remove()
-        db.engine.dispose()
+def _app_in_thread(worker, day: date, barrier: threading.Barrier, out: list, errors: list) -> None:
+    try:
+        with worker.app_context():
+            barrier.wait()
+            out.append(day_key(day))
+            db.session.remove()
+            db.engine.dispose()
+    except BaseException as error:  # noqa: BLE001 - reported by the test, never a hang at the barrier
+        barrier.abort()
+        errors.append(repr(error))
 
 
 def test_two_workers_creating_the_days_pepper_end_with_one(app, database_url):
     _clear_peppers(app)
     day = local_day()
-    barrier, keys = threading.Barrier(4), []
-    threads = [threading.Thread(target=_app_in_thread, args=(database_url, day, barrier, keys)) for _ in range(4)]
+    # Apps are made one after another (as each worker process makes its own), each with its
+    # own pepper cache; only the day's first key is asked for at once.
+    workers = [create_app(_config(database_url)) for _ in range(4)]
+    barrier, keys, errors = threading.Barrier(4, timeout=120), [], []
+    threads = [threading.Thread(target=_app_in_thread, args=(worker, day, barrier, keys, errors))
+               for worker in workers]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert not errors
     assert len(keys) == 4 and len(set(keys)) == 1
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(HashPepper)) == 1
