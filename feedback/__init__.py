@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import select
+from urllib.parse import urlencode
 from pathlib import Path
 
 from flask import Flask, Response, g, request, session
@@ -46,6 +47,14 @@ def select_locale() -> str:
         session["lang"] = chosen
         return chosen
     return session.get("lang") if session.get("lang") in languages else "vi"
+
+
+def lang_url(lang: str) -> str:
+    """This page's address in ``lang``: the other query parameters (a chosen commune, an
+    analyst's period) are kept, only ``lang`` changes."""
+    args = request.args.copy()
+    args["lang"] = lang
+    return f"{request.path}?{urlencode(list(args.items(multi=True)))}"
 
 
 class DatabaseIntegerConverter(IntegerConverter):
@@ -121,6 +130,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     static_files.init_app(app)
     errors.init_app(app)
     app.context_processor(lambda: {"lang": str(get_locale())})
+    app.add_template_global(lang_url)
     from .places import sorted_by_name
 
     app.add_template_filter(sorted_by_name, "by_name")  # names in Vietnamese alphabetical order

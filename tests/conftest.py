@@ -23,6 +23,15 @@ from feedback.units import load_units
 BASE_URL = "http://poster.test"
 
 
+def redis_url(db: int) -> str:
+    """A database of the shared Redis server (127.0.0.1:6379) for one test file.
+
+    ``TEST_REDIS_DB_SHIFT`` moves every file's database by the same amount (modulo 16), so two
+    runs of the suite on one machine (a developer's and a CI run) never touch each other's keys.
+    """
+    return f"redis://127.0.0.1:6379/{(db + int(os.environ.get('TEST_REDIS_DB_SHIFT', '0'))) % 16}"
+
+
 def _config(url: str) -> dict:
     return {
         "TESTING": True,

@@ -15,12 +15,12 @@ import redis
 from deploy.processes import app_env, start_web, start_worker
 from deploy.prod_check import Site, remove_redis_keys
 from feedback import create_app
-from tests.conftest import PASSWORD, _config
+from tests.conftest import PASSWORD, _config, redis_url
 
 from .test_api import body
 
 # Redis for these tests: a database of its own (only this run's keys are written and removed).
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
+REDIS_URL = os.environ.get("TEST_REDIS_URL") or redis_url(4)
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 
 

@@ -26,3 +26,18 @@ def test_every_extracted_string_has_a_vietnamese_translation(tmp_path):
     assert not missing, f"run `make messages` and translate: {missing}"
     untranslated = sorted(str(i) for i in wanted if not catalog[i].string or catalog[i].fuzzy)
     assert not untranslated, f"untranslated or fuzzy in messages.po: {untranslated}"
+
+
+def test_language_link_keeps_the_pages_other_query_parameters(client):
+    """The header's language link changes only ``lang``: the commune chosen on the landing page
+    (or an analyst's period and filters) stay."""
+    import html
+    import re
+
+    page = client.get("/?commune=02&missing=1").get_data(as_text=True)
+    link = html.unescape(re.search(r'<a class="lang" href="([^"]+)"', page).group(1))
+    assert link.startswith("/?")
+    assert "commune=02" in link and "missing=1" in link and "lang=en" in link
+    page = client.get(link).get_data(as_text=True)
+    link = html.unescape(re.search(r'<a class="lang" href="([^"]+)"', page).group(1))
+    assert "commune=02" in link and "lang=vi" in link and "lang=en" not in link

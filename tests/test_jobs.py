@@ -23,11 +23,11 @@ from feedback.jobs import start_job
 from feedback.jobs.store import CHUNK_BYTES, ProgressWriter
 from feedback.models import AuditEvent, Job, JobFileChunk, User, utcnow
 from tests import job_app  # noqa: F401 (registers the test job kinds)
-from tests.conftest import AuthActions, csrf_token
+from tests.conftest import AuthActions, csrf_token, redis_url
 from tests.test_bridge import seed
 
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_URL = "redis://127.0.0.1:6379/1"  # this suite's Redis database
+REDIS_URL = redis_url(1)  # this suite's Redis database
 DEADLINE = 120  # seconds: generous for a busy 2-core machine; the tests poll, never sleep blindly
 
 

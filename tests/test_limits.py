@@ -11,7 +11,7 @@ import pytest
 from feedback import create_app
 from feedback.extensions import db
 
-from .conftest import _config, count, hidden_fields
+from .conftest import _config, count, hidden_fields, redis_url
 
 
 def _redis_up() -> bool:
@@ -24,7 +24,7 @@ def _redis_up() -> bool:
 
 STORAGES = [
     "memory://",
-    pytest.param("redis://127.0.0.1:6379/15", marks=pytest.mark.skipif(
+    pytest.param(redis_url(15), marks=pytest.mark.skipif(
         not _redis_up() and not os.environ.get("CI"), reason="no Redis at 127.0.0.1:6379 (CI has one)")),
 ]
 

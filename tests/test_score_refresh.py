@@ -17,11 +17,11 @@ from feedback import score_cache
 from feedback.extensions import db
 from feedback.jobs import run_job
 from feedback.models import Job
-from tests.conftest import OWN_COMMUNE
+from tests.conftest import OWN_COMMUNE, redis_url
 from tests.test_bridge import add_response, seed
 from tests.test_jobs import wait_for
 
-REDIS_URL = "redis://127.0.0.1:6379/7"  # this file's Redis database (jobs held for a "worker")
+REDIS_URL = redis_url(7)  # this file's Redis database (jobs held for a "worker")
 STALE_EN = "newer responses are being added"
 PENDING_EN = "Scores are being computed"
 
