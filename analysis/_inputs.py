@@ -51,7 +51,7 @@ class Prepared:
     response_ids: pd.Series
     commune: npt.NDArray[np.intp]
     categories: dict[str, npt.NDArray[np.int8]]
-    respondent: npt.NDArray[np.int32]
+    respondent: npt.NDArray[np.signedinteger]
     bounds: npt.NDArray[np.intp]
     score: npt.NDArray[np.float64]
     excluded: int
@@ -87,9 +87,9 @@ def check_commune_codes(codes: Iterable[object], where: str) -> None:
 def _codes(values: pd.Series) -> tuple[npt.NDArray[np.intp], pd.Index]:
     """Factorize, reusing a categorical's codes when the column already is one."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy(dtype=np.intp), pd.Index(values.cat.categories)
+        return np.asarray(values.cat.codes, dtype=np.intp), pd.Index(values.cat.categories)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    return codes.astype(np.intp, copy=False), pd.Index(uniques)
+    return np.asarray(codes, dtype=np.intp), pd.Index(uniques)
 
 
 def _category_codes(respondents: pd.DataFrame, variable: str) -> npt.NDArray[np.int8]:
@@ -145,14 +145,15 @@ def prepare(
         flagged = respondents["flagged"]
         if flagged.isna().any():
             raise ValueError("respondents.flagged must be True or False, not missing")
-        flagged = flagged.to_numpy(dtype=bool)
+        flagged_rows = flagged.to_numpy(dtype=bool)
         if not include_flagged:
-            keep_respondent = ~flagged
-            n_excluded += int(flagged.sum())
+            keep_respondent = ~flagged_rows
+            n_excluded += int(flagged_rows.sum())
 
     # Map each answer to its respondent's row; categoricals skip hashing every string.
     answer_ids = scores["response_id"]
     small = np.int32 if len(respondents) < 2**31 - 1 else np.intp
+    id_codes: npt.NDArray[np.integer]
     if isinstance(answer_ids.dtype, pd.CategoricalDtype):
         id_codes = answer_ids.cat.codes.to_numpy()  # its own small integer type, no copy
         id_uniques = answer_ids.cat.categories
@@ -160,7 +161,7 @@ def prepare(
         # Factorizing first hashes each distinct id once and never builds one Python
         # string per answer (get_indexer on 10 M Arrow strings: 0.8 GB, seconds).
         id_codes, id_uniques = pd.factorize(answer_ids, use_na_sentinel=True)
-    lookup = np.append(index.get_indexer(id_uniques), -1).astype(small)
+    lookup: npt.NDArray[np.integer] = np.append(index.get_indexer(id_uniques), -1).astype(small)
     if id_codes.dtype.itemsize > lookup.dtype.itemsize:  # int64 codes: keep the smaller rows
         id_codes, lookup = lookup[id_codes], np.arange(len(index) + 1, dtype=small)
         lookup[-1] = -1
@@ -189,7 +190,7 @@ def prepare(
         sub_codes, sub_of_code = sub_of_code[sub_codes], np.arange(-1, n_sub, dtype=np.int8)
         sub_of_code = np.roll(sub_of_code, -1)  # code c -> c, code -1 -> -1
 
-    def chunk(lo: int, hi: int):
+    def chunk(lo: int, hi: int) -> tuple[npt.NDArray[np.integer], npt.NDArray[np.int8], npt.NDArray[np.bool_]]:
         """(respondent, sub-dimension, kept) of answers lo:hi."""
         resp = respondent_of(lo, hi)
         sub = sub_of_code[sub_codes[lo:hi]]
@@ -233,7 +234,7 @@ def prepare(
     # Second pass: the kept answers grouped by sub-dimension (a stable counting sort, one
     # chunk at a time, so no index array as long as the answers is ever built).
     bounds = np.concatenate([[0], np.cumsum(per_sub)]).astype(np.intp)
-    respondent = np.empty(int(bounds[-1]), dtype=small)
+    respondent: npt.NDArray[np.signedinteger] = np.empty(int(bounds[-1]), dtype=small)
     score = np.empty(int(bounds[-1]))
     cursor = bounds[:-1].copy()
     for lo in range(0, n_answers, CHUNK):

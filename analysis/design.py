@@ -211,7 +211,7 @@ def _rake_until_converged(
             n_communes,
             maxit=RAKE_MAXIT,
             epsilon=RAKE_EPSILON,
-            epsilon_base=np.bincount(cell_commune, weights=count, minlength=n_communes),
+            epsilon_base=np.bincount(cell_commune, weights=count, minlength=n_communes).astype(float),
         )
         live = todo[cell_commune]
         passes.append((keys[live], result.weights[live], [w[live] for w in result.step_weights]))

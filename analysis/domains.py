@@ -138,7 +138,7 @@ def estimate_domain_blocks(
     w = designs.weight[cell_of_row]
     domain = designs.commune[cell_of_row] * n_subdimensions + sub_of_row
     n_domains = n_communes * n_subdimensions
-    n = np.bincount(domain, weights=count, minlength=n_domains)
+    n = np.bincount(domain, weights=count, minlength=n_domains).astype(float, copy=False)  # float: weighted
     w_total = np.bincount(domain, weights=count * w, minlength=n_domains)
     wy = np.bincount(domain, weights=w * total, minlength=n_domains)
     w_squares = np.bincount(domain, weights=count * w**2, minlength=n_domains)

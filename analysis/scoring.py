@@ -13,11 +13,12 @@ from analysis._inputs import (
     CATEGORIES,
     RAKING_VARIABLES,
     check_commune_codes,
+    Prepared,
     prepare,
     respondent_subvalues,
     subvalue_blocks,
 )
-from analysis.design import build_designs
+from analysis.design import CommuneDesigns, build_designs
 from analysis.domains import estimate_domain_blocks
 from analysis.estimates import (
     NCHS_MIN_N_EFF,
@@ -34,7 +35,7 @@ from analysis.ranking import (
     rank_intervals,
     standard_draws,
 )
-from analysis.small_area import fay_herriot, smoothed_variances
+from analysis.small_area import FayHerriotResult, fay_herriot, smoothed_variances
 from analysis.structures import DIMENSIONS, Structure, get_structure
 
 __all__ = [
@@ -131,9 +132,9 @@ def respondent_values(
         {
             "response_id": pd.Categorical(prepared.response_ids.to_numpy()[resp]),
             "commune": pd.Categorical.from_codes(
-                prepared.commune[resp], categories=list(prepared.communes)
+                prepared.commune[resp], categories=pd.Index(prepared.communes)
             ),
-            "subdimension": pd.Categorical.from_codes(sub, categories=list(st.subdimensions)),
+            "subdimension": pd.Categorical.from_codes(sub, categories=pd.Index(st.subdimensions)),
             "value": value,
         }
     )
@@ -174,13 +175,13 @@ def _margin_arrays(
     for variable in RAKING_VARIABLES:
         levels = CATEGORIES[variable]
         rows = margins["variable"].astype(str) == variable
-        cats = pd.Index(levels).get_indexer(margins.loc[rows, "category"].astype(str))
+        cats = pd.Index(levels).get_indexer(pd.Index(margins.loc[rows, "category"].astype(str)))
         if (cats < 0).any():
             bad = sorted(set(margins.loc[rows, "category"].astype(str)) - set(levels))
             raise ValueError(
                 f"margins for {variable} have category(ies) {bad}; allowed: {', '.join(levels)}"
             )
-        where = commune_index.get_indexer(margins.loc[rows, "commune"].astype(str))
+        where = commune_index.get_indexer(pd.Index(margins.loc[rows, "commune"].astype(str)))
         known = where >= 0  # margins of communes without data are not needed
         table = np.full((len(communes), len(levels)), np.nan)
         table[np.unique(where[known])] = 0.0
@@ -251,7 +252,7 @@ def design_weights(
     )
 
 
-def _designs(prepared, margins: pd.DataFrame | None, *, min_cell: int, cap: float):
+def _designs(prepared: Prepared, margins: pd.DataFrame | None, *, min_cell: int, cap: float) -> CommuneDesigns:
     """The communes' weighted designs (respondents with a kept answer, each with a value)."""
     n_communes = len(prepared.communes)
     population = (
@@ -495,7 +496,7 @@ def _small_area(
     n_eff: npt.NDArray[np.float64],
     has_data: npt.NDArray[np.bool_],
     is_ward: npt.NDArray[np.bool_],
-):
+) -> tuple[npt.NDArray[np.intp], FayHerriotResult, float] | None:
     """Fay–Herriot for one sub-dimension over the communes with data; None if unfittable."""
     direct = n > 0
     rows = np.flatnonzero(has_data)

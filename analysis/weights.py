@@ -284,11 +284,11 @@ def _rake_cells(
     sorted_group = entry_group[order]
     bounds = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
     present_groups = sorted_group[bounds] if len(order) else np.empty(0, np.intp)
-    uses = np.zeros(n_groups, dtype=bool)
+    uses: npt.NDArray[np.bool_] = np.zeros(n_groups, dtype=bool)
     steps = []
     for codes, target in zip(cats, targets, strict=True):
         k = target.shape[1]
-        used = np.isfinite(target).all(axis=1)
+        used = np.all(np.isfinite(target), axis=1, keepdims=False).reshape(-1)
         uses |= used
         flat = np.where(np.isfinite(target), target, 0.0).ravel()
         steps.append((group * k + codes, flat, used, k))

@@ -90,6 +90,7 @@ def _one(q: Question, value: Any) -> tuple[Any, Problem | None]:
         if not (text.lstrip("-").isdigit() and text.isascii() and len(text) <= 12):
             return None, Problem(q.id, "not_integer")
         number = int(text)
+        assert q.min is not None and q.max is not None  # the loader gives every integer question both
         if not q.min <= number <= q.max:
             return None, Problem(q.id, "out_of_range", {"min": q.min, "max": q.max})
         return number, None
@@ -132,6 +133,7 @@ def check_answers(survey: Survey, raw: Mapping[str, Any]) -> tuple[dict[str, Any
                 problems.append(Problem(q.id, "required"))
             continue
         if not applies:
+            assert q.relevant is not None  # only a condition can make a question not apply
             problems.append(Problem(q.id, "not_relevant", {"question": q.relevant.question}))
             continue
         normal, problem = _one(q, value)

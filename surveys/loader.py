@@ -101,6 +101,7 @@ def _options(q: dict[str, Any], where: str) -> tuple[Option, ...]:
     qtype = q["type"]
     scores = q.get("score")
     scored = q.get("subdimension") is not None
+    raw_opts: Any
     if qtype == "rating":
         if scores is None and scored:
             scores = {v: (int(v) - 1) / 4 for v in RATING_LABELS}
@@ -170,7 +171,8 @@ def _question(q: Any, where: str, seen: dict[str, Question], respondent: bool) -
     lo = hi = None
     if qtype == "integer":
         lo, hi = q.get("min"), q.get("max")
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (lo, hi)) or lo > hi:
+        if not (isinstance(lo, int) and isinstance(hi, int)) or isinstance(lo, bool) or isinstance(hi, bool) \
+                or lo > hi:
             raise ValueError(f"{where}: an integer question needs whole numbers min <= max")
     max_length = q.get("max_length", 500)
     if not isinstance(max_length, int) or not 1 <= max_length <= 2000:
