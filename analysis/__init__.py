@@ -6,10 +6,12 @@ from typing import TYPE_CHECKING, Any
 #: Where each public name lives. Submodules load on first use (PEP 562), so importing
 #: ``analysis`` for its names and structures does not load scipy.
 _SUBMODULE_OF = {
+    **dict.fromkeys(("ADJUSTMENTS", "ChangeTests", "supported_changes"), "changes"),
     **dict.fromkeys(("Collapse", "collapse_categories"), "collapse"),
     **dict.fromkeys(("compare_periods", "kruskal_communes", "rollup_province"), "compare"),
     **dict.fromkeys(("korn_graubard_interval", "nchs_reasons", "papi_scale"), "estimates"),
     **dict.fromkeys(("GROUPS", "group_sizes", "rank_and_group", "rank_intervals"), "ranking"),
+    **dict.fromkeys(("RATE_ADJUSTMENTS", "RateTests", "rates_above_rest"), "rates"),
     **dict.fromkeys(("COLUMNS", "FLAGS", "commune_population", "design_weights", "respondent_values",
                      "score_communes"), "scoring"),
     **dict.fromkeys(("FayHerriotResult", "fay_herriot", "smoothed_variances"), "small_area"),
@@ -35,10 +37,12 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static checkers see the names as before
+    from analysis.changes import ADJUSTMENTS, ChangeTests, supported_changes
     from analysis.collapse import Collapse, collapse_categories
     from analysis.compare import compare_periods, kruskal_communes, rollup_province
     from analysis.estimates import korn_graubard_interval, nchs_reasons, papi_scale
     from analysis.ranking import GROUPS, group_sizes, rank_and_group, rank_intervals
+    from analysis.rates import RATE_ADJUSTMENTS, RateTests, rates_above_rest
     from analysis.scoring import (
         COLUMNS,
         FLAGS,
@@ -61,16 +65,20 @@ if TYPE_CHECKING:  # static checkers see the names as before
     from analysis.weights import RakeResult, kish_n_eff, rake, trim_weights
 
 __all__ = [
+    "ADJUSTMENTS",
     "COLUMNS",
     "DIMENSION_NAMES",
     "FLAGS",
     "GROUPS",
     "PLAN_TARGETS",
+    "RATE_ADJUSTMENTS",
     "STRUCTURES",
     "SUBDIMENSION_NAMES",
+    "ChangeTests",
     "Collapse",
     "FayHerriotResult",
     "RakeResult",
+    "RateTests",
     "Structure",
     "collapse_categories",
     "commune_population",
@@ -89,9 +97,11 @@ __all__ = [
     "rake",
     "rank_and_group",
     "rank_intervals",
+    "rates_above_rest",
     "respondent_values",
     "rollup_province",
     "score_communes",
     "smoothed_variances",
+    "supported_changes",
     "trim_weights",
 ]

@@ -138,8 +138,8 @@ def insert(url: str, responses: pd.DataFrame, answers: pd.DataFrame) -> None:
         con = sqlite3.connect(url.removeprefix("sqlite:///"))
         con.execute("PRAGMA synchronous=OFF")
         con.executemany(
-            "INSERT INTO response (id, survey, survey_version, commune_code, lang, mode, started_at, submitted_at,"
-            " received_at, content_hash, flags) VALUES (?, ?, 1, ?, 'vi', 'web', NULL, ?, ?, ?, ?)",
+            "INSERT INTO response (id, survey, survey_version, commune_code, lang, mode, channel, started_at,"
+            " submitted_at, received_at, content_hash, flags) VALUES (?, ?, 1, ?, 'vi', 'web', 'landing', NULL, ?, ?, ?, ?)",
             zip(responses["id"], responses["survey"], responses["commune_code"], stamp, stamp,
                 ["0" * 64] * len(responses), responses["flags"]))
         score = answers["score"].astype(object).where(answers["score"].notna(), None)
@@ -153,10 +153,10 @@ def insert(url: str, responses: pd.DataFrame, answers: pd.DataFrame) -> None:
         return
     import psycopg
 
-    head = responses.assign(survey_version=1, lang="vi", mode="web", received_at=responses["submitted_at"],
-                            content_hash="0" * 64)
-    head = head[["id", "survey", "survey_version", "commune_code", "lang", "mode", "submitted_at", "received_at",
-                 "content_hash", "flags"]]
+    head = responses.assign(survey_version=1, lang="vi", mode="web", channel="landing",
+                            received_at=responses["submitted_at"], content_hash="0" * 64)
+    head = head[["id", "survey", "survey_version", "commune_code", "lang", "mode", "channel", "submitted_at",
+                 "received_at", "content_hash", "flags"]]
     with psycopg.connect(url) as con, con.cursor() as cur:
         for table, frame, options in (("response", head, ", FORCE_NOT_NULL (flags)"), ("answer", answers.assign(
                 position=0)[["response_id", "question_id", "position", "value", "subdimension", "score"]], "")):

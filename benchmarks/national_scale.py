@@ -238,7 +238,7 @@ class Model:
         answers = "".join(ids[order_ids[order]] + texts[order])
         slugs = np.array([s.slug for s in self.surveys], dtype=object)[survey_of]
         versions = np.array([str(s.version) for s in self.surveys], dtype=object)[survey_of]
-        responses = "".join(ids + "\t" + slugs + "\t" + versions + "\t" + self.codes[commune] + "\tvi\tweb\t"
+        responses = "".join(ids + "\t" + slugs + "\t" + versions + "\t" + self.codes[commune] + "\tvi\tweb\tlanding\t"
                             + module + "\t" + stamps + "\t" + stamps + "\tbench\t" + flags + "\n")
         return responses, answers
 
@@ -273,7 +273,7 @@ def generate(url: str, total: int, *, seed: int = 13) -> None:
             responses, answers = model.batch(first, n, rng, now)
             t_make = time.perf_counter() - t0
             with con.cursor() as cur:
-                with cur.copy("COPY response (id, survey, survey_version, commune_code, lang, mode, module,"
+                with cur.copy("COPY response (id, survey, survey_version, commune_code, lang, mode, channel, module,"
                               " submitted_at, received_at, content_hash, flags) FROM STDIN") as copy:
                     copy.write(responses)
                 with cur.copy("COPY answer (response_id, question_id, position, value, subdimension, score)"

@@ -19,6 +19,14 @@ from feedback.units import load_units  # noqa: E402
 from surveys import catalog  # noqa: E402
 
 
+def transferred_gzip(client, path: str, scripts: tuple[str, ...] = ()) -> int:
+    """Bytes of a page and its scripts gzip-compressed (level 6), as a compressing proxy sends them over 3G."""
+    total = len(gzip.compress(client.get(path).data, 6))
+    for script in scripts:
+        total += len(gzip.compress(client.get(script).data, 6))
+    return total
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app({"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/b.sqlite",

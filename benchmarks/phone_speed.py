@@ -1,7 +1,9 @@
-"""Survey pages on a slow phone: Chromium with slow 3G (400 kbit/s, 400 ms round trip) and a
-4× slower CPU. Prints, per survey, the time until the page is usable (DOMContentLoaded, after
-the deferred script ran) and the bytes on the wire (the app itself sends them uncompressed;
-a proxy with gzip would send the last column).
+"""Citizen pages on a slow phone: Chromium with slow 3G (400 kbit/s, 400 ms round trip) and a
+4× slower CPU. Prints, per survey and for a commune's public results page (the demo's year of
+responses, its last two full quarters published; each gunicorn worker has served the page once,
+so the first request's imports are not counted), the time until the page is usable
+(DOMContentLoaded, after the deferred script ran) and the bytes on the wire (the app itself
+sends them uncompressed; a proxy with gzip would send the last column).
 
 Run: .venv/bin/python benchmarks/phone_speed.py   (needs `make browser`; uses a throw-away SQLite)
 """
@@ -16,6 +18,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +28,7 @@ from surveys import catalog  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PHONE = {"viewport": {"width": 360, "height": 640}, "is_mobile": True, "has_touch": True}
 SLOW_3G = {"offline": False, "latency": 400, "downloadThroughput": 400_000 / 8, "uploadThroughput": 400_000 / 8}
 
 
@@ -38,7 +42,9 @@ def _serve(tmp: str) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/phone.sqlite", "FLASK_APP": "wsgi",
            "SECRET_KEY": "bench", "BASE_URL": "http://127.0.0.1"}
     flask = str(ROOT / ".venv/bin/flask")
-    for args in (["db", "upgrade"], ["load-units"]):
+    for args in (["db", "upgrade"], ["load-units"], ["seed-demo"],
+                 *(["publish-period", "--from", start.isoformat(), "--to", end.isoformat()]
+                   for start, end in _last_quarters())):
         subprocess.run([flask, *args], cwd=ROOT, env=env, check=True, capture_output=True)
     port = _free_port()
     server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
@@ -51,6 +57,18 @@ def _serve(tmp: str) -> tuple[subprocess.Popen, str]:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError("gunicorn did not start")
+
+
+def _last_quarters(today: date | None = None) -> list[tuple[date, date]]:
+    """The two full calendar quarters before today's, older first."""
+    today = today or date.today()
+    start = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    out = []
+    for _ in range(2):
+        end = start - timedelta(days=1)
+        start = date(end.year, 3 * ((end.month - 1) // 3) + 1, 1)
+        out.append((start, end))
+    return out[::-1]
 
 
 def measure(page, url: str) -> tuple[float, int]:
@@ -76,11 +94,12 @@ def main() -> None:
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-                print("slow 3G (400 kbit/s, 400 ms RTT), CPU slowed 4x, cold cache; served by gunicorn without compression")
+                print("slow 3G (400 kbit/s, 400 ms RTT), CPU slowed 4x, cold cache; "
+                      "served by gunicorn without compression")
                 print(f"{'survey':<18}{'lang':<6}{'usable ms':>10}{'bytes':>8}{'if gzipped':>12}")
                 for survey in catalog().all_current():
                     for lang in ("vi", "en"):
-                        context = browser.new_context(viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True)
+                        context = browser.new_context(**PHONE)
                         page = context.new_page()
                         url = f"{base}/c/04465/{survey.slug}?lang={lang}"
                         usable, transferred = measure(page, url)
@@ -89,6 +108,16 @@ def main() -> None:
                         gz = len(gzip.compress(html)) + len(gzip.compress(js))
                         print(f"{survey.slug:<18}{lang:<6}{usable:>10.0f}{transferred:>8}{gz:>12}")
                         context.close()
+                for _ in range(4):  # both workers load pandas and the snapshot once
+                    urllib.request.urlopen(f"{base}/results/04465").read()
+                for lang in ("vi", "en"):  # no script: the page alone
+                    context = browser.new_context(**PHONE)
+                    page = context.new_page()
+                    url = f"{base}/results/04465?lang={lang}"
+                    usable, transferred = measure(page, url)
+                    gz = len(gzip.compress(urllib.request.urlopen(url).read()))
+                    print(f"{'results/04465':<18}{lang:<6}{usable:>10.0f}{transferred:>8}{gz:>12}")
+                    context.close()
                 browser.close()
         finally:
             server.terminate()

@@ -288,18 +288,33 @@ def _replacing(output: str):
 @click.option("--format", "fmt", type=click.Choice(SCORE_FORMAT_CHOICES), default=None,
               help="File format (default: from the file name, else csv).")
 @click.option("--public", is_flag=True, help="Hide estimates resting on fewer than 5 respondents (for publication).")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True), help="The file to write.")
-def export_scores_command(date_from, date_to, level, structure, fmt, public, output) -> None:
+@click.option("--published", default=None, is_flag=False, flag_value="latest", metavar="[ID]",
+              help="Export a published period's frozen snapshot (`publish-period`): the given id, or the "
+                   "latest without one; its own period and structure, whatever arrived since.")
+@click.option("-o", "--output", default=None, type=click.Path(writable=True),
+              help="The file (or folder) to write; default: a name saying what the file holds, e.g. "
+                   "papi-proxy-scores_internal_lao-cai_commune_all.csv, in the current folder.")
+def export_scores_command(date_from, date_to, level, structure, fmt, public, published, output) -> None:
     """Write PAPI-style proxy scores per commune (or the province roll-up) to a file."""
     from . import audit
     from .jobs.exports import write_scores
 
-    fmt = fmt or _format_of(output, SCORE_FORMAT_CHOICES)
+    province_code = current_app.config["DEFAULT_PROVINCE"]
+    period = _period_params(date_from, date_to)
+    if published is not None:
+        if date_from or date_to:
+            raise click.UsageError("--published exports a snapshot with its own period: leave out --from and --to")
+        snapshot = _published_snapshot(published, province_code, structure)
+        published, structure = snapshot.id, snapshot.structure
+        period = {"from": snapshot.date_from.isoformat(), "to": snapshot.date_to.isoformat()}
+    fmt = fmt or (_format_of(output, SCORE_FORMAT_CHOICES) if output and not os.path.isdir(output) else "csv")
+    output = _output_path(output, {"kind": "scores", "fmt": fmt, "level": level, "structure": structure,
+                                   "public": public, "province_code": province_code, "published": published, **period})
     try:
         with _terminal_progress("rows") as progress, _replacing(output) as out:
             meta = write_scores(out, fmt, date_from=_day(date_from), date_to=_day(date_to), level=level,
-                                structure=structure, public=public,
-                                province_code=current_app.config["DEFAULT_PROVINCE"], progress=progress)
+                                structure=structure, public=public, province_code=province_code,
+                                progress=progress, published=published)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     audit.record("data_exported", target=f"scores {level} {fmt}",
@@ -315,7 +330,9 @@ def export_scores_command(date_from, date_to, level, structure, fmt, public, out
 @click.option("--format", "fmt", type=click.Choice(RESPONSE_FORMAT_CHOICES), default=None,
               help="File format (default: from the file name, else csv).")
 @click.option("--include-flagged", is_flag=True, help="Keep responses flagged as low quality.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True), help="The file to write.")
+@click.option("-o", "--output", default=None, type=click.Path(writable=True),
+              help="The file (or folder) to write; default: a name saying what the file holds, e.g. "
+                   "responses_all-provinces_all.csv, in the current folder.")
 def export_responses_command(date_from, date_to, fmt, include_flagged, output) -> None:
     """Write anonymised responses (one row per response) with a codebook, for analysts."""
     from . import audit
@@ -323,7 +340,9 @@ def export_responses_command(date_from, date_to, fmt, include_flagged, output) -
     from .jobs.exports import write_codebook, write_responses
     from .jobs.registry import JobFailed
 
-    fmt = fmt or _format_of(output, RESPONSE_FORMAT_CHOICES)
+    fmt = fmt or (_format_of(output, RESPONSE_FORMAT_CHOICES) if output and not os.path.isdir(output) else "csv")
+    output = _output_path(output, {"kind": "responses", "fmt": fmt, "include_flagged": include_flagged,
+                                   **_period_params(date_from, date_to)})
     try:
         with _terminal_progress("responses") as progress, _replacing(output) as out:
             meta = write_responses(out, fmt, date_from=_day(date_from), date_to=_day(date_to),
@@ -342,6 +361,38 @@ def export_responses_command(date_from, date_to, fmt, include_flagged, output) -
     db.session.commit()
     click.echo(f"{meta['rows']} responses written to {' and '.join(written)} "
                f"({meta['excluded']} low-quality responses excluded)")
+
+
+def _published_snapshot(which: str, province_code: str, structure: str):
+    """The snapshot ``--published`` names: an id, or ``latest`` (of the province and structure)."""
+    from .models import PublishedPeriod
+    from .published import latest_published
+
+    if which == "latest":
+        snapshot = latest_published(province_code, structure=structure)
+        if snapshot is None:
+            raise click.ClickException(f"nothing has been published for province {province_code} yet "
+                                       "(flask --app wsgi publish-period)")
+        return snapshot
+    if not which.isdigit() or (snapshot := db.session.get(PublishedPeriod, int(which))) is None:
+        raise click.ClickException(f"there is no published period {which}")
+    return snapshot
+
+
+def _period_params(date_from, date_to) -> dict[str, str]:
+    """The export's period as the jobs' ``from``/``to`` parameters (ISO days; absent when open)."""
+    return {end: value.date().isoformat() for end, value in (("from", date_from), ("to", date_to)) if value}
+
+
+def _output_path(output: str | None, params: dict) -> str:
+    """``output`` as given; for none or a folder, the export's descriptive name (in the folder)."""
+    from .jobs.exports import export_file_name
+
+    if output is None:
+        return export_file_name(params)
+    if os.path.isdir(output):
+        return os.path.join(output, export_file_name(params))
+    return output
 
 
 def _format_of(path: str, allowed: tuple[str, ...]) -> str:
@@ -445,3 +496,9 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
     for command in (backup_command, restore_command):
         app.cli.add_command(command)
+    from .published import publish_period_command
+
+    app.cli.add_command(publish_period_command)
+    from .digests.send import send_digests_command
+
+    app.cli.add_command(send_digests_command)

@@ -57,6 +57,10 @@ class Config:
     # instead and the response is flagged "clock".
     CLOCK_SKEW_MINUTES = 5
     OFFLINE_KEEP_DAYS = 7
+    # A paper form's interview date may lie at most this many Viet Nam days before the day it
+    # is typed in (and never after it); an older date is refused on the entry screen, so a
+    # period stays open to paper forms this long (docs/quality.md, "Times and clocks").
+    PAPER_MAX_AGE_DAYS = 90
     # Submission limits (docs/quality.md). Keyed by address *and* poster, so a crowded office
     # Wi-Fi or a carrier NAT address is never locked out of every poster at once.
     RATELIMIT_ENABLED = True
@@ -83,3 +87,11 @@ class Config:
     SCORES_INLINE_MAX_RESPONSES = 50_000
     # A finished export file is kept this many hours, then removed (`flask purge-jobs`).
     EXPORT_KEEP_HOURS = 24
+    # E-mail (the weekly digests, `flask send-digests`): off while MAIL_SERVER is unset. Over
+    # SMTP to MAIL_SERVER:MAIL_PORT, STARTTLS when MAIL_USE_TLS, logged in when MAIL_USERNAME.
+    MAIL_SERVER = None
+    MAIL_PORT = 25
+    MAIL_USERNAME = None
+    MAIL_PASSWORD = None
+    MAIL_USE_TLS = False
+    MAIL_DEFAULT_SENDER = None

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from surveys import Survey, catalog, check_answers
 
 from .extensions import db
-from .models import SERVICE_AREAS, Answer, Commune, Response, ServicePoint, new_token, utcnow
+from .models import CHANNELS, SERVICE_AREAS, Answer, Commune, Response, ServicePoint, new_token, utcnow
 from .places import bare_name
 from .responses import Submission
 from .score_cache import bump_commune_data_versions
@@ -63,6 +63,13 @@ PER_COMMUNE, PER_COMMUNE_RANGE, DAYS = 200, (60, 400), 365
 # Opening hours of service points (seconds after midnight, Viet Nam time); times are stored as
 # naive UTC at whole seconds, like every response time (feedback/times.py).
 OPEN, CLOSE = 7 * 3600, 17 * 3600 + 1800
+# How the responses arrive (feedback/models.py CHANNELS): most scan the poster at the service
+# point, some start from the landing page (which leads to the same point's survey), officers type
+# in the paper forms of citizens without a smartphone, and a few come from a kiosk tablet (API).
+CHANNEL_MIX = {"poster": 0.70, "landing": 0.12, "paper": 0.15, "api": 0.03}
+MODE_OF_CHANNEL = {"poster": "web", "landing": "web", "paper": "paper", "api": "api"}
+# A paper form is typed in between an hour and five days after the interview (never after now).
+PAPER_TYPED_AFTER = (3600, 5 * 86400)
 # Comments citizens write, by the service area of the survey they answer: a comment is only
 # ever stored on a survey of its own area (a medicine comment never lands at the cultural house).
 COMMENTS = {
@@ -263,10 +270,11 @@ def _stream(seed: int, code: str, purpose: int) -> np.random.Generator:
 # rule every channel's submissions meet): a guard against a generator that drifted from the
 # survey files. The rest are valid by construction (tests/test_demo.py checks every one).
 CHECKED_PER_SURVEY = 50
+SECOND = timedelta(seconds=1)
 # The columns the demo fills; every other column of ``response`` keeps its default (NULL, or
 # "" for ``flags``: demo responses carry no quality flag, and count in every score).
 RESPONSE_COLUMNS = ("id", "survey", "survey_version", "commune_code", "service_point_id", "lang", "mode",
-                    "module", "started_at", "submitted_at", "received_at", "content_hash", "flags")
+                    "channel", "module", "started_at", "submitted_at", "received_at", "content_hash", "flags")
 ANSWER_COLUMNS = ("response_id", "question_id", "position", "value", "subdimension", "score")
 
 
@@ -279,9 +287,12 @@ def seed_demo(*, seed: int, responses: int | None = None, per_commune: int = PER
     Responses per commune follow ``planned_counts`` (about ``responses`` in all when given), only
     for ``communes`` when given. Each falls on one of the ``days`` local days up to today, in
     opening hours (Viet Nam time), strictly before ``now`` (default: now). The same seed gives the
-    same response ids and answers, so running it again stores nothing new. Rows are stored as
-    the web path stores them (feedback/responses.py: whole-second times, the canonical content
-    hash), set-wise: one COPY (PostgreSQL) or executemany (SQLite) per table, in one transaction.
+    same response ids and answers, so running it again stores nothing new. Each arrives by a
+    channel drawn from ``CHANNEL_MIX``: a paper form is dated by its interview day (the start of
+    that Viet Nam day, as paper entry stores it) and received when typed in, later but before
+    ``now``. Rows are stored as the submission path stores them (feedback/responses.py:
+    whole-second times, the canonical content hash), set-wise: one COPY (PostgreSQL) or
+    executemany (SQLite) per table, in one transaction.
     Returns (service points created, responses stored, responses planned per commune).
     Raises ValueError for an unknown commune, no communes loaded or ``days`` < 1.
     """
@@ -323,6 +334,10 @@ def seed_demo(*, seed: int, responses: int | None = None, per_commune: int = PER
         english = rng.random(n) >= 0.9
         noise = rng.normal(0, RESPONDENT_SD, n)
         ids = rng.bytes(16 * n)
+        # Their own stream, so that adding channels left every other draw as it was.
+        routes = _stream(seed, code, 2)
+        channel_codes = routes.choice(len(CHANNELS), size=n, p=[CHANNEL_MIX[c] for c in CHANNELS])
+        typed_after = routes.integers(*PAPER_TYPED_AFTER, size=n)
         for i in range(n):
             plan = plans[survey_of[i]]
             survey = plan.survey
@@ -343,14 +358,18 @@ def seed_demo(*, seed: int, responses: int | None = None, per_commune: int = PER
             submitted = day_start(today - timedelta(days=int(days_back[i]))) + timedelta(seconds=int(seconds[i]))
             if submitted >= now:
                 submitted -= timedelta(days=int(earlier[i]))
-            started = submitted - timedelta(seconds=int(durations[i]))
+            started, received = submitted - timedelta(seconds=int(durations[i])), submitted
+            channel = CHANNELS[channel_codes[i]]
+            if channel == "paper":  # no start time; the interview day, typed in later
+                started, received = None, min(submitted + timedelta(seconds=int(typed_after[i])), now - SECOND)
+                submitted = day_start(local_day(submitted))
             point = points.get((code, survey.service_area))
-            lang = "en" if english[i] else "vi"
+            lang = "vi" if channel == "paper" else "en" if english[i] else "vi"  # the printed form is Vietnamese
             content_hash = Submission(id=rid, survey=survey, commune_code=code, service_point_id=point,
-                                      answers=answers, lang=lang, mode="web", started_at=started,
-                                      submitted_at=submitted, received_at=submitted).content_hash()
-            response_rows.append((rid, survey.slug, survey.version, code, point, lang, "web", module,
-                                  started, submitted, submitted, content_hash, ""))
+                                      answers=answers, lang=lang, mode=MODE_OF_CHANNEL[channel], started_at=started,
+                                      submitted_at=submitted, received_at=received).content_hash()
+            response_rows.append((rid, survey.slug, survey.version, code, point, lang, MODE_OF_CHANNEL[channel],
+                                  channel, module, started, submitted, received, content_hash, ""))
             answer_rows.extend(plan.answer_rows(rid, answers))
     return created_points, _insert_new(response_rows, answer_rows), counts
 

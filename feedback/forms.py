@@ -21,6 +21,7 @@ from wtforms.validators import ValidationError
 
 from surveys import Survey, catalog, forbidden_character, normalise_text
 
+from .models import channel_of
 from .times import now_seconds
 
 
@@ -80,7 +81,8 @@ def token_digest(token: str) -> str:
 class FormState:
     """What a rendered survey form carries, signed: the response id, the survey and version it
     belongs to, when the filling began, the module shown, and where it was opened (commune,
-    service point and poster link; none of them for a paper-entry form)."""
+    service point and poster link, and whether by the poster or the landing page; none of them
+    for a paper-entry form)."""
 
     response_id: uuid.UUID
     survey: str
@@ -90,13 +92,21 @@ class FormState:
     commune_code: str | None = None
     point_id: int | None = None
     poster: str | None = None  # token_digest() of the poster link
+    # "poster" or "landing" (the landing page led to the poster's or the commune's page); None in
+    # a state made before channels were kept: ``channel`` then goes by the service point.
+    via: str | None = None
 
     def dumps(self) -> str:
         """The state signed, for the form's hidden field."""
         return _serializer().dumps({
             "id": str(self.response_id), "s": self.survey, "v": self.version, "t": self.started_at.isoformat(),
-            "m": self.module, "c": self.commune_code, "p": self.point_id, "k": self.poster,
+            "m": self.module, "c": self.commune_code, "p": self.point_id, "k": self.poster, "w": self.via,
         })
+
+    @property
+    def channel(self) -> str:
+        """How the form reached the citizen: "poster" or "landing" (a web form's channel)."""
+        return channel_of("web", via=self.via, service_point_id=self.point_id)
 
     def opened_from(self, token: str) -> bool:
         """Whether the form was opened from this poster link."""
@@ -104,11 +114,12 @@ class FormState:
 
 
 def new_state(survey: Survey, *, commune_code: str | None = None, point_id: int | None = None,
-              token: str | None = None, keep: FormState | None = None) -> str:
+              token: str | None = None, via: str | None = None, keep: FormState | None = None) -> str:
     """A signed state for a form of ``survey``: a new response id, started now, a random module.
 
-    With ``keep``, the same filling moves to another page: its response id, start and module (if
-    this survey has it) stay, so however often it is sent, it is stored once.
+    ``via`` says whether a web form was opened from a poster or the landing page. With ``keep``,
+    the same filling moves to another page: its response id, start, channel and module (if this
+    survey has it) stay, so however often it is sent, it is stored once and counted where it began.
     """
     module = keep.module if keep and keep.module in survey.modules else None
     if module is None and survey.modules:
@@ -117,6 +128,7 @@ def new_state(survey: Survey, *, commune_code: str | None = None, point_id: int 
         response_id=keep.response_id if keep else uuid.uuid4(), survey=survey.slug, version=survey.version,
         started_at=keep.started_at if keep else now_seconds(), module=module, commune_code=commune_code,
         point_id=point_id, poster=token_digest(token) if token else None,
+        via=keep.channel if keep else via,
     ).dumps()
 
 
@@ -134,6 +146,7 @@ def read_state(token: str | None) -> FormState | None:
         return FormState(
             uuid.UUID(data["id"]), str(data["s"]), int(data["v"]), datetime.fromisoformat(data["t"]),
             data.get("m"), data.get("c"), int(point) if point is not None else None, data.get("k"),
+            data.get("w") if data.get("w") in ("poster", "landing") else None,
         )
     except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
         return None

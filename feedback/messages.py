@@ -54,6 +54,21 @@ def problem_message(problem: Problem) -> str:
         "sent_changed": lambda: _(
             "These answers were not saved yet, because this form had already been sent with other "
             "answers. Your answers are kept below: press Send to save them as a new, separate response."),
+        "date_missing": lambda: _("Enter the interview date written on the paper form."),
+        "date_incomplete": lambda: {
+            "day": lambda: _("The interview date must include a day."),
+            "month": lambda: _("The interview date must include a month."),
+            "year": lambda: _("The interview date must include a year."),
+        }[p["part"]](),
+        "date_not_real": lambda: _(
+            "The interview date must be a real date, with a 4-digit year, for example 27 11 2026."),
+        "date_future": lambda: _("The interview date must be today or in the past."),
+        "date_too_old": lambda: _(
+            "The interview date must be on or after %(date)s: forms answered more than %(days)s days ago "
+            "cannot be typed in any more.", date=p["earliest"].strftime("%d/%m/%Y"), days=p["days"]),
+        "date_before_release": lambda: _(
+            "The interview date must be on or after %(date)s, the day this questionnaire came into use.",
+            date=p["earliest"].strftime("%d/%m/%Y")),
         "already_sent": lambda: _(
             "Your answers from this page have already been received. Thank you! Sending again changes "
             "nothing."),

@@ -13,6 +13,27 @@ from .extensions import db
 
 SERVICE_AREAS = ("health", "school", "one_stop", "land", "commune_office")
 MODES = ("web", "paper", "api")
+# How a response arrived: a poster's QR code (or link), the landing page, a typed-in paper form,
+# an API client. ``mode`` says which form took the answers (web, paper, api); a web form is a
+# poster's or the landing page's (docs/quality.md).
+CHANNELS = ("poster", "landing", "paper", "api")
+
+
+def channel_of(mode: str, *, via: str | None = None, service_point_id: int | None = None) -> str:
+    """The channel of a response: paper and API are their own; a web form's is where it was opened
+    (``via``, kept in its signed state), else, for a form state made before channels were kept,
+    the poster if it names a service point and the landing page if not (migration 0009_channel)."""
+    if mode in ("paper", "api"):
+        return mode
+    if via in ("poster", "landing"):
+        return via
+    return "poster" if service_point_id is not None else "landing"
+
+
+def _default_channel(context) -> str:
+    """A response inserted without a channel (by the ORM) gets the one its mode and service point say."""
+    values = context.get_current_parameters()
+    return channel_of(values["mode"], service_point_id=values.get("service_point_id"))
 
 
 def utcnow() -> datetime:
@@ -77,13 +98,15 @@ class Response(db.Model):
     service_point_id: Mapped[int | None] = mapped_column(sa.ForeignKey("service_point.id"))
     lang: Mapped[str] = mapped_column(sa.String(2))
     mode: Mapped[str] = mapped_column(sa.String(10))
+    channel: Mapped[str] = mapped_column(sa.String(10), default=_default_channel)
     started_at: Mapped[datetime | None]
     submitted_at: Mapped[datetime]
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     # SHA-256 of the canonical submitted content: tells a retry (same) from a conflict.
     content_hash: Mapped[str] = mapped_column(sa.String(64))
-    # The rotating module a web respondent was shown (None: no modules, or API/paper, which
-    # may answer any): tells "not shown" from "shown and skipped".
+    # The rotating module a web respondent was shown, or a paper form was printed with (None: no
+    # modules, or API and older all-question paper forms, which may answer any): tells "not
+    # shown" from "shown and skipped".
     module: Mapped[str | None] = mapped_column(sa.String(20))
     # Quality flags (";"-joined: too_fast, straight_lined, burst, honeypot); see docs/quality.md.
     flags: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
@@ -111,9 +134,11 @@ class Response(db.Model):
         sa.Index("ix_response_device_received", "device_hash", "received_at"),
         sa.Index("ix_response_network_received", "network_hash", "received_at"),
         sa.CheckConstraint(sa.column("mode").in_(MODES), name="mode"),
+        sa.CheckConstraint(sa.column("channel").in_(CHANNELS), name="channel"),
     )
 
 
+_SCORED = "score IS NOT NULL AND subdimension IS NOT NULL"
 _RESPONDENT_BLOCK = "question_id IN ('sex', 'age_band', 'ethnic_group') AND position = 0"  # surveys.RESPONDENT_IDS
 
 
@@ -136,6 +161,11 @@ class Answer(db.Model):
     __table_args__ = (
         sa.Index("ix_answer_respondent", "response_id", "question_id", "value",
                  postgresql_where=sa.text(_RESPONDENT_BLOCK), sqlite_where=sa.text(_RESPONDENT_BLOCK)),
+        # SQLite: the scored answers of each response, read from the index alone (bridge.scores_frame
+        # probes it once per response: 5× less work than reading the table's rows). PostgreSQL
+        # reads the answers by ranges of pages and hash-joins (bridge._read_postgres_bulk): no use.
+        sa.Index("ix_answer_scored", "response_id", "subdimension", "score",
+                 sqlite_where=sa.text(_SCORED)).ddl_if(dialect="sqlite"),
     )
 
 
@@ -326,3 +356,102 @@ class ScoreCache(db.Model):
     data_version: Mapped[int] = mapped_column(sa.BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     payload: Mapped[bytes] = mapped_column(sa.LargeBinary)
+
+
+class ProvinceSetting(db.Model):
+    """What a province shows the public (issue #15); a province without a row uses the defaults."""
+
+    __tablename__ = "province_setting"
+
+    province_code: Mapped[str] = mapped_column(sa.String(2), primary_key=True)
+    # The public commune results pages (/results/<code>); off: they are a 404.
+    public_results: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # Whether a commune's rank among the province's communes is shown on its public page.
+    public_ranking: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PublishedPeriod(db.Model):
+    """A frozen snapshot of a period's score tables for one province: what public pages and
+    published exports read, so the numbers people see never move under them.
+
+    A revision of the same period is a new row (``revision`` + 1) with a note of what changed
+    and why; older revisions stay readable. ``payload`` is the tables encoded as the score
+    cache encodes them (a zip of Parquet files, ``feedback.score_cache``); ``checksum`` is its
+    SHA-256, checked on every read.
+    """
+
+    __tablename__ = "published_period"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    province_code: Mapped[str] = mapped_column(sa.String(2))
+    date_from: Mapped[date] = mapped_column(sa.Date)
+    date_to: Mapped[date] = mapped_column(sa.Date)
+    structure: Mapped[str] = mapped_column(sa.String(10), default="current")
+    revision: Mapped[int] = mapped_column(default=1)
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    # The analysis method (analysis.METHOD_VERSION and a fingerprint of its sources).
+    method_version: Mapped[str] = mapped_column(sa.String(80))
+    # Responses received up to this moment (naive UTC) are in the snapshot; later ones are not.
+    cutoff_at: Mapped[datetime]
+    respondents: Mapped[int]
+    checksum: Mapped[str] = mapped_column(sa.String(64))
+    payload: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # None: published from the command line.
+    published_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        sa.UniqueConstraint("province_code", "date_from", "date_to", "structure", "revision",
+                            name="uq_published_period_revision"),
+        sa.Index("ix_published_period_province", "province_code", "date_to"),
+    )
+
+
+class CommuneAction(db.Model):
+    """"You said, we did": what a commune did in response to feedback, shown to the public."""
+
+    __tablename__ = "commune_action"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commune_code: Mapped[str] = mapped_column(sa.ForeignKey("commune.code"), index=True)
+    # What it answers: a service point, or a PAPI dimension code ("1" to "8" as in
+    # analysis.structures.DIMENSIONS), or neither.
+    service_point_id: Mapped[int | None] = mapped_column(sa.ForeignKey("service_point.id"))
+    dimension: Mapped[str | None] = mapped_column(sa.String(10))
+    title_vi: Mapped[str] = mapped_column(sa.String(160))
+    text_vi: Mapped[str] = mapped_column(sa.Text, default="")
+    title_en: Mapped[str | None] = mapped_column(sa.String(160))
+    text_en: Mapped[str | None] = mapped_column(sa.Text)
+    done_on: Mapped[date] = mapped_column(sa.Date)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Hidden by an admin: kept (and audited) but shown nowhere public.
+    hidden: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+    commune: Mapped[Commune] = relationship()
+    service_point: Mapped[ServicePoint | None] = relationship()
+
+
+class DigestSent(db.Model):
+    """One weekly digest claimed for one account: ``send-digests`` run twice sends it once."""
+
+    __tablename__ = "digest_sent"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    week: Mapped[date] = mapped_column(sa.Date, primary_key=True)  # the Monday the digest's week starts
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # None while the message is being handed to the mail server (or if that failed).
+    sent_at: Mapped[datetime | None]
+
+
+def include_in_dialect(dialect_name: str):
+    """An alembic ``include_object`` hook that leaves out what only another database gets
+    (``Index(...).ddl_if(dialect=...)``), so autogenerate and the schema test compare like with like."""
+
+    def include(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+        rule = getattr(obj, "_ddl_if", None)
+        return rule is None or rule.dialect is None or rule.dialect == dialect_name
+
+    return include

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from flask_babel import force_locale
@@ -21,7 +20,7 @@ from .models import Commune, ServicePoint
 if TYPE_CHECKING:  # fpdf (with fontTools, numpy) and segno load with the first poster, not at start-up
     from fpdf import FPDF
 
-__all__ = ["SIZES", "PosterText", "poster_link", "poster_points", "poster_texts", "posters_pdf"]
+__all__ = ["SIZES", "PosterText", "poster_link", "poster_points", "poster_texts", "posters_pdf", "results_link"]
 
 SIZES = ("a4", "a6")
 BLUE = (11, 79, 138)
@@ -40,11 +39,12 @@ class Layout:
     heading: float
     body: float
     small: float
+    results_qr: float  # the second, small QR code: the commune's public results page
 
 
 LAYOUTS = {
-    "a4": Layout(210, 297, 26, 15, 118, 22, 19, 13, 9.5),
-    "a6": Layout(105, 148, 13, 6, 62, 12, 10.5, 7.5, 5.5),
+    "a4": Layout(210, 297, 26, 15, 114, 22, 19, 13, 9.5, 30),
+    "a6": Layout(105, 148, 13, 6, 46, 12, 10.5, 7.5, 5.5, 18),
 }
 
 
@@ -74,12 +74,18 @@ def poster_texts() -> dict[str, PosterText]:
         "privacy": both(lambda: _(
             "We never ask for your name or phone number. Answers are only used in summaries of many "
             "answers that help the commune improve its services.")),
+        "results": both(lambda: _("See your commune's results")),
     }
 
 
 def poster_link(base_url: str, token: str) -> str:
     """The absolute survey link a poster's QR code encodes."""
     return f"{base_url.rstrip('/')}/s/{token}"
+
+
+def results_link(base_url: str, commune_code: str) -> str:
+    """The absolute link of a commune's public results page (the poster's second QR code)."""
+    return f"{base_url.rstrip('/')}/results/{commune_code}"
 
 
 def poster_points(*, commune_code: str | None = None, province_code: str | None = None) -> list[ServicePoint]:
@@ -120,11 +126,11 @@ def _new_pdf(layout: Layout) -> FPDF:
     return pdf
 
 
-def _draw_qr(pdf: FPDF, data: str, x: float, y: float, size: float) -> None:
+def _draw_qr(pdf: FPDF, data: str, x: float, y: float, size: float, *, error: str = "m") -> None:
     """The QR code as filled vector rectangles, one per horizontal run of dark modules."""
     import segno
 
-    qr = segno.make(data, error="m", micro=False)
+    qr = segno.make(data, error=error, micro=False)
     matrix = qr.matrix
     quiet = 4  # the quiet zone the standard asks for, in modules
     module = size / (len(matrix) + 2 * quiet)
@@ -162,7 +168,7 @@ def _centered(pdf: FPDF, layout: Layout, text: str, size: float, *, bold: bool =
 
 
 def _draw_poster(pdf: FPDF, layout: Layout, texts: dict[str, PosterText], point: ServicePoint,
-                 link: str) -> None:
+                 link: str, results: str | None = None) -> None:
     survey = catalog().for_area(point.service_area)
     unit = layout.width / 210  # spacing scales with the page
     pdf.add_page()
@@ -187,13 +193,41 @@ def _draw_poster(pdf: FPDF, layout: Layout, texts: dict[str, PosterText], point:
     _centered(pdf, layout, texts["promise"].en, layout.body - 1, gap=4 * unit)
     _centered(pdf, layout, texts["privacy"].vi, layout.small, colour=(74, 74, 74))
     _centered(pdf, layout, texts["privacy"].en, layout.small, colour=(74, 74, 74))
+    if results is not None:
+        _draw_results(pdf, layout, texts["results"], results, top=pdf.get_y() + 3 * unit)
+
+
+def _draw_results(pdf: FPDF, layout: Layout, text: PosterText, link: str, *, top: float) -> None:
+    """The second, small QR code (the commune's public results) with its text and short link beside it."""
+    from fpdf.enums import XPos, YPos
+
+    size, font = layout.results_qr, layout.body
+    # (font family, style, size, colour, text): Vietnamese first, English, then the short link.
+    lines = [("DejaVu", "B", font, BLUE, text.vi), ("DejaVu", "", font - 1, (26, 26, 26), text.en),
+             ("DejaVuMono", "", font - 2, (26, 26, 26), link.split("://", 1)[-1])]
+    widths = []
+    for family, style, points, _colour, words in lines:
+        pdf.set_font(family, style, points)
+        widths.append(pdf.get_string_width(words))
+    label_width = min(max(widths) + 1, layout.width - 2 * layout.margin - size - 2)
+    left = (layout.width - size - 2 - label_width) / 2  # QR code and text centred as one block
+    # Low error correction: fewer, larger modules, so a small code still scans (it is printed indoors).
+    _draw_qr(pdf, link, left, top, size, error="l")
+    height = font * 0.45
+    pdf.set_xy(left + size + 2, top + size / 2 - 1.5 * height)
+    for family, style, points, colour, words in lines:
+        pdf.set_font(family, style, points)
+        pdf.set_text_color(*colour)
+        pdf.cell(label_width, height, words, new_x=XPos.LEFT, new_y=YPos.NEXT)
 
 
 def posters_pdf(points: Sequence[ServicePoint], *, base_url: str, size: str = "a4") -> bytes:
     """One PDF with a poster (``a4``) or table card (``a6``) page per service point.
 
-    Every QR code encodes ``<base_url>/s/<token>``. The font is embedded once per document
-    (subset to the glyphs used), so a province batch of hundreds of pages stays small.
+    Every poster's QR code encodes ``<base_url>/s/<token>``; while the commune's province shows
+    public results pages, a second, small one encodes ``<base_url>/results/<commune code>``
+    (a link that would answer "not found" is never printed). The font is embedded once per
+    document (subset to the glyphs used), so a province batch of hundreds of pages stays small.
     """
     if size not in LAYOUTS:
         raise ValueError(f"size must be one of {', '.join(SIZES)}, not {size!r}")
@@ -203,6 +237,10 @@ def posters_pdf(points: Sequence[ServicePoint], *, base_url: str, size: str = "a
     texts = poster_texts()
     pdf = _new_pdf(layout)
     pdf.set_title(texts["band"].vi)
+    from .results import public_settings
+
+    public = {code: public_settings(code).public_results for code in {p.commune.province_code for p in points}}
     for point in points:
-        _draw_poster(pdf, layout, texts, point, poster_link(base_url, point.token))
+        results = results_link(base_url, point.commune_code) if public[point.commune.province_code] else None
+        _draw_poster(pdf, layout, texts, point, poster_link(base_url, point.token), results)
     return bytes(pdf.output())

@@ -10,10 +10,10 @@ import logging
 import operator
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,11 +23,11 @@ from sqlalchemy.dialects import sqlite
 from surveys import Problem, Survey, check_answers, scored_rows
 
 from .extensions import db
-from .models import Answer, Response
+from .models import Answer, Response, channel_of
 from .places import point_is_active, point_place
 from .quality import answer_flags, flag_burst_members, is_burst
 from .score_cache import PG_BUMP_FOR_INSERTED, SQLITE_BUMP_FOR_COMMUNE
-from .times import now_seconds, trusted_times, whole_seconds
+from .times import day_start, now_seconds, trusted_times, whole_seconds
 
 VIETNAM_TZ = timezone(timedelta(hours=7))
 ANY_MODULE = "*"  # paper entry and API clients may answer any module's questions
@@ -62,6 +62,8 @@ class Submission:
     sent_times: tuple[datetime | None, datetime] | None = None
     # A client time was implausible and replaced (flag "clock"; see feedback/times.py).
     clock: bool = False
+    # How it arrived (models.CHANNELS); None: as its mode and service point say (``channel_of``).
+    channel: str | None = None
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical content: equal for a retry, different for a changed answer."""
@@ -113,8 +115,13 @@ def apply_clock(sub: Submission) -> Submission:
     if sub.sent_times is None:
         sub.sent_times = (sub.started_at, sub.submitted_at)
     started_at, submitted_at = sub.sent_times
+    keep = None
+    if sub.mode == "paper":
+        # A paper form's submit time is its interview day, which the entry screen has checked
+        # in Viet Nam days (feedback/paper.py); the day begins up to a day before the typing's.
+        keep = timedelta(days=current_app.config["PAPER_MAX_AGE_DAYS"] + 1)
     times = trusted_times(received_at=sub.received_at, submitted_at=submitted_at, started_at=started_at,
-                          released=sub.survey.released)
+                          released=sub.survey.released, keep=keep)
     sub.started_at, sub.submitted_at, sub.received_at = times.started_at, times.submitted_at, times.received_at
     sub.clock = times.clock
     return sub
@@ -335,6 +342,7 @@ def store(sub: Submission) -> tuple[Stored, bool]:
         "service_point_id": sub.service_point_id,
         "lang": sub.lang,
         "mode": sub.mode,
+        "channel": sub.channel or channel_of(sub.mode, service_point_id=sub.service_point_id),
         # Whole seconds on every channel, whoever built the submission (feedback/times.py).
         "started_at": whole_seconds(sub.started_at),
         "submitted_at": whole_seconds(sub.submitted_at),
@@ -388,7 +396,7 @@ def receive_web(
     raw_answers: dict[str, Any],
     *,
     response_id: uuid.UUID,
-    started_at: datetime,
+    started_at: datetime | None,
     commune_code: str,
     service_point_id: int | None,
     lang: str,
@@ -397,12 +405,25 @@ def receive_web(
     client: tuple[str, str] | None = None,
     honeypot: bool = False,
     module: str | None = ANY_MODULE,
+    interviewed_on: date | None = None,
+    earlier_problems: Sequence[Problem] = (),
+    via: str | None = None,
 ) -> tuple[uuid.UUID | None, list[Problem]]:
     """Check and store a form submission; returns the response id, or the problems.
+
+    Its channel follows from ``mode`` and, for a web form, from ``via``, where its signed state
+    says it was opened ("poster" or "landing"; None for a state older than channels: then the
+    service point decides, ``models.channel_of``).
 
     A response id seen before is acknowledged when the same answers come again (a double tap,
     or Back and Send): stored once. Other answers under a stored id are never dropped silently
     nor stored: the problem ``sent_changed`` says so, and the caller offers them as a new response.
+
+    ``interviewed_on`` (a paper form, checked by ``feedback.paper.read_interview_date``) is the
+    Viet Nam day the citizen answered: its start is stored as ``submitted_at``, so the form counts
+    in the interview's period, and it is hashed, so a retry must carry the same day; the form
+    has no start time (the screen's opening is the typing's). ``earlier_problems`` are what the
+    caller found wrong outside the answers (an unreadable date): reported with the answers' own.
     """
     known = db.session.execute(
         sa.select(Response.content_hash, Response.submitted_at, Response.lang).where(Response.id == response_id)
@@ -420,7 +441,12 @@ def receive_web(
         submitted_at=received_at,  # the server's own time; the form state's start is checked
         entered_by=entered_by,
         received_at=received_at,
+        channel=channel_of(mode, via=via, service_point_id=service_point_id),
+        problems=list(earlier_problems),
     )
+    if interviewed_on is not None:
+        started_at = None
+        sub.started_at, sub.submitted_at = None, day_start(interviewed_on)
     if module != ANY_MODULE:
         sub.module = module
         # A web respondent sees the core and one module; an answer elsewhere was never shown.
@@ -436,6 +462,8 @@ def receive_web(
         # Hashed as the stored one was: the same form state's start, the stored (server) submit
         # time and language, so only a change of answers (or place) makes a difference.
         sub.sent_times, sub.lang = (started_at, known.submitted_at), known.lang
+        if interviewed_on is not None:  # the day as sent, not the stored time: a changed day is a change
+            sub.sent_times = (None, day_start(interviewed_on))
         if sub.content_hash() == known.content_hash:
             return response_id, []
         return None, [Problem("", "sent_changed")]

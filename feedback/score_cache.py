@@ -151,6 +151,8 @@ class ScoreTables:
 
 
 _TABLES = ("communes", "province", "province_published")
+#: ``ScoreTables.communes.attrs`` key: {commune code: responses that count}.
+COMMUNE_RESPONDENTS = "respondents_by_commune"
 
 
 @lru_cache(maxsize=1)
@@ -231,6 +233,9 @@ def _compute(date_from: date | None, date_to: date | None, *, structure: str, pr
     stats["computed"] += 1
     data = load_analysis_input(date_from, date_to, province_code=province_code, include_flagged=include_flagged)
     table = commune_scores(data, structure=structure)
+    # Responses that count, per commune (what a commune's public results page says it rests on).
+    counted = data.respondents if include_flagged else data.respondents[~data.respondents["flagged"]]
+    table.attrs[COMMUNE_RESPONDENTS] = {str(code): int(n) for code, n in counted["commune"].value_counts().items() if n}
     return ScoreTables(
         communes=table,
         province=province_scores(table, data, province_code=province_code),

@@ -15,7 +15,8 @@ from feedback import create_app
 from feedback import database_url as database_url_for_psycopg
 from feedback.extensions import db
 from feedback.models import (
-    Answer, ApiClient, AuditEvent, DataVersion, Job, JobFileChunk, PopulationMargin, Response, ScoreCache, ServicePoint,
+    Answer, ApiClient, AuditEvent, CommuneAction, DataVersion, DigestSent, Job, JobFileChunk, PopulationMargin,
+    ProvinceSetting, PublishedPeriod, Response, ScoreCache, ServicePoint,
     User, user_commune,
 )
 from feedback.units import load_units
@@ -77,7 +78,7 @@ def app(database_url):
     app = create_app(_config(database_url))
     with app.app_context():
         for model in (JobFileChunk, Job, ScoreCache, DataVersion, Answer, Response, ApiClient, AuditEvent, user_commune,
-                      User, ServicePoint, PopulationMargin):
+                      DigestSent, CommuneAction, PublishedPeriod, ProvinceSetting, User, ServicePoint, PopulationMargin):
             db.session.execute(sa.delete(model))
         db.session.commit()
     yield app

@@ -38,3 +38,11 @@ def module_in_page(survey: Survey, html: str) -> str | None:
     shown = [m for m in survey.modules if any(f'id="q-{q.id}"' in html for q in survey.questions if q.module == m)]
     assert len(shown) <= 1, f"a page shows one module, this one shows {shown}"
     return shown[0] if shown else None
+
+
+def paper_date(day=None) -> dict[str, str]:
+    """The interview-date fields of the paper-entry form for ``day`` (default: today in Viet Nam)."""
+    from feedback.times import local_day, now_seconds
+
+    day = day or local_day(now_seconds())
+    return {"interview_day": str(day.day), "interview_month": str(day.month), "interview_year": str(day.year)}

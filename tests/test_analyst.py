@@ -105,20 +105,45 @@ def test_ranking_draws_a_commune_with_one_respondent(app, client, auth, users):
 
 
 def test_flags_are_explained_in_the_readers_language(app, client, auth, users):
-    """Cells show the exports' codes, explained on hover and in a legend under the table."""
+    """Cells show the flags' names in the reader's language, explained on hover and in a legend
+    under the table that also gives the exports' code."""
     seed(app, own=8, other=3)  # far fewer than the 30 effective respondents NCHS asks for
     auth.login(users["analyst"]["email"])
     vi = client.get(f"/analyst/c/{OWN_COMMUNE}?lang=vi").get_data(as_text=True)
     meaning_vi = "Không đáng tin cậy (chuẩn NCHS 2017): cỡ mẫu hiệu dụng dưới 30"
-    assert f'<abbr title="{meaning_vi}">unreliable:n_eff</abbr>' in vi
-    assert f"<li><b>unreliable:n_eff</b> – {meaning_vi}</li>" in vi
-    assert "<li><b>unweighted</b> – Không có số liệu dân số: trọng số bằng nhau</li>" in vi
+    name_vi = "không đáng tin cậy: cỡ mẫu hiệu dụng nhỏ"
+    assert f'<abbr title="{meaning_vi}" data-flag="unreliable:n_eff">{name_vi}</abbr>' in vi
+    assert f"<li><b>{name_vi}</b> (<code>unreliable:n_eff</code>) – {meaning_vi}</li>" in vi
+    assert ("<li><b>không có trọng số</b> (<code>unweighted</code>) – "
+            "Không có số liệu dân số: trọng số bằng nhau</li>") in vi
     en = client.get("/analyst/?code=6.1&lang=en").get_data(as_text=True)
     meaning_en = "Unreliable (NCHS 2017 standard): degrees of freedom under 8"
-    assert f'<abbr title="{meaning_en}">unreliable:df</abbr>' in en
-    assert f"<li><b>unreliable:df</b> – {meaning_en}</li>" in en
-    assert "<b>trimmed</b>" not in en  # the legend explains only the flags shown
+    assert f'<abbr title="{meaning_en}" data-flag="unreliable:df">unreliable: few degrees of freedom</abbr>' in en
+    assert f"<li><b>unreliable: few degrees of freedom</b> (<code>unreliable:df</code>) – {meaning_en}</li>" in en
+    assert "<code>trimmed</code>" not in en  # the legend explains only the flags shown
     assert "insufficient" not in en and "too few respondents to rank" not in en
+
+
+@pytest.mark.parametrize("flag", ["empty", "incomplete", "one_respondent", "unweighted", "collapsed:sex",
+                                  "collapsed:age_band", "not_raked:ethnic_group", "trimmed", "unreliable:n_eff",
+                                  "unreliable:width", "unreliable:relative_width", "unreliable:df", "synthetic",
+                                  "synthetic:3/28", "suppressed", "weighted_by_n"])
+def test_every_flag_code_is_shown_translated_in_vietnamese(app, flag):
+    """No flag code reaches a Vietnamese page as an English word: its cell and legend show its name."""
+    from feedback.analyst.views import flag_codes
+    from feedback.exports import FLAG_NAMES, flag_name
+
+    assert set(FLAG_NAMES) >= {flag.partition(":")[0]}
+    with app.test_request_context("/?lang=vi"):
+        app.preprocess_request()
+        cell = str(flag_codes(flag))
+        legend = app.jinja_env.from_string(
+            '{% include "analyst/_flag_legend.html" %}').render(flag_cells=[flag])
+    name = flag_name(flag, "vi")
+    assert name != flag and name != flag_name(flag, "en")
+    visible = re.sub(r"<code>[^<]*</code>|<[^>]+>", "", cell + legend)  # text a reader sees (codes in <code>)
+    assert name in visible
+    assert flag.partition(":")[0] not in visible, visible
 
 
 def test_flag_legend_explains_prefixed_codes_once(app):
@@ -154,6 +179,23 @@ def test_province_page_ranks_every_commune_with_data_with_rank_intervals(app, cl
     assert "khoảng thứ hạng 95%" in vi and "Ước lượng cho địa bàn nhỏ" in vi and "Ước lượng trực tiếp" in vi
 
 
+def test_the_official_score_is_shown_with_its_year_from_the_data_file(app, client, auth, users, tmp_path):
+    """The official PAPI figure is of another year than plan 170's targets: the page says which,
+    and the year is the data file's latest, not one written into the template."""
+    official = tmp_path / "official.csv"
+    official.write_text("year,code,level,score\n2021,total,aggregate,40.15\n2021,6,dimension,4.50\n"
+                        "2022,total,aggregate,40.40\n2022,6,dimension,4.61\n", encoding="utf-8")
+    app.config["PAPI_OFFICIAL_CSV"] = str(official)
+    seed_every_subdimension(app)
+    auth.login(users["analyst"]["email"])
+    en = client.get("/analyst/?code=total&lang=en").get_data(as_text=True)
+    assert "Official PAPI score of the province in 2022: 40.40." in en
+    assert "Official PAPI score of the province in 2022: 4.61." in client.get("/analyst/?code=6&lang=en").get_data(
+        as_text=True)
+    assert "Điểm PAPI chính thức của tỉnh năm 2022: 40.40." in client.get("/analyst/?code=total&lang=vi").get_data(
+        as_text=True)
+
+
 def test_scorecard_shows_both_estimates_and_the_rank_out_of_all(app, client, auth, users):
     seed_every_subdimension(app)
     auth.login(users["analyst"]["email"])
@@ -173,7 +215,8 @@ def test_synthetic_estimates_are_marked(app, client, auth, users):
     auth.login(users["analyst"]["email"])
     html = client.get("/analyst/?code=4.2&lang=en").get_data(as_text=True)
     assert html.count('<tr class="synthetic">') == 1 and '<span class="model">model only</span>' in html
-    assert '<g class="model">' in html and "<li><b>synthetic</b> – Nobody in this commune answered" in html
+    assert '<g class="model">' in html
+    assert "<li><b>model only</b> (<code>synthetic</code>) – Nobody in this commune answered" in html
     card = client.get("/analyst/c/02680?lang=vi").get_data(as_text=True)
     assert '<span class="model">chỉ từ mô hình</span>' in card
 

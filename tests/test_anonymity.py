@@ -25,7 +25,7 @@ from feedback.models import Answer, HashPepper, Response, ServicePoint, User, ut
 from surveys import catalog
 
 from .conftest import OWN_COMMUNE, AuthActions, _config, hidden_fields
-from .helpers import valid_answers
+from .helpers import paper_date, valid_answers
 from .test_bridge import OTHER, OWN, seed
 from .test_quality import CALM
 
@@ -306,7 +306,8 @@ def test_paper_forms_stay_reviewable_by_their_typist_and_admins(app, client, aut
     auth.login("officer@khaomang.test")
     url = f"/officer/points/{point['id']}/paper"
     fields = hidden_fields(client.get(url).get_data(as_text=True))
-    r = client.post(url, data={**fields, **valid_answers(catalog().current("health")), "comment": "Giấy"})
+    answers = {**valid_answers(catalog().current("health")), "comment": "Giấy"}
+    r = client.post(url, data={**fields, **answers, **paper_date()})
     assert r.status_code == 303
     with app.app_context():
         rid = db.session.execute(sa.select(Response.id).where(Response.mode == "paper")).scalar_one()

@@ -34,7 +34,7 @@ def test_landing_lists_every_commune_and_survey(client):
 
 def test_start_goes_to_service_point_or_commune_survey(client, point):
     r = client.get("/start?commune=04465&survey=health")
-    assert r.status_code == 302 and r.location.endswith(f"/s/{point['token']}")
+    assert r.status_code == 302 and r.location.endswith(f"/s/{point['token']}?via=landing")
     r = client.get("/start?commune=04465&survey=land")
     assert r.status_code == 302 and r.location.endswith("/c/04465/land")
     r = client.get("/start?commune=99999&survey=land")

@@ -18,7 +18,7 @@ from feedback.models import Answer, Response, ServicePoint, utcnow
 from surveys import catalog
 
 from .conftest import OWN_COMMUNE, count, csrf_token, hidden_fields, new_id
-from .helpers import module_in_page, valid_answers
+from .helpers import module_in_page, paper_date, valid_answers
 
 HEALTH = catalog().current("health")
 ANSWERS = {"used_service": "no", "overall": "4"}
@@ -341,11 +341,11 @@ def test_paper_entry_refuses_a_state_of_another_survey(app, client, auth, users)
     fields = _open(client, f"/officer/points/{health['id']}/paper")
     survey = catalog().for_area("school")
     url = f"/officer/points/{school['id']}/paper"
-    r = _send(client, url, fields, valid_answers(survey))
+    r = _send(client, url, fields, valid_answers(survey), **paper_date())
     assert r.status_code == 400 and count(app) == 0
     again = hidden_fields(r.get_data(as_text=True))
     assert _state(app, again).survey == survey.slug
-    assert _send(client, url, again, valid_answers(survey)).status_code == 303
+    assert _send(client, url, again, valid_answers(survey), **paper_date()).status_code == 303
     [stored] = _stored(app)
     assert (stored.survey, stored.service_point_id) == (survey.slug, school["id"])
 
@@ -355,8 +355,8 @@ def test_paper_entry_still_stores_once(app, client, auth, users):
     _officer(app, auth)
     url = f"/officer/points/{point['id']}/paper"
     fields = _open(client, url)
-    assert _send(client, url, fields, valid_answers(HEALTH)).status_code == 303
-    assert _send(client, url, fields, valid_answers(HEALTH)).status_code == 303
+    assert _send(client, url, fields, valid_answers(HEALTH), **paper_date()).status_code == 303
+    assert _send(client, url, fields, valid_answers(HEALTH), **paper_date()).status_code == 303
     assert count(app, mode="paper") == 1
 
 
@@ -405,9 +405,10 @@ def test_paper_entry_normalises_text_and_refuses_control_characters(app, client,
     _officer(app, auth)
     url = f"/officer/points/{point['id']}/paper"
     fields = _open(client, url)
-    bad = _send(client, url, fields, {**valid_answers(HEALTH), "comment": "a\x07b"})
+    bad = _send(client, url, fields, {**valid_answers(HEALTH), "comment": "a\x07b"}, **paper_date())
     assert bad.status_code == 422 and "U+0007" in bad.get_data(as_text=True)
-    ok = _send(client, url, fields, {**valid_answers(HEALTH), "comment": DECOMPOSED.replace(", ", ",\r\n")})
+    ok = _send(client, url, fields, {**valid_answers(HEALTH), "comment": DECOMPOSED.replace(", ", ",\r\n")},
+               **paper_date())
     assert ok.status_code == 303
     assert _comment(app) == VIETNAMESE.replace(", ", ",\n")
 
@@ -520,11 +521,11 @@ def test_paper_entry_with_changed_answers_for_a_stored_id_is_not_dropped(app, cl
     _officer(app, auth)
     url = f"/officer/points/{point['id']}/paper"
     fields = _open(client, url)
-    assert _send(client, url, fields, valid_answers(HEALTH)).status_code == 303
-    r = _send(client, url, fields, {**valid_answers(HEALTH), "comment": "Khác"})
+    assert _send(client, url, fields, valid_answers(HEALTH), **paper_date()).status_code == 303
+    r = _send(client, url, fields, {**valid_answers(HEALTH), "comment": "Khác"}, **paper_date())
     assert r.status_code == 409 and count(app, mode="paper") == 1
     assert _send(client, url, hidden_fields(r.get_data(as_text=True)),
-                 {**valid_answers(HEALTH), "comment": "Khác"}).status_code == 303
+                 {**valid_answers(HEALTH), "comment": "Khác"}, **paper_date()).status_code == 303
     assert count(app, mode="paper") == 2
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import numpy as np
 import pytest
@@ -15,6 +15,7 @@ from feedback.extensions import db
 from feedback.models import Answer, Response, utcnow
 from feedback.responses import Submission, store
 from feedback.score_cache import data_version
+from feedback.times import local_day
 from surveys import catalog, check_answers
 
 from .conftest import count
@@ -80,14 +81,54 @@ def test_a_year_up_to_now_and_nothing_in_the_future(app, runner):
     _seed(runner, _three_communes())
     now = utcnow()
     with app.app_context():
-        rows = db.session.execute(sa.select(Response.started_at, Response.submitted_at, Response.received_at)).all()
+        rows = db.session.execute(sa.select(Response.channel, Response.started_at, Response.submitted_at,
+                                            Response.received_at)).all()
     assert rows
-    for started, submitted, received in rows:
+    for channel, started, submitted, received in rows:
         assert now - timedelta(days=365) < submitted <= received < now
-        assert started < submitted
-        # Opening hours in Viet Nam time (UTC+7), on a local day no later than today there.
+        # Opening hours in Viet Nam time (UTC+7), on a local day no later than today there; a paper
+        # form is dated by its interview day (its start) and has no start time of its own.
         local = submitted + timedelta(hours=7)
-        assert 7 <= local.hour <= 17 and local.date() <= (now + timedelta(hours=7)).date()
+        assert local.date() <= (now + timedelta(hours=7)).date()
+        if channel == "paper":
+            assert started is None and local.time() == time(0) and received - submitted < timedelta(days=7)
+        else:
+            assert started < submitted and 7 <= local.hour <= 17
+
+
+def test_realistic_channels_each_stored_as_its_path_stores_it(app, runner):
+    """Issue 14: demo responses arrive by poster, landing page, paper and API, in plausible shares."""
+    _seed(runner, _three_communes(), "--per-commune", "200", "--per-commune-min", "150", "--per-commune-max", "250")
+    with app.app_context():
+        rows = db.session.execute(sa.select(Response.channel, Response.mode, Response.service_point_id,
+                                            Response.lang)).all()
+    channels = Counter(channel for channel, *_ in rows)
+    assert set(channels) == {"poster", "landing", "paper", "api"}
+    assert channels["poster"] > channels["paper"] > channels["api"] and channels["landing"] > channels["api"]
+    modes = {channel: mode for channel, mode, *_ in rows}
+    assert modes == {"poster": "web", "landing": "web", "paper": "paper", "api": "api"}
+    assert all(point is not None for *_, point, _ in rows)  # every commune has its service points
+    assert {lang for channel, _, _, lang in rows if channel == "paper"} == {"vi"}  # the printed form
+
+
+def test_nothing_in_the_future_in_either_time_zone_view(app):
+    """Issue 14: 'last response at 01:02 tomorrow'. Seeded at a late Viet Nam hour (23:59, 16:59
+    UTC) and at an early one (07:00:01, 00:00:01 UTC), no time is after the seed's now, read
+    as UTC or as Viet Nam time, nor in a database session that runs on Viet Nam time."""
+    code = _three_communes()[-1]
+    for now in (datetime(2026, 3, 2, 16, 59, 0), datetime(2026, 3, 3, 0, 0, 1)):
+        with app.app_context():
+            db.session.execute(sa.delete(Answer))
+            db.session.execute(sa.delete(Response))
+            db.session.commit()
+            seed_demo(seed=4, per_commune=200, communes=[code], now=now)
+            if db.engine.dialect.name == "postgresql":
+                db.session.execute(sa.text("SET TIME ZONE 'Asia/Ho_Chi_Minh'"))
+            latest = db.session.execute(sa.select(sa.func.max(Response.submitted_at),
+                                                  sa.func.max(Response.received_at))).one()
+            db.session.rollback()
+        assert all(t is not None and t < now for t in latest), (now, latest)
+        assert all(local_day(t) <= local_day(now) for t in latest)
 
 
 @pytest.mark.parametrize("now", [datetime(2026, 3, 2, 0, 30), datetime(2026, 3, 2, 16, 59),
@@ -201,7 +242,7 @@ def test_stored_like_a_web_response(app, runner):
     _seed(runner, _three_communes()[:1], "--per-commune", "40", "--per-commune-min", "40", "--per-commune-max", "60")
     with app.app_context():
         assert data_version(db.session, "15") > before
-        demo = db.session.execute(sa.select(Response).where(Response.survey == "health")
+        demo = db.session.execute(sa.select(Response).where(Response.survey == "health", Response.channel == "poster")
                                   .order_by(Response.id).limit(1)).scalar_one()
         answers = db.session.execute(sa.select(Answer).where(Answer.response_id == demo.id)).scalars().all()
         clean: dict = {}

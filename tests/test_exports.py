@@ -15,8 +15,10 @@ import sqlalchemy as sa
 
 import analysis
 from feedback.exports import (
-    COLUMN_LABELS, CONTRACT_COLUMNS, FLAG_MEANINGS, FLAG_SUFFIX_MEANINGS, flag_meaning, suppress_small_cells,
+    COLUMN_LABELS, CONTRACT_COLUMNS, FLAG_MEANINGS, FLAG_SUFFIX_MEANINGS, build_score_export, flag_meaning,
+    score_records, suppress_small_cells,
 )
+from feedback.exports.scores import _readme_rows
 from feedback.extensions import db
 from feedback.models import AuditEvent, PopulationMargin
 from tests.test_bridge import COMMUNES, OTHER, OWN, WARDS, seed, seed_every_subdimension
@@ -183,6 +185,20 @@ def test_province_level_against_targets(app, runner, tmp_path):
     sub = table[table["code"] == "6.1"].iloc[0]
     assert sub["n"] == 8 + 3 and sub["n_communes"] == 2
     assert sub["se_p"] == pytest.approx(sub["se"] * 4 / 9)
+
+
+def test_province_exports_say_the_year_of_the_official_score(app, runner, tmp_path):
+    """The official figure is of the data file's latest year, not of plan 170's 2019: every label says so."""
+    seed(app)
+    official = tmp_path / "official.csv"
+    official.write_text("year,code,level,score\n2022,total,aggregate,40.40\n", encoding="utf-8")
+    app.config["PAPI_OFFICIAL_CSV"] = str(official)
+    with app.app_context():
+        export = build_score_export(level="province")
+        labels = score_records(export)["meta"]["column_labels"]["official"]
+        assert labels == {"vi": "Điểm PAPI chính thức của tỉnh, năm 2022", "en": "Official PAPI score of the province, 2022"}
+        readme = [row for row in _readme_rows(export) if row and row[0] == "official"]
+        assert readme == [["official", labels["vi"], labels["en"]]]
 
 
 def test_public_export_suppresses_small_cells(app, runner, tmp_path):
@@ -388,3 +404,56 @@ def test_response_export_keeps_clock_flagged_responses_and_dates_them_by_viet_na
     assert result.exit_code == 0 and "(1 low-quality responses excluded)" in result.output
     table = pd.read_csv(out, dtype=str, encoding="utf-8-sig", keep_default_na=False)
     assert table[["submitted_date", "flags"]].values.tolist() == [["2025-05-02", "clock"]]
+
+
+def _module_responses(app) -> None:
+    """A local-governance web response given module b, and a paper form printed with every question."""
+    from datetime import datetime
+
+    from feedback.models import Answer, Response
+    from surveys import catalog
+
+    survey = catalog().current("local-governance")
+    b = next(q for q in survey.questions if q.module == "b" and q.options)
+    with app.app_context():
+        for mode, channel, module in (("web", "landing", "b"), ("paper", "paper", None)):
+            db.session.add(Response(
+                id=uuid.uuid4(), survey=survey.slug, survey_version=survey.version, commune_code=OWN, lang="vi",
+                mode=mode, channel=channel, module=module, submitted_at=datetime(2025, 8, 1, 3),
+                received_at=datetime(2025, 8, 1, 3), content_hash="0" * 64,
+                answers=[Answer(question_id=b.id, position=0, value=b.options[0].value)]))
+        db.session.commit()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "dta", "parquet"])
+def test_response_export_says_which_module_each_response_was_asked(app, runner, tmp_path, fmt):
+    """``module`` sits next to ``channel``: "b" for the web respondent given module b, empty for
+    the paper form that asked every question (so "not asked" is told from "skipped")."""
+    _module_responses(app)
+    out = tmp_path / f"responses.{fmt}"
+    result = runner.invoke(args=["export-responses", "--format", fmt, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    if fmt == "csv":
+        table = pd.read_csv(out, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    elif fmt == "xlsx":
+        table = pd.read_excel(out, sheet_name="responses", dtype=str, keep_default_na=False)
+    elif fmt == "dta":
+        table = pd.read_stata(out)
+    else:
+        table = pd.read_parquet(out)
+    columns = list(table.columns)
+    assert columns[columns.index("channel") + 1] == "module"
+    modes = {str(mode).split(":")[0]: module for mode, module in zip(table["mode"], table["module"], strict=True)}
+    assert modes == {"web": "b", "paper": ""}
+
+
+def test_codebook_explains_the_module_column(app):
+    from feedback.exports.responses import codebook_frame
+
+    with app.app_context():
+        codebook = codebook_frame()
+    row = codebook[codebook["column"] == "module"]
+    assert len(row) == 1
+    row = row.iloc[0]
+    assert "local-governance" in row["note"] and "every question" in row["label_en"]
+    assert {"a", "b", "c"} <= {v.split(" = ")[0] for v in row["value_labels"].split("; ")}

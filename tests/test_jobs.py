@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -113,16 +114,19 @@ def test_a_response_export_runs_in_the_background_and_downloads_every_row(app, a
     done = [s["rows_done"] for s in states]
     assert done == sorted(done)  # progress never goes back
     page = analyst.get(job_url).get_data(as_text=True)
-    assert final["download_url"] in page and "codebook.csv" in page and 'http-equiv="refresh"' not in page
+    assert final["download_url"] in page and "responses-codebook_all-surveys.csv" in page
+    assert 'http-equiv="refresh"' not in page
     download = analyst.get(final["download_url"])
     assert download.status_code == 200 and download.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert 'filename="responses_from-2025-08-01_to-2025-08-31.csv"' in download.headers["Content-Disposition"]
+    assert download.headers["Content-Disposition"] == \
+        'attachment; filename="responses_lao-cai_2025-08-01_2025-08-31.csv"'
     rows = list(csv.DictReader(io.StringIO(download.get_data().decode("utf-8-sig"))))
     assert len(rows) == len(ids["own"]) + len(ids["other"]) == 11  # the flagged one is left out
     assert sorted(int(r["export_id"]) for r in rows) == list(range(1, 12))
     assert int(download.headers["Content-Length"]) == len(download.get_data())
     codebook = analyst.get("/analyst/exports/codebook.csv")
     assert codebook.status_code == 200 and b"question_id" in codebook.data
+    assert codebook.headers["Content-Disposition"] == 'attachment; filename="responses-codebook_all-surveys.csv"'
     listing = analyst.get("/analyst/exports").get_data(as_text=True)
     assert final["download_url"] in listing
 
@@ -476,3 +480,101 @@ def test_an_export_to_standard_output_or_a_missing_folder_is_refused_clearly(app
     result = runner.invoke(args=["export-scores", "-o", output])
     assert result.exit_code != 0 and "Error:" in result.output and not isinstance(result.exception, OSError)
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- file names ----------------------------------------------------------------------------------
+
+def _every_export() -> list[dict]:
+    """The parameters of every kind of export a page or the CLI can start, over every format and period."""
+    from feedback.exports import RESPONSE_FORMATS, SCORE_FORMATS
+
+    periods = [{}, {"from": "2026-01-01"}, {"to": "2026-03-31"}, {"from": "2026-01-01", "to": "2026-03-31"}]
+    out = []
+    for period in periods:
+        for province in ("15", "01", None):
+            for fmt in SCORE_FORMATS:
+                for level in ("commune", "province"):
+                    for public in (False, True):
+                        for structure in ("current", "2018"):
+                            out.append({"kind": "scores", "fmt": fmt, "level": level, "public": public,
+                                        "structure": structure, "province_code": province, **period})
+            for fmt in RESPONSE_FORMATS:
+                for flagged in (False, True):
+                    out.append({"kind": "responses", "fmt": fmt, "include_flagged": flagged,
+                                "province_code": province, **period})
+    return out
+
+
+def test_every_export_has_its_own_descriptive_ascii_file_name():
+    from feedback.jobs.exports import CODEBOOK_FILE_NAME, export_file_name
+
+    names = [export_file_name(params) for params in _every_export()]
+    assert len(set(names)) == len(names)  # public and internal, levels, formats, periods, scopes all differ
+    assert CODEBOOK_FILE_NAME not in names
+    for name in [*names, CODEBOOK_FILE_NAME]:
+        assert name.isascii() and re.fullmatch(r"[a-z0-9._-]+", name), name
+    assert export_file_name({"kind": "scores", "fmt": "xlsx", "level": "commune", "public": False,
+                             "province_code": "15", "from": "2026-01-01", "to": "2026-03-31"}) \
+        == "papi-proxy-scores_internal_lao-cai_commune_2026-01-01_2026-03-31.xlsx"
+    assert export_file_name({"kind": "scores", "fmt": "xlsx", "level": "commune", "public": True,
+                             "province_code": "15", "from": "2026-01-01", "to": "2026-03-31"}) \
+        == "papi-proxy-scores_public_lao-cai_commune_2026-01-01_2026-03-31.xlsx"
+    assert export_file_name({"kind": "responses", "fmt": "csv", "province_code": "15"}) == "responses_lao-cai_all.csv"
+    assert export_file_name({"kind": "responses", "fmt": "csv", "province_code": "01"}) == "responses_ha-noi_all.csv"
+
+
+def test_a_non_ascii_download_name_gets_a_utf8_filename_star(app):
+    from feedback.analyst.export_jobs import attachment
+
+    assert attachment("responses_lao-cai_all.csv") == 'attachment; filename="responses_lao-cai_all.csv"'
+    assert attachment("Lào Cai.csv") == ('attachment; filename="L_o Cai.csv"; '
+                                         "filename*=UTF-8''L%C3%A0o%20Cai.csv")
+
+
+@pytest.mark.parametrize(("public", "word"), [("", "internal"), ("1", "public")])
+def test_public_and_internal_score_downloads_have_different_names(app, analyst, public, word):
+    seed(app)
+    r = start_export(analyst, kind="scores", fmt="xlsx", level="commune", public=public,
+                     **{"from": "2025-08-01", "to": "2025-08-31"})
+    final = poll_until_finished(analyst, r.headers["Location"])[-1]
+    download = analyst.get(final["download_url"])
+    assert download.headers["Content-Disposition"] == \
+        f'attachment; filename="papi-proxy-scores_{word}_lao-cai_commune_2025-08-01_2025-08-31.xlsx"'
+
+
+@pytest.mark.parametrize(("command", "args", "names"), [
+    ("export-scores", [], ["papi-proxy-scores_internal_lao-cai_commune_all.csv"]),
+    ("export-scores", ["--public", "--format", "xlsx", "--from", "2025-08-01", "--to", "2025-08-31"],
+     ["papi-proxy-scores_public_lao-cai_commune_2025-08-01_2025-08-31.xlsx"]),
+    ("export-scores", ["--level", "province", "--to", "2025-08-31", "--format", "dta"],
+     ["papi-proxy-scores_internal_lao-cai_province_to-2025-08-31.dta"]),
+    ("export-responses", ["--from", "2025-08-01"],
+     ["responses_all-provinces_from-2025-08-01.csv", "responses_all-provinces_from-2025-08-01.codebook.csv"]),
+])
+def test_the_cli_names_its_files_by_content_when_no_file_is_given(app, runner, tmp_path, monkeypatch,
+                                                                   command, args, names):
+    seed(app)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(args=[command, *args])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert runner.invoke(args=[command, *args, "-o", str(folder)]).exit_code == 0  # a folder: the same names in it
+    assert sorted(p.name for p in folder.iterdir()) == sorted(names)
+
+
+def test_export_pages_name_formats_and_sizes_in_the_readers_style(app):
+    """One number style per language on the export pages (683,9 kB beside 3.663 dòng), and the
+    formats named as people call them (Parquet, not PARQUET)."""
+    from flask_babel import force_locale
+
+    from feedback.analyst.export_jobs import file_size, format_name
+
+    with app.test_request_context():
+        with force_locale("vi"):
+            assert file_size(683_912) == "683,9 kB" and file_size(2_500_000) == "2,5 MB" and file_size(12) == "12 B"
+        with force_locale("en"):
+            assert file_size(683_912) == "683.9 kB"
+    assert [format_name(f) for f in ("csv", "xlsx", "parquet", "dta", "json")] == [
+        "CSV", "XLSX", "Parquet", "Stata (DTA)", "JSON"]

@@ -1,9 +1,10 @@
-"""Migrations 0007_scale (an installation that holds one province) and 0008_read_speed, on both databases."""
+"""Migrations 0007_scale (an installation that holds one province), 0008_read_speed and 0009_channel, on both databases."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 
 from feedback import create_app
 from feedback.extensions import db
@@ -86,4 +87,53 @@ def test_0008_computes_low_quality_from_the_flags_and_indexes_the_respondent_blo
             assert {k: bool(v) for k, v in changed.items()} == {"burst": True, "clock": False}
             indexes = {i["name"] for i in sa.inspect(conn).get_indexes("answer")}
         assert "ix_answer_respondent" in indexes
+        db.engine.dispose()
+
+
+# (mode, service point?) of responses stored before 0009, and the channel each gets.
+BEFORE_CHANNELS = [("web", True, "poster"), ("web", False, "landing"), ("paper", True, "paper"),
+                   ("api", True, "api"), ("api", False, "api")]
+
+
+def test_0009_gives_every_stored_response_its_channel(database_url, tmp_path):
+    """Responses stored before 0009 get the channel their mode and service point say; the column is
+    NOT NULL and takes only the four channels; it goes and comes back with a downgrade and upgrade."""
+    app = create_app(_config(_fresh_url(database_url, tmp_path)))
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade(revision="0008_read_speed")
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO commune (code, name, division_type, codename, province_code, "
+                                 "province_name) VALUES ('90000', 'X', 'xã', 'x', '15', 'P')"))
+            conn.execute(sa.text("INSERT INTO service_point (id, commune_code, service_area, name, token, active, "
+                                 "created_at) VALUES (1, '90000', 'health', 'T', 'tok', true, CURRENT_TIMESTAMP)"))
+            for i, (mode, with_point, _) in enumerate(BEFORE_CHANNELS):
+                conn.execute(sa.text(
+                    "INSERT INTO response (id, survey, survey_version, commune_code, service_point_id, lang, mode, "
+                    "submitted_at, received_at, content_hash, flags) VALUES (:id, 'health', 1, '90000', :point, "
+                    "'vi', :mode, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'x', '')"),
+                    {"id": f"{i:032x}", "point": 1 if with_point else None, "mode": mode})
+            conn.execute(sa.text("INSERT INTO answer (response_id, question_id, position, value) "
+                                 "VALUES (:id, 'overall', 0, '4')"), {"id": f"{0:032x}"})
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT id, channel FROM response")).all()
+            assert {str(rid).replace("-", "")[-2:]: channel for rid, channel in rows} == {
+                f"{i:02x}": channel for i, (_, _, channel) in enumerate(BEFORE_CHANNELS)}
+            assert conn.scalar(sa.text("SELECT count(*) FROM answer")) == 1  # no rebuild cascaded into answers
+            column = next(c for c in sa.inspect(conn).get_columns("response") if c["name"] == "channel")
+            assert column["nullable"] is False
+        for bad in ("'qr'", "NULL"):
+            with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+                conn.execute(sa.text(f"UPDATE response SET channel = {bad}"))
+        downgrade(revision="0008_read_speed")
+        with db.engine.connect() as conn:
+            assert "channel" not in {c["name"] for c in sa.inspect(conn).get_columns("response")}
+            assert conn.scalar(sa.text("SELECT count(*) FROM answer")) == 1
+        upgrade()
+        with db.engine.connect() as conn:
+            assert sorted(conn.execute(sa.text("SELECT channel FROM response")).scalars()) == sorted(
+                channel for *_, channel in BEFORE_CHANNELS)
         db.engine.dispose()

@@ -11,11 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from feedback.extensions import db
-from feedback.models import Answer, AuditEvent, Response, ServicePoint, User, utcnow
+from feedback.models import Answer, AuditEvent, CommuneAction, Response, ServicePoint, User, utcnow
 from surveys import catalog
 
 from .conftest import OTHER_COMMUNE, OWN_COMMUNE, count, csrf_token, hidden_fields
-from .helpers import valid_answers
+from .helpers import paper_date, valid_answers
 
 
 def _add_point(app, commune: str, area: str = "health", name: str = "Trạm Y tế") -> dict:
@@ -49,7 +49,13 @@ def other(app, users):
     """Another commune's service point and response, which the Khao Mang officer must never reach."""
     point = _add_point(app, OTHER_COMMUNE, name="Trạm Y tế phường Lào Cai")
     response = _add_response(app, OTHER_COMMUNE, point["id"], comment="Bí mật của phường khác")
-    return {"point": point, "response": response, "admin_id": users["admin"]["id"]}
+    with app.app_context():
+        action = CommuneAction(commune_code=OTHER_COMMUNE, title_vi="Việc của phường khác", text_vi="Bí mật",
+                               done_on=utcnow().date())
+        db.session.add(action)
+        db.session.commit()
+        action_id = action.id
+    return {"point": point, "response": response, "admin_id": users["admin"]["id"], "action": action_id}
 
 
 # Every officer route, aimed at the other commune's data. (method, rule endpoint, url template)
@@ -68,6 +74,7 @@ FOREIGN_ROUTES = [
     ("GET", "officer.province_posters", "/officer/posters.pdf"),
     ("GET", "officer.paper_entry", "/officer/points/{point}/paper"),
     ("POST", "officer.paper_entry", "/officer/points/{point}/paper"),
+    ("GET", "officer.paper_saved", "/officer/points/{point}/paper/saved/{response}"),
     ("GET", "officer.response", "/officer/responses/{response}"),
     ("GET", "officer.blank_form", "/officer/points/{point}/paper-form"),
     ("GET", "officer.users", "/officer/users"),
@@ -78,6 +85,15 @@ FOREIGN_ROUTES = [
     ("GET", "officer.api_clients", "/officer/api-clients"),
     ("POST", "officer.api_clients", "/officer/api-clients"),
     ("POST", "officer.revoke_client", "/officer/api-clients/1/revoke"),
+    ("GET", "officer.public_settings_page", "/officer/settings"),
+    ("POST", "officer.public_settings_page", "/officer/settings"),
+    ("GET", "officer.commune_actions_page", "/officer/c/{commune}/actions"),
+    ("GET", "officer.new_action", "/officer/c/{commune}/actions/new"),
+    ("POST", "officer.new_action", "/officer/c/{commune}/actions/new"),
+    ("GET", "officer.edit_action", "/officer/actions/{action}"),
+    ("POST", "officer.edit_action", "/officer/actions/{action}"),
+    ("POST", "officer.hide_action", "/officer/actions/{action}/hide"),
+    ("POST", "officer.unhide_action", "/officer/actions/{action}/unhide"),
     # Analyst routes: an officer reads only their own communes' scorecards, nothing province-wide.
     ("GET", "analyst.scorecard", "/analyst/c/{commune}"),
     ("GET", "analyst.province", "/analyst/"),
@@ -90,6 +106,8 @@ FOREIGN_ROUTES = [
     ("GET", "analyst.export_job_json", "/analyst/exports/0123456789abcdef0123456789abcdef.json"),
     ("GET", "analyst.export_download", "/analyst/exports/0123456789abcdef0123456789abcdef/download"),
     ("GET", "analyst.export_codebook", "/analyst/exports/codebook.csv"),
+    ("GET", "analyst.published", "/analyst/published"),
+    ("POST", "analyst.publish", "/analyst/published"),
     ("GET", "api.scores", "/api/v1/scores"),
 ]
 # Routes without another commune's data in them: checked separately below.
@@ -108,16 +126,17 @@ def test_sweep_covers_every_officer_route(app):
 def test_officer_cannot_reach_another_commune(app, client, auth, other, method, endpoint, template):
     auth.login("officer@khaomang.test")
     url = template.format(commune=OTHER_COMMUNE, point=other["point"]["id"], response=other["response"],
-                          admin=other["admin_id"])
+                          admin=other["admin_id"], action=other["action"])
     own_point = _add_point(app, OWN_COMMUNE)
     data = {}
     if method == "POST":
         # A valid token and plausible fields, so only the access check can refuse.
         data = {"csrf_token": csrf_token(client, f"/officer/points/{own_point['id']}"), "name": "Đổi tên",
                 "service_area": "health", "email": "x@y.test", "role": "admin", "password": "long enough pw",
-                "communes": [OTHER_COMMUNE], "active": "y",
+                "communes": [OTHER_COMMUNE], "active": "y", "title_vi": "Đổi", "text_vi": "Đổi",
+                "done_on": utcnow().date().isoformat(), "answers": "",
                 **hidden_fields(client.get(f"/officer/points/{own_point['id']}/paper").get_data(as_text=True)),
-                **valid_answers(catalog().current("health"))}
+                **valid_answers(catalog().current("health")), **paper_date()}
     r = client.open(url, method=method, data=data)
     assert r.status_code in (403, 404), r.status_code
     body = r.get_data()
@@ -128,6 +147,9 @@ def test_officer_cannot_reach_another_commune(app, client, auth, other, method, 
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ServicePoint)) == 2
         assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 4
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 1
+        action = db.session.get(CommuneAction, other["action"])
+        assert (action.title_vi, action.hidden) == ("Việc của phường khác", False)
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(CommuneAction)) == 1
 
 
 def test_open_routes_show_only_own_communes(app, client, auth, other):
@@ -223,24 +245,26 @@ def _actions(app) -> list[str]:
 @pytest.mark.parametrize("slug", [s.slug for s in catalog().all_current()])
 def test_paper_entry_stores_once_with_officer(app, client, auth, users, slug):
     survey = catalog().current(slug)
+    module = survey.modules[-1] if survey.modules else None
     point = _add_point(app, OWN_COMMUNE, area=survey.service_area)
     auth.login("officer@khaomang.test")
-    url = f"/officer/points/{point['id']}/paper"
+    url = f"/officer/points/{point['id']}/paper" + (f"?module={module}" if module else "")
     page = client.get(url)
     assert page.status_code == 200
     html = unescape(page.get_data(as_text=True))
-    assert all(q.label.get("vi") in html for q in survey.questions)
+    assert all((q.label.get("vi") in html) == (q in survey.shown(module)) for q in survey.questions)
     fields = hidden_fields(page.get_data(as_text=True))
-    r = client.post(url, data={**fields, **valid_answers(survey), "send": "1"})
+    r = client.post(url, data={**fields, **valid_answers(survey, module=module), **paper_date(), "send": "1"})
     assert r.status_code == 303
-    again = client.post(url, data={**fields, **valid_answers(survey), "send": "1"})  # double submit
-    assert again.status_code == 303
+    again = client.post(url, data={**fields, **valid_answers(survey, module=module), **paper_date(), "send": "1"})
+    assert again.status_code == 303 and again.location == r.location  # double submit: stored once
     with app.app_context():
         response = db.session.execute(sa.select(Response)).scalar_one()
-        assert (response.mode, response.entered_by, response.service_point_id, response.survey) == (
-            "paper", users["officer"]["id"], point["id"], slug)
+        assert (response.mode, response.entered_by, response.service_point_id, response.survey, response.module) == (
+            "paper", users["officer"]["id"], point["id"], slug, module)
     assert _actions(app) == ["paper_entered"]
-    check = client.get(r.location.split("saved=")[0] + f"saved={response.id}")
+    assert r.location.endswith(f"/officer/points/{point['id']}/paper/saved/{response.id}")
+    check = client.get(r.location)
     assert f"/officer/responses/{response.id}" in check.get_data(as_text=True)
     assert "officer@khaomang.test" in client.get(f"/officer/responses/{response.id}").get_data(as_text=True)
 
@@ -254,7 +278,7 @@ def test_paper_entry_shows_errors_and_keeps_answers(app, client, auth, users):
     missing = next(q.id for q in catalog().current("health").questions if q.required)
     answers.pop(missing)
     answers["visits"] = "9999" if "visits" in answers else answers.get("visits")
-    r = client.post(url, data={**fields, **{k: v for k, v in answers.items() if v is not None}})
+    r = client.post(url, data={**fields, **{k: v for k, v in answers.items() if v is not None}, **paper_date()})
     assert r.status_code == 422
     html = r.get_data(as_text=True)
     assert "Please answer this question." in html and f'id="e-{missing}"' in html

@@ -18,13 +18,14 @@ from .conftest import BASE_URL, OTHER_COMMUNE, OWN_COMMUNE, count
 
 
 def decode_pages(pdf: bytes, *, scale: float = 2) -> list[tuple[list[str], str]]:
-    """Each page's decoded QR texts and its text layer."""
+    """Each page's decoded QR texts (the survey's first, then the results page's) and its text layer."""
     document = pdfium.PdfDocument(pdf)
     pages = []
     for page in document:
         image = page.render(scale=scale).to_pil()
         text = page.get_textpage().get_text_range()
-        pages.append(([r.text for r in zxingcpp.read_barcodes(image)], text))
+        codes = [r.text for r in zxingcpp.read_barcodes(image)]
+        pages.append((sorted(codes, key=lambda code: "/results/" in code), text))
     document.close()
     return pages
 
@@ -51,7 +52,7 @@ def test_decoded_qr_opens_that_service_points_survey(app, client, auth, users, p
     r = client.get(f"/officer/points/{point['id']}/poster.pdf", query_string={"size": size})
     assert r.status_code == 200 and r.mimetype == "application/pdf"
     [(codes, text)] = decode_pages(r.data)
-    assert codes == [f"{BASE_URL}/s/{point['token']}"]
+    assert codes == [f"{BASE_URL}/s/{point['token']}", f"{BASE_URL}/results/{OWN_COMMUNE}"]
     # The short link is written out for typing, with the names, in Vietnamese with diacritics.
     assert f"poster.test/s/{point['token']}" in text
     assert "Xã Khao Mang" in text and "Trạm Y tế Khao Mang" in text
@@ -75,7 +76,7 @@ def test_commune_batch_has_one_page_per_active_point(client, auth, users, points
     auth.login("officer@khaomang.test")
     r = client.get(f"/officer/c/{OWN_COMMUNE}/posters.pdf")
     pages = decode_pages(r.data, scale=1.5)
-    assert [codes for codes, _ in pages] == [[f"{BASE_URL}/s/{p['token']}"] for p in points[:2]]
+    assert [codes[0] for codes, _ in pages] == [f"{BASE_URL}/s/{p['token']}" for p in points[:2]]
 
 
 def test_reissued_token_changes_the_qr(app, client, auth, users, points):
@@ -135,7 +136,7 @@ def test_new_user_story(app, client, runner, auth):
     """Admin creates an officer; the officer adds a point, prints it, the QR opens its survey,
     and the officer types in a paper form."""
     from .conftest import csrf_token, hidden_fields
-    from .helpers import valid_answers
+    from .helpers import paper_date, valid_answers
 
     r = runner.invoke(args=["create-user", "--email", "admin@laocai.test", "--role", "admin"],
                       input="province secret\nprovince secret\n")
@@ -157,7 +158,7 @@ def test_new_user_story(app, client, runner, auth):
     assert survey.status_code == 200 and catalog().current("one-stop").title.vi in unescape(survey.get_data(as_text=True))
 
     fields = hidden_fields(client.get(f"{point_url}/paper").get_data(as_text=True))
-    r = client.post(f"{point_url}/paper", data={**fields, **valid_answers(catalog().current("one-stop"))})
+    r = client.post(f"{point_url}/paper", data={**fields, **valid_answers(catalog().current("one-stop")), **paper_date()})
     assert r.status_code == 303
     from feedback.models import Response
 
@@ -174,3 +175,31 @@ def test_poster_tokens_never_start_or_end_with_a_hyphen_or_underscore():
     tokens = [new_token() for _ in range(3000)]
     assert all(len(t) == 12 and t[0] not in "-_" and t[-1] not in "-_" for t in tokens)
     assert len(set(tokens)) == len(tokens)
+
+
+@pytest.mark.parametrize("size", ["a4", "a6"])
+def test_second_qr_opens_the_communes_public_results_and_the_survey_qr_still_scans(client, auth, users, points, size):
+    point = points[0]
+    auth.login("officer@khaomang.test")
+    r = client.get(f"/officer/points/{point['id']}/poster.pdf", query_string={"size": size})
+    [(codes, text)] = decode_pages(r.data, scale=2)
+    survey_url, results_url = f"{BASE_URL}/s/{point['token']}", f"{BASE_URL}/results/{OWN_COMMUNE}"
+    assert codes == [survey_url, results_url]
+    assert f"poster.test/results/{OWN_COMMUNE}" in text  # the short link, for typing
+    assert "Xem kết quả của xã" in text and "See your commune's results" in text
+    auth.logout()
+    page = client.get(urlsplit(results_url).path)
+    assert page.status_code == 200 and "Xã Khao Mang" in page.get_data(as_text=True)
+    assert client.get(urlsplit(survey_url).path).status_code == 200
+
+
+def test_no_results_qr_while_the_province_keeps_public_pages_off(app, client, auth, users, points):
+    from feedback.models import ProvinceSetting
+
+    with app.app_context():
+        db.session.add(ProvinceSetting(province_code="15", public_results=False))
+        db.session.commit()
+    auth.login("officer@khaomang.test")
+    [(codes, text)] = decode_pages(client.get(f"/officer/points/{points[0]['id']}/poster.pdf").data)
+    assert codes == [f"{BASE_URL}/s/{points[0]['token']}"]
+    assert "/results/" not in text and "Xem kết quả" not in text

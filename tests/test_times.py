@@ -22,7 +22,7 @@ from feedback.times import day_start, trusted_times
 from surveys import catalog
 
 from .conftest import count, hidden_fields
-from .helpers import valid_answers
+from .helpers import paper_date, valid_answers
 
 MAY_1, MAY_2 = date(2025, 5, 1), date(2025, 5, 2)
 MIDNIGHT_MAY_2 = datetime(2025, 5, 1, 17)  # 2 May 2025, 00:00 in Viet Nam, as naive UTC
@@ -365,17 +365,34 @@ def test_web_times_are_whole_seconds(app, client, point):
     assert timedelta(minutes=3) < row.submitted_at - row.started_at < timedelta(minutes=6)
 
 
-def test_paper_entry_with_a_stale_form_is_flagged(app, client, auth, users, point):
+def _typed_at(monkeypatch, moment: datetime) -> None:
+    """The server's clock for the paper-entry path (store and date check) reads ``moment``."""
+    monkeypatch.setattr("feedback.responses.now_seconds", lambda: moment)
+    monkeypatch.setattr("feedback.paper.now_seconds", lambda: moment)
+
+
+def test_paper_entry_counts_on_its_interview_day_not_its_typing(app, client, auth, users, point, monkeypatch):
+    """A paper form typed in 10 days after it was answered (past the API's 7-day keep) lands in
+    the interview's period; ``received_at`` keeps the typing time, and a form has no start time
+    (its screen's opening is the typing's, however stale: no ``clock`` flag)."""
+    released = catalog().current("health").released
+    interviewed, typed = released + timedelta(days=30), day_start(released + timedelta(days=40)) + timedelta(hours=9)
+    _typed_at(monkeypatch, typed)
     auth.login(users["officer"]["email"])
     url = f"/officer/points/{point['id']}/paper"
     fields = hidden_fields(client.get(url).get_data(as_text=True))
     fields["state"] = _restarted(app, fields["state"], utcnow() - timedelta(days=30))
-    r = client.post(url, data={**fields, **valid_answers(catalog().current("health"))})
+    r = client.post(url, data={**fields, **valid_answers(catalog().current("health")), **paper_date(interviewed)})
     assert r.status_code == 303, r.get_data(as_text=True)
     with app.app_context():
         row = db.session.execute(sa.select(Response)).scalar_one()
-        assert row.mode == "paper" and row.flags == "clock" and row.started_at is None
-        assert row.submitted_at == row.received_at and row.received_at.microsecond == 0
+        assert row.mode == "paper" and row.flags == "" and row.started_at is None
+        assert (row.submitted_at, row.received_at) == (day_start(interviewed), typed)
+        assert len(respondents_frame(interviewed, interviewed)) == 1
+        typing_day = released + timedelta(days=40)
+        assert len(respondents_frame(typing_day, typing_day)) == 0
+        daily = dict(daily_counts(commune_code="04465", now=typed))
+        assert (daily[interviewed], daily[typing_day]) == (1, 0)
 
 
 def test_scores_api_days_at_the_boundary(app, client, auth, users):

@@ -12,4 +12,4 @@ def require_login() -> None:
     """Every analyst page needs a logged-in staff member; roles are checked per view."""
 
 
-from . import api, export_jobs, views  # noqa: E402,F401  (routes register on bp and on the API blueprint)
+from . import api, export_jobs, published_views, views  # noqa: E402,F401  (routes register on bp and on the API blueprint)

@@ -14,6 +14,7 @@ from flask_login import current_user
 from .. import audit
 from ..auth import chosen_province, role_required
 from ..jobs import download_ready, job_for_user, recent_jobs, start_job
+from ..jobs.exports import CODEBOOK_FILE_NAME
 from ..jobs.store import file_chunks
 from ..models import Job
 from . import bp
@@ -61,6 +62,29 @@ def export_formats() -> dict[str, tuple[str, ...]]:
     return {"scores": tuple(SCORE_FORMATS), "responses": tuple(RESPONSE_FORMATS)}
 
 
+#: How each file format is named on pages (the codes stay lower case in URLs and file names).
+FORMAT_NAMES = {"csv": "CSV", "xlsx": "XLSX", "json": "JSON", "dta": "Stata (DTA)", "parquet": "Parquet"}
+
+
+@bp.app_template_filter("format_name")
+def format_name(fmt: str) -> str:
+    """``parquet`` -> ``Parquet``, ``dta`` -> ``Stata (DTA)``: a file format as people call it."""
+    return FORMAT_NAMES.get(fmt, fmt.upper())
+
+
+@bp.app_template_filter("file_size")
+def file_size(size: int | None) -> str:
+    """A file size in the reader's number style: 683,9 kB in Vietnamese, 683.9 kB in English."""
+    from flask_babel import format_decimal
+
+    value, unit = float(size or 0), "B"
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            break
+        value /= 1000
+    return f"{format_decimal(value, format='0' if unit == 'B' else '0.#')} {unit}"
+
+
 @bp.app_template_global("export_formats")
 def _export_formats_global() -> dict[str, tuple[str, ...]]:
     return export_formats()
@@ -82,7 +106,22 @@ def export_request(form) -> tuple[str, dict]:
     params: dict = {"fmt": fmt, **period.args(), "province_code": province_code}
     if kind == "scores":
         params.update(level=level, public=form.get("public") == "1", structure="current")
+        if form.get("published"):
+            params.update(_published_params(form["published"], province_code))
     return EXPORT_KINDS[kind], params
+
+
+def _published_params(snapshot_id: str, province_code: str) -> dict:
+    """A published snapshot's id, period and structure for the job; ExportRequestError for an
+    unknown one or one of another province."""
+    from ..extensions import db
+    from ..models import PublishedPeriod
+
+    snapshot = db.session.get(PublishedPeriod, int(snapshot_id)) if snapshot_id.isdigit() else None
+    if snapshot is None or snapshot.province_code != province_code:
+        raise ExportRequestError(str(CHOICE_MESSAGE))
+    return {"published": snapshot.id, "from": snapshot.date_from.isoformat(), "to": snapshot.date_to.isoformat(),
+            "structure": snapshot.structure}
 
 
 def _exports_page(values: dict, *, error: str | None = None, status: int = 200):
@@ -109,7 +148,7 @@ def start_export():
     target = f"scores {params['level']} {params['fmt']}" if kind == "export_scores" else f"responses {params['fmt']}"
     audit.record("data_exported", target=target,
                  detail={"from": params.get("from"), "to": params.get("to"), "via": "job",
-                         **{k: params[k] for k in ("level", "public") if k in params}})
+                         **{k: params[k] for k in ("level", "public", "published") if k in params}})
     job = start_job(kind, params, user_id=current_user.id)  # commits the audit event with the job
     return redirect(url_for("analyst.export_job", job_id=job.id), 303)
 
@@ -131,8 +170,20 @@ def describe(job: Job) -> str:
         what += " " + str(LEVEL_NAMES.get(params.get("level"), ""))
         if params.get("public"):
             what += " (" + str(lazy_gettext("public")) + ")"
-    period = f"{params.get('from') or '…'} – {params.get('to') or '…'}"
-    return f"{what} · {str(params.get('fmt', '')).upper()} · {period}"
+        if params.get("published"):
+            what += " · " + str(lazy_gettext("published no. %(id)s", id=params["published"]))
+    return f"{what} · {format_name(str(params.get('fmt', '')))} · {period_words(params.get('from'), params.get('to'))}"
+
+
+def period_words(date_from: str | None, date_to: str | None) -> str:
+    """A period of submission days for a page: both days, or an open end said in words."""
+    if date_from and date_to:
+        return f"{date_from} – {date_to}"
+    if date_from:
+        return str(lazy_gettext("from %(day)s on", day=date_from))
+    if date_to:
+        return str(lazy_gettext("up to %(day)s", day=date_to))
+    return str(lazy_gettext("all responses"))
 
 
 def _status(job: Job) -> dict:
@@ -154,7 +205,8 @@ def export_job(job_id: str):
     params_fmt = job.file_name.rsplit(".", 1)[-1] if job.file_name else ""
     return render_template("analyst/export_job.html", job=job, state=_status(job), describe=describe,
                            status_names=STATUS_NAMES, refresh=REFRESH_SECONDS,
-                           codebook=job.kind == "export_responses" and params_fmt in ("csv", "parquet"))
+                           codebook=job.kind == "export_responses" and params_fmt in ("csv", "parquet"),
+                           codebook_name=CODEBOOK_FILE_NAME)
 
 
 @bp.get("/exports/<string(length=32):job_id>.json")
@@ -182,7 +234,7 @@ def export_download(job_id: str):
         yield from chunks
 
     return HttpResponse(body(), content_type=job.mimetype, headers={
-        "Content-Disposition": f'attachment; filename="{job.file_name}"',
+        "Content-Disposition": attachment(job.file_name or f"export-{job.id}"),
         "Content-Length": str(job.size_bytes or 0),
     })
 
@@ -198,4 +250,16 @@ def export_codebook():
     out = io.BytesIO()
     write_codebook(out)
     return HttpResponse(out.getvalue(), mimetype="text/csv",
-                        headers={"Content-Disposition": 'attachment; filename="codebook.csv"'})
+                        headers={"Content-Disposition": attachment(CODEBOOK_FILE_NAME)})
+
+
+def attachment(file_name: str) -> str:
+    """A Content-Disposition for a download: ``filename=`` in ASCII, plus RFC 6266's UTF-8
+    ``filename*`` when the name is not plain ASCII (export names are, by construction)."""
+    from urllib.parse import quote
+
+    ascii_name = file_name.encode("ascii", "replace").decode("ascii").replace('"', "").replace("?", "_")
+    header = f'attachment; filename="{ascii_name}"'
+    if ascii_name != file_name:
+        header += f"; filename*=UTF-8''{quote(file_name, safe='')}"
+    return header

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from analysis.structures import DIMENSION_NAMES, PLAN_TARGETS, get_structure
 
+from ..charts import label_room, nice_bounds, nice_step, nice_ticks, tick_label
 from ..places import name_key
 from ..score_cache import ScoreTables, cached_score_tables, score_tables, scope_responses
 
@@ -73,6 +74,8 @@ class Ranking:
     ranked: int
     model_only: int
     stale: StaleNote | None = None
+    #: Year of the province's official PAPI score (the official data file's latest), if any.
+    official_year: int | None = None
 
 
 def _clean(value: Any) -> Any:
@@ -179,28 +182,25 @@ def score_export(period: Period, *, level: str = "commune", structure: str = "cu
 
     Raises ValueError for a level other than ``commune`` or ``province`` or an unknown structure.
     """
-    from ..exports import ScoreExport, suppress_small_cells
+    from ..published import tables_export
 
     if level not in ("commune", "province"):
         raise ValueError(f"level must be commune or province, not {level!r}")
     get_structure(structure)
     tables = _score_tables(period, province_code, structure)
-    if level == "commune":
-        table = suppress_small_cells(tables.communes) if public else tables.communes
-    else:
-        table = tables.province_published if public else tables.province
-    return ScoreExport(table=table, level=level, structure=structure, date_from=period.date_from,
-                       date_to=period.date_to, excluded=int(table.attrs.get("excluded", 0)), public=public)
+    return tables_export(tables, period.date_from, period.date_to, level=level, structure=structure, public=public)
 
 
 def interval_chart(rows: list[dict[str, Any]], *, reference: float | None = None, target: float | None = None,
                    low: float, high: float, width: int = 440, row_height: int = 16, label_width: int = 124,
-                   score: str = "score_eb", ci: tuple[str, str] = ("ci_low_eb", "ci_high_eb")) -> dict[str, Any]:
+                   score: str = "score_eb", ci: tuple[str, str] = ("ci_low_eb", "ci_high_eb"),
+                   font_size: float = 11) -> dict[str, Any]:
     """Geometry of a horizontal interval plot: a dot per score with its interval as a bar.
 
     Draws the small-area (EB) estimates by default. The axis spans the rows' intervals (and
-    the reference and target) with some room, within the level's range [low, high], so
-    differences stay visible.
+    the reference and target) with some room, widened to round values (1-2-5 steps) within
+    the level's range [low, high], so differences stay visible; ticks sit on round values
+    only, and the plot leaves room for half the widest tick label at both ends.
     """
     values = [v for r in rows for v in (r.get(ci[0]), r.get(ci[1]), r.get(score)) if v is not None]
     values += [v for v in (reference, target) if v is not None]
@@ -209,12 +209,17 @@ def interval_chart(rows: list[dict[str, Any]], *, reference: float | None = None
     lo, hi = max(low, lo - pad), min(high, hi + pad)
     if hi <= lo:
         lo, hi = low, high
-    plot = width - label_width - 18  # room for the last tick's label
+    step = nice_step(hi - lo, 6)
+    nice_lo, nice_hi = nice_bounds(lo, hi, step)
+    lo, hi = max(low, nice_lo), min(high, nice_hi)
+    ticks = nice_ticks(lo, hi, step=step)
+    labels = [tick_label(t, step) for t in ticks]
+    room = label_room(labels, font_size)
+    plot = width - label_width - room
 
     def x(v: float | None) -> float | None:
         return None if v is None else round(label_width + (v - lo) / (hi - lo) * plot, 1)
 
-    ticks = [round(lo + (hi - lo) * i / 4, 2) for i in range(5)]  # as numpy.linspace(lo, hi, 5)
     return {
         "width": width,
         "height": row_height * len(rows) + 24,
@@ -225,9 +230,15 @@ def interval_chart(rows: list[dict[str, Any]], *, reference: float | None = None
                     "row": r} for i, r in enumerate(rows)],
         "reference": x(reference),
         "target": x(target),
-        "ticks": [{"x": x(t), "label": f"{t:g}"} for t in ticks],
+        "ticks": [{"x": x(t), "label": text} for t, text in zip(ticks, labels)],
         "axis_y": row_height * len(rows) + 4,
     }
+
+
+def _official_year(table: Any) -> int | None:
+    """The year of the official PAPI scores beside a province table, if it has them."""
+    year = table.attrs.get("official_year")
+    return None if year is None else int(year)
 
 
 def province_ranking(period: Period, code: str, *, province_code: str = "15", structure: str = "current") -> Ranking:
@@ -257,7 +268,7 @@ def province_ranking(period: Period, code: str, *, province_code: str = "15", st
                    excluded=excluded, respondents=respondents,
                    ranked=int(rows["rank"].notna().sum()),
                    model_only=sum(1 for r in records if r["synthetic"] and r["synthetic"][0] == r["synthetic"][1]),
-                   stale=StaleNote.of(tables))
+                   stale=StaleNote.of(tables), official_year=_official_year(tables.province))
 
 
 @dataclass(frozen=True)
@@ -313,9 +324,11 @@ def commune_scorecard(commune_code: str, period: Period, *, province_code: str =
 
 
 def _scorecard_chart(rows: list[dict[str, Any]], width: int = 420, row_height: int = 26,
-                     label_width: int = 28) -> dict[str, Any]:
+                     label_width: int = 28, font_size: float = 11) -> dict[str, Any]:
     """Eight dimensions on a common 1–10 axis: the commune's EB score and interval, province dot, target tick."""
-    plot = width - label_width - 10
+    ticks = nice_ticks(1.0, 10.0, step=1.0)
+    labels = [tick_label(t, 1.0) for t in ticks]
+    plot = width - label_width - label_room(labels, font_size)
 
     def x(v: float | None) -> float | None:
         return None if v is None else round(label_width + (v - 1.0) / 9.0 * plot, 1)
@@ -328,7 +341,7 @@ def _scorecard_chart(rows: list[dict[str, Any]], width: int = 420, row_height: i
         "rows": [{"y": row_height * i + row_height / 2, "code": r["code"], "x": x(r.get("score_eb")),
                   "x1": x(r.get("ci_low_eb")), "x2": x(r.get("ci_high_eb")), "province": x(r.get("province")),
                   "target": x(r.get("target")), "row": r} for i, r in enumerate(rows)],
-        "ticks": [{"x": x(t), "label": str(t)} for t in range(1, 11)],
+        "ticks": [{"x": x(t), "label": text} for t, text in zip(ticks, labels)],
     }
 
 

@@ -14,11 +14,13 @@ from markupsafe import Markup
 
 from analysis import DIMENSION_NAMES, SUBDIMENSION_NAMES, get_structure
 
+from ..actions import action_text, answers_label, visible_actions
 from ..auth import chosen_province, commune_or_404, loaded_provinces, role_required, staff_province
 from . import bp
 from .service import CODES, Period, ScoresPending, commune_scorecard, parse_period, province_ranking
 
 ANALYST_ROLES = ("analyst", "admin")
+SCORECARD_ACTIONS = 10  # the newest "you said, we did" entries a scorecard lists
 GROUP_NAMES = {
     "highest": lazy_gettext("highest"),
     "high-average": lazy_gettext("high-average"),
@@ -33,16 +35,27 @@ def _lang() -> str:
 
 @bp.app_template_filter("flag_codes")
 def flag_codes(flags: str | None) -> Markup:
-    """``"empty;unreliable:n_eff"`` as the exports' codes, each explained on hover in the reader's language."""
+    """``"empty;unreliable:n_eff"`` as the flags' short names in the reader's language, each
+    explained on hover (the exports' code kept in ``data-flag``, and beside it in the legend)."""
     return _flag_codes(flags or "", _lang())
 
 
 @lru_cache(maxsize=1024)
 def _flag_codes(flags: str, lang: str) -> Markup:
     # A ranking repeats a few flag strings on every row: each is built once per process and language.
-    from ..exports import flag_meaning  # the exports load scipy and pandas: with the first page, not at start
-    return Markup(", ").join(Markup('<abbr title="{}">{}</abbr>').format(flag_meaning(code, lang), code)
-                             for code in flags.split(";") if code)
+    from ..exports import flag_meaning, flag_name  # the exports load scipy and pandas: with the first page
+    return Markup(", ").join(Markup('<abbr title="{}" data-flag="{}">{}</abbr>').format(
+        flag_meaning(code, lang), code, flag_name(code, lang)) for code in flags.split(";") if code)
+
+
+@bp.app_template_filter("flag_name")
+def flag_name_filter(flag: str) -> str:
+    """A flag code's short name in the reader's language (``collapsed`` → ``gộp nhóm``)."""
+    from ..exports import flag_name
+
+    if flag == "synthetic:k/K":  # the legend's stand-in for every count
+        return flag_name("synthetic", _lang()) + ": k/K"
+    return flag_name(flag, _lang())
 
 
 def _group_names() -> dict[str, Markup]:
@@ -137,8 +150,11 @@ def scorecard(code: str):
     commune = commune_or_404(code)
     period = _period_or_default()
     card = commune_scorecard(commune.code, period, province_code=commune.province_code)
+    # What the commune reported doing, as the public sees it (the scorecard is printed and shared).
+    actions = [(a, action_text(a, _lang())) for a in visible_actions(commune.code, limit=SCORECARD_ACTIONS)]
     return render_template("analyst/scorecard.html", commune=commune, card=card, period=period,
-                           sub_names=SUBDIMENSION_NAMES, group_names=_group_names(), is_analyst=current_user.role in ANALYST_ROLES)
+                           sub_names=SUBDIMENSION_NAMES, group_names=_group_names(), is_analyst=current_user.role in ANALYST_ROLES,
+                           actions=actions, answers=answers_label)
 
 
 @bp.get("/export/scores.<fmt>")

@@ -1,7 +1,7 @@
-"""Citizen pages: landing, survey by poster link or by commune, thank-you."""
+"""Citizen pages: landing, survey by poster link or by commune, thank-you, public commune results."""
 
 from flask import Blueprint
 
 bp = Blueprint("citizen", __name__)
 
-from . import views  # noqa: E402,F401
+from . import results, views  # noqa: E402,F401

@@ -11,6 +11,7 @@ from surveys import Problem, Survey, catalog
 
 from flask_limiter.util import get_remote_address
 
+from ..actions import thanks_actions
 from ..extensions import db, limiter
 from ..forms import FormState, fresh_state, new_state, read_state, survey_form_class
 from ..messages import messages_by_question, problem_message
@@ -19,6 +20,7 @@ from ..devices import device_id, keyed_hash, remember_device
 from ..quality import client_hashes
 from ..places import active_point, province_communes
 from ..responses import receive_web
+from ..results import public_settings
 from . import bp
 
 
@@ -43,8 +45,8 @@ def start():
     if commune is None or survey is None:
         return redirect(url_for(".index", missing=1, commune=commune.code if commune else None))
     point = active_point(commune.code, survey.service_area)
-    if point is not None:
-        return redirect(url_for(".poster", token=point.token))
+    if point is not None:  # marked, so that the response counts as the landing page's, not a scan
+        return redirect(url_for(".poster", token=point.token, via="landing"))
     return redirect(url_for(".commune_survey", code=commune.code, slug=survey.slug))
 
 
@@ -109,9 +111,28 @@ def privacy():
 
 @bp.get("/thanks/<code>")
 def thanks(code: str):
-    """Thank-you page that says what happens with the answers."""
+    """Thank-you page that says what happens with the answers, and what the service point just
+    answered about (kept in the signed session by ``_thanks``) changed after feedback."""
     commune = db.get_or_404(Commune, code)
-    return render_template("citizen/thanks.html", commune=commune, again=request.args.get("again") == "1")
+    point, actions = thanks_actions(commune.code, session.get(THANKS_POINT), str(get_locale()))
+    return render_template("citizen/thanks.html", commune=commune, again=request.args.get("again") == "1",
+                           public_results=public_settings(commune.province_code).public_results,
+                           point=point, actions=actions)
+
+
+# The session key naming the service point of the latest response, for its thank-you page. The
+# session is signed, so it cannot be changed to show another place; and unlike the address, it
+# leaves no trace in the browser's history of which service someone answered about.
+THANKS_POINT = "thanks_point"
+
+
+def _thanks(commune_code: str, point_id: int | None):
+    """Redirect to the commune's thank-you page, remembering which service point was answered about."""
+    if point_id is None:
+        session.pop(THANKS_POINT, None)
+    else:
+        session[THANKS_POINT] = point_id
+    return redirect(url_for(".thanks", code=commune_code), code=303)
 
 
 def survey_page(survey: Survey, commune: Commune, point: ServicePoint | None):
@@ -124,7 +145,7 @@ def survey_page(survey: Survey, commune: Commune, point: ServicePoint | None):
         return _render(survey, form, commune, point, {}, sent=sent)
     if "new_response" in request.form:
         _forget_filling()
-        return redirect(request.path, code=303)
+        return redirect(request.full_path.rstrip("?"), code=303)  # ?via=landing stays
     state = read_state(request.form.get("state"))
     if state is not None and not _opened_here(state, survey, commune, point):
         return _send_elsewhere(state, _home(state) or (survey, commune, point), "wrong_survey", 409)
@@ -140,7 +161,7 @@ def survey_page(survey: Survey, commune: Commune, point: ServicePoint | None):
     _, problems = receive_web(
         survey, form.answers(survey), response_id=state.response_id, started_at=state.started_at,
         commune_code=commune.code, service_point_id=point.id if point else None, lang=lang,
-        module=state.module,
+        module=state.module, via=state.via,
         client=client_hashes(request.remote_addr, device_id=device_id()),
         honeypot=bool(form.website.data),
     )
@@ -151,7 +172,7 @@ def survey_page(survey: Survey, commune: Commune, point: ServicePoint | None):
     if problems:
         errors = messages_by_question(problems)
         return _render(survey, form, commune, point, errors, 422)
-    return redirect(url_for(".thanks", code=commune.code), code=303)
+    return _thanks(commune.code, point.id if point else None)
 
 
 def _render(survey, form, commune, point, errors, status=200, *, sent=False, moved=None, action=None):
@@ -176,15 +197,18 @@ def _filling(survey: Survey, commune: Commune, point: ServicePoint | None) -> tu
 
     The response id is fixed when the page is first opened and kept in the session, so that a
     reload, the language link, Back and Forward (with or without the back/forward cache) all
-    show the same filling, never a new one: however often it is sent, it is stored once.
+    show the same filling, never a new one: however often it is sent, it is stored once. A new
+    filling of a poster's page opened from the landing page (``?via=landing``) counts as the
+    landing page's; the commune's own page is only ever reached from the landing page.
     """
     page = request.path
     token = dict(session.get("fillings") or []).get(page)
     state = read_state(token)
     if (state is None or not _opened_here(state, survey, commune, point) or state.version != survey.version
             or utcnow() - state.started_at > FILLING_KEPT):
+        via = "landing" if point is None or request.args.get("via") == "landing" else "poster"
         token = new_state(survey, commune_code=commune.code, point_id=point.id if point else None,
-                          token=point.token if point else None)
+                          token=point.token if point else None, via=via)
         _keep_filling(page, token)
         return token, False
     return token, _stored(state)
@@ -240,7 +264,7 @@ def _send_elsewhere(state: FormState | None, where: tuple[Survey, Commune, Servi
     sends them to its page, with the same response id, and say why (``reason`` names the message)."""
     survey, commune, point = where
     if state is not None and _stored(state):
-        return redirect(url_for(".thanks", code=state.commune_code or commune.code), code=303)  # it counted
+        return _thanks(state.commune_code or commune.code, state.point_id)  # it counted
     form = survey_form_class(survey)()
     if point is not None:
         action = url_for(".poster", token=point.token)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from analysis.estimates import (
     NCHS_MAX_RELATIVE_WIDTH,
@@ -15,11 +16,16 @@ from analysis.estimates import (
 __all__ = [
     "COLUMN_LABELS",
     "FLAG_MEANINGS",
+    "FLAG_NAMES",
     "FLAG_SUFFIX_MEANINGS",
+    "FLAG_SUFFIX_NAMES",
     "FLAG_SUFFIX_TEMPLATES",
     "METHOD_SUMMARY",
+    "READING_NOTES",
     "REFERENCES",
     "flag_meaning",
+    "flag_name",
+    "period_text",
 ]
 
 #: (Vietnamese, English) label of each column. The English label is the Stata variable label,
@@ -135,6 +141,47 @@ FLAG_SUFFIX_MEANINGS: dict[str, dict[str, tuple[str, str]]] = {
 }
 SYNTHETIC_COUNT = re.compile(r"^(\d+)/(\d+)$")
 
+#: (Vietnamese, English) short name of each flag, shown on the analyst pages in place of the
+#: code (the code stays in the legend, to match the exports, whose cells keep the codes).
+FLAG_NAMES: dict[str, tuple[str, str]] = {
+    "empty": ("không có người trả lời", "no respondents"),
+    "incomplete": ("thiếu một phần", "part missing"),
+    "one_respondent": ("một người trả lời", "one respondent"),
+    "unweighted": ("không có trọng số", "unweighted"),
+    "collapsed": ("gộp nhóm", "categories merged"),
+    "not_raked": ("không cân chỉnh", "not raked"),
+    "trimmed": ("cắt trọng số", "weights trimmed"),
+    "unreliable": ("không đáng tin cậy", "unreliable"),
+    "synthetic": ("chỉ từ mô hình", "model only"),
+    "suppressed": ("ẩn", "hidden"),
+    "weighted_by_n": ("gộp theo số người trả lời", "weighted by respondents"),
+}
+#: Short names of the suffixes whose meaning (FLAG_SUFFIX_MEANINGS) is a sentence.
+FLAG_SUFFIX_NAMES: dict[str, dict[str, tuple[str, str]]] = {
+    "unreliable": {
+        "n_eff": ("cỡ mẫu hiệu dụng nhỏ", "small effective sample"),
+        "width": ("khoảng quá rộng", "wide interval"),
+        "relative_width": ("khoảng rộng so với p", "wide relative to p"),
+        "df": ("ít bậc tự do", "few degrees of freedom"),
+    },
+}
+
+
+def flag_name(flag: str, lang: str = "en") -> str:
+    """The short name of one flag in ``vi`` or ``en`` (``collapsed:sex`` → ``gộp nhóm: giới tính``);
+    an unknown code is returned as it is."""
+    i = 0 if lang == "vi" else 1
+    base, _, suffix = flag.partition(":")
+    if base not in FLAG_NAMES:
+        return flag
+    name = FLAG_NAMES[base][i]
+    if not suffix:
+        return name
+    if base == "synthetic":
+        return f"{name}: {suffix}"
+    names = FLAG_SUFFIX_NAMES.get(base) or FLAG_SUFFIX_MEANINGS.get(base, {})
+    return f"{name}: {names.get(suffix, (suffix, suffix))[i]}"
+
 
 def flag_meaning(flag: str, lang: str = "en") -> str:
     """What one flag (``unreliable:width``, ``synthetic:3/28`` …) means, in ``vi`` or ``en``."""
@@ -151,6 +198,29 @@ def flag_meaning(flag: str, lang: str = "en") -> str:
         return template.format(k=k, total=total)
     detail = FLAG_SUFFIX_MEANINGS[base].get(suffix, (suffix, suffix))[i]
     return template.format(detail=detail)
+
+
+def period_text(date_from: date | None, date_to: date | None) -> tuple[str, str]:
+    """(Vietnamese, English) description of a period of submission days, open ends said in words."""
+    if date_from and date_to:
+        return f"{date_from.isoformat()} – {date_to.isoformat()}", f"{date_from.isoformat()} – {date_to.isoformat()}"
+    if date_from:
+        return f"từ {date_from.isoformat()} trở đi", f"from {date_from.isoformat()} on"
+    if date_to:
+        return f"đến hết {date_to.isoformat()}", f"up to {date_to.isoformat()}"
+    return "tất cả phiếu trả lời", "all responses"
+
+
+#: (Vietnamese, English) notes on reading the files, in every README sheet (commune codes first:
+#: a spreadsheet or pandas that reads them as numbers drops the leading zero of 02647).
+READING_NOTES: tuple[tuple[str, str], ...] = (
+    ("Mã xã/phường (commune_code) là chuỗi ký tự 5 chữ số, có số 0 ở đầu (ví dụ 02647): hãy đọc dưới dạng văn "
+     "bản, không phải số — pandas: pd.read_csv(..., dtype={\"commune_code\": str}) (hoặc dtype=str); "
+     "Excel: nhập cột dưới dạng Text; Stata và Parquet đã lưu dạng chuỗi.",
+     "Commune codes (commune_code) are 5-character text with leading zeros (e.g. 02647): read them as text, "
+     "not numbers — pandas: pd.read_csv(..., dtype={\"commune_code\": str}) (or dtype=str); Excel: import "
+     "the column as Text; Stata and Parquet already store them as strings."),
+)
 
 
 #: References of the method, cited in the README sheet.

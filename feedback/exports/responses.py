@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,18 +16,25 @@ from analysis import SUBDIMENSION_NAMES
 from surveys import catalog
 
 from ..bridge import response_export_frames
+from ..channels import channel_names
+from ..models import CHANNELS
 from ..times import VIET_NAM
+from .labels import READING_NOTES, period_text
 from .writers import Progress, write_csv, write_dta, write_parquet, write_xlsx
 
 __all__ = [
     "CODEBOOK_FORMATS",
+    "CODEBOOK_LABELS",
     "RESPONSE_COLUMNS",
     "RESPONSE_FORMATS",
+    "RESPONSE_LABELS",
+    "RESPONSE_LABELS_VI",
     "ResponseExport",
     "build_response_export",
     "codebook_csv_path",
     "codebook_frame",
     "response_bytes",
+    "response_column_labels",
     "write_codebook_csv",
     "write_response_export",
 ]
@@ -51,11 +59,13 @@ class ResponseExport:
     variable_labels: dict[str, str]
     excluded: int
     numeric: tuple[str, ...] = ()
+    date_from: date | None = None
+    date_to: date | None = None
 
 
 #: Columns describing each response, before the question columns.
 RESPONSE_COLUMNS = ("export_id", "survey", "survey_version", "service_area", "commune_code", "commune_name",
-                    "mode", "lang", "submitted_date", "flags")
+                    "mode", "channel", "module", "lang", "submitted_date", "flags")
 RESPONSE_LABELS = {
     "export_id": "Row number in this export (not stored anywhere)",
     "survey": "Survey",
@@ -64,9 +74,44 @@ RESPONSE_LABELS = {
     "commune_code": "Official commune/ward code",
     "commune_name": "Commune/ward name",
     "mode": "Channel: web, paper or api",
+    "channel": "How it arrived: poster (QR code), landing (home page), paper or api",
+    "module": "Rotating question module asked (empty: every question was shown)",
     "lang": "Language the form was answered in",
     "submitted_date": "Submission date (Viet Nam)",
     "flags": "Quality flags (;-separated)",
+}
+#: Vietnamese labels of the same columns, for the README sheet.
+RESPONSE_LABELS_VI = {
+    "export_id": "Số thứ tự dòng trong tệp này (không lưu ở đâu khác)",
+    "survey": "Khảo sát",
+    "survey_version": "Phiên bản khảo sát",
+    "service_area": "Lĩnh vực dịch vụ",
+    "commune_code": "Mã xã/phường (chính thức)",
+    "commune_name": "Tên xã/phường",
+    "mode": "Kênh: web, paper (phiếu giấy) hoặc api",
+    "channel": "Đến qua: poster (mã QR trên áp phích), landing (trang chủ), paper (phiếu giấy) hoặc api",
+    "module": "Nhóm câu hỏi luân phiên được hỏi (trống: được hỏi mọi câu hỏi)",
+    "lang": "Ngôn ngữ người trả lời dùng",
+    "submitted_date": "Ngày nộp (giờ Việt Nam)",
+    "flags": "Cờ chất lượng (cách nhau bởi dấu ;)",
+}
+#: (Vietnamese, English) labels of the codebook's columns (its own sheet, or the CSV beside the export).
+CODEBOOK_LABELS: dict[str, tuple[str, str]] = {
+    "survey": ("Khảo sát", "Survey"),
+    "survey_version": ("Phiên bản khảo sát", "Survey version"),
+    "question_id": ("Mã câu hỏi", "Question id"),
+    "column": ("Cột trong tệp phiếu trả lời (trống: không xuất)", "Column in the response file (empty: not exported)"),
+    "type": ("Loại câu hỏi: rating, yes_no, single, multiple, integer, text",
+             "Question type: rating, yes_no, single, multiple, integer, text"),
+    "respondent_block": ("Thuộc phần thông tin người trả lời (giới tính, tuổi, dân tộc)",
+                         "Part of the respondent block (sex, age band, ethnic group)"),
+    "label_vi": ("Nội dung câu hỏi (tiếng Việt)", "Question text (Vietnamese)"),
+    "label_en": ("Nội dung câu hỏi (tiếng Anh)", "Question text (English)"),
+    "value_labels": ("Giá trị = nhãn tiếng Việt / tiếng Anh", "Value = Vietnamese / English label"),
+    "subdimension": ("Mã nội dung thành phần PAPI mà câu hỏi đo", "PAPI sub-dimension the question measures"),
+    "subdimension_name": ("Tên nội dung thành phần (tiếng Anh)", "Sub-dimension name (English)"),
+    "score_map": ("Điểm 0–1 của từng giá trị", "Score 0–1 of each value"),
+    "note": ("Ghi chú", "Note"),
 }
 
 
@@ -102,7 +147,47 @@ def codebook_frame() -> pd.DataFrame:
                 if q.scored else "",
                 "note": "" if exported else "free text: not exported (may identify people)",
             })
-    return pd.DataFrame(rows)
+    names = channel_names()
+    rows.append({  # a column of every response, not a question: no survey, version or scores
+        "survey": "", "survey_version": None, "question_id": "", "column": "channel", "type": "single",
+        "respondent_block": False, "label_vi": RESPONSE_LABELS_VI["channel"], "label_en": RESPONSE_LABELS["channel"],
+        "value_labels": "; ".join(f"{c} = {vi} / {en}" for c, (vi, en) in names.items()),
+        "subdimension": "", "subdimension_name": "", "score_map": "", "note": "every survey: how the response arrived",
+    })
+    rows.append({  # likewise: which rotating module's questions a response was asked
+        "survey": "", "survey_version": None, "question_id": "", "column": "module", "type": "single",
+        "respondent_block": False, "label_vi": RESPONSE_LABELS_VI["module"], "label_en": RESPONSE_LABELS["module"],
+        "value_labels": _module_value_labels(),
+        "subdimension": "", "subdimension_name": "", "score_map": "",
+        "note": _module_note(),
+    })
+    frame = pd.DataFrame(rows)
+    frame["survey_version"] = frame["survey_version"].astype("Int64")
+    return frame
+
+
+def _module_surveys() -> dict[str, list[str]]:
+    """Rotating module name -> the survey versions (``slug vN``) that have it, in catalogue order."""
+    surveys: dict[str, list[str]] = {}
+    for survey in sorted(catalog().all_versions(), key=lambda s: (s.slug, s.version)):
+        for module in survey.modules:
+            surveys.setdefault(module, []).append(f"{survey.slug} v{survey.version}")
+    return surveys
+
+
+def _module_value_labels() -> str:
+    """The module codebook row's values: each module with the surveys that ask it, then empty."""
+    named = [f"{m} = nhóm {m} ({', '.join(s)}) / module {m} ({', '.join(s)})" for m, s in _module_surveys().items()]
+    return "; ".join([*named, "(trống) = mọi câu hỏi / (empty) = every question was shown"])
+
+
+def _module_note() -> str:
+    """Why the module column matters, naming the surveys that rotate modules."""
+    rotating = sorted({s.split(" v")[0] for surveys in _module_surveys().values() for s in surveys})
+    return ("every survey: a web respondent of a survey with rotating modules "
+            f"({', '.join(rotating) or 'none yet'}) sees the core and one module; a question of another "
+            "module was not asked, not skipped. Empty: no modules, or a paper or API form that may answer "
+            "every question")
 
 
 def _stata_coding(columns: list[str]) -> tuple[dict[str, list[str]], dict[str, dict[int, str]], dict[str, str]]:
@@ -208,6 +293,8 @@ def build_response_export(date_from: date | None = None, date_to: date | None = 
         "commune_code": _take(head["commune_code"], order),
         "commune_name": _take(head["commune_name"], order),
         "mode": _take(head["mode"], order),
+        "channel": _take(head["channel"], order),
+        "module": _take(head["module"], order),
         "lang": _take(head["lang"], order),
         "submitted_date": day_dates[days[order]],
         "flags": _take(head["flags"], order),
@@ -219,7 +306,7 @@ def build_response_export(date_from: date | None = None, date_to: date | None = 
     variable_labels = {**RESPONSE_LABELS, **variable}
     return ResponseExport(responses=pd.DataFrame(out, copy=False), codebook=codebook_frame(),
                           value_labels=value_labels, variable_labels=variable_labels, excluded=excluded,
-                          numeric=_numeric_columns(columns))
+                          numeric=_numeric_columns(columns), date_from=date_from, date_to=date_to)
 
 
 def _take(column: pd.Series, order: np.ndarray) -> pd.Categorical:
@@ -274,8 +361,9 @@ def _answer_columns(answers: pd.DataFrame, rows: int, columns: list[str],
 
 
 def _stata_responses(export: ResponseExport) -> tuple[pd.DataFrame, dict[str, dict[int, str]]]:
-    """Choice answers as labelled integer codes (1, 2, … in option order), others as text."""
+    """Choice answers and the channel as labelled integer codes (1, 2, … in option order), others as text."""
     order, labels, _ = _stata_coding(list(export.responses.columns))
+    order, labels = {"channel": list(CHANNELS), **order}, {"channel": _channel_value_labels(), **labels}
     frame = export.responses.copy()
     frame["submitted_date"] = pd.to_datetime(frame["submitted_date"])
     for column, values in order.items():
@@ -284,11 +372,44 @@ def _stata_responses(export: ResponseExport) -> tuple[pd.DataFrame, dict[str, di
     return frame, {c: labels[c] for c in order if c in labels}
 
 
+def _channel_value_labels() -> dict[int, str]:
+    """The channel codes 1, 2, … (``models.CHANNELS`` order) with their names, as Stata labels them."""
+    names = channel_names()
+    return {i: f"{c}: {names[c][0]} / {names[c][1]}" for i, c in enumerate(CHANNELS, start=1)}
+
+
+def response_column_labels(export: ResponseExport) -> dict[str, tuple[str, str]]:
+    """(Vietnamese, English) label of every column of the response table."""
+    vi: dict[str, str] = {}
+    for survey in sorted(catalog().all_versions(), key=lambda s: (s.slug, s.version)):
+        for q in survey.questions:
+            vi.setdefault(q.id, q.label.vi)
+    labels = {}
+    for column in export.responses.columns:
+        if column in RESPONSE_LABELS:
+            labels[column] = (RESPONSE_LABELS_VI[column], RESPONSE_LABELS[column])
+        else:
+            labels[column] = (vi.get(column, ""), export.variable_labels.get(column, ""))
+    return labels
+
+
 def _readme(export: ResponseExport) -> list[list[Any]]:
-    return [["Phiếu trả lời ẩn danh — chỉ dành cho chuyên viên phân tích",
-             "Anonymised responses — for analysts only, not for publication"],
-            ["Phiếu chất lượng thấp bị loại / Low-quality responses excluded", export.excluded],
-            ["export_id", RESPONSE_LABELS["export_id"]]]
+    period_vi, period_en = period_text(export.date_from, export.date_to)
+    rows: list[list[Any]] = [
+        ["Phiếu trả lời ẩn danh — chỉ dành cho chuyên viên phân tích",
+         "Anonymised responses — for analysts only, not for publication"],
+        [],
+        ["Thời kỳ / Period", f"{period_vi} / {period_en} (ngày nộp, giờ Việt Nam / submission date, Viet Nam time)"],
+        ["Phiếu chất lượng thấp bị loại / Low-quality responses excluded", export.excluded],
+        [], ["Đọc tệp", "Reading the file"], *[list(r) for r in READING_NOTES],
+        [], ["Cột / Column (responses)", "Ý nghĩa", "Meaning"],
+    ]
+    rows += [[c, vi, en] for c, (vi, en) in response_column_labels(export).items()]
+    rows += [["", "Câu hỏi lựa chọn: xem các giá trị ở trang codebook.",
+              "Choice questions: their values are listed in the codebook sheet."]]
+    rows += [[], ["Cột / Column (codebook)", "Ý nghĩa", "Meaning"]]
+    rows += [[c, *CODEBOOK_LABELS[c]] for c in export.codebook.columns]
+    return rows
 
 
 def write_response_file(export: ResponseExport, out: BinaryIO, fmt: str, *, progress: Progress = None) -> None:
@@ -305,15 +426,19 @@ def write_response_file(export: ResponseExport, out: BinaryIO, fmt: str, *, prog
     elif fmt == "parquet":
         questions = [c for c in export.responses.columns if c not in RESPONSE_COLUMNS]
         kinds = {c: "integer" if c in export.numeric else "dictionary" for c in questions}
+        labels = {c: list(pair) for c, pair in response_column_labels(export).items()}
         write_parquet(export.responses, out, progress=progress, kinds=kinds,
-                      metadata={"feedback.excluded_low_quality": str(export.excluded)})
+                      metadata={"feedback.excluded_low_quality": str(export.excluded),
+                                "feedback.period": period_text(export.date_from, export.date_to)[1],
+                                "feedback.column_labels": json.dumps(labels, ensure_ascii=False)})
     elif fmt == "xlsx":
         write_xlsx([("responses", export.responses), ("codebook", export.codebook), ("README", _readme(export))],
                    out, progress=progress)
     elif fmt == "dta":
         frame, value_labels = _stata_responses(export)
         write_dta(frame, out, labels=export.variable_labels, value_labels=value_labels,
-                  title="Anonymised citizen feedback responses", progress=progress)
+                  title=f"Anonymised citizen feedback responses, {period_text(export.date_from, export.date_to)[1]}",
+                  progress=progress)
     else:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(RESPONSE_FORMATS)}")
 

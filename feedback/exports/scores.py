@@ -15,7 +15,10 @@ import pandas as pd
 from analysis import commune_population, get_structure, load_official_scores, rollup_province, score_communes
 
 from ..bridge import AnalysisInput, load_analysis_input
-from .labels import COLUMN_LABELS, FLAG_MEANINGS, FLAG_SUFFIX_MEANINGS, METHOD_SUMMARY, REFERENCES, flag_meaning
+from .labels import (
+    COLUMN_LABELS, FLAG_MEANINGS, FLAG_SUFFIX_MEANINGS, METHOD_SUMMARY, READING_NOTES, REFERENCES, flag_meaning,
+    period_text,
+)
 from .suppression import MIN_PUBLIC_N, suppress_small_cells
 from .writers import Progress, write_csv, write_dta, write_json, write_parquet, write_xlsx
 
@@ -58,6 +61,9 @@ class ScoreExport:
     date_to: date | None
     excluded: int
     public: bool = False
+    #: A published period's snapshot (``feedback.published.describe``): id, revision, note,
+    #: cut-off, method version, checksum. None for live data.
+    published: dict[str, Any] | None = None
 
     def meta(self) -> dict[str, Any]:
         """What the table is, for the JSON envelope and the README sheet."""
@@ -70,6 +76,7 @@ class ScoreExport:
             "excluded_low_quality": self.excluded,
             "public": self.public,
             "min_public_n": MIN_PUBLIC_N if self.public else None,
+            **({"published": self.published} if self.published else {}),
         }
 
 
@@ -170,29 +177,56 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(table.to_json(orient="records", double_precision=10, force_ascii=False))
 
 
+def column_labels(table: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """(Vietnamese, English) label of each column of ``table``; the official PAPI score names its
+    year (``attrs["official_year"]``, the latest in the official data file), never plan 170's."""
+    labels = {c: COLUMN_LABELS[c] for c in table.columns}
+    year = table.attrs.get("official_year")
+    if "official" in labels and year is not None:
+        vi, en = labels["official"]
+        labels["official"] = (f"{vi}, năm {int(year)}", f"{en}, {int(year)}")
+    return labels
+
+
 def score_records(export: ScoreExport) -> dict[str, Any]:
     """The JSON document of a score export: ``meta`` and ``rows``."""
-    return {"meta": export.meta(), "rows": _records(export.table)}
+    period_vi, period_en = period_text(export.date_from, export.date_to)
+    meta = {**export.meta(), "period": period_en, "period_vi": period_vi,
+            "column_labels": {c: {"vi": vi, "en": en} for c, (vi, en) in column_labels(export.table).items()}}
+    return {"meta": meta, "rows": _records(export.table)}
 
 
 
 def _readme_rows(export: ScoreExport) -> list[list[Any]]:
-    meta = export.meta()
     rows: list[list[Any]] = [
         ["Điểm mô phỏng PAPI (PAPI-style proxy) — không phải điểm PAPI chính thức",
          "PAPI-style proxy, not official PAPI scores"],
         [],
-        ["Thời kỳ / Period", f"{meta['from'] or '…'} – {meta['to'] or '…'} (ngày nộp, giờ Việt Nam / submission date, Viet Nam time)"],
+        ["Thời kỳ / Period", "{} / {} (ngày nộp, giờ Việt Nam / submission date, Viet Nam time)".format(
+            *period_text(export.date_from, export.date_to))],
         ["Cấp / Level", export.level],
         ["Cấu trúc PAPI / PAPI structure", export.structure],
         ["Phiếu chất lượng thấp bị loại / Low-quality responses excluded", export.excluded],
     ]
+    if export.published:
+        snap = export.published
+        rows += [
+            ["Bản đã công bố / Published snapshot",
+             f"số {snap['id']}, lần sửa {snap['revision']} / no. {snap['id']}, revision {snap['revision']}"],
+            ["Công bố lúc / Published at (UTC)", snap["published_at"]],
+            ["Dữ liệu nhận đến / Data received up to (UTC)", snap["cutoff_at"]],
+            ["Phiên bản phương pháp / Method version", snap["method_version"]],
+            ["Mã kiểm tra SHA-256 / SHA-256 checksum", snap["checksum_sha256"]],
+        ]
+        if snap.get("note"):
+            rows.append(["Thay đổi / What changed", snap["note"]])
     if export.public:
         rows.append(["Bản công khai / Public output",
                      f"ẩn ô dưới {MIN_PUBLIC_N} người trả lời / cells on fewer than {MIN_PUBLIC_N} respondents hidden"])
+    rows += [[], ["Đọc tệp", "Reading the file"], *[list(r) for r in READING_NOTES]]
     rows += [[], ["Phương pháp", "Method"], *[list(r) for r in METHOD_SUMMARY], [],
              ["Cột / Column", "Ý nghĩa", "Meaning"]]
-    rows += [[c, *COLUMN_LABELS[c]] for c in export.table.columns if c in COLUMN_LABELS]
+    rows += [[c, *labels] for c, labels in column_labels(export.table).items()]
     rows += [[], ["Cờ / Flag", "Ý nghĩa", "Meaning"]]
     for base, meaning in FLAG_MEANINGS.items():
         rows.append([base, *meaning])
@@ -221,10 +255,13 @@ def write_score_file(export: ScoreExport, out: BinaryIO, fmt: str, *, progress: 
     elif fmt == "xlsx":
         write_xlsx([("scores", table), ("README", _readme_rows(export))], out, progress=progress)
     elif fmt == "dta":
-        labels = {c: f"{COLUMN_LABELS[c][1]}" for c in table.columns if c in COLUMN_LABELS}
-        write_dta(table, out, labels=labels, title="PAPI-style proxy scores (not official)", progress=progress)
+        labels = {c: en for c, (_, en) in column_labels(table).items()}
+        title = f"PAPI-style proxy scores (not official), {period_text(export.date_from, export.date_to)[1]}"
+        write_dta(table, out, labels=labels, title=title, progress=progress)
     elif fmt == "parquet":
         meta = {f"feedback.{k}": json.dumps(v, ensure_ascii=False) for k, v in export.meta().items()}
+        meta["feedback.period"] = json.dumps(period_text(export.date_from, export.date_to)[1])
+        meta["feedback.column_labels"] = json.dumps({c: COLUMN_LABELS[c] for c in table.columns}, ensure_ascii=False)
         write_parquet(table, out, progress=progress, metadata=meta)
     else:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(SCORE_FORMATS)}")

@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from surveys import Survey
+
 from ..auth import MIN_PASSWORD_LENGTH
-from ..forms import clean_line, no_control_characters
+from ..forms import SurveyFormBase, clean_line, no_control_characters, survey_form_class
 from ..models import ROLES
 
 
 #: What the stored roles are called on the pages.
 ROLE_LABELS = {"admin": lazy_gettext("administrator"), "officer": lazy_gettext("commune officer"),
                "analyst": lazy_gettext("analyst")}
+
+
+def _stripped(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+@lru_cache(maxsize=64)
+def paper_form_class(survey: Survey) -> type[SurveyFormBase]:
+    """A survey's form with the interview date of a paper form, as typed (day, month, year);
+    ``feedback.paper.read_interview_date`` reads it."""
+    fields = {name: StringField(name, filters=[_stripped])
+              for name in ("interview_day", "interview_month", "interview_year")}
+    base = survey_form_class(survey)
+    return type(f"Paper{base.__name__}", (base,), fields)
 
 
 class ServicePointForm(FlaskForm):

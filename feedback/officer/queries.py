@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import Answer, Response, utcnow
 from ..times import boundary, day_start, local_day
 
-__all__ = ["Counts", "Comment", "day_starts", "counts_by", "daily_counts", "latest_comments"]
+__all__ = ["Counts", "Comment", "day_starts", "counts_by", "count_comments", "daily_counts", "latest_comments"]
 
 LOCAL_OFFSET = timedelta(hours=7)  # "today" is a day in Viet Nam; times are stored in UTC
 CHART_DAYS = 30
@@ -124,11 +124,21 @@ def _text_questions() -> sa.ColumnElement:
                     for slug, ids in sorted(text_ids.items())))
 
 
+def _received(query: sa.Select, start: datetime | None, end: datetime | None) -> sa.Select:
+    if start is not None:
+        query = query.where(Response.received_at >= boundary(start))
+    if end is not None:
+        query = query.where(Response.received_at < boundary(end))
+    return query
+
+
 def latest_comments(
-    *, commune_codes: list[str] | None = None, commune_code: str | None = None, limit: int = 10
+    *, commune_codes: list[str] | None = None, commune_code: str | None = None, limit: int = 10,
+    start: datetime | None = None, end: datetime | None = None,
 ) -> list[Comment]:
-    """The newest free-text answers: newest day first, and within a day in alphabetical order,
-    so that the list does not tell which visitor of the day wrote which comment."""
+    """The newest free-text answers (received in [``start``, ``end``) when given): newest day
+    first, and within a day in alphabetical order, so that the list does not tell which
+    visitor of the day wrote which comment."""
     query = (
         sa.select(Response.commune_code, Response.service_point_id, Response.survey,
                   Answer.value, Response.received_at)
@@ -137,6 +147,14 @@ def latest_comments(
         .order_by(Response.received_at.desc())
         .limit(limit)
     )
-    rows = db.session.execute(_scope(query, commune_codes, commune_code)).all()
+    rows = db.session.execute(_received(_scope(query, commune_codes, commune_code), start, end)).all()
     comments = [Comment(r[0], r[1], r[2], r[3], local_day(r[4])) for r in rows]
     return sorted(comments, key=lambda c: (-c.day.toordinal(), c.text, c.commune_code))
+
+
+def count_comments(*, commune_codes: list[str] | None = None, start: datetime | None = None,
+                   end: datetime | None = None) -> int:
+    """How many free-text answers were received in [``start``, ``end``) (each optional)."""
+    query = (sa.select(sa.func.count()).select_from(Response)
+             .join(Answer, Answer.response_id == Response.id).where(_text_questions()))
+    return int(db.session.scalar(_received(_scope(query, commune_codes, None), start, end)) or 0)

@@ -19,15 +19,20 @@ from ..auth import (
     find_user, in_province, keep_this_session, loaded_provinces, normalize_email, point_or_404, role_required,
     set_password, staff_province, user_or_404,
 )
+from ..channels import channel_label
 from ..extensions import db
-from ..forms import fresh_state, new_state, read_state, survey_form_class
+from ..forms import fresh_state, new_state, read_state
 from ..messages import messages_by_question, problem_message
-from ..models import SERVICE_AREAS, Response, ServicePoint, User, new_token, utcnow
+from ..models import CHANNELS, SERVICE_AREAS, Response, ServicePoint, User, new_token, utcnow
+from ..paper import (
+    answers_as_printed, entry_choices, entry_layout, interview_days, printed_layouts, save_paper_form,
+    saved_paper_form,
+)
 from ..places import province_communes, sorted_by_name
 from ..posters import SIZES, poster_link, poster_points, posters_pdf
-from ..responses import receive_web
+from ..times import local_day
 from . import bp
-from .forms import ROLE_LABELS, ActionForm, RenameForm, ServicePointForm, UserForm
+from .forms import ROLE_LABELS, ActionForm, RenameForm, ServicePointForm, UserForm, paper_form_class
 from .queries import LOCAL_OFFSET, counts_by, daily_counts, latest_comments
 
 
@@ -58,6 +63,13 @@ def _size() -> str:
     return size
 
 
+def _digest_panel(*, communes: tuple[str, ...] = (), provinces: tuple[str, ...] = ()) -> dict:
+    """The "This week" panel's context: the digest of the week that ended last (as e-mailed)."""
+    from ..digests.build import TEMPLATE_HELPERS, Scope, build_digest, last_week  # it imports .queries
+
+    return {"digest": build_digest(Scope(communes=communes, provinces=provinces), last_week()), **TEMPLATE_HELPERS}
+
+
 @bp.get("/")
 def index():
     """The communes this user sees, with response counts; one commune goes straight to it."""
@@ -71,8 +83,10 @@ def index():
         provinces = sorted({c.province_code for c in current_user.communes})
         communes = [c for p in provinces for c in province_communes(p) if c.code in codes]
     counts = counts_by(Response.commune_code, commune_codes=codes)
+    scope = {"communes": tuple(codes)} if current_user.role == "officer" else {"provinces": (_province(),)}
     return render_template(
-        "officer/index.html", communes=communes, counts=counts,
+        "officer/index.html", communes=communes, counts=counts, **_digest_panel(**scope),
+        channels=counts_by(Response.channel, commune_codes=codes),
         daily=daily_counts(commune_codes=codes), comments=latest_comments(commune_codes=codes),
         names={c.code: c.name for c in communes},
     )
@@ -88,7 +102,9 @@ def commune(code: str):
     form.service_area.choices = _area_choices()
     return render_template(
         "officer/commune.html", commune=commune, points=points, form=form, action=ActionForm(),
+        **_digest_panel(communes=(code,)),
         counts=counts_by(Response.service_point_id, Response.survey, commune_code=code),
+        channels=counts_by(Response.channel, commune_code=code),
         daily=daily_counts(commune_code=code), comments=latest_comments(commune_code=code),
         surveys={s.slug: s for s in catalog().all_current()}, point_names={p.id: p.name for p in points},
     )
@@ -131,8 +147,10 @@ def point(point_id: int):
             flash(_("Service point renamed."))
             return redirect(url_for(".point", point_id=point.id))
     point_counts = counts_by(Response.service_point_id, commune_code=point.commune_code).get((point.id,))
+    channels = {(channel,): c for (point_id, channel), c in counts_by(
+        Response.service_point_id, Response.channel, commune_code=point.commune_code).items() if point_id == point.id}
     return render_template(
-        "officer/point.html", point=point, form=form, action=ActionForm(), counts=point_counts,
+        "officer/point.html", point=point, form=form, action=ActionForm(), counts=point_counts, channels=channels,
         link=poster_link(current_app.config["BASE_URL"], point.token), survey=catalog().for_area(point.service_area),
     )
 
@@ -234,50 +252,55 @@ def province_posters():
 
 @bp.route("/points/<int:point_id>/paper", methods=["GET", "POST"])
 def paper_entry(point_id: int):
-    """Type in a paper questionnaire answered at this service point."""
+    """Type in a paper questionnaire answered at this service point (``?module=`` its printed form)."""
     point = point_or_404(point_id)
     editor_required()
+    if not point.active:
+        abort(404)
     survey = catalog().for_area(point.service_area)
-    if request.method == "GET" or not point.active:
-        if not point.active:
-            abort(404)
-        form = survey_form_class(survey)(formdata=None)
-        # The response id is fixed now, when the blank form opens: a double submit stores one.
-        form.state.data = new_state(survey)
-        return _render_paper(survey, form, point, {})
-    state = read_state(request.form.get("state"))
+    state = read_state(request.form.get("state")) if request.method == "POST" else None
     if state is not None:
         survey = catalog().get(survey.slug, state.version) or survey
-    form = survey_form_class(survey)()
+    layout = entry_layout(survey, request.args.get("module"))
+    if layout is None:  # which printed form it is decides the questions: ask first
+        error = request.method == "POST" or "module" in request.args
+        return render_template("officer/paper_module.html", point=point, survey=survey,
+                               choices=entry_choices(survey), error=error), 400 if error else 200
+    if request.method == "GET":
+        form = paper_form_class(survey)(formdata=None)
+        # The response id is fixed now, when the blank form opens: a double submit stores one.
+        form.state.data = new_state(survey)
+        return _render_paper(layout, form, point, {})
+    form = paper_form_class(survey)()
     if state is None or not form.validate():
         if state is None:
             form.state.data = new_state(survey)
-        return _render_paper(survey, form, point, {"_form": [problem_message(Problem("", "form_expired"))]}, 400)
-    is_new = db.session.get(Response, state.response_id) is None
-    stored_id, problems = receive_web(
-        survey, form.answers(survey), response_id=state.response_id, started_at=state.started_at,
-        commune_code=point.commune_code, service_point_id=point.id, lang="vi", mode="paper",
-        entered_by=current_user.id,
-    )
-    if problems:
-        changed = any(p.code == "sent_changed" for p in problems)
-        if changed:  # this form's id is stored with other answers: these are kept, under a new id
+        return _render_paper(layout, form, point, {"_form": [problem_message(Problem("", "form_expired"))]}, 400)
+    result = save_paper_form(layout, form.answers(survey),
+                             (form.interview_day.data, form.interview_month.data, form.interview_year.data),
+                             state=state, point=point, user=current_user)
+    if result.problems:
+        if result.changed:  # this form's id is stored with other answers: these are kept, under a new id
             form.state.data = fresh_state(state)
-        return _render_paper(survey, form, point, messages_by_question(problems), 409 if changed else 422)
-    if is_new:
-        audit.record("paper_entered", target=f"response {stored_id}", commune_code=point.commune_code,
-                     detail={"service_point": point.id, "survey": survey.slug})
-        db.session.commit()
-    flash(_("Paper form saved. You can type in the next one."))
-    return redirect(url_for(".paper_entry", point_id=point.id, saved=str(stored_id)), code=303)
+        return _render_paper(layout, form, point, messages_by_question(result.problems), 409 if result.changed else 422)
+    return redirect(url_for(".paper_saved", point_id=point.id, response_id=result.response_id), code=303)
 
 
-def _render_paper(survey, form, point, errors, status=200):
-    saved = request.args.get("saved")
+def _render_paper(layout, form, point, errors, status=200):
     return render_template(
-        "officer/paper.html", survey=survey, form=form, point=point, errors=errors,
-        numbers={q.id: i for i, q in enumerate(survey.main_questions, start=1)}, saved=saved,
+        "officer/paper.html", survey=layout.survey, layout=layout, form=form, point=point, errors=errors,
+        numbers=layout.numbers, earliest=interview_days(layout.survey)[0],
     ), status
+
+
+@bp.get("/points/<int:point_id>/paper/saved/<uuid:response_id>")
+def paper_saved(point_id: int, response_id: uuid.UUID):
+    """The confirmation that a typed-in paper form was saved, with a button for the next one."""
+    point = point_or_404(point_id)
+    saved = saved_paper_form(response_id, point=point, user=current_user)
+    if saved is None:
+        abort(404)
+    return render_template("officer/paper_saved.html", point=point, saved=saved)
 
 
 @bp.get("/responses/<uuid:response_id>")
@@ -293,22 +316,22 @@ def response(response_id: uuid.UUID):
         abort(404)
     survey = catalog().get(stored.survey, stored.survey_version)
     entered_by = db.session.get(User, stored.entered_by) if stored.entered_by else None
-    return render_template("officer/response.html", response=stored, survey=survey, entered_by=entered_by)
+    return render_template("officer/response.html", response=stored, survey=survey, entered_by=entered_by,
+                           answers=answers_as_printed(stored, survey))
 
 
 @bp.get("/surveys/<slug>/paper-form")
 @bp.get("/points/<int:point_id>/paper-form")
 def blank_form(slug: str | None = None, point_id: int | None = None):
-    """A printable blank questionnaire in Vietnamese, for citizens without a smartphone."""
+    """Printable blank questionnaires in Vietnamese, for citizens without a smartphone: one A4
+    sheet per rotating module (``?module=`` one of them), each with its code printed on it."""
     point = point_or_404(point_id) if point_id is not None else None
     survey = catalog().for_area(point.service_area) if point else catalog().current(slug or "")
-    if survey is None:
+    layouts = printed_layouts(survey, request.args.get("module")) if survey else None
+    if layouts is None:
         abort(404)
     with force_locale("vi"):
-        return render_template(
-            "officer/blank_form.html", survey=survey, point=point, lang="vi",
-            numbers={q.id: i for i, q in enumerate(survey.main_questions, start=1)},
-        )
+        return render_template("officer/blank_form.html", survey=survey, point=point, lang="vi", layouts=layouts)
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -421,6 +444,9 @@ def role_label(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
 
 
+bp.add_app_template_filter(channel_label, "channel_label")  # "poster" → "Áp phích (QR)"
+
+
 @bp.app_template_filter("localtime")
 def localtime(moment) -> str:
     """A stored UTC time as Viet Nam local time, to the minute."""
@@ -437,7 +463,13 @@ def localdate(moment) -> str:
     return (moment + LOCAL_OFFSET).strftime("%Y-%m-%d")
 
 
+@bp.app_template_filter("paper_day")
+def paper_day(moment) -> str:
+    """A stored UTC time's Viet Nam day as a paper form writes it: day/month/year."""
+    return local_day(moment).strftime("%d/%m/%Y")
+
+
 @bp.context_processor
 def survey_helpers() -> dict:
-    """Survey look-ups that officer templates need."""
-    return {"surveys_for_paper": catalog().all_current, "surveys_by_area": catalog().for_area}
+    """Survey look-ups and the order of channels that officer templates need."""
+    return {"surveys_for_paper": catalog().all_current, "surveys_by_area": catalog().for_area, "all_channels": CHANNELS}

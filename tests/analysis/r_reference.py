@@ -28,7 +28,9 @@ __all__ = [
     "RAKING_VARIABLES",
     "CATEGORIES",
     "RError",
+    "changes_reference",
     "metafor_reference",
+    "rates_reference",
     "r_missing",
     "require_r",
     "survey_reference",
@@ -260,3 +262,47 @@ def metafor_reference(yi, vi, X=None, *, timeout: float = DEFAULT_TIMEOUT) -> di
         "se": blup["se"].to_numpy(dtype=float),
         "warnings": warnings,
     }
+
+
+# ---------------------------------------------------------------------------------------
+# changes between periods
+
+
+def changes_reference(estimate, mse, previous, previous_mse, family, *,
+                      timeout: float = DEFAULT_TIMEOUT) -> pd.DataFrame:
+    """R's z tests of change and ``p.adjust`` (holm, bonferroni) within each ``family``.
+
+    Arrays of one length (NaN for a missing estimate). Returns ``difference``, ``se``,
+    ``z``, ``p``, ``holm`` and ``bonferroni`` (NaN where R gives NA), one row per element.
+    """
+    frame = pd.DataFrame({"estimate": estimate, "mse": mse, "previous": previous,
+                          "previous_mse": previous_mse, "family": [str(f) for f in family]})
+    with tempfile.TemporaryDirectory(prefix="r-reference-") as tmp:
+        work = Path(tmp)
+        frame.to_csv(work / "changes.csv", index=False, float_format="%.17g")
+        done = _run(["changes", str(work)], work, timeout)
+        _check(done)
+        out = pd.read_csv(work / "changes_out.csv", keep_default_na=False, na_values=[""])
+    return out.astype(float)
+
+
+# ---------------------------------------------------------------------------------------
+# rates above the rest of their family
+
+
+def rates_reference(reports, answers, family, *, timeout: float = DEFAULT_TIMEOUT) -> pd.DataFrame:
+    """R's one-sided ``fisher.test`` of each unit against the rest of its ``family``, and
+    ``p.adjust(method = "BH")`` within each family.
+
+    Arrays of counts of one length. Returns ``rate``, ``rest_rate``, ``p`` and ``bh`` (NaN where
+    R gives NA: a unit without answers, or alone in its family), one row per unit.
+    """
+    frame = pd.DataFrame({"reports": np.asarray(reports, dtype=np.int64),
+                          "answers": np.asarray(answers, dtype=np.int64), "family": [str(f) for f in family]})
+    with tempfile.TemporaryDirectory(prefix="r-reference-") as tmp:
+        work = Path(tmp)
+        frame.to_csv(work / "rates.csv", index=False)
+        done = _run(["rates", str(work)], work, timeout)
+        _check(done)
+        out = pd.read_csv(work / "rates_out.csv", keep_default_na=False, na_values=[""])
+    return out.astype(float)

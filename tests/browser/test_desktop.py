@@ -8,6 +8,7 @@ from feedback.extensions import db
 from feedback.models import Response
 
 from ..conftest import PASSWORD, count
+from ..helpers import paper_date
 from .conftest import assert_accessible, screenshot, screenshot_path
 
 
@@ -17,6 +18,12 @@ def _log_in(page, base, email):
     page.fill("input[name=password]", PASSWORD)
     page.keyboard.press("Enter")  # keyboard only, as a keyboard user would
     page.wait_for_url(lambda url: "/login" not in url)
+
+
+def _type_today(page) -> None:
+    """Type today's Viet Nam date into the paper-entry form's interview date."""
+    for name, value in paper_date().items():
+        page.fill(f"input[name={name}]", value)
 
 
 def _some_responses(runner, n=400):
@@ -49,12 +56,14 @@ def test_officer_dashboard_poster_and_paper_entry(app, runner, live_server, desk
     page.wait_for_selector("#q-used_service")
     page.locator("#q-used_service label:has(input[value='no'])").click()
     page.locator("#q-overall label:has(input[value='3'])").click()
+    _type_today(page)
     assert_accessible(page)
     page.locator("button[name=send]").click()
-    page.wait_for_url("**saved=**")  # back to a blank form, with a link to the one just saved
+    page.wait_for_url("**/paper/saved/**")  # a confirmation, with the next form's button
     assert count(app) == before + 1
     with app.app_context():
-        newest = db.session.execute(db.select(Response).where(Response.mode == "paper")).scalar_one()
+        newest = db.session.execute(db.select(Response).where(  # demo paper forms have no typist
+            Response.mode == "paper", Response.entered_by.is_not(None))).scalar_one()
         assert newest.entered_by == users["officer"]["id"]
 
 
@@ -132,10 +141,11 @@ def test_paper_entry_keeps_answers_offline_and_resends_once(app, runner, live_se
     page.goto(f"{live_server}/officer/points/{point.id}/paper")
     page.locator("#q-used_service label:has(input[value='no'])").click()
     page.locator("#q-overall label:has(input[value='2'])").click()
+    _type_today(page)
     page.context.set_offline(True)
     page.locator("button[name=send]").click()
     page.wait_for_selector("#kept:not([hidden])")
     assert count(app, mode="paper") == 0
     page.context.set_offline(False)  # back online: resent by itself with the same response id
-    page.wait_for_url("**saved=**")
+    page.wait_for_url("**/paper/saved/**")
     assert count(app, mode="paper") == 1

@@ -66,7 +66,7 @@ def test_back_after_language_switch_and_submit_stores_once_without_javascript(ap
     cdp = page.context.new_cdp_session(page)
     history = cdp.send("Page.getNavigationHistory")
     entry = history["entries"][history["currentIndex"] - 2]
-    assert entry["url"].endswith(f"/s/{point['token']}")
+    assert entry["url"].endswith(f"/s/{point['token']}?via=landing")  # opened from the landing page
     with page.expect_navigation():
         cdp.send("Page.navigateToHistoryEntry", {"entryId": entry["id"]})
     page.wait_for_selector("#sent")  # the page says the answers arrived already

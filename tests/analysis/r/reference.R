@@ -7,6 +7,12 @@
 #   Rscript reference.R metafor DIR
 #       reads  DIR/meta.csv (yi, vi, then one column per moderator)
 #       writes DIR/metafor_*.csv, or DIR/error.txt and exits with status 3
+#   Rscript reference.R changes DIR
+#       reads  DIR/changes.csv (estimate, mse, previous, previous_mse, family; NA as "")
+#       writes DIR/changes_out.csv (difference, se, z, p, holm, bonferroni)
+#   Rscript reference.R rates DIR
+#       reads  DIR/rates.csv (reports, answers, family)
+#       writes DIR/rates_out.csv (rate, rest_rate, p, bh): fisher.test against the rest of the family
 #
 # Numbers are written with sprintf("%.17g"), which reads back as the same double.
 # A failure inside one commune (e.g. trimWeights(strict = TRUE), whose stopping test is
@@ -353,10 +359,55 @@ run_metafor <- function() {
   writeLines(warnings_seen, file.path(dir, "metafor_warnings.txt"))
 }
 
+# ---------------------------------------------------------------------------------------
+# Change between two periods: z test on sqrt(mse1 + mse0), p-values adjusted per family by
+# stats::p.adjust (which leaves NA p-values out of the family's count).
+run_changes <- function() {
+  d <- read.csv(file.path(dir, "changes.csv"), colClasses = c(family = "character"), na.strings = "")
+  difference <- d$estimate - d$previous
+  se <- sqrt(d$mse + d$previous_mse)
+  tested <- is.finite(difference) & is.finite(se) & se > 0
+  z <- ifelse(tested, difference / se, NA_real_)
+  p <- ifelse(tested, 2 * pnorm(-abs(z)), NA_real_)
+  holm <- bonferroni <- rep(NA_real_, nrow(d))
+  for (f in unique(d$family)) {
+    rows <- which(d$family == f)
+    holm[rows] <- p.adjust(p[rows], method = "holm")
+    bonferroni[rows] <- p.adjust(p[rows], method = "bonferroni")
+  }
+  out <- data.frame(difference = num(difference), se = num(se), z = num(z), p = num(p),
+                    holm = num(holm), bonferroni = num(bonferroni))
+  write.csv(out, file.path(dir, "changes_out.csv"), row.names = FALSE, quote = FALSE)
+}
+
+run_rates <- function() {
+  d <- read.csv(file.path(dir, "rates.csv"), colClasses = c(family = "character"))
+  y <- ave(d$reports, d$family, FUN = sum) - d$reports
+  m <- ave(d$answers, d$family, FUN = sum) - d$answers
+  p <- rep(NA_real_, nrow(d))
+  for (i in which(d$answers > 0 & m > 0)) {
+    table <- matrix(c(d$reports[i], d$answers[i] - d$reports[i], y[i], m[i] - y[i]), nrow = 2)
+    p[i] <- fisher.test(table, alternative = "greater")$p.value
+  }
+  bh <- rep(NA_real_, nrow(d))
+  for (f in unique(d$family)) {
+    rows <- which(d$family == f & !is.na(p))
+    if (length(rows)) bh[rows] <- p.adjust(p[rows], method = "BH")
+  }
+  rate <- ifelse(d$answers > 0, d$reports / d$answers, NA_real_)
+  rest_rate <- ifelse(m > 0, y / m, NA_real_)
+  out <- data.frame(rate = num(rate), rest_rate = num(rest_rate), p = num(p), bh = num(bh))
+  write.csv(out, file.path(dir, "rates_out.csv"), row.names = FALSE, quote = FALSE)
+}
+
 if (mode == "survey") {
   run_survey(as.numeric(args[3]), as.numeric(args[4]))
 } else if (mode == "metafor") {
   run_metafor()
+} else if (mode == "changes") {
+  run_changes()
+} else if (mode == "rates") {
+  run_rates()
 } else {
   stop("unknown mode: ", mode)
 }
