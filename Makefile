@@ -9,7 +9,7 @@ DEMO_RESPONSES ?=
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/feedback_test
 export FLASK_APP := wsgi
 
-.PHONY: install translations db run test test-sqlite test-postgres messages browser r clean
+.PHONY: install translations db run test test-sqlite test-postgres messages browser r clean lint format
 
 # Packages come from PyPI through uv (pinned here; it installs the same pinned versions as pip,
 # about 5× faster); where uv cannot be installed or cannot reach the index, pip installs them.
@@ -77,8 +77,19 @@ db: $(VENV)/.installed-run translations
 run: db
 	BASE_URL="$${BASE_URL:-$${FLASK_BASE_URL:-http://127.0.0.1:$(PORT)}}" $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
-## test: the whole suite on SQLite, then on the local PostgreSQL (required in CI)
-test: test-sqlite test-postgres
+## test: lint, format and type checks, then the whole suite on SQLite and on the local PostgreSQL (required in CI)
+test: lint test-sqlite test-postgres
+
+## lint: ruff (lint rules and formatting) over the tree, mypy over analysis/ and surveys/ (pyproject.toml)
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## format: let ruff sort imports, apply its safe fixes and format the tree
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 test-sqlite: install translations browser r
 	$(BIN)/python -m pytest

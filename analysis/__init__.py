@@ -12,11 +12,23 @@ _SUBMODULE_OF = {
     **dict.fromkeys(("korn_graubard_interval", "nchs_reasons", "papi_scale"), "estimates"),
     **dict.fromkeys(("GROUPS", "group_sizes", "rank_and_group", "rank_intervals"), "ranking"),
     **dict.fromkeys(("RATE_ADJUSTMENTS", "RateTests", "rates_above_rest"), "rates"),
-    **dict.fromkeys(("COLUMNS", "FLAGS", "commune_population", "design_weights", "respondent_values",
-                     "score_communes"), "scoring"),
+    **dict.fromkeys(
+        ("COLUMNS", "FLAGS", "commune_population", "design_weights", "respondent_values", "score_communes"), "scoring"
+    ),
     **dict.fromkeys(("FayHerriotResult", "fay_herriot", "smoothed_variances"), "small_area"),
-    **dict.fromkeys(("DIMENSION_NAMES", "PLAN_TARGETS", "STRUCTURES", "SUBDIMENSION_NAMES", "Structure",
-                     "get_structure", "load_official_scores", "plan_targets_frame"), "structures"),
+    **dict.fromkeys(
+        (
+            "DIMENSION_NAMES",
+            "PLAN_TARGETS",
+            "STRUCTURES",
+            "SUBDIMENSION_NAMES",
+            "Structure",
+            "get_structure",
+            "load_official_scores",
+            "plan_targets_frame",
+        ),
+        "structures",
+    ),
     **dict.fromkeys(("RakeResult", "kish_n_eff", "rake", "trim_weights"), "weights"),
 }
 

@@ -79,9 +79,7 @@ def check_commune_codes(codes: Iterable[object], where: str) -> None:
     """Raise ValueError unless every code is a 5-digit string."""
     bad = [c for c in codes if not (isinstance(c, str) and _COMMUNE_CODE.fullmatch(c))]
     if bad:
-        raise ValueError(
-            f"{where}: commune codes must be 5-digit strings such as '02647'; got {bad[:5]}"
-        )
+        raise ValueError(f"{where}: commune codes must be 5-digit strings such as '02647'; got {bad[:5]}")
 
 
 def _codes(values: pd.Series) -> tuple[npt.NDArray[np.intp], pd.Index]:
@@ -100,10 +98,7 @@ def _category_codes(respondents: pd.DataFrame, variable: str) -> npt.NDArray[np.
     known = pd.Index(levels).get_indexer(uniques)
     unknown = [u for u, k in zip(uniques, known, strict=True) if k < 0 and not pd.isna(u)]
     if unknown:
-        raise ValueError(
-            f"respondents.{variable} has value(s) {unknown[:5]}; "
-            f"allowed: {', '.join(levels)} or missing"
-        )
+        raise ValueError(f"respondents.{variable} has value(s) {unknown[:5]}; allowed: {', '.join(levels)} or missing")
     mapped = np.append(known, -1)[codes]  # code -1 (missing) picks the appended -1
     return mapped.astype(np.int8)
 
@@ -217,8 +212,7 @@ def prepare(
         )
         examples = answer_ids[unknown].astype(str).unique()[:3].tolist()
         raise ValueError(
-            f"{n_unknown} scored answer(s) belong to response_id(s) missing from "
-            f"respondents, e.g. {examples}"
+            f"{n_unknown} scored answer(s) belong to response_id(s) missing from respondents, e.g. {examples}"
         )
     if low < 0 or high > 1:
         raise ValueError("scores.score must lie in [0, 1] (missing answers as NaN)")
@@ -247,8 +241,8 @@ def prepare(
         start = 0
         for s in np.flatnonzero(counts):
             end = start + counts[s]
-            respondent[cursor[s]:cursor[s] + counts[s]] = resp[start:end]
-            score[cursor[s]:cursor[s] + counts[s]] = part[start:end]
+            respondent[cursor[s] : cursor[s] + counts[s]] = resp[start:end]
+            score[cursor[s] : cursor[s] + counts[s]] = part[start:end]
             cursor[s] += counts[s]
             start = end
     return Prepared(

@@ -178,12 +178,22 @@ def supported_changes(
     significant = tested & (np.nan_to_num(p_adjusted, nan=1.0) < alpha)
     direction = np.where(significant, np.sign(np.nan_to_num(difference)), 0).astype(np.int8)
     se = np.where(np.isfinite(difference), se, np.nan)
-    return ChangeTests(difference=difference, se=se, z=z, p_value=p_value, p_adjusted=p_adjusted,
-                       significant=significant, direction=direction, alpha=float(alpha), adjust=adjust)
+    return ChangeTests(
+        difference=difference,
+        se=se,
+        z=z,
+        p_value=p_value,
+        p_adjusted=p_adjusted,
+        significant=significant,
+        direction=direction,
+        alpha=float(alpha),
+        adjust=adjust,
+    )
 
 
-def _adjusted(p: npt.NDArray[np.float64], codes: npt.NDArray[np.intp], tested: npt.NDArray[np.bool_],
-              adjust: str) -> npt.NDArray[np.float64]:
+def _adjusted(
+    p: npt.NDArray[np.float64], codes: npt.NDArray[np.intp], tested: npt.NDArray[np.bool_], adjust: str
+) -> npt.NDArray[np.float64]:
     """Family-wise adjusted p-values of the tested elements (NaN elsewhere), vectorised over families."""
     out = np.full(p.shape, np.nan)
     if adjust == "none" or not tested.any():

@@ -21,8 +21,7 @@ _LEVEL_RANGE = {"subdimension": (0.0, np.inf), "dimension": (1.0, 10.0), "aggreg
 def _require_table(table: object, name: str) -> pd.DataFrame:
     if not isinstance(table, pd.DataFrame):
         raise ValueError(f"{name} must be the DataFrame returned by score_communes")
-    missing = [c for c in ("commune", "level", "code", "n", "se", "score", "se_p", "p")
-               if c not in table.columns]
+    missing = [c for c in ("commune", "level", "code", "n", "se", "score", "se_p", "p") if c not in table.columns]
     if missing:
         raise ValueError(f"{name} lacks column(s) {', '.join(missing)}; pass score_communes output")
     return table
@@ -80,16 +79,12 @@ def compare_periods(
             "score both with the same structure"
         )
     columns = [*_KEYS, "n", "se", "score"]
-    merged = previous[columns].merge(
-        current[columns], on=_KEYS, how="inner", suffixes=("_previous", "_current")
-    )
+    merged = previous[columns].merge(current[columns], on=_KEYS, how="inner", suffixes=("_previous", "_current"))
     se1 = merged["se_current"].to_numpy(dtype=float)
     se0 = merged["se_previous"].to_numpy(dtype=float)
     n1 = merged["n_current"].to_numpy(dtype=float, na_value=np.nan)
     n0 = merged["n_previous"].to_numpy(dtype=float, na_value=np.nan)
-    change = merged["score_current"].to_numpy(dtype=float) - merged["score_previous"].to_numpy(
-        dtype=float
-    )
+    change = merged["score_current"].to_numpy(dtype=float) - merged["score_previous"].to_numpy(dtype=float)
     variance = se1**2 + se0**2
     se_change = np.sqrt(variance)
     is_sub = (merged["level"] == "subdimension").to_numpy()
@@ -156,9 +151,7 @@ def kruskal_communes(
     analysis. *JASA* 47(260), 583–621.
     """
     st = get_structure(structure)
-    values = respondent_values(
-        scores, respondents, structure=st, include_flagged=include_flagged
-    )
+    values = respondent_values(scores, respondents, structure=st, include_flagged=include_flagged)
     rows = []
     commune_codes = values["commune"].cat.codes.to_numpy()
     sub_codes = values["subdimension"].cat.codes.to_numpy()
@@ -187,9 +180,7 @@ def kruskal_communes(
                 "n": hi - lo,
             }
         )
-    frame = pd.DataFrame(
-        rows, columns=["code", "statistic", "df", "p_value", "n_communes", "n"]
-    )
+    frame = pd.DataFrame(rows, columns=["code", "statistic", "df", "p_value", "n_communes", "n"])
     frame["code"] = frame["code"].astype("str")
     frame.attrs["excluded"] = values.attrs["excluded"]
     return frame
@@ -334,12 +325,8 @@ def rollup_province(
         ]
     )
     out = pd.concat([sub_rows, dims, total], ignore_index=True)
-    low = out["level"].map({lvl: r[0] for lvl, r in _LEVEL_RANGE.items()}).to_numpy(
-        dtype=float, copy=True
-    )
-    high = out["level"].map({lvl: r[1] for lvl, r in _LEVEL_RANGE.items()}).to_numpy(
-        dtype=float, copy=True
-    )
+    low = out["level"].map({lvl: r[0] for lvl, r in _LEVEL_RANGE.items()}).to_numpy(dtype=float, copy=True)
+    high = out["level"].map({lvl: r[1] for lvl, r in _LEVEL_RANGE.items()}).to_numpy(dtype=float, copy=True)
     low[: len(codes)], high[: len(codes)] = 1 / k, 10 / k  # sub-dimension rows come first
     out["ci_low"] = np.clip(out["score"] - z * out["se"], low, high)
     out["ci_high"] = np.clip(out["score"] + z * out["se"], low, high)

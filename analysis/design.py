@@ -106,9 +106,7 @@ def build_designs(
         k = len(CATEGORIES[v])
         codes = categories[v][who].astype(np.intp)
         seen = codes >= 0
-        counts = np.bincount(home[seen] * k + codes[seen], minlength=n_communes * k).reshape(
-            n_communes, k
-        )
+        counts = np.bincount(home[seen] * k + codes[seen], minlength=n_communes * k).reshape(n_communes, k)
         answered = counts.sum(axis=1) > 0
         filled = np.where(seen, codes, counts.argmax(axis=1)[home])  # first maximum on ties
         counts = np.bincount(home * k + filled, minlength=n_communes * k).reshape(n_communes, k)
@@ -142,7 +140,7 @@ def build_designs(
                         f"commune {name}: respondents are in {v}={'/'.join(cats)}, whose "
                         "population margin is 0 or missing; add it to the margins"
                     )
-                g_pop[result.n_groups:] = np.nan
+                g_pop[result.n_groups :] = np.nan
                 merged_pop[c] = g_pop
         merged[v] = group_map[home, filled]
         targets[v] = merged_pop
@@ -150,9 +148,7 @@ def build_designs(
         collapsed[v] = was_collapsed
         not_raked[v] = has_margin & (size > 0) & ~use
 
-    raked, cell_of, cells = _rake_until_converged(
-        home, merged, targets, usable, not_raked, n_communes
-    )
+    raked, cell_of, cells = _rake_until_converged(home, merged, targets, usable, not_raked, n_communes)
     cell_commune, count, weight, margin, step_weight = cells
     mean = np.zeros(n_communes)
     np.divide(

@@ -81,7 +81,7 @@ def estimate_domains(
     order = np.argsort(subdimension, kind="stable")  # each domain's values keep their order
     bounds = np.searchsorted(subdimension[order], np.arange(n_subdimensions + 1))
     blocks = (
-        (s, respondent[order[bounds[s]:bounds[s + 1]]], value[order[bounds[s]:bounds[s + 1]]])
+        (s, respondent[order[bounds[s] : bounds[s + 1]]], value[order[bounds[s] : bounds[s + 1]]])
         for s in range(n_subdimensions)
         if bounds[s + 1] > bounds[s]
     )
@@ -160,9 +160,7 @@ def estimate_domain_blocks(
     members = designs.count[cell_of_row]
     shift = _residual_shift(designs, t0, n_subdimensions)
     sum_z = np.bincount(domain, weights=t0 + members * shift, minlength=n_domains)
-    sum_z2 = np.bincount(
-        domain, weights=q0 + 2 * shift * t0 + members * shift**2, minlength=n_domains
-    )
+    sum_z2 = np.bincount(domain, weights=q0 + 2 * shift * t0 + members * shift**2, minlength=n_domains)
     size = np.repeat(designs.size, n_subdimensions)
     with np.errstate(divide="ignore", invalid="ignore"):
         variance = np.where(
@@ -208,9 +206,7 @@ def _residual_shift(
         stratum = np.where(used, designs.margin[v], n_strata - 1)
         key = (np.arange(n_subdimensions)[:, None] * n_strata + stratum).ravel()
         psw = np.where(used, designs.step_weight[v], 1.0)
-        size = np.bincount(
-            key, weights=np.broadcast_to(members, shape).ravel(), minlength=n_subdimensions * n_strata
-        )
+        size = np.bincount(key, weights=np.broadcast_to(members, shape).ravel(), minlength=n_subdimensions * n_strata)
         size.reshape(n_subdimensions, n_strata)[:, -1] = 0.0  # spare: mean 0
         margins.append((key, psw, size))
     if not margins:

@@ -109,11 +109,7 @@ def rank_and_group(
     bound2 = bound1 + sizes[1]
     bound3 = bound2 + sizes[2]
     position = rank.to_numpy(dtype=float) - 1
-    index: npt.NDArray[np.float64] = (
-        (position >= bound1).astype(float)
-        + (position >= bound2)
-        + (position >= bound3)
-    )
+    index: npt.NDArray[np.float64] = (position >= bound1).astype(float) + (position >= bound2) + (position >= bound3)
     labels = np.array(GROUPS, dtype=object)
     has_rank = np.isfinite(position)
     group = np.full(len(frame), np.nan, dtype=object)

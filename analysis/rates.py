@@ -163,5 +163,12 @@ def rates_above_rest(
             p_adjusted[members] = stats.false_discovery_control(p_value[members], method="bh")
     above = np.nan_to_num(rate) > np.nan_to_num(rest_rate)
     significant = tested & (np.nan_to_num(p_adjusted, nan=1.0) < alpha) & above
-    return RateTests(rate=rate, rest_rate=rest_rate, p_value=p_value, p_adjusted=p_adjusted,
-                     significant=significant, alpha=float(alpha), adjust=adjust)
+    return RateTests(
+        rate=rate,
+        rest_rate=rest_rate,
+        p_value=p_value,
+        p_adjusted=p_adjusted,
+        significant=significant,
+        alpha=float(alpha),
+        adjust=adjust,
+    )

@@ -12,8 +12,8 @@ from scipy import stats
 from analysis._inputs import (
     CATEGORIES,
     RAKING_VARIABLES,
-    check_commune_codes,
     Prepared,
+    check_commune_codes,
     prepare,
     respondent_subvalues,
     subvalue_blocks,
@@ -124,16 +124,12 @@ def respondent_values(
     [0.5, 1.0]
     """
     st = get_structure(structure)
-    prepared = prepare(
-        scores, respondents, structure=st, excluded=excluded, include_flagged=include_flagged
-    )
+    prepared = prepare(scores, respondents, structure=st, excluded=excluded, include_flagged=include_flagged)
     resp, sub, value = respondent_subvalues(prepared)
     frame = pd.DataFrame(
         {
             "response_id": pd.Categorical(prepared.response_ids.to_numpy()[resp]),
-            "commune": pd.Categorical.from_codes(
-                prepared.commune[resp], categories=pd.Index(prepared.communes)
-            ),
+            "commune": pd.Categorical.from_codes(prepared.commune[resp], categories=pd.Index(prepared.communes)),
             "subdimension": pd.Categorical.from_codes(sub, categories=pd.Index(st.subdimensions)),
             "value": value,
         }
@@ -142,9 +138,7 @@ def respondent_values(
     return frame
 
 
-def _margin_arrays(
-    margins: pd.DataFrame, communes: tuple[str, ...]
-) -> dict[str, npt.NDArray[np.float64]]:
+def _margin_arrays(margins: pd.DataFrame, communes: tuple[str, ...]) -> dict[str, npt.NDArray[np.float64]]:
     """Population per commune × category for each raking variable.
 
     A row of NaN means the commune has no margin for that variable; categories
@@ -167,9 +161,7 @@ def _margin_arrays(
         raise ValueError("margins lists the same commune, variable and category more than once")
     bad_vars = sorted(set(margins["variable"].astype(str)) - set(RAKING_VARIABLES))
     if bad_vars:
-        raise ValueError(
-            f"margins.variable has {bad_vars}; allowed: {', '.join(RAKING_VARIABLES)}"
-        )
+        raise ValueError(f"margins.variable has {bad_vars}; allowed: {', '.join(RAKING_VARIABLES)}")
     commune_index = pd.Index(communes)
     out = {}
     for variable in RAKING_VARIABLES:
@@ -178,9 +170,7 @@ def _margin_arrays(
         cats = pd.Index(levels).get_indexer(pd.Index(margins.loc[rows, "category"].astype(str)))
         if (cats < 0).any():
             bad = sorted(set(margins.loc[rows, "category"].astype(str)) - set(levels))
-            raise ValueError(
-                f"margins for {variable} have category(ies) {bad}; allowed: {', '.join(levels)}"
-            )
+            raise ValueError(f"margins for {variable} have category(ies) {bad}; allowed: {', '.join(levels)}")
         where = commune_index.get_indexer(pd.Index(margins.loc[rows, "commune"].astype(str)))
         known = where >= 0  # margins of communes without data are not needed
         table = np.full((len(communes), len(levels)), np.nan)
@@ -395,8 +385,12 @@ def score_communes(
     one = n == 1
     se_p = np.where(one, np.nan, np.sqrt(est.variance))
     low_p, high_p, n_eff_kg = korn_graubard_interval(
-        p, np.where(one, np.nan, est.variance), est.n_eff,
-        n_rows=est.rows, df=est.rows - 1, level=confidence,
+        p,
+        np.where(one, np.nan, est.variance),
+        est.n_eff,
+        n_rows=est.rows,
+        df=est.rows - 1,
+        level=confidence,
     )
     reasons = nchs_reasons(p, low_p, high_p, n, n_eff_kg, min_n_eff=min_n_eff)
 
@@ -455,21 +449,23 @@ def score_communes(
     all_alike = (est.variance <= ZERO_SE**2) & (n >= 2)
     se_in_sums = scale * np.where(all_alike, (high_p - low_p) / (2 * z), np.where(one, 0.5, se_p))
     starts = np.cumsum([0] + [st.k(d) for d in DIMENSIONS[:-1]])
-    dim_block, dim_flags = _sum_parts(
-        sub_block, sub_flags, starts, z, "dimension", se_parts=se_in_sums
-    )
+    dim_block, dim_flags = _sum_parts(sub_block, sub_flags, starts, z, "dimension", se_parts=se_in_sums)
     total_block, total_flags = _sum_parts(dim_block, dim_flags, np.array([0]), z, "aggregate")
     dim_synthetic = np.add.reduceat(synthetic.astype(int), starts, axis=1)
     dim_parts = np.array([st.k(d) for d in DIMENSIONS])
 
     table = pd.concat(
         [
-            _long(sub_block, sub_flags, communes_list, "subdimension", subs,
-                  np.where(synthetic, "synthetic", "")),
-            _long(dim_block, dim_flags, communes_list, "dimension", DIMENSIONS,
-                  _count_flag(dim_synthetic, dim_parts)),
-            _long(total_block, total_flags, communes_list, "aggregate", ("total",),
-                  _count_flag(synthetic.sum(axis=1, keepdims=True), np.array([n_subs]))),
+            _long(sub_block, sub_flags, communes_list, "subdimension", subs, np.where(synthetic, "synthetic", "")),
+            _long(dim_block, dim_flags, communes_list, "dimension", DIMENSIONS, _count_flag(dim_synthetic, dim_parts)),
+            _long(
+                total_block,
+                total_flags,
+                communes_list,
+                "aggregate",
+                ("total",),
+                _count_flag(synthetic.sum(axis=1, keepdims=True), np.array([n_subs])),
+            ),
         ],
         ignore_index=True,
     )
@@ -540,13 +536,8 @@ def _add_ranks(table: pd.DataFrame, *, level: float) -> pd.DataFrame:
     interval is widened to contain the rank itself (the percentiles of the simulated
     ranks can miss it for a commune much less certain than the others).
     """
-    eligible = (
-        table["score_eb"].notna().to_numpy()
-        & ~table["flags"].str.startswith("empty").to_numpy(dtype=bool)
-    )
-    ranks = rank_and_group(
-        table.assign(eligible=eligible), by=["level", "code"], score="score_eb", eligible="eligible"
-    )
+    eligible = table["score_eb"].notna().to_numpy() & ~table["flags"].str.startswith("empty").to_numpy(dtype=bool)
+    ranks = rank_and_group(table.assign(eligible=eligible), by=["level", "code"], score="score_eb", eligible="eligible")
     low = np.full(len(table), np.nan)
     high = np.full(len(table), np.nan)
     score_eb = table["score_eb"].to_numpy(float)
@@ -609,9 +600,7 @@ def _sum_parts(
         "ci_high_eb": np.clip(score_eb + z * se_eb, low, high),
     }
     combined = {
-        name: np.add.reduceat(mask.astype(int), starts, axis=1) > 0
-        for name, mask in flags.items()
-        if name != "empty"
+        name: np.add.reduceat(mask.astype(int), starts, axis=1) > 0 for name, mask in flags.items() if name != "empty"
     }
     missing_part = np.add.reduceat(np.isnan(block["score"]).astype(int), starts, axis=1) > 0
     empty = np.add.reduceat((~flags["empty"]).astype(int), starts, axis=1) == 0

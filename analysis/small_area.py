@@ -178,8 +178,18 @@ def fay_herriot(
     nan = np.full(m_all, np.nan)
     if m <= q or np.linalg.matrix_rank(x[direct]) < q:
         return FayHerriotResult(
-            nan, nan.copy(), nan.copy(), nan.copy(), nan.copy(), nan.copy(), ~direct, nan.copy(),
-            float("nan"), np.full(q, np.nan), m, 0,
+            nan,
+            nan.copy(),
+            nan.copy(),
+            nan.copy(),
+            nan.copy(),
+            nan.copy(),
+            ~direct,
+            nan.copy(),
+            float("nan"),
+            np.full(q, np.nan),
+            m,
+            0,
         )
     y, d, xd = theta[direct], psi[direct], x[direct]
     a, iterations = _reml(y, d, xd, tol=tol, max_iter=max_iter)
@@ -203,9 +213,7 @@ def fay_herriot(
         g3[direct] = np.where(v > 0, d**2 / v**3 * var_a, 0.0)
     mse = g1 + g2 + 2 * g3
     mse[~direct] = a + leverage[~direct]
-    return FayHerriotResult(
-        estimate, mse, g1, g2, g3, gamma, ~direct, fitted, float(a), beta, m, iterations
-    )
+    return FayHerriotResult(estimate, mse, g1, g2, g3, gamma, ~direct, fitted, float(a), beta, m, iterations)
 
 
 def _reml_parts(

@@ -55,9 +55,7 @@ class Structure(Mapping[str, tuple[str, ...]]):
             raise ValueError(f"structure {name!r} must list dimensions 1 to 8 in order")
         self.name = name
         self._dimensions = MappingProxyType({d: tuple(s) for d, s in dimensions.items()})
-        self._parent = MappingProxyType(
-            {sub: dim for dim, subs in self._dimensions.items() for sub in subs}
-        )
+        self._parent = MappingProxyType({sub: dim for dim, subs in self._dimensions.items() for sub in subs})
 
     def __getitem__(self, dimension: str) -> tuple[str, ...]:
         return self._dimensions[dimension]
@@ -81,9 +79,7 @@ class Structure(Mapping[str, tuple[str, ...]]):
         try:
             return self._parent[subdimension]
         except KeyError:
-            raise ValueError(
-                f"sub-dimension {subdimension!r} is not part of the {self.name} structure"
-            ) from None
+            raise ValueError(f"sub-dimension {subdimension!r} is not part of the {self.name} structure") from None
 
     def k(self, dimension: str) -> int:
         """Number of sub-dimensions of a dimension (the k of ``1/k + 9p/k``)."""
@@ -119,9 +115,7 @@ DIMENSION_NAMES: Mapping[str, Label] = MappingProxyType(
     {
         "1": Label("Participation at Local Levels", "Tham gia của người dân ở cấp cơ sở"),
         "2": Label("Transparency in Local Decision-making", "Công khai, minh bạch"),
-        "3": Label(
-            "Vertical Accountability Towards Citizens", "Trách nhiệm giải trình với người dân"
-        ),
+        "3": Label("Vertical Accountability Towards Citizens", "Trách nhiệm giải trình với người dân"),
         "4": Label(
             "Control of Corruption in the Public Sector",
             "Kiểm soát tham nhũng trong khu vực công",
@@ -139,9 +133,7 @@ SUBDIMENSION_NAMES: Mapping[str, Label] = MappingProxyType(
     {
         "1.1": Label("Civic knowledge", "Tri thức công dân"),
         "1.2": Label("Opportunities for participation (elections)", "Cơ hội tham gia"),
-        "1.3": Label(
-            "Quality of village-head elections", "Chất lượng bầu cử trưởng thôn/tổ trưởng dân phố"
-        ),
+        "1.3": Label("Quality of village-head elections", "Chất lượng bầu cử trưởng thôn/tổ trưởng dân phố"),
         "1.4": Label("Voluntary contributions", "Đóng góp tự nguyện"),
         "2.1": Label("Access to information", "Tiếp cận thông tin"),
         "2.2": Label("Poverty lists", "Công khai danh sách hộ nghèo"),
@@ -150,12 +142,8 @@ SUBDIMENSION_NAMES: Mapping[str, Label] = MappingProxyType(
             "Land-use plans and price frames",
             "Công khai quy hoạch, kế hoạch sử dụng đất, khung giá đất",
         ),
-        "3.1": Label(
-            "Interactions with local authorities", "Tương tác với chính quyền địa phương"
-        ),
-        "3.2": Label(
-            "Responsiveness to citizens' appeals", "Giải quyết khiếu nại, tố cáo, kiến nghị"
-        ),
+        "3.1": Label("Interactions with local authorities", "Tương tác với chính quyền địa phương"),
+        "3.2": Label("Responsiveness to citizens' appeals", "Giải quyết khiếu nại, tố cáo, kiến nghị"),
         "3.3": Label("Access to justice services", "Tiếp cận dịch vụ tư pháp"),
         "4.1": Label(
             "Limits on corruption in local government",
@@ -165,15 +153,11 @@ SUBDIMENSION_NAMES: Mapping[str, Label] = MappingProxyType(
             "Limits on corruption in public service delivery",
             "Kiểm soát tham nhũng trong cung ứng dịch vụ công",
         ),
-        "4.3": Label(
-            "Equity in state employment", "Công bằng trong tuyển dụng vào khu vực nhà nước"
-        ),
+        "4.3": Label("Equity in state employment", "Công bằng trong tuyển dụng vào khu vực nhà nước"),
         "4.4": Label("Willingness to fight corruption", "Quyết tâm chống tham nhũng"),
         "5.1": Label("Certification procedures", "Chứng thực, xác nhận"),
         "5.2": Label("Construction permits (2018–2020 only)", "Cấp phép xây dựng"),
-        "5.3": Label(
-            "Land-use-right certificates (LURC)", "Cấp giấy chứng nhận quyền sử dụng đất"
-        ),
+        "5.3": Label("Land-use-right certificates (LURC)", "Cấp giấy chứng nhận quyền sử dụng đất"),
         "5.4": Label("Commune-level personal procedures", "Thủ tục hành chính cấp xã/phường"),
         "6.1": Label("Public health care", "Y tế công lập"),
         "6.2": Label("Public primary education", "Giáo dục tiểu học công lập"),
@@ -225,9 +209,7 @@ def get_structure(structure: str | Structure) -> Structure:
     try:
         return STRUCTURES[structure]
     except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown PAPI structure {structure!r}; use one of {', '.join(STRUCTURES)}"
-        ) from None
+        raise ValueError(f"unknown PAPI structure {structure!r}; use one of {', '.join(STRUCTURES)}") from None
 
 
 def plan_targets_frame() -> pd.DataFrame:

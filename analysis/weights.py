@@ -331,9 +331,7 @@ def _rake_cells(
 MARGIN_RTOL = 1e-6
 
 
-def _margins_met(
-    weighted: npt.NDArray[np.float64], steps: list, n_groups: int
-) -> npt.NDArray[np.bool_]:
+def _margins_met(weighted: npt.NDArray[np.float64], steps: list, n_groups: int) -> npt.NDArray[np.bool_]:
     """Per group: every margin of every variable in use met to ``MARGIN_RTOL`` × total."""
     ok = np.ones(n_groups, dtype=bool)
     for index, flat, used, k in steps:

@@ -86,8 +86,7 @@ COMMUNES = commune_codes(N_COMMUNES)
 WARDS = shape(N_COMMUNES)[1]
 
 
-def synthetic(n_responses: int, *, seed: int = 2019, categorical: bool = False,
-              n_communes: int = N_COMMUNES):
+def synthetic(n_responses: int, *, seed: int = 2019, categorical: bool = False, n_communes: int = N_COMMUNES):
     """Respondents, scored answers (~10 per response) and margins for ``n_communes`` communes."""
     rng = np.random.default_rng(seed)
     communes, _, with_margins = shape(n_communes)
@@ -123,8 +122,7 @@ def synthetic(n_responses: int, *, seed: int = 2019, categorical: bool = False,
         scores = pd.DataFrame(
             {
                 "response_id": pd.Categorical.from_codes(answer_resp, categories=pd.Index(ids)),
-                "commune": pd.Categorical.from_codes(
-                    commune_of[answer_resp], categories=pd.Index(communes)),
+                "commune": pd.Categorical.from_codes(commune_of[answer_resp], categories=pd.Index(communes)),
                 "subdimension": pd.Categorical.from_codes(sub_of, categories=pd.Index(subs)),
                 "score": score,
             }
@@ -143,13 +141,19 @@ def synthetic(n_responses: int, *, seed: int = 2019, categorical: bool = False,
     for c in communes[:with_margins]:  # the others have no margins
         for variable, levels in CATEGORIES.items():
             pops = rng.integers(200, 5000, len(levels))
-            rows += [(c, variable, level, int(p)) for level, p in zip(levels, pops)]
+            rows += [(c, variable, level, int(p)) for level, p in zip(levels, pops, strict=False)]
     margins = pd.DataFrame(rows, columns=["commune", "variable", "category", "population"])
     return scores, respondents, margins
 
 
-def timed_runs(scores: pd.DataFrame, respondents: pd.DataFrame, margins: pd.DataFrame,
-               *, wards: tuple[str, ...] = WARDS, runs: int = 2):
+def timed_runs(
+    scores: pd.DataFrame,
+    respondents: pd.DataFrame,
+    margins: pd.DataFrame,
+    *,
+    wards: tuple[str, ...] = WARDS,
+    runs: int = 2,
+):
     """Wall seconds of ``runs`` runs, the first run's CPU seconds, the table, and the traced
     peak of one more run (bytes)."""
     walls, cpu = [], 0.0
@@ -174,52 +178,76 @@ def measure_child(size: int, n_communes: int, categorical: bool, runs: int, out:
     scores, respondents, margins = synthetic(size, categorical=categorical, n_communes=n_communes)
     built = time.perf_counter() - start
     rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    walls, cpu, table, peak = timed_runs(scores, respondents, margins,
-                                         wards=shape(n_communes)[1], runs=runs)
+    walls, cpu, table, peak = timed_runs(scores, respondents, margins, wards=shape(n_communes)[1], runs=runs)
     table.to_pickle(out)
-    print("RESULT " + json.dumps({
-        "answers": len(scores), "built": built, "walls": walls, "cpu": cpu, "peak": peak,
-        "rows": len(table), "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "rss_data": rss_data,
-    }), flush=True)
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "answers": len(scores),
+                "built": built,
+                "walls": walls,
+                "cpu": cpu,
+                "peak": peak,
+                "rows": len(table),
+                "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "rss_data": rss_data,
+            }
+        ),
+        flush=True,
+    )
 
 
-def run_child(size: int, n_communes: int, categorical: bool, runs: int, out: Path,
-              code: Path | None) -> dict:
+def run_child(size: int, n_communes: int, categorical: bool, runs: int, out: Path, code: Path | None) -> dict:
     """Run :func:`measure_child` in a fresh interpreter (``code``: an earlier analysis/)."""
     env = dict(os.environ)
     env.pop("ANALYSIS_SPEED_CODE", None)
     if code is not None:
         env["ANALYSIS_SPEED_CODE"] = str(code)
     done = subprocess.run(
-        [sys.executable, __file__, "--child", str(size), "--communes", str(n_communes),
-         "--runs", str(runs), "--out", str(out), *(["--categorical"] if categorical else [])],
-        capture_output=True, text=True, env=env,
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            str(size),
+            "--communes",
+            str(n_communes),
+            "--runs",
+            str(runs),
+            "--out",
+            str(out),
+            *(["--categorical"] if categorical else []),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     if done.returncode != 0:
         raise RuntimeError(f"measurement failed: {done.stderr.strip()[-2000:]}")
     line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 def extract_revision(revision: str, folder: Path) -> Path:
     """``analysis/`` of a git revision, unpacked under ``folder`` (read-only ``git archive``)."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "analysis"],
-                             capture_output=True, check=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", revision, "analysis"], capture_output=True, check=True
+    ).stdout
     folder.mkdir(parents=True, exist_ok=True)
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     return folder
 
 
 def same_table(table: pd.DataFrame, reference: pd.DataFrame) -> str:
-    """"identical" when the tables agree up to rtol 1e-9, else the first difference."""
+    """ "identical" when the tables agree up to rtol 1e-9, else the first difference."""
     try:
         pd.testing.assert_frame_equal(table, reference, rtol=1e-9, atol=0, check_exact=False)
         assert table.attrs.keys() == reference.attrs.keys()
         for key, value in reference.attrs.items():
             if isinstance(value, dict):
-                pd.testing.assert_series_equal(pd.Series(table.attrs[key], dtype=float),
-                                               pd.Series(value, dtype=float), rtol=1e-9)
+                pd.testing.assert_series_equal(
+                    pd.Series(table.attrs[key], dtype=float), pd.Series(value, dtype=float), rtol=1e-9
+                )
             else:
                 assert table.attrs[key] == value, key
     except AssertionError as error:
@@ -305,8 +333,9 @@ def r_missing() -> str | None:
     rscript = shutil.which("Rscript")
     if rscript is None:
         return "Rscript is not installed (Debian: r-base-core r-cran-survey)"
-    done = subprocess.run([rscript, "-e", "suppressMessages(library(survey))"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [rscript, "-e", "suppressMessages(library(survey))"], capture_output=True, text=True, timeout=120
+    )
     if done.returncode != 0:
         return f"R's survey package does not load: {done.stderr.strip()[:200]}"
     return None
@@ -327,68 +356,107 @@ def run_r(scores: pd.DataFrame, respondents: pd.DataFrame, margins: pd.DataFrame
         margins.to_csv(folder / "margins.csv", index=False)
         (folder / "baseline.R").write_text(R_SCRIPT, encoding="utf-8")
         start = time.perf_counter()
-        done = subprocess.run(["Rscript", str(folder / "baseline.R"), str(folder)],
-                              capture_output=True, text=True, timeout=3600,
-                              env={**os.environ, "LC_ALL": "C.UTF-8"})
+        done = subprocess.run(
+            ["Rscript", str(folder / "baseline.R"), str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            env={**os.environ, "LC_ALL": "C.UTF-8"},
+        )
         wall = time.perf_counter() - start
         if done.returncode != 0:
             raise RuntimeError(f"Rscript failed: {done.stderr.strip()[-800:]}")
         line = next(x for x in done.stdout.splitlines() if x.startswith("R_SECONDS"))
         fields = dict(part.split("=") for part in line.split()[1:])
-        return {"wall": wall, "read": float(fields["read"]), "compute": float(fields["compute"]),
-                "cpu": float(fields["cpu"]), "estimates": int(fields["estimates"])}
+        return {
+            "wall": wall,
+            "read": float(fields["read"]),
+            "compute": float(fields["compute"]),
+            "cpu": float(fields["cpu"]),
+            "estimates": int(fields["estimates"]),
+        }
 
 
 def baseline(r_sizes: list[int], categorical: bool) -> None:
-    print(f"\nBaseline: R's survey package on the same responses (first n of the {max(r_sizes):,}-response "
-          "data set; per commune: respondent values, rake, svymean per sub-dimension)")
+    print(
+        f"\nBaseline: R's survey package on the same responses (first n of the {max(r_sizes):,}-response "
+        "data set; per commune: respondent values, rake, svymean per sub-dimension)"
+    )
     why = r_missing()
     if why:
         print(f"   skipped: {why}")
         return
-    version = subprocess.run(["Rscript", "-e", "cat(R.version.string, '/ survey', "
-                              "as.character(packageVersion('survey')))"],
-                             capture_output=True, text=True).stdout.strip()
+    version = subprocess.run(
+        ["Rscript", "-e", "cat(R.version.string, '/ survey', as.character(packageVersion('survey')))"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     print(f"   {version}")
-    print(f"   {'responses':>10} {'answers':>9} {'ours s':>7} {'2nd s':>6} {'CPU s':>6} {'R compute s':>12} "
-          f"{'CPU s':>6} {'R wall s':>9} {'R / ours':>9} {'CPU R / ours':>13} {'estimates ours / R':>19}")
+    print(
+        f"   {'responses':>10} {'answers':>9} {'ours s':>7} {'2nd s':>6} {'CPU s':>6} {'R compute s':>12} "
+        f"{'CPU s':>6} {'R wall s':>9} {'R / ours':>9} {'CPU R / ours':>13} {'estimates ours / R':>19}"
+    )
     scores_all, respondents_all, margins = synthetic(max(r_sizes), categorical=categorical)
     for n in sorted(r_sizes):
         scores, respondents = subset(scores_all, respondents_all, n)
         (ours, again), cpu, table, _ = timed_runs(scores, respondents, margins)
         r = run_r(scores, respondents, margins)
         n_ours = int(((table["level"] == "subdimension") & (table["n"].fillna(0) > 0)).sum())
-        print(f"   {n:>10,} {len(scores):>9,} {ours:>7.2f} {again:>6.2f} {cpu:>6.2f} {r['compute']:>12.2f} "
-              f"{r['cpu']:>6.1f} {r['wall']:>9.2f} {r['compute'] / ours:>8.0f}x {r['cpu'] / cpu:>12.0f}x "
-              f"{n_ours:>9,} / {r['estimates']:<7,}", flush=True)
-    print("   R compute: respondent values, rakes and svymeans, after reading the CSVs (R wall: the whole "
-          "Rscript, start-up and CSV reading included); CPU: user + system seconds of the same part "
-          "(less sensitive to a busy machine);\n   ours: score_communes' first run, everything (also "
-          "Korn-Graubard intervals, Fay-Herriot, ranks with 1,000-draw rank intervals). R's time goes mostly "
-          "to\n   per-commune rakes and per commune x sub-dimension svymeans, so it grows less than "
-          "linearly with responses; it is not extrapolated here.")
+        print(
+            f"   {n:>10,} {len(scores):>9,} {ours:>7.2f} {again:>6.2f} {cpu:>6.2f} {r['compute']:>12.2f} "
+            f"{r['cpu']:>6.1f} {r['wall']:>9.2f} {r['compute'] / ours:>8.0f}x {r['cpu'] / cpu:>12.0f}x "
+            f"{n_ours:>9,} / {r['estimates']:<7,}",
+            flush=True,
+        )
+    print(
+        "   R compute: respondent values, rakes and svymeans, after reading the CSVs (R wall: the whole "
+        "Rscript, start-up and CSV reading included); CPU: user + system seconds of the same part "
+        "(less sensitive to a busy machine);\n   ours: score_communes' first run, everything (also "
+        "Korn-Graubard intervals, Fay-Herriot, ranks with 1,000-draw rank intervals). R's time goes mostly "
+        "to\n   per-commune rakes and per commune x sub-dimension svymeans, so it grows less than "
+        "linearly with responses; it is not extrapolated here."
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="*", default=None,
-                        help="responses per run (default 100000 300000 1000000; --quick 100000; "
-                             "--national 10000000)")
-    parser.add_argument("--communes", type=int, default=None,
-                        help=f"communes (default {N_COMMUNES}; --national {NATIONAL_COMMUNES})")
-    parser.add_argument("--national", action="store_true",
-                        help=f"the national shape: {NATIONAL_RESPONSES:,} responses over "
-                             f"{NATIONAL_COMMUNES:,} communes, categorical columns, one timed run, no R")
-    parser.add_argument("--runs", type=int, default=None,
-                        help="timed runs per size before the traced one (default 2; --national 1)")
-    parser.add_argument("--baseline", metavar="REV", default=None,
-                        help="also measure analysis/ of this git revision (e.g. HEAD) on the same "
-                             "data and check that both tables agree (rtol 1e-9)")
-    parser.add_argument("--r-sizes", type=int, nargs="*", default=None,
-                        help="responses for the R baseline (default 5000 10000; --quick 5000; none: skip)")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="*",
+        default=None,
+        help="responses per run (default 100000 300000 1000000; --quick 100000; --national 10000000)",
+    )
+    parser.add_argument(
+        "--communes", type=int, default=None, help=f"communes (default {N_COMMUNES}; --national {NATIONAL_COMMUNES})"
+    )
+    parser.add_argument(
+        "--national",
+        action="store_true",
+        help=f"the national shape: {NATIONAL_RESPONSES:,} responses over "
+        f"{NATIONAL_COMMUNES:,} communes, categorical columns, one timed run, no R",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=None, help="timed runs per size before the traced one (default 2; --national 1)"
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        default=None,
+        help="also measure analysis/ of this git revision (e.g. HEAD) on the same "
+        "data and check that both tables agree (rtol 1e-9)",
+    )
+    parser.add_argument(
+        "--r-sizes",
+        type=int,
+        nargs="*",
+        default=None,
+        help="responses for the R baseline (default 5000 10000; --quick 5000; none: skip)",
+    )
     parser.add_argument("--quick", action="store_true", help="100k responses only, R on 5k")
-    parser.add_argument("--categorical", action="store_true",
-                        help="pass id/commune/sub-dimension columns as pandas categoricals")
+    parser.add_argument(
+        "--categorical", action="store_true", help="pass id/commune/sub-dimension columns as pandas categoricals"
+    )
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -409,12 +477,16 @@ def main() -> None:
     else:
         r_sizes = [] if args.national else ([5_000] if args.quick else [5_000, 10_000])
     _, wards, with_margins = shape(n_communes)
-    print(f"score_communes on synthetic data: {n_communes:,} communes ({len(wards)} wards, "
-          f"{n_communes - with_margins} without margins), ~{ANSWERS_PER_RESPONSE} answers per response, "
-          f"{'categorical' if categorical else 'string'} id/commune/sub-dimension columns; "
-          "each size measured in a fresh process")
-    print(f"{'code':>8} {'responses':>11} {'answers':>12} {'build s':>8} {'compute s':>10} "
-          f"{'2nd run s':>10} {'CPU s':>6} {'peak MB':>8} {'RSS MB':>7} {'data MB':>8} {'rows':>7}")
+    print(
+        f"score_communes on synthetic data: {n_communes:,} communes ({len(wards)} wards, "
+        f"{n_communes - with_margins} without margins), ~{ANSWERS_PER_RESPONSE} answers per response, "
+        f"{'categorical' if categorical else 'string'} id/commune/sub-dimension columns; "
+        "each size measured in a fresh process"
+    )
+    print(
+        f"{'code':>8} {'responses':>11} {'answers':>12} {'build s':>8} {'compute s':>10} "
+        f"{'2nd run s':>10} {'CPU s':>6} {'peak MB':>8} {'RSS MB':>7} {'data MB':>8} {'rows':>7}"
+    )
     results = {}
     with tempfile.TemporaryDirectory(prefix="analysis_speed_") as tmp:
         folder = Path(tmp)
@@ -429,25 +501,34 @@ def main() -> None:
                 r = run_child(size, n_communes, categorical, runs, out, code)
                 walls = r["walls"]
                 second = f"{walls[1]:>10.2f}" if len(walls) > 1 else f"{'-':>10}"
-                print(f"{label[:8]:>8} {size:>11,} {r['answers']:>12,} {r['built']:>8.2f} {walls[0]:>10.2f} "
-                      f"{second} {r['cpu']:>6.2f} {r['peak'] / 2**20:>8.0f} {r['rss']:>7.0f} "
-                      f"{r['rss_data']:>8.0f} {r['rows']:>7,}", flush=True)
+                print(
+                    f"{label[:8]:>8} {size:>11,} {r['answers']:>12,} {r['built']:>8.2f} {walls[0]:>10.2f} "
+                    f"{second} {r['cpu']:>6.2f} {r['peak'] / 2**20:>8.0f} {r['rss']:>7.0f} "
+                    f"{r['rss_data']:>8.0f} {r['rows']:>7,}",
+                    flush=True,
+                )
                 tables[label] = pd.read_pickle(out)
                 out.unlink()
                 if label == "current":
                     results[size] = walls
             if old_code is not None:
-                print(f"{'':>8} current vs {args.baseline}: "
-                      f"{same_table(tables['current'], tables[args.baseline])}", flush=True)
+                print(
+                    f"{'':>8} current vs {args.baseline}: {same_table(tables['current'], tables[args.baseline])}",
+                    flush=True,
+                )
             del tables
-    print("compute s / 2nd run s: wall time of score_communes' first and second run; CPU s: the first "
-          "run's process CPU time; peak MB: tracemalloc peak of one more (traced) run, the computation's "
-          "own allocations; RSS MB: the process's max RSS, synthetic data included; data MB: max RSS "
-          "once the data was built")
+    print(
+        "compute s / 2nd run s: wall time of score_communes' first and second run; CPU s: the first "
+        "run's process CPU time; peak MB: tracemalloc peak of one more (traced) run, the computation's "
+        "own allocations; RSS MB: the process's max RSS, synthetic data included; data MB: max RSS "
+        "once the data was built"
+    )
     if GOAL_SIZE in results and n_communes == N_COMMUNES:
         first = results[GOAL_SIZE][0]
-        print(f"goal: {GOAL_SIZE:,} responses computed in under {GOAL_SECONDS:.0f} s: first run {first:.2f} s "
-              f"-> {'met' if first < GOAL_SECONDS else 'NOT met'}")
+        print(
+            f"goal: {GOAL_SIZE:,} responses computed in under {GOAL_SECONDS:.0f} s: first run {first:.2f} s "
+            f"-> {'met' if first < GOAL_SECONDS else 'NOT met'}"
+        )
     if r_sizes:
         baseline(r_sizes, categorical)
 

@@ -93,8 +93,16 @@ GROUP_EFFECT = {"kinh": 0.25, "hmong": -0.45, "dao": -0.25, "female": -0.05, "60
 SELECT_ODDS = {
     "sex": {"female": 0.9, "male": 1.0},
     "age_band": {"18-29": 1.0, "30-44": 0.9, "45-59": 0.6, "60+": 0.5},
-    "ethnic_group": {"kinh": 1.0, "hmong": 0.35, "tay": 0.6, "dao": 0.45, "giay": 0.6,
-                     "nung": 0.6, "thai": 0.6, "other": 0.5},
+    "ethnic_group": {
+        "kinh": 1.0,
+        "hmong": 0.35,
+        "tay": 0.6,
+        "dao": 0.45,
+        "giay": 0.6,
+        "nung": 0.6,
+        "thai": 0.6,
+        "other": 0.5,
+    },
 }
 LIKERT_RHO = 0.3  # 5-point items: beta-binomial(4) with this intra-class correlation
 # A respondent's own logit effect, shared by all their answers (feedback/demo.py's RESPONDENT_SD):
@@ -127,8 +135,14 @@ N_EFF_TARGETS = (10, 20, 30, 60, 150)
 P_VALUES = (0.5, 0.8, 0.95)
 ITEMS = ("binary", "5-point")
 # Part 1: the six items every simulated respondent answers, one per (item type, p).
-DIRECT_CODES = {("binary", 0.5): "1.1", ("binary", 0.8): "1.2", ("binary", 0.95): "1.3",
-                ("5-point", 0.5): "2.1", ("5-point", 0.8): "2.2", ("5-point", 0.95): "2.3"}
+DIRECT_CODES = {
+    ("binary", 0.5): "1.1",
+    ("binary", 0.8): "1.2",
+    ("binary", 0.95): "1.3",
+    ("5-point", 0.5): "2.1",
+    ("5-point", 0.8): "2.2",
+    ("5-point", 0.95): "2.3",
+}
 # Bins of realised n_eff for parts 2–3, named by the target they are nearest to (log scale).
 N_EFF_EDGES = (np.sqrt(10 * 20), np.sqrt(20 * 30), np.sqrt(30 * 60), np.sqrt(60 * 150))
 BIN_NAMES = ("<14", "14-24", "24-42", "42-95", ">=95")
@@ -169,12 +183,17 @@ def load_population(path: Path = MARGINS_CSV) -> Population:
     codes = tuple(sorted(raw["commune_code"].unique()))
     shares = []
     for variable, levels in (("sex", SEX), ("age_band", AGE), ("ethnic_group", ETHNIC)):
-        table = (raw[raw["variable"] == variable]
-                 .pivot_table(index="commune_code", columns="category", values="population", aggfunc="sum")
-                 .reindex(index=list(codes), columns=list(levels)).fillna(0.0).to_numpy(float))
+        table = (
+            raw[raw["variable"] == variable]
+            .pivot_table(index="commune_code", columns="category", values="population", aggfunc="sum")
+            .reindex(index=list(codes), columns=list(levels))
+            .fillna(0.0)
+            .to_numpy(float)
+        )
         shares.append(table / table.sum(axis=1, keepdims=True))
-    total = (raw[raw["variable"] == "sex"].groupby("commune_code")["population"].sum()
-             .reindex(list(codes)).to_numpy(float))
+    total = (
+        raw[raw["variable"] == "sex"].groupby("commune_code")["population"].sum().reindex(list(codes)).to_numpy(float)
+    )
     s, a, e = np.meshgrid(np.arange(len(SEX)), np.arange(len(AGE)), np.arange(len(ETHNIC)), indexing="ij")
     s, a, e = s.ravel(), a.ravel(), e.ravel()
     cells = total[:, None] * shares[0][:, s] * shares[1][:, a] * shares[2][:, e]
@@ -182,13 +201,20 @@ def load_population(path: Path = MARGINS_CSV) -> Population:
     for variable, levels, index in (("sex", SEX, s), ("age_band", AGE, a), ("ethnic_group", ETHNIC, e)):
         for j, level in enumerate(levels):
             pop = cells[:, index == j].sum(axis=1)
-            rows.append(pd.DataFrame({"commune": codes, "variable": variable, "category": level,
-                                      "population": pop}))
+            rows.append(pd.DataFrame({"commune": codes, "variable": variable, "category": level, "population": pop}))
     margins = pd.concat(rows, ignore_index=True)
-    effect = np.array([GROUP_EFFECT.get(SEX[i], 0.0) + GROUP_EFFECT.get(AGE[j], 0.0)
-                       + GROUP_EFFECT.get(ETHNIC[k], 0.0) for i, j, k in zip(s, a, e, strict=True)])
-    odds = np.array([SELECT_ODDS["sex"][SEX[i]] * SELECT_ODDS["age_band"][AGE[j]]
-                     * SELECT_ODDS["ethnic_group"][ETHNIC[k]] for i, j, k in zip(s, a, e, strict=True)])
+    effect = np.array(
+        [
+            GROUP_EFFECT.get(SEX[i], 0.0) + GROUP_EFFECT.get(AGE[j], 0.0) + GROUP_EFFECT.get(ETHNIC[k], 0.0)
+            for i, j, k in zip(s, a, e, strict=True)
+        ]
+    )
+    odds = np.array(
+        [
+            SELECT_ODDS["sex"][SEX[i]] * SELECT_ODDS["age_band"][AGE[j]] * SELECT_ODDS["ethnic_group"][ETHNIC[k]]
+            for i, j, k in zip(s, a, e, strict=True)
+        ]
+    )
     return Population(codes, cells, margins, s, a, e, effect, odds)
 
 
@@ -201,8 +227,9 @@ def logit(p: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return np.log(p / (1 - p))
 
 
-def solve_offset(share: npt.NDArray[np.float64], effect: npt.NDArray[np.float64],
-                 target: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def solve_offset(
+    share: npt.NDArray[np.float64], effect: npt.NDArray[np.float64], target: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
     """The offset a with Σ_g share_g E_r[logistic(a + effect_g + r)] = target, r ~ N(0, σ_r²).
 
     ``share`` (..., G) sums to 1 over the last axis; ``target`` has shape (...). Newton's
@@ -223,8 +250,9 @@ def solve_offset(share: npt.NDArray[np.float64], effect: npt.NDArray[np.float64]
     raise RuntimeError(f"offset not solved: residual {np.max(np.abs(f)):.2e}")
 
 
-def draw_cells(rng: np.random.Generator, prob: npt.NDArray[np.float64], n: npt.NDArray[np.intp]
-               ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+def draw_cells(
+    rng: np.random.Generator, prob: npt.NDArray[np.float64], n: npt.NDArray[np.intp]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """For commune i draw n[i] cells from prob[i]; returns (commune index, cell) per respondent."""
     home = np.repeat(np.arange(len(n)), n)
     cum = np.cumsum(prob, axis=1)
@@ -244,13 +272,20 @@ def draw_values(rng: np.random.Generator, pi: npt.NDArray[np.float64], item: str
     return rng.binomial(4, q) / 4.0
 
 
-def respondent_table(pop: Population, home_code: npt.NDArray[np.object_], cell: npt.NDArray[np.intp],
-                     rng: np.random.Generator | None = None) -> pd.DataFrame:
+def respondent_table(
+    pop: Population,
+    home_code: npt.NDArray[np.object_],
+    cell: npt.NDArray[np.intp],
+    rng: np.random.Generator | None = None,
+) -> pd.DataFrame:
     """The respondents frame; with ``rng``, each respondent question is skipped by 15%."""
     n = len(cell)
     columns = {}
-    for name, levels, index in (("sex", SEX, pop.cell_sex), ("age_band", AGE, pop.cell_age),
-                                ("ethnic_group", ETHNIC, pop.cell_eth)):
+    for name, levels, index in (
+        ("sex", SEX, pop.cell_sex),
+        ("age_band", AGE, pop.cell_age),
+        ("ethnic_group", ETHNIC, pop.cell_eth),
+    ):
         values = np.array(levels, dtype=object)[index[cell]]
         if rng is not None:
             values[rng.random(n) < SKIP_RESPONDENT_QUESTION] = None
@@ -270,8 +305,9 @@ def quiet_score(*args, **kwargs) -> tuple[pd.DataFrame, list[str]]:
     return table, [f"{w.category.__name__}: {w.message}" for w in caught]
 
 
-def pivot(table: pd.DataFrame, level: str, codes: tuple[str, ...], communes: tuple[str, ...],
-          columns: tuple[str, ...]) -> dict[str, npt.NDArray[np.float64]]:
+def pivot(
+    table: pd.DataFrame, level: str, codes: tuple[str, ...], communes: tuple[str, ...], columns: tuple[str, ...]
+) -> dict[str, npt.NDArray[np.float64]]:
     """Columns of ``level`` rows as (communes × codes) arrays."""
     rows = table[table["level"] == level]
     i = pd.Index(communes).get_indexer(rows["commune"])
@@ -311,15 +347,19 @@ def direct_batch(pop: Population, sizes: dict[int, int], seed: int):
     for (item, p), code in DIRECT_CODES.items():
         a = solve_offset(share, pop.effect, np.full(m, p))  # per demo commune
         pi = logistic(a[demo[home]] + pop.effect[cell] + own)
-        frames.append(pd.DataFrame({"response_id": respondents["response_id"], "subdimension": code,
-                                    "score": draw_values(rng, pi, item)}))
+        frames.append(
+            pd.DataFrame(
+                {"response_id": respondents["response_id"], "subdimension": code, "score": draw_values(rng, pi, item)}
+            )
+        )
         truth[code] = p
     scores = pd.concat(frames, ignore_index=True)
     scores["subdimension"] = scores["subdimension"].astype("category")
     rows_of = pop.margins.groupby("commune").indices
     take = [rows_of[pop.codes[d]] for d in demo]
     margins = pop.margins.iloc[np.concatenate(take)].assign(
-        commune=np.repeat(np.array(codes, dtype=object), [len(t) for t in take]))
+        commune=np.repeat(np.array(codes, dtype=object), [len(t) for t in take])
+    )
     table, caught = quiet_score(scores, respondents, margins=margins, min_n_eff=0)
     used = tuple(DIRECT_CODES.values())
     got = pivot(table, "subdimension", used, codes, ("n", "n_eff", "p", "se_p", "ci_low", "ci_high"))
@@ -365,8 +405,7 @@ def run_direct(pop: Population, batches: int, seed: int):
             slot = merged.setdefault(key, {})
             for name, array in values.items():
                 slot.setdefault(name, []).append(array)
-    merged = {key: {name: np.concatenate(arrays) for name, arrays in values.items()}
-              for key, values in merged.items()}
+    merged = {key: {name: np.concatenate(arrays) for name, arrays in values.items()} for key, values in merged.items()}
     return sizes, merged, caught
 
 
@@ -376,12 +415,15 @@ def verdict(ok: bool) -> str:
 
 def print_direct(sizes: dict[int, int], merged: dict, batches: int, m: int) -> dict[str, list[bool]]:
     per_cell = batches * m
-    print(f"\n1. DIRECT Korn–Graubard 95% intervals (sub-dimension ci_low..ci_high vs the true score, "
-          f"PAPI scale)\n   goal: coverage >= {GOAL_DIRECT:.0%} in every cell; {per_cell:,} communes per cell "
-          f"({batches} batches x {m}); MC SE = sqrt(c(1-c)/{per_cell:,}), about "
-          f"{100 * np.sqrt(0.95 * 0.05 / per_cell):.1f} points at 95%")
+    print(
+        f"\n1. DIRECT Korn–Graubard 95% intervals (sub-dimension ci_low..ci_high vs the true score, "
+        f"PAPI scale)\n   goal: coverage >= {GOAL_DIRECT:.0%} in every cell; {per_cell:,} communes per cell "
+        f"({batches} batches x {m}); MC SE = sqrt(c(1-c)/{per_cell:,}), about "
+        f"{100 * np.sqrt(0.95 * 0.05 / per_cell):.1f} points at 95%"
+    )
     header = f"   {'item':<8}{'n_eff':>6}{'n':>5}{'realised n_eff':>20}  " + "".join(
-        f"{'p = ' + format(p, '.2f'):<21}" for p in P_VALUES)
+        f"{'p = ' + format(p, '.2f'):<21}" for p in P_VALUES
+    )
     print(header)
     oks = []
     for item in ITEMS:
@@ -394,13 +436,19 @@ def print_direct(sizes: dict[int, int], merged: dict, batches: int, m: int) -> d
                 ok = c >= GOAL_DIRECT
                 oks.append(ok)
                 cells.append(f"{100 * c:5.1f}% ±{100 * se:3.1f} {verdict(ok):<8}")
-            print(f"   {item:<8}{t:>6}{sizes[t]:>5}{np.mean(ne):>8.1f} ({np.percentile(ne, 10):4.1f}-"
-                  f"{np.percentile(ne, 90):5.1f})  " + " ".join(cells))
-    print("   n: respondents per simulated commune (from a pilot run); realised n_eff: mean Kish n_eff "
-          "(10th-90th percentile) after merging, raking, trimming")
-    print("\n   diagnostics (0-1 scale): mean bias of p; mean se_p^2 / mean squared error of p (below 1: the "
-          "SE understates the error; rows with se_p > 1 left out);\n   mean interval width; % misses with the "
-          "truth above / below the interval; number of communes with se_p > 1 (degenerate raking)")
+            print(
+                f"   {item:<8}{t:>6}{sizes[t]:>5}{np.mean(ne):>8.1f} ({np.percentile(ne, 10):4.1f}-"
+                f"{np.percentile(ne, 90):5.1f})  " + " ".join(cells)
+            )
+    print(
+        "   n: respondents per simulated commune (from a pilot run); realised n_eff: mean Kish n_eff "
+        "(10th-90th percentile) after merging, raking, trimming"
+    )
+    print(
+        "\n   diagnostics (0-1 scale): mean bias of p; mean se_p^2 / mean squared error of p (below 1: the "
+        "SE understates the error; rows with se_p > 1 left out);\n   mean interval width; % misses with the "
+        "truth above / below the interval; number of communes with se_p > 1 (degenerate raking)"
+    )
     print(f"   {'item':<8}{'n_eff':>6}  " + "".join(f"{'p = ' + format(p, '.2f'):<40}" for p in P_VALUES))
     for item in ITEMS:
         for t in N_EFF_TARGETS:
@@ -409,15 +457,19 @@ def print_direct(sizes: dict[int, int], merged: dict, batches: int, m: int) -> d
                 d = merged[(t, item, p)]
                 sane = d["variance"] <= 1
                 ratio = np.mean(d["variance"][sane]) / np.mean(d["error"][sane] ** 2)
-                cells.append(f"{np.mean(d['error']):+.4f} {ratio:5.2f} {np.nanmean(d['width']):.3f} "
-                             f"{100 * np.mean(d['above']):4.1f}/{100 * np.mean(d['below']):4.1f} "
-                             f"{int(np.sum(d['variance'] > 1)):>3}  ")
+                cells.append(
+                    f"{np.mean(d['error']):+.4f} {ratio:5.2f} {np.nanmean(d['width']):.3f} "
+                    f"{100 * np.mean(d['above']):4.1f}/{100 * np.mean(d['below']):4.1f} "
+                    f"{int(np.sum(d['variance'] > 1)):>3}  "
+                )
             print(f"   {item:<8}{t:>6}  " + "".join(f"{c:<40}" for c in cells))
     absurd = {t: int(np.sum(merged[(t, "binary", 0.5)]["variance"] > 1)) for t in N_EFF_TARGETS}
     if any(absurd.values()):
-        print(f"   communes with se_p > 1 on the 0-1 scale, per target n_eff: {absurd} of {per_cell:,} each. "
-              "Their raking stopped (R's sweep-to-sweep rule) on weights near 0\n   for some respondents while "
-              "a margin is not met (the margins cannot be met by this sample); R's survey gives the same SE.")
+        print(
+            f"   communes with se_p > 1 on the 0-1 scale, per target n_eff: {absurd} of {per_cell:,} each. "
+            "Their raking stopped (R's sweep-to-sweep rule) on weights near 0\n   for some respondents while "
+            "a margin is not met (the margins cannot be met by this sample); R's survey gives the same SE."
+        )
     return {"1 direct coverage": oks}
 
 
@@ -431,15 +483,16 @@ def planned_counts(pop: Population) -> npt.NDArray[np.intp]:
     return np.clip(np.rint(PER_COMMUNE * size / np.median(size)), low, high).astype(np.intp)
 
 
-def fh_replicate(pop: Population, item: str, p: float, tau: float, shares: tuple[float, float, float],
-                 seed: int):
+def fh_replicate(pop: Population, item: str, p: float, tau: float, shares: tuple[float, float, float], seed: int):
     """One year of responses in a Fay–Herriot world; returns per-cell results and the truth."""
     rng = np.random.default_rng(seed)
     m, n_subs = len(pop.codes), len(SUBS)
     commune, dimension, own = (np.sqrt(share * tau**2) for share in shares)
-    u = (commune * rng.standard_normal((m, 1))
-         + dimension * rng.standard_normal((m, len(DIMS)))[:, DIM_OF_SUB]
-         + own * rng.standard_normal((m, n_subs)))
+    u = (
+        commune * rng.standard_normal((m, 1))
+        + dimension * rng.standard_normal((m, len(DIMS)))[:, DIM_OF_SUB]
+        + own * rng.standard_normal((m, n_subs))
+    )
     theta = logistic(logit(p) + u)
     share = pop.cells / pop.cells.sum(axis=1, keepdims=True)
     offset = solve_offset(share[:, None, :], pop.effect, theta)  # (communes, subs)
@@ -461,11 +514,13 @@ def fh_replicate(pop: Population, item: str, p: float, tau: float, shares: tuple
     pi = logistic(offset[home[resp], sub] + pop.effect[cell[resp]] + person[resp])
     value = draw_values(rng, pi, item)
     value[rng.random(len(value)) < DONT_KNOW] = np.nan
-    scores = pd.DataFrame({
-        "response_id": pd.Categorical.from_codes(resp, categories=respondents["response_id"].cat.categories),
-        "subdimension": pd.Categorical.from_codes(sub, categories=list(SUBS)),
-        "score": value,
-    })
+    scores = pd.DataFrame(
+        {
+            "response_id": pd.Categorical.from_codes(resp, categories=respondents["response_id"].cat.categories),
+            "subdimension": pd.Categorical.from_codes(sub, categories=list(SUBS)),
+            "score": value,
+        }
+    )
     table, caught = quiet_score(scores, respondents, margins=pop.margins)
     return table, theta, caught
 
@@ -492,9 +547,26 @@ def fh_summary(table: pd.DataFrame, theta: npt.NDArray[np.float64], pop: Populat
     codes = {"subdimension": SUBS, "dimension": DIMS, "aggregate": ("total",)}
     out: dict = {}
     for level, level_codes in codes.items():
-        got = pivot(table, level, level_codes, pop.codes,
-                    ("n", "n_eff", "p", "se_p", "p_eb", "ci_low", "ci_high", "ci_low_eb", "ci_high_eb",
-                     "rank", "rank_low", "rank_high"))
+        got = pivot(
+            table,
+            level,
+            level_codes,
+            pop.codes,
+            (
+                "n",
+                "n_eff",
+                "p",
+                "se_p",
+                "p_eb",
+                "ci_low",
+                "ci_high",
+                "ci_low_eb",
+                "ci_high_eb",
+                "rank",
+                "rank_low",
+                "rank_high",
+            ),
+        )
         t = truth[level]
         tol = 1e-12
         eligible = np.isfinite(got["rank"])
@@ -507,7 +579,8 @@ def fh_summary(table: pd.DataFrame, theta: npt.NDArray[np.float64], pop: Populat
             "rank_covered": (got["rank_low"] <= rank) & (rank <= got["rank_high"]),
             "eligible": eligible,
             "rank_width": got["rank_high"] - got["rank_low"] + 1,
-            "n": got["n"], "n_eff": got["n_eff"],
+            "n": got["n"],
+            "n_eff": got["n_eff"],
         }
         if level == "subdimension":
             out[level]["err_direct"] = got["p"] - theta
@@ -529,8 +602,9 @@ def run_fh(pop: Population, replicates: int, seed: int, tau: float, shares: tupl
     return results, caught
 
 
-def replicate_rate(reps: list[dict], level: str, hit: str, mask_name: str,
-                   extra: npt.NDArray[np.bool_] | None = None) -> tuple[float, float, int]:
+def replicate_rate(
+    reps: list[dict], level: str, hit: str, mask_name: str, extra: npt.NDArray[np.bool_] | None = None
+) -> tuple[float, float, int]:
     """Pooled rate of ``hit`` over cells where ``mask_name`` (and ``extra``) hold, and its MC SE
     from the spread of the replicate rates (cells of one replicate are not independent)."""
     hits, totals = [], []
@@ -559,8 +633,7 @@ def rmse_ratio(reps: list[dict], pick) -> tuple[float, float, float, float, int]
     for rep in reps:
         d = rep["subdimension"]
         mask = pick(d) & np.isfinite(d["err_direct"]) & np.isfinite(d["err_eb"])
-        sums.append((float(np.sum(d["err_eb"][mask] ** 2)), float(np.sum(d["err_direct"][mask] ** 2)),
-                     int(mask.sum())))
+        sums.append((float(np.sum(d["err_eb"][mask] ** 2)), float(np.sum(d["err_direct"][mask] ** 2)), int(mask.sum())))
     eb, direct, count = (np.array(x, dtype=float) for x in zip(*sums, strict=True))
     if count.sum() == 0:
         return (float("nan"),) * 4 + (0,)
@@ -575,28 +648,36 @@ def rmse_ratio(reps: list[dict], pick) -> tuple[float, float, float, float, int]
     return float(ratio), se, float(np.sqrt(direct.sum() / n_cells)), float(np.sqrt(eb.sum() / n_cells)), n_cells
 
 
-def print_fh(results: dict, replicates: int, pop: Population, tau: float,
-             shares: tuple[float, float, float]) -> dict[str, list[bool]]:
+def print_fh(
+    results: dict, replicates: int, pop: Population, tau: float, shares: tuple[float, float, float]
+) -> dict[str, list[bool]]:
     counts = planned_counts(pop)
     sizes = np.concatenate([rep["subdimension"]["n"].ravel() for reps in results.values() for rep in reps])
-    print(f"\n   Fay–Herriot world: {len(pop.codes)} communes, {counts.min()}-{counts.max()} responses each "
-          f"(median {int(np.median(counts))}, {counts.sum():,} a year), five surveys with rotating modules, "
-          f"so a commune x sub-dimension rests on n = {np.percentile(sizes, 10):.0f}-"
-          f"{np.percentile(sizes, 90):.0f} respondents (10th-90th percentile, median "
-          f"{np.median(sizes):.0f}; {100 * np.mean(sizes < 30):.0f}% under 30);\n"
-          f"   theta = logistic(logit(p) + u), u ~ N(0, {tau}^2) per commune x sub-dimension, split "
-          f"{shares[0]:.2f} : {shares[1]:.2f} : {shares[2]:.2f} of the variance into commune, "
-          f"commune x dimension and commune x sub-dimension effects; respondent effect SD {RESPONDENT_SD}; "
-          f"{replicates} replicates per world")
+    print(
+        f"\n   Fay–Herriot world: {len(pop.codes)} communes, {counts.min()}-{counts.max()} responses each "
+        f"(median {int(np.median(counts))}, {counts.sum():,} a year), five surveys with rotating modules, "
+        f"so a commune x sub-dimension rests on n = {np.percentile(sizes, 10):.0f}-"
+        f"{np.percentile(sizes, 90):.0f} respondents (10th-90th percentile, median "
+        f"{np.median(sizes):.0f}; {100 * np.mean(sizes < 30):.0f}% under 30);\n"
+        f"   theta = logistic(logit(p) + u), u ~ N(0, {tau}^2) per commune x sub-dimension, split "
+        f"{shares[0]:.2f} : {shares[1]:.2f} : {shares[2]:.2f} of the variance into commune, "
+        f"commune x dimension and commune x sub-dimension effects; respondent effect SD {RESPONDENT_SD}; "
+        f"{replicates} replicates per world"
+    )
     sds = {key: np.mean([rep["theta_sd"] for rep in reps]) for key, reps in results.items()}
-    print("   between-commune SD of theta on the 0-1 scale: " + ", ".join(
-        f"{item} p={p}: {sd:.3f}" for (item, p), sd in sds.items()))
+    print(
+        "   between-commune SD of theta on the 0-1 scale: "
+        + ", ".join(f"{item} p={p}: {sd:.3f}" for (item, p), sd in sds.items())
+    )
     absurd = sum(rep["absurd_se"] for reps in results.values() for rep in reps)
     years = sum(len(reps) for reps in results.values()) * len(pop.codes)
     print(f"   commune-years with a direct se_p > 1 on the 0-1 scale (degenerate raking): {absurd} of {years:,}")
-    oks: dict[str, list[bool]] = {"2 EB coverage, sub-dimensions": [],
-                                  "2 EB coverage, dimensions and aggregate": [],
-                                  "3 EB RMSE ratio, n < 30": [], "4 rank coverage": []}
+    oks: dict[str, list[bool]] = {
+        "2 EB coverage, sub-dimensions": [],
+        "2 EB coverage, dimensions and aggregate": [],
+        "3 EB RMSE ratio, n < 30": [],
+        "4 rank coverage": [],
+    }
 
     def cell(rate: float, se: float, ok: bool, count: int) -> str:
         if count == 0:
@@ -604,17 +685,24 @@ def print_fh(results: dict, replicates: int, pop: Population, tau: float,
         return f"{100 * rate:5.1f}% ±{100 * se:3.1f} {verdict(ok):<8}"
 
     lo, hi = GOAL_EB
-    print(f"\n2. EB 95% intervals (ci_low_eb..ci_high_eb vs the true score, PAPI scale), averaged over "
-          f"communes\n   goal: {lo:.0%}-{hi:.0%}, judged on the 'all sub-dims', 'dimension' and 'aggregate' "
-          "rows; the rows by realised n_eff of the direct estimate (and synthetic: no respondent for "
-          "the sub-dimension)\n   show the same goal for information; ± is the MC SE over replicates; "
-          "'direct' is the Korn-Graubard (sub-dimension) or normal (dimension, aggregate) interval's "
-          "coverage of the same cells")
-    print(f"   {'item':<8}{'cells':<14}{'cells/world':>12}  " + "".join(
-        f"{'p = ' + format(p, '.2f'):<22}{'direct':>8}  " for p in P_VALUES))
+    print(
+        f"\n2. EB 95% intervals (ci_low_eb..ci_high_eb vs the true score, PAPI scale), averaged over "
+        f"communes\n   goal: {lo:.0%}-{hi:.0%}, judged on the 'all sub-dims', 'dimension' and 'aggregate' "
+        "rows; the rows by realised n_eff of the direct estimate (and synthetic: no respondent for "
+        "the sub-dimension)\n   show the same goal for information; ± is the MC SE over replicates; "
+        "'direct' is the Korn-Graubard (sub-dimension) or normal (dimension, aggregate) interval's "
+        "coverage of the same cells"
+    )
+    print(
+        f"   {'item':<8}{'cells':<14}{'cells/world':>12}  "
+        + "".join(f"{'p = ' + format(p, '.2f'):<22}{'direct':>8}  " for p in P_VALUES)
+    )
     for item in ITEMS:
-        rows = [("all sub-dims", None)] + [(f"n_eff {name}", b) for b, name in enumerate(BIN_NAMES)] + [
-            ("synthetic", "synthetic")]
+        rows = (
+            [("all sub-dims", None)]
+            + [(f"n_eff {name}", b) for b, name in enumerate(BIN_NAMES)]
+            + [("synthetic", "synthetic")]
+        )
         for label, b in rows:
             parts, count = [], []
             for p in P_VALUES:
@@ -623,8 +711,9 @@ def print_fh(results: dict, replicates: int, pop: Population, tau: float,
                 if b == "synthetic":
                     extra = [rep["subdimension"]["n"] == 0 for rep in reps]
                 elif b is not None:
-                    extra = [(rep["subdimension"]["n"] > 0) & (n_eff_bin(rep["subdimension"]["n_eff"]) == b)
-                             for rep in reps]
+                    extra = [
+                        (rep["subdimension"]["n"] > 0) & (n_eff_bin(rep["subdimension"]["n_eff"]) == b) for rep in reps
+                    ]
                 rate, se, n_cells = replicate_rate(reps, "subdimension", "eb_covered", "has_eb", extra)
                 count.append(n_cells)
                 ok = lo <= rate <= hi
@@ -645,18 +734,24 @@ def print_fh(results: dict, replicates: int, pop: Population, tau: float,
                 direct = f"{100 * d_rate:6.1f}%" if d_count else f"{'-':>7}"
                 parts.append(f"{cell(rate, se, ok, n_cells):<22}{direct:>8}  ")
             print(f"   {item:<8}{level:<14}{np.mean(count):>12.0f}  " + "".join(parts))
-    print("   cells/world: commune x code cells with an EB interval over all replicates of a world "
-          "(mean over the three p)")
+    print(
+        "   cells/world: commune x code cells with an EB interval over all replicates of a world "
+        "(mean over the three p)"
+    )
 
-    print(f"\n3. EB RMSE vs direct RMSE (0-1 scale) for commune x sub-dimension estimates on n < 30 "
-          f"respondents\n   goal: RMSE(p_eb) / RMSE(p) <= {GOAL_RATIO:.2f} (at least 20% lower); ± is a "
-          "jackknife SE over replicates; other rows for reference")
-    print(f"   {'item':<8}{'cells':<14}  " + "".join(
-        f"{'p = ' + format(p, '.2f'):<22}{'RMSE p / p_eb':>16}  " for p in P_VALUES))
-    picks = [("n < 30", lambda d: (d["n"] >= 1) & (d["n"] < 30), True),
-             ("n >= 30", lambda d: d["n"] >= 30, False)] + [
-        (f"n_eff {name}", (lambda b: lambda d: (d["n"] >= 1) & (n_eff_bin(d["n_eff"]) == b))(b), False)
-        for b, name in enumerate(BIN_NAMES)]
+    print(
+        f"\n3. EB RMSE vs direct RMSE (0-1 scale) for commune x sub-dimension estimates on n < 30 "
+        f"respondents\n   goal: RMSE(p_eb) / RMSE(p) <= {GOAL_RATIO:.2f} (at least 20% lower); ± is a "
+        "jackknife SE over replicates; other rows for reference"
+    )
+    print(
+        f"   {'item':<8}{'cells':<14}  "
+        + "".join(f"{'p = ' + format(p, '.2f'):<22}{'RMSE p / p_eb':>16}  " for p in P_VALUES)
+    )
+    picks = [("n < 30", lambda d: (d["n"] >= 1) & (d["n"] < 30), True), ("n >= 30", lambda d: d["n"] >= 30, False)] + [
+        (f"n_eff {name}", (lambda bin_: lambda d: (d["n"] >= 1) & (n_eff_bin(d["n_eff"]) == bin_))(b), False)
+        for b, name in enumerate(BIN_NAMES)
+    ]
     for item in ITEMS:
         for label, pick, is_goal in picks:
             parts = []
@@ -672,11 +767,14 @@ def print_fh(results: dict, replicates: int, pop: Population, tau: float,
                 parts.append(f"{ratio:5.3f} ±{se:5.3f} {mark:<8}{rmse_d:>8.4f} / {rmse_eb:.4f}  ")
             print(f"   {item:<8}{label:<14}  " + "".join(parts))
 
-    print(f"\n4. True ranks inside their 95% rank intervals (rank_low..rank_high; true rank among "
-          f"communes with data, 1 = best)\n   goal: >= {GOAL_RANK:.0%}; ± is the MC SE over replicates; "
-          "width: mean rank_high - rank_low + 1")
-    print(f"   {'item':<8}{'level':<14}  " + "".join(
-        f"{'p = ' + format(p, '.2f'):<22}{'width':>7}  " for p in P_VALUES))
+    print(
+        f"\n4. True ranks inside their 95% rank intervals (rank_low..rank_high; true rank among "
+        f"communes with data, 1 = best)\n   goal: >= {GOAL_RANK:.0%}; ± is the MC SE over replicates; "
+        "width: mean rank_high - rank_low + 1"
+    )
+    print(
+        f"   {'item':<8}{'level':<14}  " + "".join(f"{'p = ' + format(p, '.2f'):<22}{'width':>7}  " for p in P_VALUES)
+    )
     for item in ITEMS:
         for level in ("subdimension", "dimension", "aggregate"):
             parts = []
@@ -692,17 +790,32 @@ def print_fh(results: dict, replicates: int, pop: Population, tau: float,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--replicates", type=int, default=None,
-                        help="Fay-Herriot world replicates per (item, p) world (default 20; --quick 4)")
-    parser.add_argument("--direct-batches", type=int, default=None,
-                        help="part 1 batches of 99 simulated communes per cell (default 30; --quick 4)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--replicates",
+        type=int,
+        default=None,
+        help="Fay-Herriot world replicates per (item, p) world (default 20; --quick 4)",
+    )
+    parser.add_argument(
+        "--direct-batches",
+        type=int,
+        default=None,
+        help="part 1 batches of 99 simulated communes per cell (default 30; --quick 4)",
+    )
     parser.add_argument("--quick", action="store_true", help="few replicates: a smoke run of about a minute")
     parser.add_argument("--tau", type=float, default=TAU, help="between-commune SD of logit(theta)")
-    parser.add_argument("--tau-shares", type=float, nargs=3, default=TAU_SHARES, metavar=("COMMUNE", "DIM", "SUB"),
-                        help="split of tau^2 into commune, commune x dimension, commune x sub-dimension "
-                             "effects (default 0.667 0.167 0.167; 0 0 1 makes sub-dimensions independent)")
+    parser.add_argument(
+        "--tau-shares",
+        type=float,
+        nargs=3,
+        default=TAU_SHARES,
+        metavar=("COMMUNE", "DIM", "SUB"),
+        help="split of tau^2 into commune, commune x dimension, commune x sub-dimension "
+        "effects (default 0.667 0.167 0.167; 0 0 1 makes sub-dimensions independent)",
+    )
     parser.add_argument("--seed", type=int, default=20190425)
     parser.add_argument("--parts", default="1234", help="which parts to run, e.g. 1 or 234")
     args = parser.parse_args()
@@ -710,9 +823,11 @@ def main() -> None:
     batches = args.direct_batches or (4 if args.quick else 30)
     pop = load_population()
     started = time.perf_counter()
-    print(f"coverage_simulation: {len(pop.codes)} Lào Cai demo communes "
-          f"({100 * (1 - pop.cells[:, pop.cell_eth == 0].sum() / pop.cells.sum()):.0f}% ethnic minorities), "
-          f"unequal selection by sex/age/ethnic group, raked to the margins by score_communes; seed {args.seed}")
+    print(
+        f"coverage_simulation: {len(pop.codes)} Lào Cai demo communes "
+        f"({100 * (1 - pop.cells[:, pop.cell_eth == 0].sum() / pop.cells.sum()):.0f}% ethnic minorities), "
+        f"unequal selection by sex/age/ethnic group, raked to the margins by score_communes; seed {args.seed}"
+    )
     all_ok: dict[str, list[bool]] = {}
     shares = tuple(x / sum(args.tau_shares) for x in args.tau_shares)
     caught: list[str] = []
@@ -738,8 +853,10 @@ def main() -> None:
     print("\ngoals (cells met / cells):")
     for name, oks in all_ok.items():
         print(f"   {name:<42} {sum(oks):>3} / {len(oks):<3} {'met' if all(oks) else 'NOT met'}")
-    print(f"total wall time {time.perf_counter() - started:.0f} s "
-          f"(part 1: {batches} batches; parts 2-4: {replicates} replicates per world)")
+    print(
+        f"total wall time {time.perf_counter() - started:.0f} s "
+        f"(part 1: {batches} batches; parts 2-4: {replicates} replicates per world)"
+    )
 
 
 if __name__ == "__main__":

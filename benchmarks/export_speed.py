@@ -49,8 +49,9 @@ OUT = Path("/tmp/feedback_export_bench")
 def _app(url: str):
     from feedback import create_app
 
-    return create_app({"TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url,
-                       "RATELIMIT_ENABLED": False})
+    return create_app(
+        {"TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False}
+    )
 
 
 def prepare_database(url: str) -> None:
@@ -66,8 +67,9 @@ def prepare_database(url: str) -> None:
         Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
     else:
         target = sa.make_url(url)
-        admin = sa.create_engine(target.set(drivername="postgresql+psycopg", database="postgres"),
-                                 isolation_level="AUTOCOMMIT")
+        admin = sa.create_engine(
+            target.set(drivername="postgresql+psycopg", database="postgres"), isolation_level="AUTOCOMMIT"
+        )
         with admin.connect() as conn:
             if not conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}):
                 conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
@@ -89,9 +91,21 @@ def _plan(surveys):
     plan = []
     for survey in surveys:
         questions = [q for q in survey.questions if q.type not in ("text", "multiple") and q.options]
-        plan.append((survey, [(q.id, np.array(q.option_values, dtype=object),
-                               np.array([np.nan if o.score is None else o.score for o in q.options]),
-                               q.subdimension, q.respondent) for q in questions]))
+        plan.append(
+            (
+                survey,
+                [
+                    (
+                        q.id,
+                        np.array(q.option_values, dtype=object),
+                        np.array([np.nan if o.score is None else o.score for o in q.options]),
+                        q.subdimension,
+                        q.respondent,
+                    )
+                    for q in questions
+                ],
+            )
+        )
     return plan
 
 
@@ -101,18 +115,29 @@ def generate(n: int, batch: int, communes: list[str], *, seed: int) -> tuple[pd.
 
     rng = np.random.default_rng(seed)
     high, low = rng.integers(0, 2**63, n, dtype=np.int64), rng.integers(0, 2**63, n, dtype=np.int64)
-    ids = (pd.Series(np.full(n, f"{batch:02x}")) + pd.Series(high).map("{:016x}".format)
-           + pd.Series(low).map("{:014x}".format).str[:14]).sort_values().to_numpy(dtype=object)
+    ids = (
+        (
+            pd.Series(np.full(n, f"{batch:02x}"))
+            + pd.Series(high).map("{:016x}".format)
+            + pd.Series(low).map("{:014x}".format).str[:14]
+        )
+        .sort_values()
+        .to_numpy(dtype=object)
+    )
     plan = _plan(catalog().all_current())
     survey_of = rng.integers(0, len(plan), n)
     commune_of = rng.integers(0, len(communes), n)
     effect = rng.normal(0, 0.8, len(communes))
     submitted = pd.Timestamp(datetime(2025, 7, 1)) + pd.to_timedelta(rng.integers(0, 180 * 86400, n), unit="s")
-    responses = pd.DataFrame({
-        "id": ids, "survey": np.array([s.slug for s, _ in plan], dtype=object)[survey_of],
-        "commune_code": np.array(communes, dtype=object)[commune_of], "submitted_at": submitted,
-        "flags": np.where(rng.random(n) < FLAGGED_SHARE, "too_fast", ""),
-    })
+    responses = pd.DataFrame(
+        {
+            "id": ids,
+            "survey": np.array([s.slug for s, _ in plan], dtype=object)[survey_of],
+            "commune_code": np.array(communes, dtype=object)[commune_of],
+            "submitted_at": submitted,
+            "flags": np.where(rng.random(n) < FLAGGED_SHARE, "too_fast", ""),
+        }
+    )
     parts = []
     for s, (_, questions) in enumerate(plan):
         who = np.flatnonzero(survey_of == s)
@@ -122,8 +147,17 @@ def generate(n: int, batch: int, communes: list[str], *, seed: int) -> tuple[pd.
             # Better communes tilt towards the first (favourable) options.
             tilt = 1 / (1 + np.exp(-effect[commune_of[keep]]))
             pick = np.minimum((rng.random(len(keep)) ** (0.5 + tilt) * k).astype(int), k - 1)
-            parts.append(pd.DataFrame({"response_id": ids[keep], "question_id": qid, "value": values[pick],
-                                       "subdimension": sub, "score": scores[pick]}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "response_id": ids[keep],
+                        "question_id": qid,
+                        "value": values[pick],
+                        "subdimension": sub,
+                        "score": scores[pick],
+                    }
+                )
+            )
     # In key order, as the primary-key indexes want them (random order: several times slower).
     answers = pd.concat(parts, ignore_index=True).sort_values("response_id", kind="stable", ignore_index=True)
     return responses, answers
@@ -139,32 +173,70 @@ def insert(url: str, responses: pd.DataFrame, answers: pd.DataFrame) -> None:
         con.execute("PRAGMA synchronous=OFF")
         con.executemany(
             "INSERT INTO response (id, survey, survey_version, commune_code, lang, mode, channel, started_at,"
-            " submitted_at, received_at, content_hash, flags) VALUES (?, ?, 1, ?, 'vi', 'web', 'landing', NULL, ?, ?, ?, ?)",
-            zip(responses["id"], responses["survey"], responses["commune_code"], stamp, stamp,
-                ["0" * 64] * len(responses), responses["flags"]))
+            " submitted_at, received_at, content_hash, flags)"
+            " VALUES (?, ?, 1, ?, 'vi', 'web', 'landing', NULL, ?, ?, ?, ?)",
+            zip(
+                responses["id"],
+                responses["survey"],
+                responses["commune_code"],
+                stamp,
+                stamp,
+                ["0" * 64] * len(responses),
+                responses["flags"],
+                strict=False,
+            ),
+        )
         score = answers["score"].astype(object).where(answers["score"].notna(), None)
         sub = answers["subdimension"].astype(object).where(answers["subdimension"].notna(), None)
         con.executemany(
             "INSERT INTO answer (response_id, question_id, position, value, subdimension, score)"
             " VALUES (?, ?, 0, ?, ?, ?)",
-            zip(answers["response_id"], answers["question_id"], answers["value"], sub, score))
+            zip(answers["response_id"], answers["question_id"], answers["value"], sub, score, strict=False),
+        )
         con.commit()
         con.close()
         return
     import psycopg
 
-    head = responses.assign(survey_version=1, lang="vi", mode="web", channel="landing",
-                            received_at=responses["submitted_at"], content_hash="0" * 64)
-    head = head[["id", "survey", "survey_version", "commune_code", "lang", "mode", "channel", "submitted_at",
-                 "received_at", "content_hash", "flags"]]
+    head = responses.assign(
+        survey_version=1,
+        lang="vi",
+        mode="web",
+        channel="landing",
+        received_at=responses["submitted_at"],
+        content_hash="0" * 64,
+    )
+    head = head[
+        [
+            "id",
+            "survey",
+            "survey_version",
+            "commune_code",
+            "lang",
+            "mode",
+            "channel",
+            "submitted_at",
+            "received_at",
+            "content_hash",
+            "flags",
+        ]
+    ]
     with psycopg.connect(url) as con, con.cursor() as cur:
-        for table, frame, options in (("response", head, ", FORCE_NOT_NULL (flags)"), ("answer", answers.assign(
-                position=0)[["response_id", "question_id", "position", "value", "subdimension", "score"]], "")):
+        for table, frame, options in (
+            ("response", head, ", FORCE_NOT_NULL (flags)"),
+            (
+                "answer",
+                answers.assign(position=0)[
+                    ["response_id", "question_id", "position", "value", "subdimension", "score"]
+                ],
+                "",
+            ),
+        ):
             columns = ", ".join(frame.columns)
             # An empty CSV field is NULL to COPY; an empty flags list is the empty string.
             with cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv{options})") as copy:
                 for start in range(0, len(frame), 500_000):
-                    copy.write(frame.iloc[start:start + 500_000].to_csv(index=False, header=False))
+                    copy.write(frame.iloc[start : start + 500_000].to_csv(index=False, header=False))
         con.commit()
         con.autocommit = True
         cur.execute("VACUUM ANALYZE")
@@ -197,14 +269,27 @@ def measure_scores(url: str, baseline: bool) -> dict:
         t0 = time.perf_counter()
         table = commune_scores(data, structure="current")
         t_compute = time.perf_counter() - t0
-        export = ScoreExport(table=table, level="commune", structure="current", date_from=None, date_to=None,
-                             excluded=int(table.attrs.get("excluded", 0)))
+        export = ScoreExport(
+            table=table,
+            level="commune",
+            structure="current",
+            date_from=None,
+            date_to=None,
+            excluded=int(table.attrs.get("excluded", 0)),
+        )
         t0 = time.perf_counter()
         with open(OUT / "scores.csv", "wb") as f:
             write_score_file(export, f, "csv")
         t_file = time.perf_counter() - t0
-    return {"read_s": t_read, "compute_s": t_compute, "file_s": t_file, "peak_read_mb": peak_read,
-            "peak_mb": _peak_mb(), "answers": len(data.scores), "respondents": len(data.respondents)}
+    return {
+        "read_s": t_read,
+        "compute_s": t_compute,
+        "file_s": t_file,
+        "peak_read_mb": peak_read,
+        "peak_mb": _peak_mb(),
+        "answers": len(data.scores),
+        "respondents": len(data.respondents),
+    }
 
 
 def measure_responses(url: str, fmt: str, xlsx_baseline: bool) -> dict:
@@ -232,9 +317,15 @@ def measure_responses(url: str, fmt: str, xlsx_baseline: bool) -> dict:
         elif fmt == "xlsx" and xlsx_baseline:
             _openpyxl_baseline(table, OUT / "baseline.xlsx")
         t_base = time.perf_counter() - t0 if fmt != "xlsx" or xlsx_baseline else float("nan")
-    return {"rows": len(table), "build_s": t_build, "write_s": t_write, "cpu_s": cpu, "baseline_s": t_base,
-            "peak_mb": peak,
-            "mb": path.stat().st_size / 1e6}
+    return {
+        "rows": len(table),
+        "build_s": t_build,
+        "write_s": t_write,
+        "cpu_s": cpu,
+        "baseline_s": t_base,
+        "peak_mb": peak,
+        "mb": path.stat().st_size / 1e6,
+    }
 
 
 def _openpyxl_baseline(table: pd.DataFrame, path: Path) -> None:
@@ -250,9 +341,12 @@ def _openpyxl_baseline(table: pd.DataFrame, path: Path) -> None:
 
 
 def _child(url: str, *args: str) -> dict:
-    child = subprocess.run([sys.executable, __file__, "--url", url, "--out", str(OUT), *args],
-                           capture_output=True, text=True,
-                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    child = subprocess.run(
+        [sys.executable, __file__, "--url", url, "--out", str(OUT), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     if child.returncode:
         raise SystemExit(child.stderr)
     return json.loads(child.stdout.strip().splitlines()[-1])
@@ -262,10 +356,13 @@ def _report_responses(fmt: str, runs: list[dict]) -> None:
     whole = sorted(r["build_s"] + r["write_s"] for r in runs)
     r = sorted(runs, key=lambda r: r["build_s"] + r["write_s"])[len(runs) // 2]
     spread = f" (runs {', '.join(f'{w:.2f}' for w in whole)})" if len(runs) > 1 else ""
-    print(f"  response export {fmt:>7}: {r['build_s'] + r['write_s']:.2f} s = build {r['build_s']:.2f} + "
-          f"write {r['write_s']:.2f}{spread}; CPU {r.get('cpu_s', float('nan')):.2f} s; {r['mb']:.0f} MB file; "
-          f"peak {r['peak_mb']:.0f} MB; "
-          f"baseline writer {r['baseline_s']:.2f} s ({r['rows']:,} rows)", flush=True)
+    print(
+        f"  response export {fmt:>7}: {r['build_s'] + r['write_s']:.2f} s = build {r['build_s']:.2f} + "
+        f"write {r['write_s']:.2f}{spread}; CPU {r.get('cpu_s', float('nan')):.2f} s; {r['mb']:.0f} MB file; "
+        f"peak {r['peak_mb']:.0f} MB; "
+        f"baseline writer {r['baseline_s']:.2f} s ({r['rows']:,} rows)",
+        flush=True,
+    )
 
 
 def time_responses(url: str, args: argparse.Namespace) -> None:
@@ -283,8 +380,9 @@ def main() -> None:
     parser.add_argument("--url", help="Database URL (default: a SQLite file in /tmp, or feedback_bench).")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="Comma-separated response totals.")
     parser.add_argument("--xlsx-baseline", action="store_true", help="Also time the former openpyxl writer.")
-    parser.add_argument("--only", choices=["responses"],
-                        help="Time only the response export, on the database as it is (no generation).")
+    parser.add_argument(
+        "--only", choices=["responses"], help="Time only the response export, on the database as it is (no generation)."
+    )
     parser.add_argument("--repeat", type=int, default=1, help="With --only: runs per format (median printed).")
     parser.add_argument("--out", default=str(OUT), help=f"Folder of the exported files (default {OUT}).")
     parser.add_argument("--scores", choices=["new", "baseline"], help=argparse.SUPPRESS)
@@ -327,9 +425,12 @@ def main() -> None:
         new = _child(url, "--scores", "new")
         old = _child(url, "--scores", "baseline")
         whole = new["read_s"] + new["compute_s"] + new["file_s"]
-        print(f"  score export: {whole:.2f} s = read {new['read_s']:.2f} + compute {new['compute_s']:.2f} + "
-              f"file {new['file_s']:.2f}; peak {new['peak_mb']:.0f} MB (after read {new['peak_read_mb']:.0f} MB); "
-              f"{new['answers']:,} scored answers", flush=True)
+        print(
+            f"  score export: {whole:.2f} s = read {new['read_s']:.2f} + compute {new['compute_s']:.2f} + "
+            f"file {new['file_s']:.2f}; peak {new['peak_mb']:.0f} MB (after read {new['peak_read_mb']:.0f} MB); "
+            f"{new['answers']:,} scored answers",
+            flush=True,
+        )
         print(f"    baseline read, rows as tuples: {old['read_s']:.2f} s, peak {old['peak_mb']:.0f} MB", flush=True)
         if batch == 0:
             extra = ("--xlsx-baseline",) if args.xlsx_baseline else ()

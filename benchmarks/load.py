@@ -49,10 +49,11 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import sqlalchemy as sa
@@ -80,7 +81,7 @@ def sa_url(url: str) -> str:
     """The URL as SQLAlchemy wants it (psycopg 3 for PostgreSQL)."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -100,15 +101,17 @@ def recreate_pg_database(url: str) -> None:
 
 def app_env(database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
-    env.update({
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "load-benchmark-" + uuid.uuid4().hex,
-        "BASE_URL": "http://127.0.0.1",
-        # Trusted bulk loading: every client shares 127.0.0.1, so per-address limits would turn
-        # the run into a limiter benchmark.
-        "FLASK_RATELIMIT_ENABLED": "false",
-        "PYTHONPATH": str(ROOT),
-    })
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "load-benchmark-" + uuid.uuid4().hex,
+            "BASE_URL": "http://127.0.0.1",
+            # Trusted bulk loading: every client shares 127.0.0.1, so per-address limits would turn
+            # the run into a limiter benchmark.
+            "FLASK_RATELIMIT_ENABLED": "false",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     return env
 
 
@@ -128,8 +131,14 @@ def prepare_database(database_url: str, log: Log = print) -> None:
     """``flask db upgrade``, ``load-units``, ``seed-demo --responses 0`` (one process, the real commands)."""
     if database_url.startswith("postgres"):
         recreate_pg_database(database_url)
-    out = subprocess.run([str(BIN / "python"), "-c", PREPARE], cwd=ROOT, env=app_env(database_url),
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [str(BIN / "python"), "-c", PREPARE],
+        cwd=ROOT,
+        env=app_env(database_url),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if out.returncode:
         raise RuntimeError(f"preparing {database_url} failed:\n{out.stdout}\n{out.stderr}")
     for line in out.stdout.splitlines():
@@ -165,20 +174,54 @@ class PrivatePostgres:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stdout}\n{out.stderr}")
         return out
 
-    def init(self) -> "PrivatePostgres":
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8",
-                  "--locale=C", timeout=120)
+    def init(self) -> PrivatePostgres:
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            timeout=120,
+        )
         self.start()
         return self
 
     def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.logfile), "-w", "-t", str(FAULT_DEADLINE), "-o",
-                  f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c max_connections=200",
-                  "start", timeout=FAULT_DEADLINE + 30)
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.logfile),
+            "-w",
+            "-t",
+            str(FAULT_DEADLINE),
+            "-o",
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c max_connections=200",
+            "start",
+            timeout=FAULT_DEADLINE + 30,
+        )
 
     def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", str(FAULT_DEADLINE), "stop", check=False,
-                  timeout=FAULT_DEADLINE + 30)
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            str(FAULT_DEADLINE),
+            "stop",
+            check=False,
+            timeout=FAULT_DEADLINE + 30,
+        )
 
     def destroy(self) -> None:
         if self.data.exists():
@@ -187,7 +230,10 @@ class PrivatePostgres:
 
 
 def find_pg_bindir() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
     if found:
         return Path(found[-1]).parent
     initdb = shutil.which("initdb")
@@ -222,10 +268,21 @@ class Gunicorn:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = FAULT_DEADLINE) -> None:
-        cmd = [str(BIN / "gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
-               "--backlog", "2048", "--timeout", "60", "wsgi:app"]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self.logfile, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        cmd = [
+            str(BIN / "gunicorn"),
+            "-w",
+            str(self.workers),
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "--backlog",
+            "2048",
+            "--timeout",
+            "60",
+            "wsgi:app",
+        ]
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=self.env, stdout=self.logfile, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -330,7 +387,7 @@ class Stats:
     machine_cpu: float = 0.0  # CPU seconds the whole machine used (also PostgreSQL, the kernel)
 
     @classmethod
-    def combine(cls, parts: list["Stats"]) -> "Stats":
+    def combine(cls, parts: list[Stats]) -> Stats:
         """One phase measured in several blocks, as one."""
         total = cls(parts[0].name)
         for part in parts:
@@ -373,13 +430,18 @@ class Stats:
         return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
     def summary(self) -> dict[str, Any]:
-        return {"requests": self.answered, "req_per_s": round(self.throughput, 1),
-                "p50_ms": round(self.percentile(50) * 1000, 1), "p99_ms": round(self.percentile(99) * 1000, 1),
-                "statuses": dict(sorted(self.statuses.items())), "errors": self.errors,
-                "outage_statuses": dict(sorted(self.outage_statuses.items())),
-                "client_cpu_share": round(self.client_cpu / self.seconds, 2) if self.seconds else 0.0,
-                "server_cpu_ms_per_request": self.per_request(self.server_cpu),
-                "machine_cpu_ms_per_request": self.per_request(self.machine_cpu)}
+        return {
+            "requests": self.answered,
+            "req_per_s": round(self.throughput, 1),
+            "p50_ms": round(self.percentile(50) * 1000, 1),
+            "p99_ms": round(self.percentile(99) * 1000, 1),
+            "statuses": dict(sorted(self.statuses.items())),
+            "errors": self.errors,
+            "outage_statuses": dict(sorted(self.outage_statuses.items())),
+            "client_cpu_share": round(self.client_cpu / self.seconds, 2) if self.seconds else 0.0,
+            "server_cpu_ms_per_request": self.per_request(self.server_cpu),
+            "machine_cpu_ms_per_request": self.per_request(self.machine_cpu),
+        }
 
     def per_request(self, cpu_seconds: float) -> float:
         return round(cpu_seconds / self.answered * 1000, 2) if self.answered and cpu_seconds else 0.0
@@ -414,6 +476,7 @@ class LoadClients:
     def load_catalog(self, database_url: str, fetch: Callable[[str], Any] | None = None) -> None:
         """Surveys from the API (``fetch(path)`` → JSON; over HTTP by default); communes and
         their service points from the database."""
+
         def over_http(path: str) -> Any:
             with urllib.request.urlopen(self.base + path, timeout=10) as r:
                 return json.load(r)
@@ -424,8 +487,9 @@ class LoadClients:
         engine = sa.create_engine(sa_url(database_url))
         try:
             with engine.connect() as conn:
-                points = conn.execute(sa.text(
-                    "SELECT id, commune_code, service_area FROM service_point WHERE active")).all()
+                points = conn.execute(
+                    sa.text("SELECT id, commune_code, service_area FROM service_point WHERE active")
+                ).all()
                 communes = conn.scalars(sa.text("SELECT code FROM commune")).all()
         finally:
             engine.dispose()
@@ -437,12 +501,17 @@ class LoadClients:
     def body(self) -> dict[str, Any]:
         survey = self.rng.choice(self.surveys)
         commune, point = self.rng.choice(self.places[survey["slug"]])
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         return {
-            "id": str(uuid.uuid4()), "survey": survey["slug"], "version": survey["version"],
-            "commune": commune, "service_point": point, "answers": answers_for(survey, self.rng),
+            "id": str(uuid.uuid4()),
+            "survey": survey["slug"],
+            "version": survey["version"],
+            "commune": commune,
+            "service_point": point,
+            "answers": answers_for(survey, self.rng),
             "started_at": (now - timedelta(seconds=self.rng.randint(60, 240))).isoformat(),
-            "submitted_at": now.isoformat(), "lang": self.rng.choice(["vi", "en"]),
+            "submitted_at": now.isoformat(),
+            "lang": self.rng.choice(["vi", "en"]),
         }
 
     def prepare(self, count: int) -> None:
@@ -458,8 +527,9 @@ class LoadClients:
             self.prepare(1)
         return self.ready.popleft()
 
-    async def _request(self, session: aiohttp.ClientSession, stats: Stats, method: str, path: str,
-                       body: bytes | None = None) -> int | None:
+    async def _request(
+        self, session: aiohttp.ClientSession, stats: Stats, method: str, path: str, body: bytes | None = None
+    ) -> int | None:
         start = time.perf_counter()
         outage = self.outage
         headers = {"Content-Type": "application/json"} if body is not None else None
@@ -468,7 +538,7 @@ class LoadClients:
                 await r.read()
                 stats.record(r.status, time.perf_counter() - start, outage=outage or self.outage)
                 return r.status
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             stats.errors += 1
             return None
 
@@ -549,8 +619,14 @@ class DbCheck:
 
     @property
     def clean(self) -> bool:
-        return not (self.lost or self.duplicated or self.incomplete or self.without_answers
-                    or self.orphan_answers or self.unknown) and self.integrity in ("ok", "n/a")
+        return not (
+            self.lost
+            or self.duplicated
+            or self.incomplete
+            or self.without_answers
+            or self.orphan_answers
+            or self.unknown
+        ) and self.integrity in ("ok", "n/a")
 
 
 def check_database(database_url: str, ledger: Ledger) -> DbCheck:
@@ -559,15 +635,24 @@ def check_database(database_url: str, ledger: Ledger) -> DbCheck:
     try:
         with engine.connect() as conn:
             # Ids are compared as 32 hex digits: SQLite stores UUIDs that way, PostgreSQL as uuid.
-            rows = conn.execute(sa.text(
-                "SELECT r.id, COUNT(*) AS copies FROM response r GROUP BY r.id")).all()
+            rows = conn.execute(sa.text("SELECT r.id, COUNT(*) AS copies FROM response r GROUP BY r.id")).all()
             counts = {_hex(i): n for i, n in rows}
-            answers = dict((_hex(i), n) for i, n in conn.execute(sa.text(
-                "SELECT response_id, COUNT(*) FROM answer GROUP BY response_id")).all())
-            check.without_answers = conn.scalar(sa.text(
-                "SELECT COUNT(*) FROM response r WHERE NOT EXISTS (SELECT 1 FROM answer a WHERE a.response_id = r.id)"))
-            check.orphan_answers = conn.scalar(sa.text(
-                "SELECT COUNT(*) FROM answer a WHERE NOT EXISTS (SELECT 1 FROM response r WHERE r.id = a.response_id)"))
+            answers = dict(
+                (_hex(i), n)
+                for i, n in conn.execute(sa.text("SELECT response_id, COUNT(*) FROM answer GROUP BY response_id")).all()
+            )
+            check.without_answers = conn.scalar(
+                sa.text(
+                    "SELECT COUNT(*) FROM response r"
+                    " WHERE NOT EXISTS (SELECT 1 FROM answer a WHERE a.response_id = r.id)"
+                )
+            )
+            check.orphan_answers = conn.scalar(
+                sa.text(
+                    "SELECT COUNT(*) FROM answer a"
+                    " WHERE NOT EXISTS (SELECT 1 FROM response r WHERE r.id = a.response_id)"
+                )
+            )
             if engine.dialect.name == "sqlite":
                 check.integrity = "; ".join(r[0] for r in conn.execute(sa.text("PRAGMA integrity_check")).all())
     finally:
@@ -609,22 +694,45 @@ class Report:
 
     @property
     def ratio(self) -> float:
-        return self.submit.throughput / self.trivial.throughput if self.trivial and self.trivial.throughput else float("nan")
+        return (
+            self.submit.throughput / self.trivial.throughput
+            if self.trivial and self.trivial.throughput
+            else float("nan")
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"db": self.db, "fault": self.fault, "clients": self.clients, "workers": self.workers,
-                "trivial": self.trivial.summary() if self.trivial else None, "submit": self.submit.summary(),
-                "ratio": round(self.ratio, 3), "server_errors": self.server_errors, "resends": self.resends,
-                "check": self.check.__dict__, "fault_notes": self.fault_notes}
+        return {
+            "db": self.db,
+            "fault": self.fault,
+            "clients": self.clients,
+            "workers": self.workers,
+            "trivial": self.trivial.summary() if self.trivial else None,
+            "submit": self.submit.summary(),
+            "ratio": round(self.ratio, 3),
+            "server_errors": self.server_errors,
+            "resends": self.resends,
+            "check": self.check.__dict__,
+            "fault_notes": self.fault_notes,
+        }
 
 
 def default_workers() -> int:
     return 2 * (os.cpu_count() or 2)
 
 
-def run(db: str = "sqlite", duration: float = 60, clients: int = 100, workers: int | None = None,
-        retry_share: float = 0.2, fault: str = "none", trivial_duration: float | None = None,
-        pg_url: str = SHARED_PG_URL, rounds: int = 3, down: float = 0.0, log: Log = print) -> Report:
+def run(
+    db: str = "sqlite",
+    duration: float = 60,
+    clients: int = 100,
+    workers: int | None = None,
+    retry_share: float = 0.2,
+    fault: str = "none",
+    trivial_duration: float | None = None,
+    pg_url: str = SHARED_PG_URL,
+    rounds: int = 3,
+    down: float = 0.0,
+    log: Log = print,
+) -> Report:
     """Prepare a database, serve it with gunicorn, load it (with an optional fault), check it.
 
     ``down``: seconds a killed server stays down before it is started again (``fault="kill"``),
@@ -664,8 +772,15 @@ def run(db: str = "sqlite", duration: float = 60, clients: int = 100, workers: i
         if fault == "kill":
             fault_task = lambda: _kill_and_restart(server, clients_, duration * 0.4, notes, log, down=down)  # noqa: E731
         elif fault == "pg-stop":
-            fault_task = lambda: _stop_postgres(private, clients_, server.base, duration * 0.3,  # noqa: E731
-                                                min(10.0, duration * 0.3), notes, log)
+            fault_task = lambda: _stop_postgres(  # noqa: E731
+                private,
+                clients_,
+                server.base,
+                duration * 0.3,
+                min(10.0, duration * 0.3),
+                notes,
+                log,
+            )
         # The two phases alternate in blocks, so that both meet the machine in the same mood
         # (on a shared machine its speed drifts by tens of percent within a minute). A run
         # with a fault keeps one block of each, the fault in the middle of the submissions.
@@ -699,8 +814,9 @@ def run(db: str = "sqlite", duration: float = 60, clients: int = 100, workers: i
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _measured(server: Gunicorn, clients: LoadClients, phase: str, seconds: float,
-              fault: Callable[[], Any] | None = None) -> Stats:
+def _measured(
+    server: Gunicorn, clients: LoadClients, phase: str, seconds: float, fault: Callable[[], Any] | None = None
+) -> Stats:
     """One block of one phase, with the CPU time the server used meanwhile."""
     cpu = server.cpu_seconds()
     stats = asyncio.run(clients.run(phase, seconds, fault))
@@ -708,16 +824,19 @@ def _measured(server: Gunicorn, clients: LoadClients, phase: str, seconds: float
     return stats
 
 
-async def _kill_and_restart(server: Gunicorn, clients: LoadClients, after: float, notes: dict, log: Log,
-                            down: float = 0.0) -> None:
+async def _kill_and_restart(
+    server: Gunicorn, clients: LoadClients, after: float, notes: dict, log: Log, down: float = 0.0
+) -> None:
     await asyncio.sleep(after)
     await _until_acknowledged(clients, 0)  # the server took load before it dies, however slow the machine
     pid = server.proc.pid
     server.kill()
     notes["acknowledged_before_kill"] = len(clients.ledger.acknowledged)
     killed = time.monotonic()
-    log(f"SIGKILL gunicorn master {pid} and its workers at t={after:.1f}s; restarting on port {server.port}"
-        + (f" after {down:.1f} s down" if down else ""))
+    log(
+        f"SIGKILL gunicorn master {pid} and its workers at t={after:.1f}s; restarting on port {server.port}"
+        + (f" after {down:.1f} s down" if down else "")
+    )
     await asyncio.sleep(down)
     await asyncio.to_thread(server.start)
     notes.update({"killed_at_s": round(after, 1), "restart_s": round(time.monotonic() - killed, 2)})
@@ -733,8 +852,9 @@ async def _until_acknowledged(clients: LoadClients, count: int) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _stop_postgres(pg: PrivatePostgres, clients: LoadClients, base: str, after: float, outage: float,
-                         notes: dict, log: Log) -> None:
+async def _stop_postgres(
+    pg: PrivatePostgres, clients: LoadClients, base: str, after: float, outage: float, notes: dict, log: Log
+) -> None:
     await asyncio.sleep(after)
     log(f"pg_ctl stop -m fast (private PostgreSQL on port {pg.port}) at t={after:.1f}s")
     # The outage window opens as the stop begins: fast shutdown ends sessions at once.
@@ -757,8 +877,13 @@ async def _stop_postgres(pg: PrivatePostgres, clients: LoadClients, base: str, a
             break
         await asyncio.sleep(0.2)
     clients.outage = False
-    notes.update({"stopped_at_s": round(after, 1), "outage_s": round(restarted - stopped, 1),
-                  "recovered_after_s": None if recovered is None else round(recovered, 2)})
+    notes.update(
+        {
+            "stopped_at_s": round(after, 1),
+            "outage_s": round(restarted - stopped, 1),
+            "recovered_after_s": None if recovered is None else round(recovered, 2),
+        }
+    )
     log(f"recovered {notes['recovered_after_s']} s after the restart")
 
 
@@ -766,8 +891,12 @@ def _probe_status(clients: LoadClients, base: str) -> int | None:
     """POST one valid response and return the status; acknowledged ids go into the ledger."""
     body = clients.body()
     clients.ledger.sent[body["id"]] = answer_rows(body["answers"])
-    req = urllib.request.Request(base + "/api/v1/responses", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
+    req = urllib.request.Request(
+        base + "/api/v1/responses",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as r:  # a slow answer is still an answer
             status = r.status
@@ -793,11 +922,21 @@ def table(report: Report) -> str:
         if stats is None:
             continue
         s = stats.summary()
-        rows.append((stats.name, str(s["requests"]), f"{s['req_per_s']:.0f}", f"{s['p50_ms']:.1f}", f"{s['p99_ms']:.1f}",
-                     str(stats.ok), str(stats.count(lambda c: 400 <= c < 500)), str(stats.count(lambda c: c >= 500)),
-                     str(stats.errors)))
+        rows.append(
+            (
+                stats.name,
+                str(s["requests"]),
+                f"{s['req_per_s']:.0f}",
+                f"{s['p50_ms']:.1f}",
+                f"{s['p99_ms']:.1f}",
+                str(stats.ok),
+                str(stats.count(lambda c: 400 <= c < 500)),
+                str(stats.count(lambda c: c >= 500)),
+                str(stats.errors),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=False)) for r in rows]
     c = report.check
     lines += [
         f"submission/trivial throughput ratio: {report.ratio:.2f}",
@@ -808,41 +947,76 @@ def table(report: Report) -> str:
         f"flaky-phone resends: {report.resends}; integrity_check: {c.integrity}",
     ]
     if report.submit.outage_statuses or report.fault_notes:
-        lines.append(f"fault {report.fault}: {report.fault_notes}; answers during the outage: "
-                     f"{dict(sorted(report.submit.outage_statuses.items()))}, no answer: counted above")
+        lines.append(
+            f"fault {report.fault}: {report.fault_notes}; answers during the outage: "
+            f"{dict(sorted(report.submit.outage_statuses.items()))}, no answer: counted above"
+        )
     verdict = "PASS" if report.check.clean and not report.server_errors else "FAIL"
     lines.append(f"{verdict}: {report.db}, {report.clients} clients, {report.workers} workers, fault {report.fault}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--pg-url", default=SHARED_PG_URL,
-                        help="PostgreSQL database to (re)create for --db postgres (default: %(default)s)")
+    parser.add_argument(
+        "--pg-url",
+        default=SHARED_PG_URL,
+        help="PostgreSQL database to (re)create for --db postgres (default: %(default)s)",
+    )
     parser.add_argument("--duration", type=float, default=60, help="seconds of submission load (default 60)")
-    parser.add_argument("--trivial-duration", type=float, default=None,
-                        help="seconds of load on the trivial endpoint (default: min(duration, 20); 0 skips)")
+    parser.add_argument(
+        "--trivial-duration",
+        type=float,
+        default=None,
+        help="seconds of load on the trivial endpoint (default: min(duration, 20); 0 skips)",
+    )
     parser.add_argument("--clients", type=int, default=100, help="concurrent clients (default 100)")
-    parser.add_argument("--workers", type=int, default=None, help=f"gunicorn workers (default 2×cores = {default_workers()})")
-    parser.add_argument("--retry-share", type=float, default=0.2, help="share of flaky clients that resend (default 0.2)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help=f"gunicorn workers (default 2×cores = {default_workers()})"
+    )
+    parser.add_argument(
+        "--retry-share", type=float, default=0.2, help="share of flaky clients that resend (default 0.2)"
+    )
     parser.add_argument("--fault", choices=["none", "kill", "pg-stop"], default="none")
-    parser.add_argument("--down", type=float, default=0.0,
-                        help="seconds a killed gunicorn stays down before its restart (--fault kill; default 0)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="blocks the trivial and submission phases alternate in (default 3; 1 with a fault)")
+    parser.add_argument(
+        "--down",
+        type=float,
+        default=0.0,
+        help="seconds a killed gunicorn stays down before its restart (--fault kill; default 0)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="blocks the trivial and submission phases alternate in (default 3; 1 with a fault)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     args = parser.parse_args(argv)
-    report = run(db=args.db, duration=args.duration, clients=args.clients, workers=args.workers,
-                 retry_share=args.retry_share, fault=args.fault, trivial_duration=args.trivial_duration,
-                 pg_url=args.pg_url, rounds=args.rounds, down=args.down)
+    report = run(
+        db=args.db,
+        duration=args.duration,
+        clients=args.clients,
+        workers=args.workers,
+        retry_share=args.retry_share,
+        fault=args.fault,
+        trivial_duration=args.trivial_duration,
+        pg_url=args.pg_url,
+        rounds=args.rounds,
+        down=args.down,
+    )
     print(table(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report.as_dict(), indent=2) + "\n")
     ok = report.check.clean and not report.server_errors
     if args.fault == "pg-stop":
-        ok = ok and report.submit.outage_statuses.get(500, 0) == 0 and report.fault_notes.get("recovered_after_s") is not None
+        ok = (
+            ok
+            and report.submit.outage_statuses.get(500, 0) == 0
+            and report.fault_notes.get("recovered_after_s") is not None
+        )
     return 0 if ok else 1
 
 

@@ -63,8 +63,15 @@ def run(dest: Path, port: int, cache: Path, timeout: float) -> tuple[float | Non
     env.update(PIP_CACHE_DIR=str(cache / "pip"), UV_CACHE_DIR=str(cache / "uv"), PYTHONUNBUFFERED="1")
     lines: list[tuple[float, str]] = []
     start = time.monotonic()
-    proc = subprocess.Popen(["make", "run", f"PORT={port}"], cwd=dest, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        ["make", "run", f"PORT={port}"],
+        cwd=dest,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
     def read() -> None:
         for line in proc.stdout:  # type: ignore[union-attr]
@@ -96,16 +103,21 @@ def breakdown(served: float, lines: list[tuple[float, str]]) -> list[tuple[str, 
     """Phase durations from the time-stamped make output: each phase starts at the first line
     matching its pattern (a command make echoes, or the last line of the command before it) and
     lasts until the next phase starts (the last one until the server answered)."""
-    marks = [("install", r""), ("translations", r"pybabel compile"),
-             ("migrate + load-units", r"flask db upgrade"), ("seed-demo", r"^province \d+: "),
-             ("margins + users", r"responses in \d+ communes"), ("server start", r"flask run")]
+    marks = [
+        ("install", r""),
+        ("translations", r"pybabel compile"),
+        ("migrate + load-units", r"flask db upgrade"),
+        ("seed-demo", r"^province \d+: "),
+        ("margins + users", r"responses in \d+ communes"),
+        ("server start", r"flask run"),
+    ]
     found = [("install", 0.0)]
     for name, pattern in marks[1:]:
         t = next((t for t, line in lines if re.search(pattern, line)), None)
         if t is not None:
             found.append((name, t))
     ends = [t for _, t in found[1:]] + [served]
-    return [(name, max(0.0, end - t)) for (name, t), end in zip(found, ends)]
+    return [(name, max(0.0, end - t)) for (name, t), end in zip(found, ends, strict=False)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,7 +40,7 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +58,9 @@ NULL = "\\N"
 def _app(url: str):
     from feedback import create_app
 
-    return create_app({"TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url,
-                       "RATELIMIT_ENABLED": False})
+    return create_app(
+        {"TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False}
+    )
 
 
 def _psycopg_url(url: str) -> str:
@@ -99,8 +100,11 @@ def synthetic_margins(codes: list[str], rng: np.random.Generator) -> dict[str, n
 
     categories = margin_categories()
     people = np.rint(rng.lognormal(np.log(18_000), 0.6, len(codes))).astype(int) + 500
-    base = {"sex": [0.5, 0.5], "age_band": [0.33, 0.30, 0.23, 0.14],
-            "ethnic_group": [0.55, 0.12, 0.09, 0.07, 0.03, 0.03, 0.06, 0.05]}
+    base = {
+        "sex": [0.5, 0.5],
+        "age_band": [0.33, 0.30, 0.23, 0.14],
+        "ethnic_group": [0.55, 0.12, 0.09, 0.07, 0.03, 0.03, 0.06, 0.05],
+    }
     out = {"people": people}
     for variable, cats in categories.items():
         alpha = np.array(base.get(variable, [1 / len(cats)] * len(cats)))[: len(cats)] * 20
@@ -120,7 +124,7 @@ def copy_margins(url: str, codes: list[str], margins: dict[str, np.ndarray]) -> 
     for variable, cats in margin_categories().items():
         table = margins[variable]
         for j, cat in enumerate(cats):
-            lines.extend(f"{code}\t{variable}\t{cat}\t{n}\n" for code, n in zip(codes, table[:, j]))
+            lines.extend(f"{code}\t{variable}\t{cat}\t{n}\n" for code, n in zip(codes, table[:, j], strict=False))
     with psycopg.connect(_psycopg_url(url)) as con, con.cursor() as cur:
         with cur.copy("COPY population_margin (commune_code, variable, category, population) FROM STDIN") as copy:
             copy.write("".join(lines))
@@ -141,11 +145,15 @@ class Model:
         self.respondent_ids = RESPONDENT_IDS
         n = len(codes)
         overall = rng.normal(0, demo.COMMUNE_SD, n)
-        self.area_effect = (overall[:, None] + rng.normal(0, demo.COMMUNE_AREA_SD, (n, len(SERVICE_AREAS)))
-                            + np.array([demo.AREA_EFFECT[a] for a in SERVICE_AREAS]))
+        self.area_effect = (
+            overall[:, None]
+            + rng.normal(0, demo.COMMUNE_AREA_SD, (n, len(SERVICE_AREAS)))
+            + np.array([demo.AREA_EFFECT[a] for a in SERVICE_AREAS])
+        )
         self.dimensions = sorted(demo.DIMENSION_EFFECT)
-        self.dimension_effect = (np.array([demo.DIMENSION_EFFECT[d] for d in self.dimensions])
-                                 + rng.normal(0, demo.COMMUNE_DIMENSION_SD, (n, len(self.dimensions))))
+        self.dimension_effect = np.array([demo.DIMENSION_EFFECT[d] for d in self.dimensions]) + rng.normal(
+            0, demo.COMMUNE_DIMENSION_SD, (n, len(self.dimensions))
+        )
         self.demo = demo
         # Respondents: half like the commune's population, half like the service-point mix.
         self.mix = {}
@@ -164,25 +172,28 @@ class Model:
                     score = q.score_of(o.value) if q.scored else None
                     self.suffix[(s.slug, q.id, o.value)] = (
                         f"\t{q.id}\t0\t{o.value}\t{q.subdimension or NULL}\t"
-                        f"{NULL if score is None else repr(float(score))}\n")
+                        f"{NULL if score is None else repr(float(score))}\n"
+                    )
 
     def batch(self, first: int, n: int, rng: np.random.Generator, now: datetime) -> tuple[str, str]:
         """COPY text of ``n`` responses (ids from ``first``) and of their answers."""
         demo = self.demo
         commune = np.minimum(np.searchsorted(np.cumsum(self.share), rng.random(n)), len(self.codes) - 1)
         survey_of = rng.integers(len(self.surveys), size=n)
-        ids = np.array([f"{first + i:016x}{r:016x}" for i, r in
-                        enumerate(rng.integers(0, 2**63, size=n, dtype=np.int64))], dtype=object)
+        ids = np.array(
+            [f"{first + i:016x}{r:016x}" for i, r in enumerate(rng.integers(0, 2**63, size=n, dtype=np.int64))],
+            dtype=object,
+        )
         people = {}
         for variable, (cats, cdf) in self.mix.items():
             pick = (rng.random(n)[:, None] > cdf[commune]).sum(axis=1)
             people[variable] = np.minimum(pick, len(cats) - 1)
-        latent = (self.area_effect[commune, np.array(self.area_of)[survey_of]]
-                  + rng.normal(0, demo.RESPONDENT_SD, n))
+        latent = self.area_effect[commune, np.array(self.area_of)[survey_of]] + rng.normal(0, demo.RESPONDENT_SD, n)
         for variable, (cats, _) in self.mix.items():
             latent += np.array([demo.GROUP_EFFECT.get(c, 0.0) for c in cats])[people[variable]]
-        submitted = (np.datetime64(now.replace(microsecond=0), "s")
-                     - rng.integers(60, DAYS * 86400, size=n).astype("timedelta64[s]"))
+        submitted = np.datetime64(now.replace(microsecond=0), "s") - rng.integers(60, DAYS * 86400, size=n).astype(
+            "timedelta64[s]"
+        )
         stamps = np.datetime_as_string(submitted, unit="s").astype(object)
         flags = np.where(rng.random(n) < FLAGGED_SHARE, "too_fast", "").astype(object)
         module = np.full(n, NULL, dtype=object)
@@ -201,8 +212,12 @@ class Model:
                     asked &= module[who] == q.module
                 if q.relevant is not None:
                     given = chosen.get(q.relevant.question)
-                    ok = np.array([v in q.relevant.values for v in
-                                   (survey.question(q.relevant.question).option_values if given is not None else [])])
+                    ok = np.array(
+                        [
+                            v in q.relevant.values
+                            for v in (survey.question(q.relevant.question).option_values if given is not None else [])
+                        ]
+                    )
                     asked &= (given >= 0) & ok[np.maximum(given, 0)] if given is not None else False
                 if q.respondent:
                     pick = people[q.id][who]
@@ -221,8 +236,11 @@ class Model:
                     pick = (rng.random(len(who))[:, None] > np.cumsum(p, axis=1)).sum(axis=1)
                     pick = np.minimum(pick, len(values) - 1)
                 else:
-                    weights = np.array([0.85 if v == "yes" else 0.1 for v in values]) if q.id.startswith("used") \
+                    weights = (
+                        np.array([0.85 if v == "yes" else 0.1 for v in values])
+                        if q.id.startswith("used")
                         else np.ones(len(values))
+                    )
                     pick = np.searchsorted(np.cumsum(weights / weights.sum()), rng.random(len(who)))
                     pick = np.minimum(pick, len(values) - 1)
                 if not q.required and not q.respondent:
@@ -238,8 +256,24 @@ class Model:
         answers = "".join(ids[order_ids[order]] + texts[order])
         slugs = np.array([s.slug for s in self.surveys], dtype=object)[survey_of]
         versions = np.array([str(s.version) for s in self.surveys], dtype=object)[survey_of]
-        responses = "".join(ids + "\t" + slugs + "\t" + versions + "\t" + self.codes[commune] + "\tvi\tweb\tlanding\t"
-                            + module + "\t" + stamps + "\t" + stamps + "\tbench\t" + flags + "\n")
+        responses = "".join(
+            ids
+            + "\t"
+            + slugs
+            + "\t"
+            + versions
+            + "\t"
+            + self.codes[commune]
+            + "\tvi\tweb\tlanding\t"
+            + module
+            + "\t"
+            + stamps
+            + "\t"
+            + stamps
+            + "\tbench\t"
+            + flags
+            + "\n"
+        )
         return responses, answers
 
 
@@ -260,7 +294,8 @@ def generate(url: str, total: int, *, seed: int = 13) -> None:
         indexes = con.execute(
             "SELECT i.indexname, i.indexdef FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname"
             " JOIN pg_index x ON x.indexrelid = c.oid WHERE i.tablename IN ('response', 'answer')"
-            " AND NOT x.indisprimary AND NOT x.indisunique").fetchall()
+            " AND NOT x.indisprimary AND NOT x.indisunique"
+        ).fetchall()
         for name, _ in indexes:
             con.execute(f'DROP INDEX "{name}"')
         con.commit()
@@ -273,16 +308,22 @@ def generate(url: str, total: int, *, seed: int = 13) -> None:
             responses, answers = model.batch(first, n, rng, now)
             t_make = time.perf_counter() - t0
             with con.cursor() as cur:
-                with cur.copy("COPY response (id, survey, survey_version, commune_code, lang, mode, channel, module,"
-                              " submitted_at, received_at, content_hash, flags) FROM STDIN") as copy:
+                with cur.copy(
+                    "COPY response (id, survey, survey_version, commune_code, lang, mode, channel, module,"
+                    " submitted_at, received_at, content_hash, flags) FROM STDIN"
+                ) as copy:
                     copy.write(responses)
-                with cur.copy("COPY answer (response_id, question_id, position, value, subdimension, score)"
-                              " FROM STDIN") as copy:
+                with cur.copy(
+                    "COPY answer (response_id, question_id, position, value, subdimension, score) FROM STDIN"
+                ) as copy:
                     copy.write(answers)
             con.commit()
-            print(f"{first + n:>11,} responses ({answers.count(chr(10)):,} answers in this batch): "
-                  f"make {t_make:.1f} s, copy {time.perf_counter() - t0 - t_make:.1f} s, "
-                  f"elapsed {time.perf_counter() - t_start:.0f} s", flush=True)
+            print(
+                f"{first + n:>11,} responses ({answers.count(chr(10)):,} answers in this batch): "
+                f"make {t_make:.1f} s, copy {time.perf_counter() - t0 - t_make:.1f} s, "
+                f"elapsed {time.perf_counter() - t_start:.0f} s",
+                flush=True,
+            )
         con.autocommit = True
         t0 = time.perf_counter()
         con.execute("SET maintenance_work_mem = '1GB'")
@@ -341,10 +382,17 @@ def measure(url: str, fmt: str, output: str, profile: bool) -> dict:
         pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(30)
         print(text.getvalue(), file=sys.stderr)
     read, compute = times.get("load_analysis_input", 0.0), times.get("commune_scores", 0.0)
-    return {"format": fmt, "export_s": t_export, "read_s": read, "compute_s": compute,
-            "file_s": t_export - read - compute, "rows": meta["rows"], "excluded": meta.get("excluded"),
-            "file_mb": os.path.getsize(output) / 1e6,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "format": fmt,
+        "export_s": t_export,
+        "read_s": read,
+        "compute_s": compute,
+        "file_s": t_export - read - compute,
+        "rows": meta["rows"],
+        "excluded": meta.get("excluded"),
+        "file_mb": os.path.getsize(output) / 1e6,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def stored(url: str) -> tuple[int, int]:
@@ -380,17 +428,24 @@ def main() -> None:
         print(f"reusing {communes:,} communes and ≈{responses:,} responses", flush=True)
     else:
         generate(args.url, args.responses)
-    print(f"{'format':>7} {'export s':>9} {'read s':>7} {'compute s':>9} {'file s':>7} {'rows':>8} "
-          f"{'file MB':>8} {'peak MB':>8}", flush=True)
+    print(
+        f"{'format':>7} {'export s':>9} {'read s':>7} {'compute s':>9} {'file s':>7} {'rows':>8} "
+        f"{'file MB':>8} {'peak MB':>8}",
+        flush=True,
+    )
     for fmt in args.formats.split(","):
         command = [sys.executable, __file__, args.url, "--measure", fmt, "--output", args.output]
         if args.profile:
             command.append("--profile")
-        child = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True,
-                               env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        child = subprocess.run(
+            command, stdout=subprocess.PIPE, text=True, check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"}
+        )
         r = json.loads(child.stdout.strip().splitlines()[-1])
-        print(f"{fmt:>7} {r['export_s']:>9.1f} {r['read_s']:>7.1f} {r['compute_s']:>9.1f} {r['file_s']:>7.1f} "
-              f"{r['rows']:>8,} {r['file_mb']:>8.1f} {r['peak_mb']:>8.0f}", flush=True)
+        print(
+            f"{fmt:>7} {r['export_s']:>9.1f} {r['read_s']:>7.1f} {r['compute_s']:>9.1f} {r['file_s']:>7.1f} "
+            f"{r['rows']:>8,} {r['file_mb']:>8.1f} {r['peak_mb']:>8.0f}",
+            flush=True,
+        )
     print("goals: export ≤ 120 s, peak ≤ 4096 MB (peak MB: the export alone, in a fresh process)")
 
 

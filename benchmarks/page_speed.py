@@ -39,8 +39,16 @@ def _app(url: str):
 
     # Cold: computed in the request whatever the size (the app would hand a big scope to a job
     # and answer "being computed", so the warm requests would time that page instead).
-    return create_app({"TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url,
-                       "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False, "SCORES_INLINE_MAX_RESPONSES": 10 ** 12})
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "bench",
+            "SQLALCHEMY_DATABASE_URI": url,
+            "RATELIMIT_ENABLED": False,
+            "WTF_CSRF_ENABLED": False,
+            "SCORES_INLINE_MAX_RESPONSES": 10**12,
+        }
+    )
 
 
 def _logged_in(app):
@@ -94,8 +102,11 @@ def measure(url: str) -> None:
         cold = _get(client, path)
         warm = [_get(client, path) for _ in range(7)]
         assert score_cache.stats["computed"] == computed + 1, "a warm request recomputed"
-        print(f"  {name:<14} cold {cold * 1000:7.0f} ms   warm median {statistics.median(warm) * 1000:5.0f} ms "
-              f"(min {min(warm) * 1000:.0f}, max {max(warm) * 1000:.0f})", flush=True)
+        print(
+            f"  {name:<14} cold {cold * 1000:7.0f} ms   warm median {statistics.median(warm) * 1000:5.0f} ms "
+            f"(min {min(warm) * 1000:.0f}, max {max(warm) * 1000:.0f})",
+            flush=True,
+        )
     with app.app_context():
         db.engine.dispose()
 
@@ -107,8 +118,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000", help="comma-separated response totals, measured at each")
     parser.add_argument("--reuse", action="store_true", help="measure the database as it is (no generation)")
     args = parser.parse_args()
-    url = args.url or ("postgresql://postgres@127.0.0.1:5432/h_pages_bench" if args.db == "postgres"
-                       else "sqlite:////tmp/feedback_page_bench.sqlite")
+    url = args.url or (
+        "postgresql://postgres@127.0.0.1:5432/h_pages_bench"
+        if args.db == "postgres"
+        else "sqlite:////tmp/feedback_page_bench.sqlite"
+    )
     print(f"database: {url.split('@')[-1]}")
     if args.reuse:
         measure(url)

@@ -29,8 +29,13 @@ def transferred_gzip(client, path: str, scripts: tuple[str, ...] = ()) -> int:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/b.sqlite",
-                          "BASE_URL": "http://127.0.0.1:5000"})
+        app = create_app(
+            {
+                "SECRET_KEY": "bench",
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/b.sqlite",
+                "BASE_URL": "http://127.0.0.1:5000",
+            }
+        )
         with app.app_context():
             upgrade()
             load_units("15")

@@ -26,8 +26,15 @@ sys.path.insert(0, str(ROOT))
 
 from surveys import catalog  # noqa: E402
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PHONE = {"viewport": {"width": 360, "height": 640}, "is_mobile": True, "has_touch": True}
 SLOW_3G = {"offline": False, "latency": 400, "downloadThroughput": 400_000 / 8, "uploadThroughput": 400_000 / 8}
 
@@ -39,16 +46,29 @@ def _free_port() -> int:
 
 
 def _serve(tmp: str) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp}/phone.sqlite", "FLASK_APP": "wsgi",
-           "SECRET_KEY": "bench", "BASE_URL": "http://127.0.0.1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp}/phone.sqlite",
+        "FLASK_APP": "wsgi",
+        "SECRET_KEY": "bench",
+        "BASE_URL": "http://127.0.0.1",
+    }
     flask = str(ROOT / ".venv/bin/flask")
-    for args in (["db", "upgrade"], ["load-units"], ["seed-demo"],
-                 *(["publish-period", "--from", start.isoformat(), "--to", end.isoformat()]
-                   for start, end in _last_quarters())):
+    for args in (
+        ["db", "upgrade"],
+        ["load-units"],
+        ["seed-demo"],
+        *(["publish-period", "--from", start.isoformat(), "--to", end.isoformat()] for start, end in _last_quarters()),
+    ):
         subprocess.run([flask, *args], cwd=ROOT, env=env, check=True, capture_output=True)
     port = _free_port()
-    server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -94,8 +114,10 @@ def main() -> None:
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-                print("slow 3G (400 kbit/s, 400 ms RTT), CPU slowed 4x, cold cache; "
-                      "served by gunicorn without compression")
+                print(
+                    "slow 3G (400 kbit/s, 400 ms RTT), CPU slowed 4x, cold cache; "
+                    "served by gunicorn without compression"
+                )
                 print(f"{'survey':<18}{'lang':<6}{'usable ms':>10}{'bytes':>8}{'if gzipped':>12}")
                 for survey in catalog().all_current():
                     for lang in ("vi", "en"):

@@ -21,8 +21,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def flask(env: dict[str, str], *args: str) -> str:
     """Run one `flask --app wsgi` command and return what it printed."""
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout.strip()
 
 
@@ -46,8 +52,10 @@ def main() -> None:
             pages = len(pdfium.PdfDocument(str(out)))
         except ImportError:  # a runtime-only install: count page objects instead
             pages = out.read_bytes().count(b"/Type /Page\n")
-        print(f"whole-province posters ({args.size.upper()}): {seconds:.2f} s for the command "
-              f"(including interpreter start-up), {pages} pages, {out.stat().st_size / 1e6:.1f} MB")
+        print(
+            f"whole-province posters ({args.size.upper()}): {seconds:.2f} s for the command "
+            f"(including interpreter start-up), {pages} pages, {out.stat().st_size / 1e6:.1f} MB"
+        )
 
 
 if __name__ == "__main__":

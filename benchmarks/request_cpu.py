@@ -25,7 +25,6 @@ from pathlib import Path
 
 from benchmarks.load import SHARED_PG_URL, LoadClients, app_env, prepare_database, recreate_pg_database
 
-
 # Its own database, so that it never drops the one a running benchmarks.load is using.
 PG_URL = SHARED_PG_URL.rsplit("/", 1)[0] + "/feedback_cpu"
 
@@ -35,11 +34,16 @@ def backend_cpu_seconds(url: str) -> float | None:
     import psycopg
 
     with psycopg.connect(url.replace("+psycopg", "")) as conn:
-        pids = [pid for (pid,) in conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+        pids = [
+            pid
+            for (pid,) in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
     try:
-        ticks = sum(sum(map(int, Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13]))
-                    for pid in pids)
+        ticks = sum(
+            sum(map(int, Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13])) for pid in pids
+        )
     except (OSError, ValueError):
         return None
     return ticks / os.sysconf("SC_CLK_TCK")
@@ -64,13 +68,23 @@ def main(argv: list[str] | None = None) -> int:
         clients = LoadClients("", 1, 0.0)
         client = app.test_client()
         clients.load_catalog(url, fetch=lambda path: client.get(path).get_json())
-        bodies = [json.dumps(clients.body()).encode() for _ in range(args.requests + 201)]  # the last one is sent at the end
+        bodies = [
+            json.dumps(clients.body()).encode() for _ in range(args.requests + 201)
+        ]  # the last one is sent at the end
 
         def call(method: str, body: bytes = b"") -> str:
-            environ = {"REQUEST_METHOD": method, "SERVER_NAME": "bench", "SERVER_PORT": "80",
-                       "PATH_INFO": "/api/v1/responses" if body else "/api/v1/surveys",
-                       "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
-                       "CONTENT_TYPE": "application/json", "REMOTE_ADDR": "127.0.0.1", "wsgi.errors": sys.stderr}
+            environ = {
+                "REQUEST_METHOD": method,
+                "SERVER_NAME": "bench",
+                "SERVER_PORT": "80",
+                "PATH_INFO": "/api/v1/responses" if body else "/api/v1/surveys",
+                "wsgi.url_scheme": "http",
+                "wsgi.input": io.BytesIO(body),
+                "CONTENT_LENGTH": str(len(body)),
+                "CONTENT_TYPE": "application/json",
+                "REMOTE_ADDR": "127.0.0.1",
+                "wsgi.errors": sys.stderr,
+            }
             status = []
             result = app.wsgi_app(environ, lambda s, h, e=None: status.append(s))
             b"".join(result)
@@ -93,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         trivial = per_request([[lambda: call("GET")] * n for _ in range(7)])
         rest = iter(bodies[200:])
         backend_start = None if args.db == "sqlite" else backend_cpu_seconds(url)
-        submit = per_request([[lambda b=next(rest): call("POST", b) for _ in range(n)] for _ in range(7)])
+        submit = per_request([[lambda b=next(rest): call("POST", b) for _ in range(n)] for _ in range(7)])  # noqa: B008 - one body each
         backend_end = None if backend_start is None else backend_cpu_seconds(url)
         statuses = {call("POST", bodies[-1]), call("POST", bodies[-1])}
     print(f"{args.db}: CPU ms per request, best / median of 7 blocks of {n}")

@@ -53,9 +53,14 @@ def app(environ, start_response):
 
 def _env(database: str, pycache: Path | None) -> dict[str, str]:
     """Production-like settings; bytecode cached in ``pycache`` (as a deployed host has it) unless None."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": f"sqlite:///{database}",
-           "SECRET_KEY": "benchmark-secret-not-for-production", "FLASK_ENV": "production",
-           "BASE_URL": "http://127.0.0.1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": f"sqlite:///{database}",
+        "SECRET_KEY": "benchmark-secret-not-for-production",
+        "FLASK_ENV": "production",
+        "BASE_URL": "http://127.0.0.1",
+    }
     env.pop("TEST_DATABASE_URL", None)
     if pycache is not None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -82,8 +87,10 @@ def import_figures(runs: int, env: dict[str, str], scratch: Path) -> None:
         rows["hello-world Flask"].append(time_import("import hello", hello_env, scratch))
     print(f"import time, median of {runs} fresh interpreters (import alone / whole process):")
     for name, values in rows.items():
-        print(f"  {name:<18} {statistics.median(v[0] for v in values):6.3f} s / "
-              f"{statistics.median(v[1] for v in values):6.3f} s")
+        print(
+            f"  {name:<18} {statistics.median(v[0] for v in values):6.3f} s / "
+            f"{statistics.median(v[1] for v in values):6.3f} s"
+        )
 
 
 def _get(url: str, timeout: float = 2.0) -> int | None:
@@ -115,16 +122,29 @@ def restart_figures(kills: int, port: int, preload: bool, env: dict[str, str], s
     """Seconds from SIGKILL of a worker to the first answer from its replacement, per kill."""
     (scratch / "pid_app.py").write_text(PID_APP)
     url = f"http://127.0.0.1:{port}/healthz"
-    args = [PYTHON, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-            *(["--preload"] if preload else []), "pid_app:app"]
-    server = subprocess.Popen(args, env={**env, "PYTHONPATH": f"{scratch}{os.pathsep}{ROOT}"}, cwd=scratch,
-                              start_new_session=True)
+    args = [
+        PYTHON,
+        "-m",
+        "gunicorn",
+        "--workers",
+        "2",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        *(["--preload"] if preload else []),
+        "pid_app:app",
+    ]
+    server = subprocess.Popen(
+        args, env={**env, "PYTHONPATH": f"{scratch}{os.pathsep}{ROOT}"}, cwd=scratch, start_new_session=True
+    )
     times = []
     try:
         _wait(lambda: len(_workers(server.pid)) == 2 and _get(url), time.monotonic() + 120, "gunicorn start")
         for _ in range(kills):
-            before = _wait(lambda: len(_workers(server.pid)) == 2 and _workers(server.pid),
-                           time.monotonic() + 60, "two workers")
+            before = _wait(
+                lambda: len(_workers(server.pid)) == 2 and _workers(server.pid), time.monotonic() + 60, "two workers"
+            )
             for _ in range(10):  # both workers have answered once (warm), as in production
                 _get(url)
             victim = min(before)
@@ -133,7 +153,7 @@ def restart_figures(kills: int, port: int, preload: bool, env: dict[str, str], s
             killed = time.perf_counter()
             os.kill(victim, signal.SIGKILL)
 
-            def poll():
+            def poll(found=found, killed=killed, before=before, answered_at=answered_at):  # this kill's
                 while not found.is_set() and time.perf_counter() - killed < 60:
                     pid = _get(url)
                     if pid is not None and pid not in before:
@@ -159,22 +179,32 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per import figure")
     parser.add_argument("--kills", type=int, default=5, help="SIGKILLs per gunicorn mode")
     parser.add_argument("--port", type=int, default=5640)
-    parser.add_argument("--no-bytecode-cache", action="store_true",
-                        help="compile every module at every start (PYTHONDONTWRITEBYTECODE, as some sandboxes run)")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="compile every module at every start (PYTHONDONTWRITEBYTECODE, as some sandboxes run)",
+    )
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="start_speed_") as tmp:
         scratch = Path(tmp)
         database = scratch / "start.sqlite"
         env = _env(str(database), None if options.no_bytecode_cache else scratch / "pycache")
         print("bytecode cache:", "none (every module compiled at start)" if options.no_bytecode_cache else "on")
-        subprocess.run([PYTHON, "-m", "flask", "--app", "wsgi", "db", "upgrade"], env=env, cwd=ROOT, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [PYTHON, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
         import_figures(options.runs, env, scratch)
         print(f"gunicorn, 2 sync workers, SIGKILL of one -> first answer from its replacement ({options.kills} kills):")
         for preload in (False, True):
             times = restart_figures(options.kills, options.port, preload, env, scratch)
-            print(f"  {'--preload' if preload else 'no --preload':<13} median {statistics.median(times):6.3f} s "
-                  f"(min {min(times):.3f}, max {max(times):.3f})")
+            print(
+                f"  {'--preload' if preload else 'no --preload':<13} median {statistics.median(times):6.3f} s "
+                f"(min {min(times):.3f}, max {max(times):.3f})"
+            )
     print("goals: import wsgi <= 1 s; SIGKILL -> serving <= 3 s")
 
 

@@ -17,13 +17,25 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import sqlalchemy as sa
 
-__all__ = ["ROOT", "BIN", "GUNICORN_CONF", "free_port", "wait_until", "Service", "app_env", "flask",
-           "start_web", "start_worker", "recreate_pg_database"]
+__all__ = [
+    "ROOT",
+    "BIN",
+    "GUNICORN_CONF",
+    "free_port",
+    "wait_until",
+    "Service",
+    "app_env",
+    "flask",
+    "start_web",
+    "start_worker",
+    "recreate_pg_database",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -69,8 +81,9 @@ class Service:
     def __init__(self, name: str, args: list[str], env: dict[str, str]):
         self.name = name
         self.log = tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def __repr__(self) -> str:
         return f"{self.name} (pid {self.proc.pid})"
@@ -112,10 +125,13 @@ def app_env(database_url: str, **settings: str) -> dict[str, str]:
     return env
 
 
-def flask(args: list[str], env: dict[str, str], *, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+def flask(
+    args: list[str], env: dict[str, str], *, timeout: float = 600, check: bool = True
+) -> subprocess.CompletedProcess:
     """``flask --app wsgi ARGS`` as an operator would run it; RuntimeError with its output on failure."""
-    done = subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
     if check and done.returncode:
         raise RuntimeError(f"flask {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return done
@@ -129,12 +145,17 @@ def _healthy(base: str) -> bool:
         return False
 
 
-def start_web(env: dict[str, str], port: int | None = None, *, workers: int = 2, timeout: float = 120) -> tuple[Service, str]:
+def start_web(
+    env: dict[str, str], port: int | None = None, *, workers: int = 2, timeout: float = 120
+) -> tuple[Service, str]:
     """gunicorn with deploy/gunicorn.conf.py on 127.0.0.1:PORT; returns (service, base URL) once
     /healthz answers 200."""
     port = port or free_port()
-    service = Service(f"gunicorn-{port}", [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONF), "-b", f"127.0.0.1:{port}",
-                                           "-w", str(workers), "wsgi:app"], env)
+    service = Service(
+        f"gunicorn-{port}",
+        [str(BIN / "gunicorn"), "-c", str(GUNICORN_CONF), "-b", f"127.0.0.1:{port}", "-w", str(workers), "wsgi:app"],
+        env,
+    )
     base = f"http://127.0.0.1:{port}"
 
     def ready() -> bool:

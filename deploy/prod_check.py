@@ -56,7 +56,7 @@ class Site:
     def _cookies(self) -> dict[str, str]:
         return {"Cookie": "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)}
 
-    def on(self, base: str) -> "Site":
+    def on(self, base: str) -> Site:
         """The same browser (its cookies) talking to another host."""
         other = Site(base)
         other.http.cookies = self.http.cookies
@@ -67,12 +67,15 @@ class Site:
         return self.http.get(self.base + path, allow_redirects=False, timeout=60, headers=self._cookies(), **kwargs)
 
     def post(self, path: str, data: dict, **kwargs) -> requests.Response:
-        return self.http.post(self.base + path, data=data, allow_redirects=False, timeout=60, headers=self._cookies(),
-                              **kwargs)
+        return self.http.post(
+            self.base + path, data=data, allow_redirects=False, timeout=60, headers=self._cookies(), **kwargs
+        )
 
     @staticmethod
     def hidden_fields(html: str) -> dict[str, str]:
-        return {k: unescape(v) for k, v in re.findall(r'<input id="\w+" name="(\w+)" type="hidden" value="([^"]*)"', html)}
+        return {
+            k: unescape(v) for k, v in re.findall(r'<input id="\w+" name="(\w+)" type="hidden" value="([^"]*)"', html)
+        }
 
     def login(self, email: str, password: str) -> requests.Response:
         page = self.get("/login")
@@ -121,8 +124,11 @@ def remove_redis_keys(env: dict[str, str]) -> int:
     """Delete this run's keys (its limit prefix and queue) and nothing else."""
     client = redis.Redis.from_url(env["REDIS_URL"])
     try:
-        keys = [k for prefix in (env["FLASK_RATELIMIT_KEY_PREFIX"], env["FLASK_JOB_RQ_QUEUE"])
-                for k in client.scan_iter(f"*{prefix}*")]
+        keys = [
+            k
+            for prefix in (env["FLASK_RATELIMIT_KEY_PREFIX"], env["FLASK_JOB_RQ_QUEUE"])
+            for k in client.scan_iter(f"*{prefix}*")
+        ]
         client.srem("rq:queues", f"rq:queue:{env['FLASK_JOB_RQ_QUEUE']}")  # RQ's list of queues
         # (Finished jobs' rq:job:<id> keys expire by themselves within the hour.)
         return client.delete(*keys) if keys else 0
@@ -185,12 +191,20 @@ def run(database_url: str, redis_url: str, responses: int = 2000) -> None:
     step = Steps(secrets=(password, env["SECRET_KEY"]))
     services: list[Service] = []
     try:
-        step("fresh database " + sa.make_url(database_url).render_as_string(hide_password=True),
-             lambda: recreate_pg_database(database_url) or "dropped and created")
-        for args in (["db", "upgrade"], ["load-units"], ["seed-demo", "--responses", str(responses)],
-                     ["create-user", "--email", email, "--role", "analyst", "--password", password]):
-            step("flask " + " ".join(a if a != password else "***" for a in args),
-                 lambda args=args: _last_line(flask(args, env)))
+        step(
+            "fresh database " + sa.make_url(database_url).render_as_string(hide_password=True),
+            lambda: recreate_pg_database(database_url) or "dropped and created",
+        )
+        for args in (
+            ["db", "upgrade"],
+            ["load-units"],
+            ["seed-demo", "--responses", str(responses)],
+            ["create-user", "--email", email, "--role", "analyst", "--password", password],
+        ):
+            step(
+                "flask " + " ".join(a if a != password else "***" for a in args),
+                lambda args=args: _last_line(flask(args, env)),
+            )
 
         web, base = step("gunicorn -c deploy/gunicorn.conf.py (production settings)", lambda: start_web(env))
         services.append(web)
@@ -207,8 +221,9 @@ def run(database_url: str, redis_url: str, responses: int = 2000) -> None:
             assert page.status_code == 200, f"GET {path}: {page.status_code}"
             fields = site.hidden_fields(page.text)
             sent = site.post(path, {**fields, **_survey_answers(slug, page.text), "send": "1"})
-            assert sent.status_code == 303 and "/thanks/" in sent.headers["Location"], \
+            assert sent.status_code == 303 and "/thanks/" in sent.headers["Location"], (
                 f"POST {path}: {sent.status_code} {sent.headers.get('Location')}"
+            )
             thanks = site.get(sent.headers["Location"])
             assert thanks.status_code == 200, f"thank-you page: {thanks.status_code}"
             after = _responses(database_url)

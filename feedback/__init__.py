@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import os
 import select
-from urllib.parse import urlencode
 from pathlib import Path
+from urllib.parse import urlencode
 
 from flask import Flask, Response, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale
-from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import Pool
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from . import messages, security
 from .config import Config
@@ -30,7 +30,7 @@ def database_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs given in the usual ``postgres(ql)://`` form."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -62,7 +62,7 @@ class DatabaseIntegerConverter(IntegerConverter):
     longer number is a 404, never an overflow in the query."""
 
     def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):  # noqa: A002
-        super().__init__(map, fixed_digits, min, 2 ** 31 - 1 if max is None else max, signed)
+        super().__init__(map, fixed_digits, min, 2**31 - 1 if max is None else max, signed)
 
 
 class CookieSessions(SecureCookieSessionInterface):
@@ -111,8 +111,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale,
-                   default_translation_directories=str(ROOT / "translations"))
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(ROOT / "translations"))
 
     from . import analyst, api, auth, citizen, cli, errors, officer  # analyst first: it adds /api/v1/scores
 

@@ -24,8 +24,19 @@ from .models import CommuneAction, ServicePoint, User, utcnow
 from .times import local_day
 
 __all__ = [
-    "TITLE_MAX", "TEXT_MAX", "MAX_AGE", "ActionFields", "action_text", "visible_actions", "commune_actions",
-    "create_action", "change_action", "set_hidden", "done_on_problem", "dimension_label", "answers_label",
+    "TITLE_MAX",
+    "TEXT_MAX",
+    "MAX_AGE",
+    "ActionFields",
+    "action_text",
+    "visible_actions",
+    "commune_actions",
+    "create_action",
+    "change_action",
+    "set_hidden",
+    "done_on_problem",
+    "dimension_label",
+    "answers_label",
     "thanks_actions",
 ]
 
@@ -36,13 +47,16 @@ TEXT_MAX = 2000
 MAX_AGE = timedelta(days=366)
 
 
-def visible_actions(commune_code: str, *, service_point_id: int | None = None,
-                    limit: int | None = None) -> list[CommuneAction]:
+def visible_actions(
+    commune_code: str, *, service_point_id: int | None = None, limit: int | None = None
+) -> list[CommuneAction]:
     """The commune's entries that are not hidden, newest first (by the day done, then the entry);
     with ``service_point_id``, only those about that service point."""
-    query = (sa.select(CommuneAction)
-             .where(CommuneAction.commune_code == commune_code, CommuneAction.hidden.is_(False))
-             .order_by(CommuneAction.done_on.desc(), CommuneAction.id.desc()))
+    query = (
+        sa.select(CommuneAction)
+        .where(CommuneAction.commune_code == commune_code, CommuneAction.hidden.is_(False))
+        .order_by(CommuneAction.done_on.desc(), CommuneAction.id.desc())
+    )
     if service_point_id is not None:
         query = query.where(CommuneAction.service_point_id == service_point_id)
     if limit is not None:
@@ -64,6 +78,7 @@ def action_text(action: CommuneAction, lang: str) -> dict[str, str]:
 
 # --- Staff: record, change, hide ----------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ActionFields:
     """What an officer enters for an entry; ``service_point_id`` or ``dimension`` (a PAPI
@@ -80,9 +95,13 @@ class ActionFields:
 
 def commune_actions(commune_code: str) -> list[CommuneAction]:
     """Every entry of the commune, hidden ones too (for staff), newest first."""
-    return list(db.session.scalars(
-        sa.select(CommuneAction).where(CommuneAction.commune_code == commune_code)
-        .order_by(CommuneAction.done_on.desc(), CommuneAction.id.desc())))
+    return list(
+        db.session.scalars(
+            sa.select(CommuneAction)
+            .where(CommuneAction.commune_code == commune_code)
+            .order_by(CommuneAction.done_on.desc(), CommuneAction.id.desc())
+        )
+    )
 
 
 def done_on_problem(day: date, today: date | None = None) -> LazyString | None:
@@ -109,8 +128,9 @@ def _checked(commune_code: str, entry: ActionFields, today: date | None, *, chec
         raise ValueError(lazy_gettext("A text has at most %(num)d characters.", num=TEXT_MAX))
     char = next(filter(None, (forbidden_character(t or "") for t in (title_vi, text_vi, title_en, text_en))), None)
     if char:
-        raise ValueError(lazy_gettext(
-            "Please remove the invisible control character (%(char)s) from this field.", char=char))
+        raise ValueError(
+            lazy_gettext("Please remove the invisible control character (%(char)s) from this field.", char=char)
+        )
     problem = done_on_problem(entry.done_on, today) if check_day else None
     if problem is not None:
         raise ValueError(problem)
@@ -146,22 +166,28 @@ def _audited(entry: ActionFields | CommuneAction) -> dict[str, Any]:
     return values
 
 
-def create_action(commune_code: str, entry: ActionFields, *, user: User | None,
-                  today: date | None = None) -> CommuneAction:
+def create_action(
+    commune_code: str, entry: ActionFields, *, user: User | None, today: date | None = None
+) -> CommuneAction:
     """Add an entry to the commune (not committed), audited as ``action_created``; ValueError
     (with a message for the officer) when it breaks a rule."""
     entry = _checked(commune_code, entry, today)
-    action = CommuneAction(commune_code=commune_code, created_by=user.id if user is not None else None,
-                           **{f.name: getattr(entry, f.name) for f in fields(entry)})
+    action = CommuneAction(
+        commune_code=commune_code,
+        created_by=user.id if user is not None else None,
+        **{f.name: getattr(entry, f.name) for f in fields(entry)},
+    )
     db.session.add(action)
     db.session.flush()
-    audit.record("action_created", target=_target(action), commune_code=commune_code, detail=_audited(entry),
-                 actor=user)
+    audit.record(
+        "action_created", target=_target(action), commune_code=commune_code, detail=_audited(entry), actor=user
+    )
     return action
 
 
-def change_action(action: CommuneAction, entry: ActionFields, *, user: User | None = None,
-                  today: date | None = None) -> bool:
+def change_action(
+    action: CommuneAction, entry: ActionFields, *, user: User | None = None, today: date | None = None
+) -> bool:
     """Apply an edit (not committed); audited as ``action_changed`` with the changed fields before
     and after. Returns whether anything changed; ValueError when the edit breaks a rule.
 
@@ -174,9 +200,13 @@ def change_action(action: CommuneAction, entry: ActionFields, *, user: User | No
         return False
     for f in fields(entry):
         setattr(action, f.name, getattr(entry, f.name))
-    audit.record("action_changed", target=_target(action), commune_code=action.commune_code,
-                 detail={"before": {k: before[k] for k in changed}, "after": {k: after[k] for k in changed}},
-                 actor=user)
+    audit.record(
+        "action_changed",
+        target=_target(action),
+        commune_code=action.commune_code,
+        detail={"before": {k: before[k] for k in changed}, "after": {k: after[k] for k in changed}},
+        actor=user,
+    )
     return True
 
 
@@ -186,8 +216,12 @@ def set_hidden(action: CommuneAction, hidden: bool, *, user: User | None = None)
     if action.hidden == hidden:
         return False
     action.hidden = hidden
-    audit.record("action_hidden" if hidden else "action_unhidden", target=_target(action),
-                 commune_code=action.commune_code, actor=user)
+    audit.record(
+        "action_hidden" if hidden else "action_unhidden",
+        target=_target(action),
+        commune_code=action.commune_code,
+        actor=user,
+    )
     return True
 
 
@@ -208,8 +242,10 @@ def answers_label(action: CommuneAction, lang: str) -> str:
 
 # --- The thank-you page ---------------------------------------------------------------------
 
-def thanks_actions(commune_code: str, point_id: object, lang: str, *,
-                   limit: int = 3) -> tuple[ServicePoint | None, list[dict[str, Any]]]:
+
+def thanks_actions(
+    commune_code: str, point_id: object, lang: str, *, limit: int = 3
+) -> tuple[ServicePoint | None, list[dict[str, Any]]]:
     """The service point a citizen just answered about and its visible entries, newest first, in
     ``lang``; (None, []) unless ``point_id`` names a service point of this commune."""
     if not isinstance(point_id, int) or isinstance(point_id, bool):
@@ -217,5 +253,7 @@ def thanks_actions(commune_code: str, point_id: object, lang: str, *,
     point = db.session.get(ServicePoint, point_id)
     if point is None or point.commune_code != commune_code:
         return None, []
-    return point, [{"done_on": a.done_on, **action_text(a, lang)}
-                   for a in visible_actions(commune_code, service_point_id=point.id, limit=limit)]
+    return point, [
+        {"done_on": a.done_on, **action_text(a, lang)}
+        for a in visible_actions(commune_code, service_point_id=point.id, limit=limit)
+    ]

@@ -62,8 +62,9 @@ def find_api_client(name: str) -> ApiClient | None:
     return next((c for c in db.session.scalars(sa.select(ApiClient)) if c.name.casefold() == wanted), None)
 
 
-def create_api_client(name: str, commune_codes: list[str] | tuple[str, ...] = (), *,
-                      created_by: User | None = None) -> tuple[ApiClient, str]:
+def create_api_client(
+    name: str, commune_codes: list[str] | tuple[str, ...] = (), *, created_by: User | None = None
+) -> tuple[ApiClient, str]:
     """Register a client and return it with its token (the only time the token exists in clear).
 
     No commune listed means every commune of the province (``DEFAULT_PROVINCE``). The client
@@ -81,11 +82,19 @@ def create_api_client(name: str, commune_codes: list[str] | tuple[str, ...] = ()
     if unknown:
         raise ValueError(f"unknown commune code: {', '.join(unknown)}")
     token = secrets.token_urlsafe(32)
-    client = ApiClient(name=name, token_hash=token_hash(token), communes=communes,
-                       created_by=created_by.id if created_by is not None else None)
+    client = ApiClient(
+        name=name,
+        token_hash=token_hash(token),
+        communes=communes,
+        created_by=created_by.id if created_by is not None else None,
+    )
     db.session.add(client)
-    audit.record("api_client_created", target=name, actor=created_by,
-                 detail={"communes": codes or f"every commune of province {current_app.config['DEFAULT_PROVINCE']}"})
+    audit.record(
+        "api_client_created",
+        target=name,
+        actor=created_by,
+        detail={"communes": codes or f"every commune of province {current_app.config['DEFAULT_PROVINCE']}"},
+    )
     return client, token
 
 
@@ -125,10 +134,14 @@ def authenticate(token: str) -> ApiClient | None:
     now = utcnow()
     if client.last_used_at is None or client.last_used_at < now - LAST_USED_EVERY:
         # Only if no other request did it meanwhile: one short write, never a lost update.
-        db.session.execute(sa.update(ApiClient).where(
-            ApiClient.id == client.id,
-            sa.or_(ApiClient.last_used_at.is_(None), ApiClient.last_used_at < now - LAST_USED_EVERY),
-        ).values(last_used_at=now))
+        db.session.execute(
+            sa.update(ApiClient)
+            .where(
+                ApiClient.id == client.id,
+                sa.or_(ApiClient.last_used_at.is_(None), ApiClient.last_used_at < now - LAST_USED_EVERY),
+            )
+            .values(last_used_at=now)
+        )
         db.session.commit()
     return client
 

@@ -14,55 +14,112 @@ from .extensions import db
 from .models import AuditEvent, User
 
 ACTIONS = (
-    "login", "login_failed", "logout", "user_created", "user_changed", "point_created", "point_renamed",
-    "point_retired", "point_reactivated", "token_reissued", "posters_printed", "paper_entered", "data_exported",
-    "api_client_created", "api_client_revoked", "period_published", "public_settings_changed",
-    "action_created", "action_changed", "action_hidden", "action_unhidden", "digests_sent",
+    "login",
+    "login_failed",
+    "logout",
+    "user_created",
+    "user_changed",
+    "point_created",
+    "point_renamed",
+    "point_retired",
+    "point_reactivated",
+    "token_reissued",
+    "posters_printed",
+    "paper_entered",
+    "data_exported",
+    "api_client_created",
+    "api_client_revoked",
+    "period_published",
+    "public_settings_changed",
+    "action_created",
+    "action_changed",
+    "action_hidden",
+    "action_unhidden",
+    "digests_sent",
 )
 
 #: What each action is called on the audit page (the stored codes stay English, for queries).
 ACTION_LABELS = {
-    "login": lazy_gettext("Logged in"), "login_failed": lazy_gettext("Failed log-in"), "logout": lazy_gettext("Logged out"),
-    "user_created": lazy_gettext("Account created"), "user_changed": lazy_gettext("Account changed"),
-    "point_created": lazy_gettext("Service point created"), "point_renamed": lazy_gettext("Service point renamed"),
-    "point_retired": lazy_gettext("Service point retired"), "point_reactivated": lazy_gettext("Service point back in use"),
-    "token_reissued": lazy_gettext("New poster link"), "posters_printed": lazy_gettext("Posters printed"),
-    "paper_entered": lazy_gettext("Paper form typed in"), "data_exported": lazy_gettext("Data exported"),
-    "api_client_created": lazy_gettext("API client registered"), "api_client_revoked": lazy_gettext("API client revoked"),
+    "login": lazy_gettext("Logged in"),
+    "login_failed": lazy_gettext("Failed log-in"),
+    "logout": lazy_gettext("Logged out"),
+    "user_created": lazy_gettext("Account created"),
+    "user_changed": lazy_gettext("Account changed"),
+    "point_created": lazy_gettext("Service point created"),
+    "point_renamed": lazy_gettext("Service point renamed"),
+    "point_retired": lazy_gettext("Service point retired"),
+    "point_reactivated": lazy_gettext("Service point back in use"),
+    "token_reissued": lazy_gettext("New poster link"),
+    "posters_printed": lazy_gettext("Posters printed"),
+    "paper_entered": lazy_gettext("Paper form typed in"),
+    "data_exported": lazy_gettext("Data exported"),
+    "api_client_created": lazy_gettext("API client registered"),
+    "api_client_revoked": lazy_gettext("API client revoked"),
     "period_published": lazy_gettext("Period published"),
     "public_settings_changed": lazy_gettext("Public results settings changed"),
     "digests_sent": lazy_gettext("Weekly digests sent"),
     "action_created": lazy_gettext("Action reported (you said, we did)"),
     "action_changed": lazy_gettext("Reported action changed"),
-    "action_hidden": lazy_gettext("Reported action hidden"), "action_unhidden": lazy_gettext("Reported action shown again"),
+    "action_hidden": lazy_gettext("Reported action hidden"),
+    "action_unhidden": lazy_gettext("Reported action shown again"),
 }
 
 #: Names of the keys found in events' details; a key not listed is shown as stored.
 DETAIL_LABELS = {
-    "role": lazy_gettext("role"), "communes": lazy_gettext("communes"), "active": lazy_gettext("active"), "before": lazy_gettext("before"),
-    "after": lazy_gettext("after"), "password_changed": lazy_gettext("password changed"), "via": lazy_gettext("through"),
-    "delayed": lazy_gettext("next try delayed (s)"), "size": lazy_gettext("size"), "pages": lazy_gettext("pages"), "from": lazy_gettext("from"),
-    "to": lazy_gettext("to"), "service_area": lazy_gettext("service"), "old_token": lazy_gettext("old poster link"),
-    "level": lazy_gettext("level"), "structure": lazy_gettext("structure"), "excluded_low_quality": lazy_gettext("low-quality responses left out"),
-    "public": lazy_gettext("public"), "min_public_n": lazy_gettext("smallest public count"), "proxy": lazy_gettext("kind"),
-    "format": lazy_gettext("format"), "kind": lazy_gettext("kind"), "rows": lazy_gettext("rows"), "survey": lazy_gettext("survey"), "mode": lazy_gettext("channel"),
-    "province": lazy_gettext("province"), "include_flagged": lazy_gettext("low-quality responses included"),
-    "revision": lazy_gettext("revision"), "note": lazy_gettext("note"), "respondents": lazy_gettext("responses"),
+    "role": lazy_gettext("role"),
+    "communes": lazy_gettext("communes"),
+    "active": lazy_gettext("active"),
+    "before": lazy_gettext("before"),
+    "after": lazy_gettext("after"),
+    "password_changed": lazy_gettext("password changed"),
+    "via": lazy_gettext("through"),
+    "delayed": lazy_gettext("next try delayed (s)"),
+    "size": lazy_gettext("size"),
+    "pages": lazy_gettext("pages"),
+    "from": lazy_gettext("from"),
+    "to": lazy_gettext("to"),
+    "service_area": lazy_gettext("service"),
+    "old_token": lazy_gettext("old poster link"),
+    "level": lazy_gettext("level"),
+    "structure": lazy_gettext("structure"),
+    "excluded_low_quality": lazy_gettext("low-quality responses left out"),
+    "public": lazy_gettext("public"),
+    "min_public_n": lazy_gettext("smallest public count"),
+    "proxy": lazy_gettext("kind"),
+    "format": lazy_gettext("format"),
+    "kind": lazy_gettext("kind"),
+    "rows": lazy_gettext("rows"),
+    "survey": lazy_gettext("survey"),
+    "mode": lazy_gettext("channel"),
+    "province": lazy_gettext("province"),
+    "include_flagged": lazy_gettext("low-quality responses included"),
+    "revision": lazy_gettext("revision"),
+    "note": lazy_gettext("note"),
+    "respondents": lazy_gettext("responses"),
     "checksum": lazy_gettext("checksum"),
-    "public_results": lazy_gettext("public results pages"), "public_ranking": lazy_gettext("public ranking"),
-    "week": lazy_gettext("week"), "sent": lazy_gettext("sent"), "failed": lazy_gettext("refused by the mail server"),
+    "public_results": lazy_gettext("public results pages"),
+    "public_ranking": lazy_gettext("public ranking"),
+    "week": lazy_gettext("week"),
+    "sent": lazy_gettext("sent"),
+    "failed": lazy_gettext("refused by the mail server"),
     "unconfirmed": lazy_gettext("unconfirmed"),
-    "title_vi": lazy_gettext("title (Vietnamese)"), "text_vi": lazy_gettext("text (Vietnamese)"),
-    "title_en": lazy_gettext("title (English)"), "text_en": lazy_gettext("text (English)"),
-    "done_on": lazy_gettext("done on"), "service_point_id": lazy_gettext("service point (number)"),
+    "title_vi": lazy_gettext("title (Vietnamese)"),
+    "text_vi": lazy_gettext("text (Vietnamese)"),
+    "title_en": lazy_gettext("title (English)"),
+    "text_en": lazy_gettext("text (English)"),
+    "done_on": lazy_gettext("done on"),
+    "service_point_id": lazy_gettext("service point (number)"),
     "dimension": lazy_gettext("PAPI area"),
 }
 
 #: What the stored targets' first words ("service point 12: …") say in the reader's language.
 TARGET_KINDS = {
-    "service point": lazy_gettext("service point"), "commune": lazy_gettext("commune"),
-    "province": lazy_gettext("province"), "response": lazy_gettext("response"),
-    "published period": lazy_gettext("published period"), "action": lazy_gettext("reported action"),
+    "service point": lazy_gettext("service point"),
+    "commune": lazy_gettext("commune"),
+    "province": lazy_gettext("province"),
+    "response": lazy_gettext("response"),
+    "published period": lazy_gettext("published period"),
+    "action": lazy_gettext("reported action"),
 }
 
 #: Actions that only a web request makes, by someone not (yet) logged in.
@@ -109,10 +166,12 @@ def latest_events(page: int, *, per_page: int = 50, action: str | None = None, p
         from .auth import in_province
         from .models import Commune
 
-        query = query.where(sa.or_(
-            AuditEvent.commune_code.in_(sa.select(Commune.code).where(Commune.province_code == province_code)),
-            AuditEvent.user_id.in_(sa.select(User.id).where(in_province(province_code))),
-        ))
+        query = query.where(
+            sa.or_(
+                AuditEvent.commune_code.in_(sa.select(Commune.code).where(Commune.province_code == province_code)),
+                AuditEvent.user_id.in_(sa.select(User.id).where(in_province(province_code))),
+            )
+        )
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
 
 
@@ -129,7 +188,7 @@ def target_label(target: str) -> str:
     """The stored target with its kind ("service point", "commune" …) in the reader's language."""
     for kind, label in TARGET_KINDS.items():
         if target.startswith(kind + " "):
-            return f"{label}{target[len(kind):]}"
+            return f"{label}{target[len(kind) :]}"
     return target
 
 

@@ -14,7 +14,17 @@ from urllib.parse import urljoin, urlsplit
 
 import sqlalchemy as sa
 from flask import (
-    Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, request, session, url_for,
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
 )
 from flask_babel import format_timedelta, lazy_gettext
 from flask_babel import gettext as _
@@ -39,13 +49,34 @@ MAX_PASSWORD_LENGTH = 200
 # on-line guessing under the log-in throttle.
 MIN_PASSWORD_SCORE = 3
 # Words of this site that zxcvbn's English lists do not know; a password built on them is weak.
-SITE_WORDS = ("lao", "cai", "laocai", "lào cai", "matkhau", "mật khẩu", "khau", "phanhoi", "phản hồi", "feedback",
-              "vietnam", "việt nam", "admin", "officer", "analyst", "canbo", "cán bộ", "demo", "papi")
+SITE_WORDS = (
+    "lao",
+    "cai",
+    "laocai",
+    "lào cai",
+    "matkhau",
+    "mật khẩu",
+    "khau",
+    "phanhoi",
+    "phản hồi",
+    "feedback",
+    "vietnam",
+    "việt nam",
+    "admin",
+    "officer",
+    "analyst",
+    "canbo",
+    "cán bộ",
+    "demo",
+    "papi",
+)
 # Checked against when the e-mail is unknown, so a wrong address takes as long as a wrong password.
 # A scrypt hash (PASSWORD_METHOD's parameters) of a random password nobody kept, written out
 # rather than computed at import: hashing costs 0.1–0.4 s at every worker's start.
-_DUMMY_HASH = ("scrypt:32768:8:1$pbUoGyZet8uakJ2x$2a940c016816ce28680a93135cab60b11dfcee4ca10f37a3bb48a52777ed6f3c8b3"
-               "19d6de2ef358412436de239342f5178242413fddfbea3cf08e0d838ecc257")
+_DUMMY_HASH = (
+    "scrypt:32768:8:1$pbUoGyZet8uakJ2x$2a940c016816ce28680a93135cab60b11dfcee4ca10f37a3bb48a52777ed6f3c8b3"
+    "19d6de2ef358412436de239342f5178242413fddfbea3cf08e0d838ecc257"
+)
 # Session keys of a staff log-in (Flask-Login's own, plus the generation and log-in time).
 _LOGIN_KEYS = ("_user_id", "_fresh", "_id", "epoch", "issued")
 # A signed cookie naming the accounts that logged in from this browser before: they skip the
@@ -66,6 +97,7 @@ class LogoutForm(FlaskForm):
 
 
 # Passwords and e-mail addresses.
+
 
 def normalize_password(password: str) -> str:
     """The password in Unicode NFC: Vietnamese keyboards type the same text composed (NFC) or
@@ -103,8 +135,12 @@ def check_password(password: str, *, email: str = "") -> None:
 
     personal = [part for part in email.lower().replace("@", ".").replace("-", ".").replace("_", ".").split(".") if part]
     if zxcvbn(password[:100], user_inputs=[*SITE_WORDS, *personal])["score"] < MIN_PASSWORD_SCORE:
-        raise ValueError(lazy_gettext("This password is too easy to guess: it is a common password or close to "
-                                      "one. Use a phrase of several words that is not about you or this site."))
+        raise ValueError(
+            lazy_gettext(
+                "This password is too easy to guess: it is a common password or close to "
+                "one. Use a phrase of several words that is not about you or this site."
+            )
+        )
 
 
 def normalize_email(email: str) -> str:
@@ -116,8 +152,9 @@ def normalize_email(email: str) -> str:
     from email_validator import EmailNotValidError, validate_email  # its tables cost every start ~20 ms
 
     try:
-        valid = validate_email(fold_email(email), check_deliverability=False,
-                               test_environment=bool(current_app.config.get("TESTING")))
+        valid = validate_email(
+            fold_email(email), check_deliverability=False, test_environment=bool(current_app.config.get("TESTING"))
+        )
     except EmailNotValidError as exc:
         raise ValueError(lazy_gettext("This is not an e-mail address (%(reason)s).", reason=str(exc))) from exc
     return fold_email(valid.normalized)
@@ -134,8 +171,9 @@ def find_user(email: str) -> User | None:
     return db.session.execute(db.select(User).filter_by(email=fold_email(email))).scalar_one_or_none()
 
 
-def create_user(email: str, role: str, password: str, commune_codes: Iterable[str] = (), *,
-                province_code: str | None = None) -> User:
+def create_user(
+    email: str, role: str, password: str, commune_codes: Iterable[str] = (), *, province_code: str | None = None
+) -> User:
     """Add an account (not committed); raises ValueError with a message for a bad request.
 
     ``province_code`` scopes an admin or analyst to one province (None: national); an
@@ -157,8 +195,9 @@ def create_user(email: str, role: str, password: str, commune_codes: Iterable[st
         raise ValueError(f"commune(s) {', '.join(outside)} are not in province {province_code}")
     if role == "officer" and province_code is None:
         province_code = _single_province(communes)
-    user = User(email=email, role=role, password_hash=hash_password(password), communes=communes,
-                province_code=province_code)
+    user = User(
+        email=email, role=role, password_hash=hash_password(password), communes=communes, province_code=province_code
+    )
     db.session.add(user)
     db.session.flush()
     return user
@@ -200,6 +239,7 @@ def communes_by_code(codes: Iterable[str]) -> list[Commune]:
 
 # Log-in attempts: per-account progressive delay.
 
+
 @dataclass(frozen=True)
 class LoginAttempt:
     """The outcome of a log-in attempt: the account, or how many seconds it must wait."""
@@ -223,8 +263,12 @@ def attempt_login(email: str, password: str, *, known_browser: Iterable[int] = (
     unless this browser logged into the account before; a success resets the delay."""
     user = find_user(email)
     now = utcnow()
-    if user is not None and user.id not in set(known_browser) and user.login_delay_until is not None \
-            and user.login_delay_until > now:
+    if (
+        user is not None
+        and user.id not in set(known_browser)
+        and user.login_delay_until is not None
+        and user.login_delay_until > now
+    ):
         return LoginAttempt(None, wait=max(1, math.ceil((user.login_delay_until - now).total_seconds())))
     if user is None:
         verify_password(_DUMMY_HASH, password)
@@ -239,7 +283,9 @@ def attempt_login(email: str, password: str, *, known_browser: Iterable[int] = (
 def _count_failure(user: User, now) -> None:
     """One more failure in a row (counted in the database, so parallel guesses all count)."""
     failures = db.session.execute(
-        sa.update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
+        sa.update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=User.failed_logins + 1)
         .returning(User.failed_logins)
     ).scalar_one()
     delay = login_delay(failures)
@@ -268,13 +314,18 @@ def remember_browser(response: Response, user: User) -> None:
     """Mark this browser as one the account logs in from (a signed cookie for /login only)."""
     ids = [user.id] + [i for i in known_browser_accounts() if i != user.id]
     response.set_cookie(
-        KNOWN_BROWSER_COOKIE, _known_browser_serializer().dumps(ids[:_KNOWN_BROWSER_MAX]),
-        max_age=current_app.config["LOGIN_KNOWN_BROWSER_DAYS"] * 86400, path=url_for("auth.login_page"),
-        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), httponly=True, samesite="Lax",
+        KNOWN_BROWSER_COOKIE,
+        _known_browser_serializer().dumps(ids[:_KNOWN_BROWSER_MAX]),
+        max_age=current_app.config["LOGIN_KNOWN_BROWSER_DAYS"] * 86400,
+        path=url_for("auth.login_page"),
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        httponly=True,
+        samesite="Lax",
     )
 
 
 # Sessions: each carries the account's session generation and its log-in time.
+
 
 def start_session(user: User) -> None:
     """Log the user in with a fresh session (no fixation) stamped with its generation; only the
@@ -325,6 +376,7 @@ def load_user(user_id: str) -> User | None:
 
 # Access checks.
 
+
 def role_required(*roles: str) -> Callable:
     """View decorator: 403 unless the logged-in user has one of ``roles``."""
 
@@ -365,6 +417,7 @@ def point_or_404(point_id: int) -> ServicePoint:
 # Provinces: an admin or analyst works for one province (``User.province_code``) or for the
 # nation (None, which sees every province and chooses one on the pages).
 
+
 def province_known(province_code: str) -> bool:
     """Whether any commune of this province is loaded."""
     return db.session.scalar(sa.select(sa.exists().where(Commune.province_code == province_code))) or False
@@ -404,15 +457,25 @@ def chosen_province(user: User, requested: str | None = None) -> str:
 
 def loaded_provinces() -> list[tuple[str, str]]:
     """(code, name) of every province with communes loaded, by code: a national user's choices."""
-    return [tuple(row) for row in db.session.execute(
-        sa.select(Commune.province_code, sa.func.min(Commune.province_name))
-        .group_by(Commune.province_code).order_by(Commune.province_code))]
+    return [
+        tuple(row)
+        for row in db.session.execute(
+            sa.select(Commune.province_code, sa.func.min(Commune.province_name))
+            .group_by(Commune.province_code)
+            .order_by(Commune.province_code)
+        )
+    ]
 
 
 def national_accounts() -> list[str]:
     """E-mails of active admins and analysts without a province: they see every province loaded."""
-    return list(db.session.scalars(sa.select(User.email).where(
-        User.active, User.role.in_(("admin", "analyst")), User.province_code.is_(None)).order_by(User.email)))
+    return list(
+        db.session.scalars(
+            sa.select(User.email)
+            .where(User.active, User.role.in_(("admin", "analyst")), User.province_code.is_(None))
+            .order_by(User.email)
+        )
+    )
 
 
 def in_province(province_code: str) -> sa.ColumnElement[bool]:
@@ -422,10 +485,14 @@ def in_province(province_code: str) -> sa.ColumnElement[bool]:
     from .models import user_commune
 
     officer_there = sa.exists().where(
-        user_commune.c.user_id == User.id, user_commune.c.commune_code == Commune.code,
-        Commune.province_code == province_code)
-    return sa.or_(User.province_code == province_code,
-                  sa.and_(User.province_code.is_(None), User.role == "officer", officer_there))
+        user_commune.c.user_id == User.id,
+        user_commune.c.commune_code == Commune.code,
+        Commune.province_code == province_code,
+    )
+    return sa.or_(
+        User.province_code == province_code,
+        sa.and_(User.province_code.is_(None), User.role == "officer", officer_there),
+    )
 
 
 def user_or_404(user_id: int) -> User:
@@ -433,7 +500,8 @@ def user_or_404(user_id: int) -> User:
     user = db.get_or_404(User, user_id)
     province = staff_province(current_user)
     if province is not None and not db.session.scalar(
-            sa.select(sa.exists().where(User.id == user.id, in_province(province)))):
+        sa.select(sa.exists().where(User.id == user.id, in_province(province)))
+    ):
         abort(404)
     return user
 
@@ -445,6 +513,7 @@ def editor_required() -> None:
 
 
 # Where a log-in leads.
+
 
 def safe_next(target: str | None) -> str | None:
     """``target`` if it is a path on this site, else None (no open redirect, no bad header).
@@ -471,14 +540,18 @@ def safe_next(target: str | None) -> str | None:
 
 # Views.
 
+
 def _wait_text(seconds: int) -> str:
     return format_timedelta(timedelta(seconds=seconds), granularity="second", threshold=2.0)
 
 
 def too_many_attempts(seconds: int) -> tuple[str, int, dict]:
     """The log-in page, saying how long to wait, as a 429 with Retry-After."""
-    return render_template("auth/login.html", form=LoginForm(), failed=False, wait=_wait_text(seconds)), 429, \
-        {"Retry-After": str(seconds)}
+    return (
+        render_template("auth/login.html", form=LoginForm(), failed=False, wait=_wait_text(seconds)),
+        429,
+        {"Retry-After": str(seconds)},
+    )
 
 
 def _address_limited(limit: RequestLimit) -> Response:
@@ -493,8 +566,12 @@ def _counts_against_address(response: Response) -> bool:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT"], methods=["POST"], deduct_when=_counts_against_address,
-               on_breach=_address_limited)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT"],
+    methods=["POST"],
+    deduct_when=_counts_against_address,
+    on_breach=_address_limited,
+)
 def login_page():
     """Log a staff member in and send them to the officer pages (or where they were going)."""
     if current_user.is_authenticated:

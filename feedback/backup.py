@@ -24,8 +24,14 @@ from pathlib import Path
 import sqlalchemy as sa
 
 __all__ = [
-    "BackupResult", "RestorePlan", "backup_database", "plan_restore", "restore_database", "backup_kind",
-    "pg_tool", "TRANSIENT_TABLES",
+    "BackupResult",
+    "RestorePlan",
+    "backup_database",
+    "plan_restore",
+    "restore_database",
+    "backup_kind",
+    "pg_tool",
+    "TRANSIENT_TABLES",
 ]
 
 # Tables whose rows a backup leaves out (the schema stays): finished export files and their jobs.
@@ -61,8 +67,14 @@ class RestorePlan:
     def describe(self, path: str | os.PathLike) -> str:
         """One sentence for the operator: what will be replaced by what."""
         what = "a SQLite database file" if self.kind == "sqlite" else "a PostgreSQL dump in pg_dump's custom format"
-        now = "is empty" if self.empty else (
-            f"holds {self.tables} tables" + (f" and {self.responses} responses" if self.responses is not None else ""))
+        now = (
+            "is empty"
+            if self.empty
+            else (
+                f"holds {self.tables} tables"
+                + (f" and {self.responses} responses" if self.responses is not None else "")
+            )
+        )
         return f"restore {path} ({what}) into {self.target}, which {now}"
 
 
@@ -82,7 +94,7 @@ def _sqlite_path(url: str) -> Path:
 
 
 def backup_kind(path: str | os.PathLike) -> str:
-    """"sqlite" or "postgresql", from the file's first bytes; ValueError for anything else."""
+    """ "sqlite" or "postgresql", from the file's first bytes; ValueError for anything else."""
     with open(path, "rb") as f:
         head = f.read(16)
     if head.startswith(SQLITE_MAGIC):
@@ -111,8 +123,10 @@ def pg_tool(name: str) -> str:
     bindir = os.environ.get("PG_BINDIR")
     found = str(Path(bindir) / name) if bindir and (Path(bindir) / name).exists() else shutil.which(name)
     if not found:
-        raise ValueError(f"{name} is not installed: install the PostgreSQL client of the server's version "
-                         "(Debian: apt-get install postgresql-client-15) or set PG_BINDIR")
+        raise ValueError(
+            f"{name} is not installed: install the PostgreSQL client of the server's version "
+            "(Debian: apt-get install postgresql-client-15) or set PG_BINDIR"
+        )
     return found
 
 
@@ -131,8 +145,9 @@ def _check_client_version(tool: str, engine: sa.Engine) -> None:
     with engine.connect() as conn:
         server = int(conn.exec_driver_sql("SHOW server_version_num").scalar()) // 10000
     if client < server:
-        raise ValueError(f"{Path(tool).name} is version {client} but the server is {server}: "
-                         f"install postgresql-client-{server}")
+        raise ValueError(
+            f"{Path(tool).name} is version {client} but the server is {server}: install postgresql-client-{server}"
+        )
 
 
 def _run(args: list[str], env: dict[str, str]) -> None:
@@ -217,8 +232,10 @@ def plan_restore(url: str, backup: str | os.PathLike) -> RestorePlan:
     kind = backup_kind(backup)
     target_kind = "sqlite" if _is_sqlite(url) else "postgresql"
     if kind != target_kind:
-        raise ValueError(f"{backup} is a {kind} backup but the configured database is {target_kind}: "
-                         "restore it into a database of the same kind (DATABASE_URL)")
+        raise ValueError(
+            f"{backup} is a {kind} backup but the configured database is {target_kind}: "
+            "restore it into a database of the same kind (DATABASE_URL)"
+        )
     parsed = _sa_url(url)
     target = parsed.set(drivername=parsed.get_backend_name()).render_as_string(hide_password=True)
     if kind == "sqlite" and not _sqlite_path(url).exists():
@@ -244,8 +261,10 @@ def restore_database(url: str, backup: str | os.PathLike, *, force: bool = False
     """
     plan = plan_restore(url, backup)
     if not plan.empty and not force:
-        raise ValueError(f"refusing to {plan.describe(backup)}: everything in it would be replaced. "
-                         "Run again with --force to replace it")
+        raise ValueError(
+            f"refusing to {plan.describe(backup)}: everything in it would be replaced. "
+            "Run again with --force to replace it"
+        )
     if plan.kind == "sqlite":
         _restore_sqlite(Path(backup), _sqlite_path(url))
     else:
@@ -282,5 +301,16 @@ def _restore_postgres(url: str, backup: Path, *, wipe: bool) -> None:
     finally:
         engine.dispose()
     conninfo, env = _libpq(url)
-    _run([tool, "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
-          "--dbname", conninfo, str(backup)], env)
+    _run(
+        [
+            tool,
+            "--no-owner",
+            "--no-privileges",
+            "--single-transaction",
+            "--exit-on-error",
+            "--dbname",
+            conninfo,
+            str(backup),
+        ],
+        env,
+    )

@@ -63,8 +63,9 @@ def period_bounds(date_from: date | None, date_to: date | None) -> tuple[datetim
     return day_bounds(date_from, date_to)
 
 
-def period_clause(date_from: date | None = None, date_to: date | None = None,
-                  commune_codes: list[str] | None = None) -> sa.ColumnElement[bool]:
+def period_clause(
+    date_from: date | None = None, date_to: date | None = None, commune_codes: list[str] | None = None
+) -> sa.ColumnElement[bool]:
     """WHERE clause on ``response``: submitted within the Viet Nam days, in the communes given.
 
     ``submitted_at`` decides the period: the server's receive time, or a client's time that
@@ -173,8 +174,9 @@ def _read_sqlite_bulk(query: sa.Select, columns: list[str], dtypes: dict[str, ob
 def _parse_dtypes(dtypes: dict[str, object]) -> dict[str, object]:
     # Codes such as "02647" or "6.1" stay text (parsed as str, then categorical); keys with
     # given categories are parsed as numbers or text first and then mapped.
-    return {name: (str if t == "category" else t) for name, t in dtypes.items()
-            if not isinstance(t, pd.CategoricalDtype)}
+    return {
+        name: (str if t == "category" else t) for name, t in dtypes.items() if not isinstance(t, pd.CategoricalDtype)
+    }
 
 
 def _astype(column: pd.Series, dtype: object) -> pd.Series:
@@ -195,9 +197,18 @@ def _convert(part: pd.DataFrame, dtypes: dict[str, object]) -> pd.DataFrame:
 
 
 def _parse(text: str, columns: list[str], dtypes: dict[str, object]) -> pd.DataFrame:
-    part = pd.read_csv(io.StringIO(text), sep="\x1f", lineterminator="\x1e", header=None, names=columns,
-                       dtype=_parse_dtypes(dtypes), keep_default_na=False, na_values={c: [""] for c in columns},
-                       quoting=csv.QUOTE_NONE, engine="c")
+    part = pd.read_csv(
+        io.StringIO(text),
+        sep="\x1f",
+        lineterminator="\x1e",
+        header=None,
+        names=columns,
+        dtype=_parse_dtypes(dtypes),
+        keep_default_na=False,
+        na_values={c: [""] for c in columns},
+        quoting=csv.QUOTE_NONE,
+        engine="c",
+    )
     return _convert(part, dtypes)
 
 
@@ -248,7 +259,9 @@ def _pg_aggregates(inner: sa.Subquery, columns: list[str]) -> tuple[list[sa.Colu
         aggregates.append(sa.func.string_agg(value, empty, type_=sa.LargeBinary))
     if text:
         # A leading constant field keeps a row whose text is all missing from being a blank line.
-        row = sa.func.concat_ws(sa.func.chr(31), ".", *(sa.func.coalesce(sa.cast(inner.c[n], sa.Text), "") for n in text))
+        row = sa.func.concat_ws(
+            sa.func.chr(31), ".", *(sa.func.coalesce(sa.cast(inner.c[n], sa.Text), "") for n in text)
+        )
         aggregates.append(sa.func.string_agg(row, sa.func.chr(30), type_=sa.Text))
     return aggregates, kinds, text
 
@@ -256,8 +269,9 @@ def _pg_aggregates(inner: sa.Subquery, columns: list[str]) -> tuple[list[sa.Colu
 _PG_ARRAYS = {"int8": (">i8", "int64"), "float8": (">f8", "float64"), "bool": ("u1", "bool")}
 
 
-def _pg_part(values: tuple, columns: list[str], kinds: list[str], text: list[str],
-             dtypes: dict[str, object]) -> pd.DataFrame | None:
+def _pg_part(
+    values: tuple, columns: list[str], kinds: list[str], text: list[str], dtypes: dict[str, object]
+) -> pd.DataFrame | None:
     """One chunk's aggregates (big-endian binary arrays, delimited text) -> DataFrame."""
     if values[0] is None:  # no rows in this chunk
         return None
@@ -378,8 +392,9 @@ def _read_rows(query: sa.Select, columns: list[str], dtypes: dict[str, object]) 
     return _concat(parts, columns, dtypes)
 
 
-def respondents_frame(date_from: date | None = None, date_to: date | None = None,
-                      commune_codes: list[str] | None = None) -> pd.DataFrame:
+def respondents_frame(
+    date_from: date | None = None, date_to: date | None = None, commune_codes: list[str] | None = None
+) -> pd.DataFrame:
     """One row per response in the period: response_id, commune, sex, age_band, ethnic_group, flagged.
 
     ``flagged`` is True when the response's quality flags leave it out of scores (every flag
@@ -390,10 +405,13 @@ def respondents_frame(date_from: date | None = None, date_to: date | None = None
         # One pass over the partial index of the respondent block (ix_answer_respondent), in
         # response order, instead of three joins that each read the answers.
         block = (
-            sa.select(Answer.response_id, *(sa.func.max(Answer.value).filter(Answer.question_id == qid).label(qid)
-                                            for qid in RESPONDENT_IDS))
-            .where(Answer.question_id.in_([sa.literal_column(f"'{qid}'") for qid in RESPONDENT_IDS]),
-                   Answer.position == 0)
+            sa.select(
+                Answer.response_id,
+                *(sa.func.max(Answer.value).filter(Answer.question_id == qid).label(qid) for qid in RESPONDENT_IDS),
+            )
+            .where(
+                Answer.question_id.in_([sa.literal_column(f"'{qid}'") for qid in RESPONDENT_IDS]), Answer.position == 0
+            )
             .group_by(Answer.response_id)
             .subquery("rb")
         )
@@ -402,8 +420,10 @@ def respondents_frame(date_from: date | None = None, date_to: date | None = None
     else:  # SQLite reads by ranges of responses: three index probes per response
         aliases = {qid: aliased(Answer, name=f"rb_{qid}") for qid in RESPONDENT_IDS}
         values = [aliases[qid].value.label(qid) for qid in RESPONDENT_IDS]
-        joins = [(alias, sa.and_(alias.response_id == Response.id, alias.question_id == qid, alias.position == 0))
-                 for qid, alias in aliases.items()]
+        joins = [
+            (alias, sa.and_(alias.response_id == Response.id, alias.question_id == qid, alias.position == 0))
+            for qid, alias in aliases.items()
+        ]
     query = sa.select(
         _response_key(),
         Response.commune_code.label("commune"),
@@ -418,9 +438,14 @@ def respondents_frame(date_from: date | None = None, date_to: date | None = None
     return frame
 
 
-def scores_frame(date_from: date | None = None, date_to: date | None = None,
-                 commune_codes: list[str] | None = None, *, include_flagged: bool = False,
-                 response_ids: pd.Index | None = None) -> pd.DataFrame:
+def scores_frame(
+    date_from: date | None = None,
+    date_to: date | None = None,
+    commune_codes: list[str] | None = None,
+    *,
+    include_flagged: bool = False,
+    response_ids: pd.Index | None = None,
+) -> pd.DataFrame:
     """One row per scored answer in the period: response_id, subdimension, score (0–1).
 
     Answers of flagged responses are left out unless ``include_flagged``. With
@@ -430,8 +455,11 @@ def scores_frame(date_from: date | None = None, date_to: date | None = None,
     query = (
         sa.select(_response_key(), Answer.subdimension, Answer.score)
         .join(Response, Response.id == Answer.response_id)
-        .where(Answer.score.is_not(None), Answer.subdimension.is_not(None),
-               period_clause(date_from, date_to, commune_codes))
+        .where(
+            Answer.score.is_not(None),
+            Answer.subdimension.is_not(None),
+            period_clause(date_from, date_to, commune_codes),
+        )
     )
     # A stored column since 0008_read_speed, so PostgreSQL estimates it (it guessed that 0.5% of
     # responses passed the former text test and probed an index once per response).
@@ -447,10 +475,15 @@ def scores_frame(date_from: date | None = None, date_to: date | None = None,
     return frame
 
 
-def response_export_frames(date_from: date | None = None, date_to: date | None = None, *,
-                           question_ids: list[str], include_flagged: bool = False,
-                           commune_codes: list[str] | None = None,
-                           on_head: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+def response_export_frames(
+    date_from: date | None = None,
+    date_to: date | None = None,
+    *,
+    question_ids: list[str],
+    include_flagged: bool = False,
+    commune_codes: list[str] | None = None,
+    on_head: Callable[[int], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """Responses of a period and their answers, set-wise, for the anonymised response export.
 
     Returns ``(head, answers, excluded)``:
@@ -472,9 +505,19 @@ def response_export_frames(date_from: date | None = None, date_to: date | None =
     clause = period_clause(date_from, date_to, commune_codes)
     flagged = low_quality()
     head_query = (
-        sa.select(_response_key(), Response.survey, Response.survey_version, Response.commune_code,
-                  Commune.name.label("commune_name"), Response.mode, Response.channel, Response.module,
-                  Response.lang, Response.submitted_at, Response.flags)
+        sa.select(
+            _response_key(),
+            Response.survey,
+            Response.survey_version,
+            Response.commune_code,
+            Commune.name.label("commune_name"),
+            Response.mode,
+            Response.channel,
+            Response.module,
+            Response.lang,
+            Response.submitted_at,
+            Response.flags,
+        )
         .join(Commune, Commune.code == Response.commune_code)
         .where(clause)
     )
@@ -493,27 +536,34 @@ def response_export_frames(date_from: date | None = None, date_to: date | None =
     head = _read(head_query, dtypes={**{c: "category" for c in text}, "submitted_at": str})
     if not _EXACT_KEYS.get() and not head["response_id"].is_unique:  # a 64-bit hash shared: exact keys
         with _exact_keys():
-            return response_export_frames(date_from, date_to, question_ids=question_ids,
-                                          include_flagged=include_flagged, commune_codes=commune_codes,
-                                          on_head=on_head)
+            return response_export_frames(
+                date_from,
+                date_to,
+                question_ids=question_ids,
+                include_flagged=include_flagged,
+                commune_codes=commune_codes,
+                on_head=on_head,
+            )
     head["submitted_at"] = pd.to_datetime(head["submitted_at"], format="ISO8601")
     head["survey_version"] = head["survey_version"].astype("int64")
     for column in ("module", "flags"):  # none: the empty string, as the export writes it
         head[column] = head[column].cat.add_categories([""]).fillna("") if len(head) else head[column]
     if on_head is not None:
         on_head(len(head))
-    answers = _read(answer_query, dtypes={
-        "response_id": pd.CategoricalDtype(pd.Index(head["response_id"])),
-        "question_id": pd.CategoricalDtype(question_ids),
-        "value": "category",
-    })
+    answers = _read(
+        answer_query,
+        dtypes={
+            "response_id": pd.CategoricalDtype(pd.Index(head["response_id"])),
+            "question_id": pd.CategoricalDtype(question_ids),
+            "value": "category",
+        },
+    )
     answers = answers[answers["response_id"].notna()].reset_index(drop=True)  # stored after ``head`` was read
     answers["position"] = answers["position"].astype("int64")
     excluded = 0
     if not include_flagged:
         with db.engine.connect() as conn:
-            excluded = int(conn.scalar(sa.select(sa.func.count()).select_from(Response)
-                                       .where(clause, flagged)) or 0)
+            excluded = int(conn.scalar(sa.select(sa.func.count()).select_from(Response).where(clause, flagged)) or 0)
     return head, answers, excluded
 
 
@@ -527,8 +577,10 @@ def response_keys() -> dict[object, str]:
 def margins_frame(commune_codes: list[str] | None = None) -> pd.DataFrame:
     """Population margins: commune, variable, category, population (empty when none loaded)."""
     query = sa.select(
-        PopulationMargin.commune_code.label("commune"), PopulationMargin.variable,
-        PopulationMargin.category, PopulationMargin.population,
+        PopulationMargin.commune_code.label("commune"),
+        PopulationMargin.variable,
+        PopulationMargin.category,
+        PopulationMargin.population,
     ).order_by(PopulationMargin.commune_code, PopulationMargin.variable, PopulationMargin.category)
     if commune_codes is not None:
         query = query.where(PopulationMargin.commune_code.in_(sorted(commune_codes)))
@@ -540,8 +592,9 @@ def margins_frame(commune_codes: list[str] | None = None) -> pd.DataFrame:
 
 def communes_frame(province_code: str | None = None) -> pd.DataFrame:
     """Commune codes, names and division types (``xã``, ``phường`` …; of one province when given), by code."""
-    query = sa.select(Commune.code.label("commune_code"), Commune.name.label("commune_name"),
-                      Commune.division_type).order_by(Commune.code)
+    query = sa.select(
+        Commune.code.label("commune_code"), Commune.name.label("commune_name"), Commune.division_type
+    ).order_by(Commune.code)
     if province_code is not None:
         query = query.where(Commune.province_code == province_code)
     with db.engine.connect() as conn:
@@ -571,9 +624,14 @@ class AnalysisInput:
         return int(self.respondents["flagged"].sum())
 
 
-def load_analysis_input(date_from: date | None = None, date_to: date | None = None, *,
-                        province_code: str | None = None, commune_codes: list[str] | None = None,
-                        include_flagged: bool = False) -> AnalysisInput:
+def load_analysis_input(
+    date_from: date | None = None,
+    date_to: date | None = None,
+    *,
+    province_code: str | None = None,
+    commune_codes: list[str] | None = None,
+    include_flagged: bool = False,
+) -> AnalysisInput:
     """Read the scored answers, respondent block, margins and communes of a period."""
     if province_code is not None and commune_codes is None:
         # A province's scores rest on its own communes only: no other province's responses in
@@ -582,10 +640,20 @@ def load_analysis_input(date_from: date | None = None, date_to: date | None = No
     respondents = respondents_frame(date_from, date_to, commune_codes)
     if not _EXACT_KEYS.get() and not respondents["response_id"].is_unique:  # a 64-bit hash shared: exact keys
         with _exact_keys():
-            return load_analysis_input(date_from, date_to, province_code=province_code,
-                                       commune_codes=commune_codes, include_flagged=include_flagged)
-    scores = scores_frame(date_from, date_to, commune_codes, include_flagged=include_flagged,
-                          response_ids=pd.Index(respondents["response_id"]))
+            return load_analysis_input(
+                date_from,
+                date_to,
+                province_code=province_code,
+                commune_codes=commune_codes,
+                include_flagged=include_flagged,
+            )
+    scores = scores_frame(
+        date_from,
+        date_to,
+        commune_codes,
+        include_flagged=include_flagged,
+        response_ids=pd.Index(respondents["response_id"]),
+    )
     communes = communes_frame(province_code)
     if commune_codes is not None:
         communes = communes[communes["commune_code"].isin(commune_codes)].reset_index(drop=True)

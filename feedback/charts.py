@@ -21,7 +21,7 @@ def nice_step(span: float, most: int = 6) -> float:
     raw = span / max(most - 1, 1)
     exponent = math.floor(math.log10(raw))
     for mantissa in (1, 2, 5, 10):
-        step = mantissa * 10.0 ** exponent
+        step = mantissa * 10.0**exponent
         if step >= raw * (1 - 1e-9):
             return _clean(step)
     return _clean(10.0 ** (exponent + 1))
@@ -59,8 +59,9 @@ def label_room(labels: Sequence[str], font_size: float) -> float:
     return widest * font_size * CHAR_EM / 2 + 2
 
 
-def daily_bars(daily: Sequence[tuple[date, int]], *, width: int = 300, height: int = 80,
-               font_size: float = 9) -> dict[str, Any]:
+def daily_bars(
+    daily: Sequence[tuple[date, int]], *, width: int = 300, height: int = 80, font_size: float = 9
+) -> dict[str, Any]:
     """Geometry of the officers' bar chart of daily responses: a bar per day on a 0–nice-max axis.
 
     The y axis ends at the first round value at or above the busiest day, with a tick label
@@ -87,9 +88,17 @@ def daily_bars(daily: Sequence[tuple[date, int]], *, width: int = 300, height: i
         "left": round(left, 1),
         "bottom": bottom,
         "peak": peak,
-        "ticks": [{"y": y(t), "label": text} for t, text in zip(ticks, labels)],
+        "ticks": [{"y": y(t), "label": text} for t, text in zip(ticks, labels, strict=False)],
         "font_size": font_size,
-        "bars": [{"x": round(left + 1 + i * bar_w + bar_w * 0.1, 1), "width": round(bar_w * 0.8, 1),
-                  "y": y(n), "height": round(bottom - y(n), 1), "day": day, "n": n}
-                 for i, (day, n) in enumerate(daily)],
+        "bars": [
+            {
+                "x": round(left + 1 + i * bar_w + bar_w * 0.1, 1),
+                "width": round(bar_w * 0.8, 1),
+                "y": y(n),
+                "height": round(bottom - y(n), 1),
+                "day": day,
+                "n": n,
+            }
+            for i, (day, n) in enumerate(daily)
+        ],
     }

@@ -11,9 +11,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from surveys import catalog
+
 from .extensions import db
 from .models import ServicePoint
-from surveys import catalog
 
 
 @click.command("load-units")
@@ -45,27 +46,59 @@ def _warn_national_accounts() -> None:
     from .auth import loaded_provinces, national_accounts
 
     if len(loaded_provinces()) > 1 and (emails := national_accounts()):
-        click.echo(f"note: {len(emails)} admin/analyst account(s) have no province and see every province "
-                   f"loaded: {', '.join(emails)}. Give each its province on /officer/users/<id> unless it is "
-                   "meant to be national.", err=True)
+        click.echo(
+            f"note: {len(emails)} admin/analyst account(s) have no province and see every province "
+            f"loaded: {', '.join(emails)}. Give each its province on /officer/users/<id> unless it is "
+            "meant to be national.",
+            err=True,
+        )
 
 
 @click.command("seed-demo")
-@click.option("--responses", type=click.IntRange(min=0), default=None,
-              help="About this many responses in all, shared out like the default design "
-                   "(default: the design itself, about 20,000 for Lào Cai).")
-@click.option("--per-commune", type=click.IntRange(min=0), default=200, show_default=True,
-              help="Responses in the year for a commune of median population; others in proportion to population.")
-@click.option("--per-commune-min", type=click.IntRange(min=0), default=60, show_default=True,
-              help="Fewest responses a commune gets.")
-@click.option("--per-commune-max", type=click.IntRange(min=0), default=400, show_default=True,
-              help="Most responses a commune gets.")
-@click.option("--commune", "communes", multiple=True,
-              help="Responses for this commune only (official code, repeatable); service points are made for all.")
+@click.option(
+    "--responses",
+    type=click.IntRange(min=0),
+    default=None,
+    help="About this many responses in all, shared out like the default design "
+    "(default: the design itself, about 20,000 for Lào Cai).",
+)
+@click.option(
+    "--per-commune",
+    type=click.IntRange(min=0),
+    default=200,
+    show_default=True,
+    help="Responses in the year for a commune of median population; others in proportion to population.",
+)
+@click.option(
+    "--per-commune-min",
+    type=click.IntRange(min=0),
+    default=60,
+    show_default=True,
+    help="Fewest responses a commune gets.",
+)
+@click.option(
+    "--per-commune-max",
+    type=click.IntRange(min=0),
+    default=400,
+    show_default=True,
+    help="Most responses a commune gets.",
+)
+@click.option(
+    "--commune",
+    "communes",
+    multiple=True,
+    help="Responses for this commune only (official code, repeatable); service points are made for all.",
+)
 @click.option("--seed", default=170, show_default=True, help="Random seed; the same seed gives the same data.")
 @with_appcontext
-def seed_demo_command(responses: int | None, per_commune: int, per_commune_min: int, per_commune_max: int,
-                      communes: tuple[str, ...], seed: int) -> None:
+def seed_demo_command(
+    responses: int | None,
+    per_commune: int,
+    per_commune_min: int,
+    per_commune_max: int,
+    communes: tuple[str, ...],
+    seed: int,
+) -> None:
     """Service points for every commune and a year of synthetic responses, in proportion to population.
 
     Responses fall in the 365 days up to now, in opening hours (Viet Nam time). Populations come
@@ -76,15 +109,21 @@ def seed_demo_command(responses: int | None, per_commune: int, per_commune_min: 
     from .demo import DAYS, seed_demo
 
     try:
-        points, stored, planned = seed_demo(responses=responses, seed=seed, per_commune=per_commune,
-                                            per_commune_range=(per_commune_min, per_commune_max),
-                                            communes=communes)
+        points, stored, planned = seed_demo(
+            responses=responses,
+            seed=seed,
+            per_commune=per_commune,
+            per_commune_range=(per_commune_min, per_commune_max),
+            communes=communes,
+        )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{points} service points created, {stored} responses stored")
     if len(planned):
-        click.echo(f"{planned.sum()} responses in {len(planned)} communes over {DAYS} days; per commune: "
-                   f"min {planned.min()}, median {int(np.median(planned))}, max {planned.max()}")
+        click.echo(
+            f"{planned.sum()} responses in {len(planned)} communes over {DAYS} days; per commune: "
+            f"min {planned.min()}, median {int(np.median(planned))}, max {planned.max()}"
+        )
 
 
 @click.command("survey-links")
@@ -98,7 +137,9 @@ def survey_links_command(commune: str | None) -> None:
     base = current_app.config["BASE_URL"]
     for point in db.session.execute(query).scalars():
         survey = catalog().for_area(point.service_area)
-        click.echo("\t".join([point.commune_code, str(point.id), point.service_area, survey.slug, f"{base}/s/{point.token}"]))
+        click.echo(
+            "\t".join([point.commune_code, str(point.id), point.service_area, survey.slug, f"{base}/s/{point.token}"])
+        )
 
 
 @click.command("lock-surveys")
@@ -114,12 +155,20 @@ def lock_surveys_command() -> None:
 @click.command("create-user")
 @with_appcontext
 @click.option("--email", required=True, help="Log-in e-mail address.")
-@click.option("--role", required=True, type=click.Choice(["admin", "officer", "analyst"]), help="What the account may do.")
+@click.option(
+    "--role", required=True, type=click.Choice(["admin", "officer", "analyst"]), help="What the account may do."
+)
 @click.option("--commune", "communes", multiple=True, help="Official commune code an officer looks after (repeatable).")
-@click.option("--province", default=None,
-              help="Province code an admin or analyst works for (omitted: national, every province).")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="The password (asked for when not given, so it stays out of the shell history).")
+@click.option(
+    "--province", default=None, help="Province code an admin or analyst works for (omitted: national, every province)."
+)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="The password (asked for when not given, so it stays out of the shell history).",
+)
 def create_user_command(email: str, role: str, communes: tuple[str, ...], province: str | None, password: str) -> None:
     """Create a staff account (admin, officer or analyst), of one province or national."""
     from . import audit
@@ -130,12 +179,16 @@ def create_user_command(email: str, role: str, communes: tuple[str, ...], provin
     except ValueError as exc:
         db.session.rollback()
         raise _user_error(exc) from exc
-    audit.record("user_created", target=user.email, detail={"role": role, "communes": sorted(communes),
-                                                            "province": user.province_code, "via": "cli"})
+    audit.record(
+        "user_created",
+        target=user.email,
+        detail={"role": role, "communes": sorted(communes), "province": user.province_code, "via": "cli"},
+    )
     db.session.commit()
     scope = f"province {user.province_code}" if user.province_code else "every province"
-    click.echo(f"{role} {user.email} created" + (f" for {', '.join(sorted(communes))}" if communes else "")
-               + f" ({scope})")
+    click.echo(
+        f"{role} {user.email} created" + (f" for {', '.join(sorted(communes))}" if communes else "") + f" ({scope})"
+    )
 
 
 def _user_error(exc: ValueError) -> click.ClickException:
@@ -150,8 +203,13 @@ def _user_error(exc: ValueError) -> click.ClickException:
 @click.command("set-password")
 @with_appcontext
 @click.option("--email", required=True, help="The account's log-in e-mail address.")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="The new password (asked for when not given, so it stays out of the shell history).")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="The new password (asked for when not given, so it stays out of the shell history).",
+)
 def set_password_command(email: str, password: str) -> None:
     """Give a staff account a new password; every session of the account ends."""
     from . import audit
@@ -184,8 +242,12 @@ def create_demo_users_command() -> None:
 @with_appcontext
 @click.option("--commune", default=None, help="Every active service point of this commune (official code).")
 @click.option("--province", default=None, help="Every active service point of this province (official code).")
-@click.option("--size", type=click.Choice(["a4", "a6"]), default="a4", show_default=True, help="A4 poster or A6 table card.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True), help="The PDF file to write.")
+@click.option(
+    "--size", type=click.Choice(["a4", "a6"]), default="a4", show_default=True, help="A4 poster or A6 table card."
+)
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True), help="The PDF file to write."
+)
 def make_posters_command(commune: str | None, province: str | None, size: str, output: str) -> None:
     """Write one PDF with a QR poster page per active service point."""
     from . import audit
@@ -195,12 +257,18 @@ def make_posters_command(commune: str | None, province: str | None, size: str, o
         raise click.UsageError("give exactly one of --commune CODE or --province CODE")
     points = poster_points(commune_code=commune, province_code=province)
     if not points:
-        raise click.ClickException(f"no active service points in {'commune ' + commune if commune else 'province ' + province}")
+        raise click.ClickException(
+            f"no active service points in {'commune ' + commune if commune else 'province ' + province}"
+        )
     data = posters_pdf(points, base_url=current_app.config["BASE_URL"], size=size)
     with open(output, "wb") as f:
         f.write(data)
-    audit.record("posters_printed", target=f"commune {commune}" if commune else f"province {province}",
-                 commune_code=commune, detail={"size": size, "pages": len(points), "via": "cli"})
+    audit.record(
+        "posters_printed",
+        target=f"commune {commune}" if commune else f"province {province}",
+        commune_code=commune,
+        detail={"size": size, "pages": len(points), "via": "cli"},
+    )
     db.session.commit()
     click.echo(f"{len(points)} pages ({size.upper()}) written to {output}")
 
@@ -246,7 +314,9 @@ def _terminal_progress(label: str):
     def progress(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = click.progressbar(length=max(total, 1), label=label, file=sys.stderr, show_pos=True, show_percent=True)
+            bar = click.progressbar(
+                length=max(total, 1), label=label, file=sys.stderr, show_pos=True, show_percent=True
+            )
             bar.__enter__()
         bar.length = max(total, 1)
         if done > bar.pos:
@@ -281,19 +351,45 @@ def _replacing(output: str):
 @with_appcontext
 @click.option("--from", "date_from", type=_DATE, default=None, help="First submission day (Viet Nam), YYYY-MM-DD.")
 @click.option("--to", "date_to", type=_DATE, default=None, help="Last submission day (Viet Nam), YYYY-MM-DD.")
-@click.option("--level", type=click.Choice(["commune", "province"]), default="commune", show_default=True,
-              help="One row per commune × code, or the province roll-up against plan 170 targets.")
-@click.option("--structure", type=click.Choice(["current", "2018"]), default="current", show_default=True,
-              help="PAPI structure: current (2021+) or 2018 (the plan's baseline).")
-@click.option("--format", "fmt", type=click.Choice(SCORE_FORMAT_CHOICES), default=None,
-              help="File format (default: from the file name, else csv).")
+@click.option(
+    "--level",
+    type=click.Choice(["commune", "province"]),
+    default="commune",
+    show_default=True,
+    help="One row per commune × code, or the province roll-up against plan 170 targets.",
+)
+@click.option(
+    "--structure",
+    type=click.Choice(["current", "2018"]),
+    default="current",
+    show_default=True,
+    help="PAPI structure: current (2021+) or 2018 (the plan's baseline).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(SCORE_FORMAT_CHOICES),
+    default=None,
+    help="File format (default: from the file name, else csv).",
+)
 @click.option("--public", is_flag=True, help="Hide estimates resting on fewer than 5 respondents (for publication).")
-@click.option("--published", default=None, is_flag=False, flag_value="latest", metavar="[ID]",
-              help="Export a published period's frozen snapshot (`publish-period`): the given id, or the "
-                   "latest without one; its own period and structure, whatever arrived since.")
-@click.option("-o", "--output", default=None, type=click.Path(writable=True),
-              help="The file (or folder) to write; default: a name saying what the file holds, e.g. "
-                   "papi-proxy-scores_internal_lao-cai_commune_all.csv, in the current folder.")
+@click.option(
+    "--published",
+    default=None,
+    is_flag=False,
+    flag_value="latest",
+    metavar="[ID]",
+    help="Export a published period's frozen snapshot (`publish-period`): the given id, or the "
+    "latest without one; its own period and structure, whatever arrived since.",
+)
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    type=click.Path(writable=True),
+    help="The file (or folder) to write; default: a name saying what the file holds, e.g. "
+    "papi-proxy-scores_internal_lao-cai_commune_all.csv, in the current folder.",
+)
 def export_scores_command(date_from, date_to, level, structure, fmt, public, published, output) -> None:
     """Write PAPI-style proxy scores per commune (or the province roll-up) to a file."""
     from . import audit
@@ -308,17 +404,40 @@ def export_scores_command(date_from, date_to, level, structure, fmt, public, pub
         published, structure = snapshot.id, snapshot.structure
         period = {"from": snapshot.date_from.isoformat(), "to": snapshot.date_to.isoformat()}
     fmt = fmt or (_format_of(output, SCORE_FORMAT_CHOICES) if output and not os.path.isdir(output) else "csv")
-    output = _output_path(output, {"kind": "scores", "fmt": fmt, "level": level, "structure": structure,
-                                   "public": public, "province_code": province_code, "published": published, **period})
+    output = _output_path(
+        output,
+        {
+            "kind": "scores",
+            "fmt": fmt,
+            "level": level,
+            "structure": structure,
+            "public": public,
+            "province_code": province_code,
+            "published": published,
+            **period,
+        },
+    )
     try:
         with _terminal_progress("rows") as progress, _replacing(output) as out:
-            meta = write_scores(out, fmt, date_from=_day(date_from), date_to=_day(date_to), level=level,
-                                structure=structure, public=public, province_code=province_code,
-                                progress=progress, published=published)
+            meta = write_scores(
+                out,
+                fmt,
+                date_from=_day(date_from),
+                date_to=_day(date_to),
+                level=level,
+                structure=structure,
+                public=public,
+                province_code=province_code,
+                progress=progress,
+                published=published,
+            )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    audit.record("data_exported", target=f"scores {level} {fmt}",
-                 detail={**{k: v for k, v in meta.items() if k != "rows"}, "via": "cli"})
+    audit.record(
+        "data_exported",
+        target=f"scores {level} {fmt}",
+        detail={**{k: v for k, v in meta.items() if k != "rows"}, "via": "cli"},
+    )
     db.session.commit()
     click.echo(f"{meta['rows']} rows written to {output} ({meta['excluded']} low-quality responses excluded)")
 
@@ -327,12 +446,22 @@ def export_scores_command(date_from, date_to, level, structure, fmt, public, pub
 @with_appcontext
 @click.option("--from", "date_from", type=_DATE, default=None, help="First submission day (Viet Nam), YYYY-MM-DD.")
 @click.option("--to", "date_to", type=_DATE, default=None, help="Last submission day (Viet Nam), YYYY-MM-DD.")
-@click.option("--format", "fmt", type=click.Choice(RESPONSE_FORMAT_CHOICES), default=None,
-              help="File format (default: from the file name, else csv).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(RESPONSE_FORMAT_CHOICES),
+    default=None,
+    help="File format (default: from the file name, else csv).",
+)
 @click.option("--include-flagged", is_flag=True, help="Keep responses flagged as low quality.")
-@click.option("-o", "--output", default=None, type=click.Path(writable=True),
-              help="The file (or folder) to write; default: a name saying what the file holds, e.g. "
-                   "responses_all-provinces_all.csv, in the current folder.")
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    type=click.Path(writable=True),
+    help="The file (or folder) to write; default: a name saying what the file holds, e.g. "
+    "responses_all-provinces_all.csv, in the current folder.",
+)
 def export_responses_command(date_from, date_to, fmt, include_flagged, output) -> None:
     """Write anonymised responses (one row per response) with a codebook, for analysts."""
     from . import audit
@@ -341,12 +470,20 @@ def export_responses_command(date_from, date_to, fmt, include_flagged, output) -
     from .jobs.registry import JobFailed
 
     fmt = fmt or (_format_of(output, RESPONSE_FORMAT_CHOICES) if output and not os.path.isdir(output) else "csv")
-    output = _output_path(output, {"kind": "responses", "fmt": fmt, "include_flagged": include_flagged,
-                                   **_period_params(date_from, date_to)})
+    output = _output_path(
+        output,
+        {"kind": "responses", "fmt": fmt, "include_flagged": include_flagged, **_period_params(date_from, date_to)},
+    )
     try:
         with _terminal_progress("responses") as progress, _replacing(output) as out:
-            meta = write_responses(out, fmt, date_from=_day(date_from), date_to=_day(date_to),
-                                   include_flagged=include_flagged, progress=progress)
+            meta = write_responses(
+                out,
+                fmt,
+                date_from=_day(date_from),
+                date_to=_day(date_to),
+                include_flagged=include_flagged,
+                progress=progress,
+            )
     except (ValueError, JobFailed) as exc:  # JobFailed: too many rows for XLSX
         raise click.ClickException(getattr(exc, "detail", None) or str(exc)) from exc
     written = [output]
@@ -354,13 +491,22 @@ def export_responses_command(date_from, date_to, fmt, include_flagged, output) -
         with _replacing(str(codebook_csv_path(output))) as out:
             write_codebook(out)
         written.append(str(codebook_csv_path(output)))
-    audit.record("data_exported", target=f"responses {fmt}",
-                 detail={"from": _day(date_from) and _day(date_from).isoformat(),
-                         "to": _day(date_to) and _day(date_to).isoformat(), "rows": meta["rows"],
-                         "include_flagged": include_flagged, "via": "cli"})
+    audit.record(
+        "data_exported",
+        target=f"responses {fmt}",
+        detail={
+            "from": _day(date_from) and _day(date_from).isoformat(),
+            "to": _day(date_to) and _day(date_to).isoformat(),
+            "rows": meta["rows"],
+            "include_flagged": include_flagged,
+            "via": "cli",
+        },
+    )
     db.session.commit()
-    click.echo(f"{meta['rows']} responses written to {' and '.join(written)} "
-               f"({meta['excluded']} low-quality responses excluded)")
+    click.echo(
+        f"{meta['rows']} responses written to {' and '.join(written)} "
+        f"({meta['excluded']} low-quality responses excluded)"
+    )
 
 
 def _published_snapshot(which: str, province_code: str, structure: str):
@@ -371,8 +517,9 @@ def _published_snapshot(which: str, province_code: str, structure: str):
     if which == "latest":
         snapshot = latest_published(province_code, structure=structure)
         if snapshot is None:
-            raise click.ClickException(f"nothing has been published for province {province_code} yet "
-                                       "(flask --app wsgi publish-period)")
+            raise click.ClickException(
+                f"nothing has been published for province {province_code} yet (flask --app wsgi publish-period)"
+            )
         return snapshot
     if not which.isdigit() or (snapshot := db.session.get(PublishedPeriod, int(which))) is None:
         raise click.ClickException(f"there is no published period {which}")
@@ -403,8 +550,12 @@ def _format_of(path: str, allowed: tuple[str, ...]) -> str:
 @click.command("create-api-client")
 @with_appcontext
 @click.option("--name", required=True, help="A name for the device or tool, e.g. kiosk-tram-y-te-khao-mang.")
-@click.option("--commune", "communes", multiple=True,
-              help="Official commune code it may send responses for (repeatable; none: every commune of the province).")
+@click.option(
+    "--commune",
+    "communes",
+    multiple=True,
+    help="Official commune code it may send responses for (repeatable; none: every commune of the province).",
+)
 def create_api_client_command(name: str, communes: tuple[str, ...]) -> None:
     """Register an API client (kiosk, paper-entry tool); its token is printed once, on the last line."""
     from .api_clients import create_api_client
@@ -452,8 +603,13 @@ def list_api_clients_command() -> None:
 
 
 @click.command("backup")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
-              help="The backup file to write (SQLite: a database file; PostgreSQL: pg_dump custom format).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True),
+    help="The backup file to write (SQLite: a database file; PostgreSQL: pg_dump custom format).",
+)
 @with_appcontext
 def backup_command(output: str) -> None:
     """Write a consistent backup of the database while the app keeps serving."""
@@ -463,7 +619,9 @@ def backup_command(output: str) -> None:
         result = backup_database(current_app.config["SQLALCHEMY_DATABASE_URI"], output)
     except (ValueError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"{result.kind} backup written to {result.path} ({result.size_bytes / 1e6:.1f} MB in {result.seconds:.1f} s)")
+    click.echo(
+        f"{result.kind} backup written to {result.path} ({result.size_bytes / 1e6:.1f} MB in {result.seconds:.1f} s)"
+    )
 
 
 @click.command("restore")
@@ -485,9 +643,19 @@ def restore_command(backup_file: str, force: bool) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (load_units_command, seed_demo_command, survey_links_command, lock_surveys_command,
-                    create_user_command, set_password_command, make_posters_command, import_margins_command,
-                    export_scores_command, export_responses_command, create_demo_users_command):
+    for command in (
+        load_units_command,
+        seed_demo_command,
+        survey_links_command,
+        lock_surveys_command,
+        create_user_command,
+        set_password_command,
+        make_posters_command,
+        import_margins_command,
+        export_scores_command,
+        export_responses_command,
+        create_demo_users_command,
+    ):
         app.cli.add_command(command)
     from .devices import purge_peppers_command
 

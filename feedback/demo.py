@@ -43,8 +43,16 @@ DEMO_MARGINS = Path(__file__).resolve().parent.parent / "docs" / "demo_margins_l
 SERVICE_POINT_MIX = {
     "sex": {"female": 0.48, "male": 0.52},
     "age_band": {"18-29": 0.34, "30-44": 0.36, "45-59": 0.20, "60+": 0.10},
-    "ethnic_group": {"kinh": 0.45, "hmong": 0.17, "tay": 0.12, "dao": 0.10, "giay": 0.04, "nung": 0.04,
-                     "thai": 0.05, "other": 0.03},
+    "ethnic_group": {
+        "kinh": 0.45,
+        "hmong": 0.17,
+        "tay": 0.12,
+        "dao": 0.10,
+        "giay": 0.04,
+        "nung": 0.04,
+        "thai": 0.05,
+        "other": 0.03,
+    },
 }
 # A commune's respondents: this share drawn like its own population, the rest like the mix above.
 OWN_POPULATION_SHARE = 0.5
@@ -104,16 +112,24 @@ COMMENTS = {
 
 def ensure_service_points(communes: list[Commune]) -> int:
     """Give every commune one active service point of each service area it lacks."""
-    have = set(db.session.execute(
-        sa.select(ServicePoint.commune_code, ServicePoint.service_area).where(ServicePoint.active)
-    ).all())
+    have = set(
+        db.session.execute(
+            sa.select(ServicePoint.commune_code, ServicePoint.service_area).where(ServicePoint.active)
+        ).all()
+    )
     created = 0
     for commune in communes:
         bare = bare_name(commune.name)
         for area in SERVICE_AREAS:
             if (commune.code, area) not in have:
-                db.session.add(ServicePoint(commune_code=commune.code, service_area=area,
-                                            name=POINT_NAMES[area].format(name=bare), token=new_token()))
+                db.session.add(
+                    ServicePoint(
+                        commune_code=commune.code,
+                        service_area=area,
+                        name=POINT_NAMES[area].format(name=bare),
+                        token=new_token(),
+                    )
+                )
                 created += 1
     db.session.commit()
     return created
@@ -131,9 +147,14 @@ def read_population(path: Path = DEMO_MARGINS) -> dict[str, dict[str, dict[str, 
     return margins
 
 
-def planned_counts(codes: Sequence[str], margins: dict[str, dict[str, dict[str, float]]], *,
-                   per_commune: int = PER_COMMUNE, per_commune_range: tuple[int, int] = PER_COMMUNE_RANGE,
-                   total: int | None = None) -> np.ndarray:
+def planned_counts(
+    codes: Sequence[str],
+    margins: dict[str, dict[str, dict[str, float]]],
+    *,
+    per_commune: int = PER_COMMUNE,
+    per_commune_range: tuple[int, int] = PER_COMMUNE_RANGE,
+    total: int | None = None,
+) -> np.ndarray:
     """Responses per commune over the demo period.
 
     A commune of the province's median population (over every commune in ``margins``, not only
@@ -169,8 +190,11 @@ def respondent_mix(own: dict[str, dict[str, float]]) -> dict[str, tuple[list[str
         categories = list(shares)
         skewed = np.array([shares[c] for c in categories])
         people = np.array([own.get(variable, {}).get(c, 0.0) for c in categories])
-        p = skewed if people.sum() <= 0 else (
-            OWN_POPULATION_SHARE * people / people.sum() + (1 - OWN_POPULATION_SHARE) * skewed)
+        p = (
+            skewed
+            if people.sum() <= 0
+            else (OWN_POPULATION_SHARE * people / people.sum() + (1 - OWN_POPULATION_SHARE) * skewed)
+        )
         mix[variable] = (categories, p / p.sum())
     return mix
 
@@ -201,8 +225,10 @@ class _Plan:
             self.questions.append((q, slopes, weights, dimension))
         # What ``scored_rows`` stores for each question, in its order: id, subdimension and the
         # score of each option value (None for a question without scores).
-        self.stored = [(q.id, q.subdimension, {o.value: o.score for o in q.options} if q.scored else None)
-                       for q in survey.questions]
+        self.stored = [
+            (q.id, q.subdimension, {o.value: o.score for o in q.options} if q.scored else None)
+            for q in survey.questions
+        ]
 
     def answer_rows(self, response_id: uuid.UUID, answers: dict) -> list[tuple]:
         """The answer rows ``scored_rows`` makes of clean ``answers``, as tuples in ANSWER_COLUMNS order."""
@@ -213,8 +239,9 @@ class _Plan:
             given = answers[qid]
             for position, value in enumerate(given if isinstance(given, list) else [given]):
                 value = str(value)
-                rows.append((response_id, qid, position, value, subdimension,
-                             None if scores is None else scores.get(value)))
+                rows.append(
+                    (response_id, qid, position, value, subdimension, None if scores is None else scores.get(value))
+                )
         return rows
 
 
@@ -228,8 +255,9 @@ def _choose(rng: np.random.Generator, weights: Sequence[float]) -> int:
     return len(weights) - 1
 
 
-def _pick(rng: np.random.Generator, plan: _Plan, latent: float, dimension_effect: dict[str, float],
-          module: str | None) -> dict:
+def _pick(
+    rng: np.random.Generator, plan: _Plan, latent: float, dimension_effect: dict[str, float], module: str | None
+) -> dict:
     """Draw one plausible set of answers: the higher the respondent's latent (logit scale: the
     commune's, its service area's and the dimension's effects, the group's and their own), the
     likelier the favourable options of that dimension's questions."""
@@ -248,8 +276,9 @@ def _pick(rng: np.random.Generator, plan: _Plan, latent: float, dimension_effect
             eta = latent + dimension_effect[dimension]
             odds = [0.0 if b is None else math.exp(b * eta) for b in slopes]
             scale = (1 - UNSCORED_SHARE * slopes.count(None)) / sum(odds)
-            answers[q.id] = q.options[_choose(rng, [UNSCORED_SHARE if b is None else o * scale
-                                                    for b, o in zip(slopes, odds)])].value
+            answers[q.id] = q.options[
+                _choose(rng, [UNSCORED_SHARE if b is None else o * scale for b, o in zip(slopes, odds, strict=False)])
+            ].value
         elif weights is not None:
             answers[q.id] = q.options[_choose(rng, weights)].value
         elif q.type == "multiple":
@@ -273,15 +302,36 @@ CHECKED_PER_SURVEY = 50
 SECOND = timedelta(seconds=1)
 # The columns the demo fills; every other column of ``response`` keeps its default (NULL, or
 # "" for ``flags``: demo responses carry no quality flag, and count in every score).
-RESPONSE_COLUMNS = ("id", "survey", "survey_version", "commune_code", "service_point_id", "lang", "mode",
-                    "channel", "module", "started_at", "submitted_at", "received_at", "content_hash", "flags")
+RESPONSE_COLUMNS = (
+    "id",
+    "survey",
+    "survey_version",
+    "commune_code",
+    "service_point_id",
+    "lang",
+    "mode",
+    "channel",
+    "module",
+    "started_at",
+    "submitted_at",
+    "received_at",
+    "content_hash",
+    "flags",
+)
 ANSWER_COLUMNS = ("response_id", "question_id", "position", "value", "subdimension", "score")
 
 
-def seed_demo(*, seed: int, responses: int | None = None, per_commune: int = PER_COMMUNE,
-              per_commune_range: tuple[int, int] = PER_COMMUNE_RANGE, days: int = DAYS,
-              communes: Sequence[str] = (), margins_path: Path = DEMO_MARGINS,
-              now: datetime | None = None) -> tuple[int, int, np.ndarray]:
+def seed_demo(
+    *,
+    seed: int,
+    responses: int | None = None,
+    per_commune: int = PER_COMMUNE,
+    per_commune_range: tuple[int, int] = PER_COMMUNE_RANGE,
+    days: int = DAYS,
+    communes: Sequence[str] = (),
+    margins_path: Path = DEMO_MARGINS,
+    now: datetime | None = None,
+) -> tuple[int, int, np.ndarray]:
     """Service points for every commune, and synthetic responses over the last ``days`` days.
 
     Responses per commune follow ``planned_counts`` (about ``responses`` in all when given), only
@@ -306,18 +356,23 @@ def seed_demo(*, seed: int, responses: int | None = None, per_commune: int = PER
         raise ValueError(f"unknown commune code(s): {', '.join(unknown)}")
     created_points = ensure_service_points(every)
     chosen = [c.code for c in every if not communes or c.code in communes]
-    points = {(p.commune_code, p.service_area): p.id for p in db.session.execute(
-        db.select(ServicePoint).where(ServicePoint.active).order_by(ServicePoint.id.desc())).scalars()}
+    points = {
+        (p.commune_code, p.service_area): p.id
+        for p in db.session.execute(
+            db.select(ServicePoint).where(ServicePoint.active).order_by(ServicePoint.id.desc())
+        ).scalars()
+    }
     margins = read_population(margins_path)
-    counts = planned_counts(chosen, margins, per_commune=per_commune, per_commune_range=per_commune_range,
-                            total=responses)
+    counts = planned_counts(
+        chosen, margins, per_commune=per_commune, per_commune_range=per_commune_range, total=responses
+    )
     plans = [_Plan(s) for s in catalog().all_current()]
     now = whole_seconds(now or utcnow())
     today = local_day(now)
     checked: Counter = Counter()
     response_rows: list[tuple] = []
     answer_rows: list[tuple] = []
-    for code, n in zip(chosen, counts):
+    for code, n in zip(chosen, counts, strict=False):
         effects = _stream(seed, code, 0)
         overall = effects.normal(0, COMMUNE_SD)
         by_area = overall + effects.normal(0, COMMUNE_AREA_SD, len(SERVICE_AREAS))
@@ -342,8 +397,12 @@ def seed_demo(*, seed: int, responses: int | None = None, per_commune: int = PER
             plan = plans[survey_of[i]]
             survey = plan.survey
             person = {variable: mix[variable][0][people[variable][i]] for variable in mix}
-            latent = by_area[plan.area] + AREA_EFFECT[survey.service_area] + noise[i] + sum(
-                GROUP_EFFECT.get(v, 0.0) for v in person.values())
+            latent = (
+                by_area[plan.area]
+                + AREA_EFFECT[survey.service_area]
+                + noise[i]
+                + sum(GROUP_EFFECT.get(v, 0.0) for v in person.values())
+            )
             module = plan.modules[rng.integers(len(plan.modules))] if plan.modules else None
             answers = _pick(rng, plan, latent, by_dimension, module)
             answers.update({variable: value for j, (variable, value) in enumerate(person.items()) if said[i, j]})
@@ -352,7 +411,7 @@ def seed_demo(*, seed: int, responses: int | None = None, per_commune: int = PER
                 clean, problems = check_answers(survey, answers)
                 if problems or clean != answers:
                     raise ValueError(f"demo generator made an invalid answer for {survey.slug}: {problems}")
-            rid = uuid.UUID(bytes=ids[16 * i:16 * i + 16], version=4)
+            rid = uuid.UUID(bytes=ids[16 * i : 16 * i + 16], version=4)
             # A local day and opening hour, stored as UTC; an hour of today still to come moves to an
             # earlier day of the period (not all to yesterday, which would then have twice as many).
             submitted = day_start(today - timedelta(days=int(days_back[i]))) + timedelta(seconds=int(seconds[i]))
@@ -365,11 +424,36 @@ def seed_demo(*, seed: int, responses: int | None = None, per_commune: int = PER
                 submitted = day_start(local_day(submitted))
             point = points.get((code, survey.service_area))
             lang = "vi" if channel == "paper" else "en" if english[i] else "vi"  # the printed form is Vietnamese
-            content_hash = Submission(id=rid, survey=survey, commune_code=code, service_point_id=point,
-                                      answers=answers, lang=lang, mode=MODE_OF_CHANNEL[channel], started_at=started,
-                                      submitted_at=submitted, received_at=received).content_hash()
-            response_rows.append((rid, survey.slug, survey.version, code, point, lang, MODE_OF_CHANNEL[channel],
-                                  channel, module, started, submitted, received, content_hash, ""))
+            content_hash = Submission(
+                id=rid,
+                survey=survey,
+                commune_code=code,
+                service_point_id=point,
+                answers=answers,
+                lang=lang,
+                mode=MODE_OF_CHANNEL[channel],
+                started_at=started,
+                submitted_at=submitted,
+                received_at=received,
+            ).content_hash()
+            response_rows.append(
+                (
+                    rid,
+                    survey.slug,
+                    survey.version,
+                    code,
+                    point,
+                    lang,
+                    MODE_OF_CHANNEL[channel],
+                    channel,
+                    module,
+                    started,
+                    submitted,
+                    received,
+                    content_hash,
+                    "",
+                )
+            )
             answer_rows.extend(plan.answer_rows(rid, answers))
     return created_points, _insert_new(response_rows, answer_rows), counts
 
@@ -384,7 +468,9 @@ def _insert_new(response_rows: list[tuple], answer_rows: list[tuple]) -> int:
     ids = [r[0] for r in response_rows]
     stored: set[uuid.UUID] = set()
     for start in range(0, len(ids), 500):
-        stored.update(db.session.execute(sa.select(Response.id).where(Response.id.in_(ids[start:start + 500]))).scalars())
+        stored.update(
+            db.session.execute(sa.select(Response.id).where(Response.id.in_(ids[start : start + 500]))).scalars()
+        )
     new_responses = [r for r in response_rows if r[0] not in stored]
     new_answers = [a for a in answer_rows if a[0] not in stored] if stored else answer_rows
     if new_responses:
@@ -414,9 +500,11 @@ def _bulk_insert(connection: sa.Connection, table: sa.Table, columns: Sequence[s
     dialect = connection.dialect
     processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
     if any(processors):
-        processed = [column if process is None else list(map(process, column))
-                     for column, process in zip(zip(*rows), processors)]
-        rows = list(zip(*processed))
+        processed = [
+            column if process is None else list(map(process, column))
+            for column, process in zip(zip(*rows, strict=False), processors, strict=False)
+        ]
+        rows = list(zip(*processed, strict=False))
     driver.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
 
 

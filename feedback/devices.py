@@ -29,7 +29,13 @@ from .extensions import db
 from .models import HashPepper, utcnow
 
 __all__ = [
-    "DEVICE_COOKIE", "device_id", "remember_device", "local_day", "day_key", "purge_peppers", "keyed_hash",
+    "DEVICE_COOKIE",
+    "device_id",
+    "remember_device",
+    "local_day",
+    "day_key",
+    "purge_peppers",
+    "keyed_hash",
 ]
 
 #: The device cookie's name; its value is 128 random bits, URL-safe (22 characters).
@@ -58,8 +64,14 @@ def remember_device() -> None:
 
     @after_this_request
     def set_cookie(response):
-        response.set_cookie(DEVICE_COOKIE, secrets.token_urlsafe(16), max_age=DEVICE_COOKIE_DAYS * 86400,
-                            httponly=True, samesite="Lax", secure=secure)
+        response.set_cookie(
+            DEVICE_COOKIE,
+            secrets.token_urlsafe(16),
+            max_age=DEVICE_COOKIE_DAYS * 86400,
+            httponly=True,
+            samesite="Lax",
+            secure=secure,
+        )
         return response
 
 

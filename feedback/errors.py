@@ -42,14 +42,29 @@ def handle_http_error(error: HTTPException):
     headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     if request.path.startswith("/api/"):
         message = error.description if error.code == 400 and error.description else _describe(error)
-        return jsonify({"errors": [{"field": "body" if error.code in (400, 413) else "", "message": message}]}), error.code, headers
+        return (
+            jsonify({"errors": [{"field": "body" if error.code in (400, 413) else "", "message": message}]}),
+            error.code,
+            headers,
+        )
     fields = _survey_fields() if error.code == 429 else None
     if fields:
         # A limited survey submission: hand the answers back with a resend button.
-        return render_template("errors/unavailable.html", message=_describe(error), fields=fields,
-                               staff_form=request.blueprint != "citizen"), 429, headers
-    return render_template("errors/error.html", code=error.code, message=_describe(error),
-                           staff=_staff_page()), error.code, headers
+        return (
+            render_template(
+                "errors/unavailable.html",
+                message=_describe(error),
+                fields=fields,
+                staff_form=request.blueprint != "citizen",
+            ),
+            429,
+            headers,
+        )
+    return (
+        render_template("errors/error.html", code=error.code, message=_describe(error), staff=_staff_page()),
+        error.code,
+        headers,
+    )
 
 
 # Survey forms typed in by staff (paper questionnaires); every citizen form is a survey form.
@@ -67,8 +82,12 @@ def _survey_fields() -> list[tuple[str, str]] | None:
     citizen = request.blueprint == "citizen"
     if not citizen and request.endpoint not in STAFF_SURVEY_ENDPOINTS:
         return None
-    return [(k, v) for k, values in request.form.lists() for v in values
-            if k != "switch_lang" and (citizen or k != "csrf_token")] or None
+    return [
+        (k, v)
+        for k, values in request.form.lists()
+        for v in values
+        if k != "switch_lang" and (citizen or k != "csrf_token")
+    ] or None
 
 
 def handle_database_down(error: SQLAlchemyError):
@@ -77,8 +96,11 @@ def handle_database_down(error: SQLAlchemyError):
     The page needs no database: it re-posts the very same fields (same signed response id),
     so a retry after the database returns stores the response once.
     """
-    if isinstance(error, DBAPIError) and not isinstance(error, (OperationalError, InterfaceError)) \
-            and not error.connection_invalidated:
+    if (
+        isinstance(error, DBAPIError)
+        and not isinstance(error, (OperationalError, InterfaceError))
+        and not error.connection_invalidated
+    ):
         raise error  # e.g. an integrity error: a bug to surface, not an outage
     try:
         db.session.rollback()
@@ -90,8 +112,13 @@ def handle_database_down(error: SQLAlchemyError):
     if request.path.startswith("/api/"):
         return jsonify({"errors": [{"field": "", "message": message}]}), 503, headers
     fields = _survey_fields() or []
-    return render_template("errors/unavailable.html", message=message, fields=fields,
-                           staff_form=request.blueprint != "citizen"), 503, headers
+    return (
+        render_template(
+            "errors/unavailable.html", message=message, fields=fields, staff_form=request.blueprint != "citizen"
+        ),
+        503,
+        headers,
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -98,10 +98,19 @@ class FormState:
 
     def dumps(self) -> str:
         """The state signed, for the form's hidden field."""
-        return _serializer().dumps({
-            "id": str(self.response_id), "s": self.survey, "v": self.version, "t": self.started_at.isoformat(),
-            "m": self.module, "c": self.commune_code, "p": self.point_id, "k": self.poster, "w": self.via,
-        })
+        return _serializer().dumps(
+            {
+                "id": str(self.response_id),
+                "s": self.survey,
+                "v": self.version,
+                "t": self.started_at.isoformat(),
+                "m": self.module,
+                "c": self.commune_code,
+                "p": self.point_id,
+                "k": self.poster,
+                "w": self.via,
+            }
+        )
 
     @property
     def channel(self) -> str:
@@ -113,8 +122,15 @@ class FormState:
         return self.poster is not None and secrets.compare_digest(self.poster, token_digest(token))
 
 
-def new_state(survey: Survey, *, commune_code: str | None = None, point_id: int | None = None,
-              token: str | None = None, via: str | None = None, keep: FormState | None = None) -> str:
+def new_state(
+    survey: Survey,
+    *,
+    commune_code: str | None = None,
+    point_id: int | None = None,
+    token: str | None = None,
+    via: str | None = None,
+    keep: FormState | None = None,
+) -> str:
     """A signed state for a form of ``survey``: a new response id, started now, a random module.
 
     ``via`` says whether a web form was opened from a poster or the landing page. With ``keep``,
@@ -125,9 +141,14 @@ def new_state(survey: Survey, *, commune_code: str | None = None, point_id: int 
     if module is None and survey.modules:
         module = secrets.choice(survey.modules)
     return FormState(
-        response_id=keep.response_id if keep else uuid.uuid4(), survey=survey.slug, version=survey.version,
-        started_at=keep.started_at if keep else now_seconds(), module=module, commune_code=commune_code,
-        point_id=point_id, poster=token_digest(token) if token else None,
+        response_id=keep.response_id if keep else uuid.uuid4(),
+        survey=survey.slug,
+        version=survey.version,
+        started_at=keep.started_at if keep else now_seconds(),
+        module=module,
+        commune_code=commune_code,
+        point_id=point_id,
+        poster=token_digest(token) if token else None,
         via=keep.channel if keep else via,
     ).dumps()
 
@@ -144,8 +165,14 @@ def read_state(token: str | None) -> FormState | None:
         data = _serializer().loads(token or "")
         point = data.get("p")
         return FormState(
-            uuid.UUID(data["id"]), str(data["s"]), int(data["v"]), datetime.fromisoformat(data["t"]),
-            data.get("m"), data.get("c"), int(point) if point is not None else None, data.get("k"),
+            uuid.UUID(data["id"]),
+            str(data["s"]),
+            int(data["v"]),
+            datetime.fromisoformat(data["t"]),
+            data.get("m"),
+            data.get("c"),
+            int(point) if point is not None else None,
+            data.get("k"),
             data.get("w") if data.get("w") in ("poster", "landing") else None,
         )
     except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
@@ -164,5 +191,6 @@ def no_control_characters(form: FlaskForm, field: Field) -> None:
     """WTForms validator: refuse the control characters that no stored text may hold."""
     char = forbidden_character(field.data) if isinstance(field.data, str) else None
     if char:
-        raise ValidationError(lazy_gettext(
-            "Please remove the invisible control character (%(char)s) from this field.", char=char))
+        raise ValidationError(
+            lazy_gettext("Please remove the invisible control character (%(char)s) from this field.", char=char)
+        )

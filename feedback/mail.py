@@ -32,8 +32,10 @@ def sender() -> str:
     """The From address (``MAIL_DEFAULT_SENDER``); required once e-mail is on."""
     value = current_app.config.get("MAIL_DEFAULT_SENDER")
     if not value or not isinstance(value, str):
-        raise MailSettingsError("set FLASK_MAIL_DEFAULT_SENDER (the From address, e.g. "
-                                "'Phản hồi công dân <noreply@example.vn>') to send e-mail")
+        raise MailSettingsError(
+            "set FLASK_MAIL_DEFAULT_SENDER (the From address, e.g. "
+            "'Phản hồi công dân <noreply@example.vn>') to send e-mail"
+        )
     return value
 
 

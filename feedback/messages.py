@@ -16,7 +16,9 @@ def problem_message(problem: Problem) -> str:
         "invalid_choice": lambda: _("Please choose one of the options shown."),
         "out_of_range": lambda: _("Please give a whole number from %(min)s to %(max)s.", min=p["min"], max=p["max"]),
         "not_integer": lambda: _("Please write a whole number, for example 2."),
-        "too_long": lambda: _("Please keep this under %(max)s characters (you wrote %(length)s).", max=p["max"], length=p["length"]),
+        "too_long": lambda: _(
+            "Please keep this under %(max)s characters (you wrote %(length)s).", max=p["max"], length=p["length"]
+        ),
         "wrong_type": lambda: _("This answer is not in a form we can read."),
         "unknown_question": lambda: _("This question is not part of the survey."),
         "not_relevant": lambda: _("This question does not apply after your earlier answer. Please remove this answer."),
@@ -31,29 +33,38 @@ def problem_message(problem: Problem) -> str:
         "missing": lambda: _("This field is required."),
         "wrong_field_type": lambda: _("This field has the wrong type."),
         "unknown_field": lambda: _("Unknown field."),
-        "invalid_text": lambda: _("This text holds a character that is not valid text (a lone UTF-16 surrogate "
-                                  "or NUL). Nothing was stored."),
-        "retired_service_point": lambda: _("This service point has been retired. Send the response with the "
-                                           "commune's current service point, or without one."),
+        "invalid_text": lambda: _(
+            "This text holds a character that is not valid text (a lone UTF-16 surrogate or NUL). Nothing was stored."
+        ),
+        "retired_service_point": lambda: _(
+            "This service point has been retired. Send the response with the "
+            "commune's current service point, or without one."
+        ),
         "form_expired": lambda: _("This form has expired. Your answers are kept: please submit again."),
         "control_character": lambda: _(
             "Your answer to “%(question)s” contains an invisible control character (%(char)s) that cannot be "
             "stored. Please remove it; line breaks and tabs are fine.",
-            question=p["label"].get(str(get_locale())), char=p["char"]),
+            question=p["label"].get(str(get_locale())),
+            char=p["char"],
+        ),
         "wrong_survey": lambda: _(
             "These answers were given in the form of another survey or service point, so they were not "
-            "stored here. They are kept below: please check them and send them again."),
+            "stored here. They are kept below: please check them and send them again."
+        ),
         "poster_retired": lambda: _(
             "The poster you answered has been taken out of use, so your answers could not be sent with it. "
             "Nothing was lost: your answers are kept below in the commune's current survey. Please check "
-            "them and send them."),
+            "them and send them."
+        ),
         "poster_replaced": lambda: _(
             "The poster you answered has been replaced by a new poster, so your answers could not be sent "
             "with the old one. Nothing was lost: your answers are kept below in the commune's current "
-            "survey. Please check them and send them."),
+            "survey. Please check them and send them."
+        ),
         "sent_changed": lambda: _(
             "These answers were not saved yet, because this form had already been sent with other "
-            "answers. Your answers are kept below: press Send to save them as a new, separate response."),
+            "answers. Your answers are kept below: press Send to save them as a new, separate response."
+        ),
         "date_missing": lambda: _("Enter the interview date written on the paper form."),
         "date_incomplete": lambda: {
             "day": lambda: _("The interview date must include a day."),
@@ -61,17 +72,22 @@ def problem_message(problem: Problem) -> str:
             "year": lambda: _("The interview date must include a year."),
         }[p["part"]](),
         "date_not_real": lambda: _(
-            "The interview date must be a real date, with a 4-digit year, for example 27 11 2026."),
+            "The interview date must be a real date, with a 4-digit year, for example 27 11 2026."
+        ),
         "date_future": lambda: _("The interview date must be today or in the past."),
         "date_too_old": lambda: _(
             "The interview date must be on or after %(date)s: forms answered more than %(days)s days ago "
-            "cannot be typed in any more.", date=p["earliest"].strftime("%d/%m/%Y"), days=p["days"]),
+            "cannot be typed in any more.",
+            date=p["earliest"].strftime("%d/%m/%Y"),
+            days=p["days"],
+        ),
         "date_before_release": lambda: _(
             "The interview date must be on or after %(date)s, the day this questionnaire came into use.",
-            date=p["earliest"].strftime("%d/%m/%Y")),
+            date=p["earliest"].strftime("%d/%m/%Y"),
+        ),
         "already_sent": lambda: _(
-            "Your answers from this page have already been received. Thank you! Sending again changes "
-            "nothing."),
+            "Your answers from this page have already been received. Thank you! Sending again changes nothing."
+        ),
     }
     return messages.get(problem.code, lambda: _("This answer is not valid."))()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -38,7 +38,7 @@ def _default_channel(context) -> str:
 
 def utcnow() -> datetime:
     """Naive UTC now: both SQLite and PostgreSQL columns hold naive UTC times."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def new_token() -> str:
@@ -81,11 +81,7 @@ class ServicePoint(db.Model):
 
     commune: Mapped[Commune] = relationship(back_populates="service_points")
 
-    __table_args__ = (
-        sa.CheckConstraint(
-            sa.column("service_area").in_(SERVICE_AREAS), name="service_area"
-        ),
-    )
+    __table_args__ = (sa.CheckConstraint(sa.column("service_area").in_(SERVICE_AREAS), name="service_area"),)
 
 
 class Response(db.Model):
@@ -145,9 +141,7 @@ _RESPONDENT_BLOCK = "question_id IN ('sex', 'age_band', 'ethnic_group') AND posi
 class Answer(db.Model):
     """One answer value; a multiple-choice answer has one row per chosen option."""
 
-    response_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("response.id", ondelete="CASCADE"), primary_key=True
-    )
+    response_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("response.id", ondelete="CASCADE"), primary_key=True)
     question_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     position: Mapped[int] = mapped_column(primary_key=True, default=0)
     value: Mapped[str] = mapped_column(sa.Text)
@@ -159,13 +153,20 @@ class Answer(db.Model):
 
     # The respondent block of every response, read without the other answers (bridge.respondents_frame).
     __table_args__ = (
-        sa.Index("ix_answer_respondent", "response_id", "question_id", "value",
-                 postgresql_where=sa.text(_RESPONDENT_BLOCK), sqlite_where=sa.text(_RESPONDENT_BLOCK)),
+        sa.Index(
+            "ix_answer_respondent",
+            "response_id",
+            "question_id",
+            "value",
+            postgresql_where=sa.text(_RESPONDENT_BLOCK),
+            sqlite_where=sa.text(_RESPONDENT_BLOCK),
+        ),
         # SQLite: the scored answers of each response, read from the index alone (bridge.scores_frame
         # probes it once per response: 5× less work than reading the table's rows). PostgreSQL
         # reads the answers by ranges of pages and hash-joins (bridge._read_postgres_bulk): no use.
-        sa.Index("ix_answer_scored", "response_id", "subdimension", "score",
-                 sqlite_where=sa.text(_SCORED)).ddl_if(dialect="sqlite"),
+        sa.Index("ix_answer_scored", "response_id", "subdimension", "score", sqlite_where=sa.text(_SCORED)).ddl_if(
+            dialect="sqlite"
+        ),
     )
 
 
@@ -402,14 +403,15 @@ class PublishedPeriod(db.Model):
     published_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id", ondelete="SET NULL"))
 
     __table_args__ = (
-        sa.UniqueConstraint("province_code", "date_from", "date_to", "structure", "revision",
-                            name="uq_published_period_revision"),
+        sa.UniqueConstraint(
+            "province_code", "date_from", "date_to", "structure", "revision", name="uq_published_period_revision"
+        ),
         sa.Index("ix_published_period_province", "province_code", "date_to"),
     )
 
 
 class CommuneAction(db.Model):
-    """"You said, we did": what a commune did in response to feedback, shown to the public."""
+    """ "You said, we did": what a commune did in response to feedback, shown to the public."""
 
     __tablename__ = "commune_action"
 

@@ -19,9 +19,20 @@ from .responses import ANY_MODULE, receive_web
 from .times import local_day, now_seconds
 
 __all__ = [
-    "ALL_QUESTIONS", "PaperLayout", "printed_layouts", "entry_layout", "entry_choices", "interview_days",
-    "read_interview_date", "PaperResult", "save_paper_form", "SavedPaper", "saved_paper_form", "stored_layout",
-    "CheckedAnswer", "answers_as_printed",
+    "ALL_QUESTIONS",
+    "PaperLayout",
+    "printed_layouts",
+    "entry_layout",
+    "entry_choices",
+    "interview_days",
+    "read_interview_date",
+    "PaperResult",
+    "save_paper_form",
+    "SavedPaper",
+    "saved_paper_form",
+    "stored_layout",
+    "CheckedAnswer",
+    "answers_as_printed",
 ]
 
 #: ``?module=`` of the entry screen for a form printed before each module had a form of its
@@ -98,8 +109,9 @@ def interview_days(survey: Survey, *, now: datetime | None = None) -> tuple[date
     return earliest, today
 
 
-def read_interview_date(day: str | None, month: str | None, year: str | None, *, survey: Survey,
-                        now: datetime | None = None) -> tuple[date | None, Problem | None]:
+def read_interview_date(
+    day: str | None, month: str | None, year: str | None, *, survey: Survey, now: datetime | None = None
+) -> tuple[date | None, Problem | None]:
     """The interview date typed as day, month and year (GOV.UK's date input), or its problem.
 
     Problems (question ``interviewed_on``): ``date_missing``; ``date_incomplete`` with the
@@ -112,8 +124,9 @@ def read_interview_date(day: str | None, month: str | None, year: str | None, *,
     for part, text in parts.items():
         if not text:
             return None, Problem("interviewed_on", "date_incomplete", {"part": part})
-    if not all(re.fullmatch(r"[0-9]{1,2}", parts[p]) for p in ("day", "month")) \
-            or not re.fullmatch(r"[0-9]{4}", parts["year"]):
+    if not all(re.fullmatch(r"[0-9]{1,2}", parts[p]) for p in ("day", "month")) or not re.fullmatch(
+        r"[0-9]{4}", parts["year"]
+    ):
         return None, Problem("interviewed_on", "date_not_real")
     try:
         answered = date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
@@ -124,8 +137,11 @@ def read_interview_date(day: str | None, month: str | None, year: str | None, *,
         return None, Problem("interviewed_on", "date_future")
     if answered < earliest:
         released = survey.released is not None and earliest == survey.released
-        return None, Problem("interviewed_on", "date_before_release" if released else "date_too_old",
-                             {"earliest": earliest, "days": current_app.config["PAPER_MAX_AGE_DAYS"]})
+        return None, Problem(
+            "interviewed_on",
+            "date_before_release" if released else "date_too_old",
+            {"earliest": earliest, "days": current_app.config["PAPER_MAX_AGE_DAYS"]},
+        )
     return answered, None
 
 
@@ -142,23 +158,42 @@ class PaperResult:
         return any(p.code == "sent_changed" for p in self.problems)
 
 
-def save_paper_form(layout: PaperLayout, raw_answers: dict, date_parts: tuple[str | None, str | None, str | None],
-                    *, state: FormState, point: ServicePoint, user: User) -> PaperResult:
+def save_paper_form(
+    layout: PaperLayout,
+    raw_answers: dict,
+    date_parts: tuple[str | None, str | None, str | None],
+    *,
+    state: FormState,
+    point: ServicePoint,
+    user: User,
+) -> PaperResult:
     """Check and store a typed-in paper form once (its id was fixed when the screen opened),
     dated by its interview day and recorded with its module; audit the first save."""
     answered, date_problem = read_interview_date(*date_parts, survey=layout.survey)
     is_new = db.session.get(Response, state.response_id) is None
     stored_id, problems = receive_web(
-        layout.survey, raw_answers, response_id=state.response_id, started_at=None,
-        commune_code=point.commune_code, service_point_id=point.id, lang="vi", mode="paper",
-        entered_by=user.id, module=layout.module, interviewed_on=answered,
+        layout.survey,
+        raw_answers,
+        response_id=state.response_id,
+        started_at=None,
+        commune_code=point.commune_code,
+        service_point_id=point.id,
+        lang="vi",
+        mode="paper",
+        entered_by=user.id,
+        module=layout.module,
+        interviewed_on=answered,
         earlier_problems=[date_problem] if date_problem else [],
     )
     if problems:
         return PaperResult(None, problems)
     if is_new:
-        audit.record("paper_entered", target=f"response {stored_id}", commune_code=point.commune_code,
-                     detail={"service_point": point.id, "survey": layout.survey.slug})
+        audit.record(
+            "paper_entered",
+            target=f"response {stored_id}",
+            commune_code=point.commune_code,
+            detail={"service_point": point.id, "survey": layout.survey.slug},
+        )
         db.session.commit()
     return PaperResult(stored_id, [])
 
@@ -182,15 +217,22 @@ class SavedPaper:
 def saved_paper_form(response_id: uuid.UUID, *, point: ServicePoint, user: User) -> SavedPaper | None:
     """A paper form typed in at ``point``, if ``user`` may see it (who typed it, or an admin)."""
     stored = db.session.get(Response, response_id)
-    if (stored is None or stored.mode != "paper" or stored.service_point_id != point.id
-            or (user.role != "admin" and stored.entered_by != user.id)):
+    if (
+        stored is None
+        or stored.mode != "paper"
+        or stored.service_point_id != point.id
+        or (user.role != "admin" and stored.entered_by != user.id)
+    ):
         return None
     survey = catalog().get(stored.survey, stored.survey_version)
     if survey is None:
         return None
     return SavedPaper(
-        id=stored.id, layout=stored_layout(stored, survey), interviewed_on=local_day(stored.submitted_at),
-        typed_at=stored.received_at, answered=len({a.question_id for a in stored.answers}),
+        id=stored.id,
+        layout=stored_layout(stored, survey),
+        interviewed_on=local_day(stored.submitted_at),
+        typed_at=stored.received_at,
+        answered=len({a.question_id for a in stored.answers}),
     )
 
 

@@ -84,8 +84,9 @@ def point_place(point_id: int) -> tuple[str, str] | None:
         # A first look remembers every point at once; later, only points created since (ids
         # only grow, as points are never deleted), so an unknown id costs one indexed query.
         rows = db.session.execute(
-            db.select(ServicePoint.id, ServicePoint.commune_code, ServicePoint.service_area)
-            .where(ServicePoint.id > max(places, default=0))
+            db.select(ServicePoint.id, ServicePoint.commune_code, ServicePoint.service_area).where(
+                ServicePoint.id > max(places, default=0)
+            )
         )
         places.update((pid, (commune, area)) for pid, commune, area in rows)
     return places.get(point_id)

@@ -71,9 +71,12 @@ def poster_texts() -> dict[str, PosterText]:
         "call": both(lambda: _("Scan the QR code with your phone camera to tell us about the service here")),
         "promise": both(lambda: _("About one minute · No name needed · Anonymous")),
         "typing": both(lambda: _("No QR reader? Type this address:")),
-        "privacy": both(lambda: _(
-            "We never ask for your name or phone number. Answers are only used in summaries of many "
-            "answers that help the commune improve its services.")),
+        "privacy": both(
+            lambda: _(
+                "We never ask for your name or phone number. Answers are only used in summaries of many "
+                "answers that help the commune improve its services."
+            )
+        ),
         "results": both(lambda: _("See your commune's results")),
     }
 
@@ -91,7 +94,8 @@ def results_link(base_url: str, commune_code: str) -> str:
 def poster_points(*, commune_code: str | None = None, province_code: str | None = None) -> list[ServicePoint]:
     """Active service points of one commune or a whole province, ordered by commune and id."""
     query = (
-        db.select(ServicePoint).join(ServicePoint.commune)
+        db.select(ServicePoint)
+        .join(ServicePoint.commune)
         .where(ServicePoint.active)
         .options(db.contains_eager(ServicePoint.commune))
         .order_by(Commune.code, ServicePoint.id)
@@ -147,8 +151,17 @@ def _draw_qr(pdf: FPDF, data: str, x: float, y: float, size: float, *, error: st
                 start = None
 
 
-def _centered(pdf: FPDF, layout: Layout, text: str, size: float, *, bold: bool = False,
-              family: str = "DejaVu", colour: tuple[int, int, int] = (26, 26, 26), gap: float = 0.0) -> None:
+def _centered(
+    pdf: FPDF,
+    layout: Layout,
+    text: str,
+    size: float,
+    *,
+    bold: bool = False,
+    family: str = "DejaVu",
+    colour: tuple[int, int, int] = (26, 26, 26),
+    gap: float = 0.0,
+) -> None:
     """Centred, wrapped text. Line breaks are computed once per text and reused on every page,
     because fpdf2's line breaking dominates the time of a province batch."""
     from fpdf.enums import Align, XPos, YPos
@@ -167,8 +180,9 @@ def _centered(pdf: FPDF, layout: Layout, text: str, size: float, *, bold: bool =
         pdf.ln(gap)
 
 
-def _draw_poster(pdf: FPDF, layout: Layout, texts: dict[str, PosterText], point: ServicePoint,
-                 link: str, results: str | None = None) -> None:
+def _draw_poster(
+    pdf: FPDF, layout: Layout, texts: dict[str, PosterText], point: ServicePoint, link: str, results: str | None = None
+) -> None:
     survey = catalog().for_area(point.service_area)
     unit = layout.width / 210  # spacing scales with the page
     pdf.add_page()
@@ -180,8 +194,9 @@ def _draw_poster(pdf: FPDF, layout: Layout, texts: dict[str, PosterText], point:
     pdf.set_y(layout.band + 7 * unit)
     _centered(pdf, layout, point.commune.name, layout.title, bold=True)
     _centered(pdf, layout, point.name, layout.body + 1, gap=1 * unit)
-    _centered(pdf, layout, f"{survey.title.vi} · {survey.title.en}", layout.small + 1,
-              colour=(74, 74, 74), gap=4 * unit)
+    _centered(
+        pdf, layout, f"{survey.title.vi} · {survey.title.en}", layout.small + 1, colour=(74, 74, 74), gap=4 * unit
+    )
     _centered(pdf, layout, texts["call"].vi, layout.heading, bold=True, colour=BLUE)
     _centered(pdf, layout, texts["call"].en, layout.body)
     top = pdf.get_y() + 2 * unit
@@ -203,8 +218,11 @@ def _draw_results(pdf: FPDF, layout: Layout, text: PosterText, link: str, *, top
 
     size, font = layout.results_qr, layout.body
     # (font family, style, size, colour, text): Vietnamese first, English, then the short link.
-    lines = [("DejaVu", "B", font, BLUE, text.vi), ("DejaVu", "", font - 1, (26, 26, 26), text.en),
-             ("DejaVuMono", "", font - 2, (26, 26, 26), link.split("://", 1)[-1])]
+    lines = [
+        ("DejaVu", "B", font, BLUE, text.vi),
+        ("DejaVu", "", font - 1, (26, 26, 26), text.en),
+        ("DejaVuMono", "", font - 2, (26, 26, 26), link.split("://", 1)[-1]),
+    ]
     widths = []
     for family, style, points, _colour, words in lines:
         pdf.set_font(family, style, points)

@@ -81,11 +81,20 @@ def check_period(date_from: date, date_to: date, *, today: date) -> None:
     if date_to < date_from:
         raise PublishRefused("ends_before_start", "the period ends before it starts")
     if date_to >= today:
-        raise PublishRefused("not_over", f"the period has not ended yet: publish it from {date_to + timedelta(days=1)} on")
+        raise PublishRefused(
+            "not_over", f"the period has not ended yet: publish it from {date_to + timedelta(days=1)} on"
+        )
 
 
-def publish_period(date_from: date, date_to: date, *, province_code: str, structure: str = "current",
-                   note: str = "", user_id: int | None = None) -> PublishedPeriod:
+def publish_period(
+    date_from: date,
+    date_to: date,
+    *,
+    province_code: str,
+    structure: str = "current",
+    note: str = "",
+    user_id: int | None = None,
+) -> PublishedPeriod:
     """Freeze the score tables of ``date_from``–``date_to`` (Viet Nam days, both included).
 
     The first publication of a period is revision 1; publishing it again makes revision n + 1,
@@ -110,11 +119,16 @@ def publish_period(date_from: date, date_to: date, *, province_code: str, struct
     note = (note or "").strip()
     last = db.session.scalar(
         sa.select(sa.func.max(PublishedPeriod.revision)).where(
-            PublishedPeriod.province_code == province_code, PublishedPeriod.date_from == date_from,
-            PublishedPeriod.date_to == date_to, PublishedPeriod.structure == structure))
+            PublishedPeriod.province_code == province_code,
+            PublishedPeriod.date_from == date_from,
+            PublishedPeriod.date_to == date_to,
+            PublishedPeriod.structure == structure,
+        )
+    )
     if last and not note:
-        raise PublishRefused("note_needed",
-                             "this period was published before: a new revision needs a note saying what changed and why")
+        raise PublishRefused(
+            "note_needed", "this period was published before: a new revision needs a note saying what changed and why"
+        )
     options: dict[str, Any] = dict(structure=structure, province_code=province_code, include_flagged=False)
     # The cache's tables when they are of the current data, else computed here (never stored
     # in the cache: that write goes through its own connection, which a pending write of this
@@ -126,20 +140,40 @@ def publish_period(date_from: date, date_to: date, *, province_code: str, struct
         raise PublishRefused("empty", "no response counts in this period: there is nothing to publish")
     payload = _encode(tables)
     snapshot = PublishedPeriod(
-        province_code=province_code, date_from=date_from, date_to=date_to, structure=structure,
-        revision=(last or 0) + 1, note=note, method_version=method_version(), cutoff_at=cutoff,
-        respondents=tables.respondents, checksum=hashlib.sha256(payload).hexdigest(), payload=payload,
+        province_code=province_code,
+        date_from=date_from,
+        date_to=date_to,
+        structure=structure,
+        revision=(last or 0) + 1,
+        note=note,
+        method_version=method_version(),
+        cutoff_at=cutoff,
+        respondents=tables.respondents,
+        checksum=hashlib.sha256(payload).hexdigest(),
+        payload=payload,
         published_by=user_id,
     )
     try:
         with db.session.begin_nested():
             db.session.add(snapshot)
     except IntegrityError as exc:
-        raise PublishRefused("published_meanwhile", "this period was published by someone else just now: try again") from exc
-    audit.record("period_published", target=f"published period {snapshot.id}", detail={
-        "from": date_from.isoformat(), "to": date_to.isoformat(), "revision": snapshot.revision,
-        "structure": structure, "province": province_code, "respondents": snapshot.respondents,
-        "checksum": snapshot.checksum, **({"note": note} if note else {})})
+        raise PublishRefused(
+            "published_meanwhile", "this period was published by someone else just now: try again"
+        ) from exc
+    audit.record(
+        "period_published",
+        target=f"published period {snapshot.id}",
+        detail={
+            "from": date_from.isoformat(),
+            "to": date_to.isoformat(),
+            "revision": snapshot.revision,
+            "structure": structure,
+            "province": province_code,
+            "respondents": snapshot.respondents,
+            "checksum": snapshot.checksum,
+            **({"note": note} if note else {}),
+        },
+    )
     return snapshot
 
 
@@ -157,8 +191,9 @@ def snapshot_tables(snapshot: PublishedPeriod) -> ScoreTables:
 
 
 def _newest_first(query: sa.Select) -> sa.Select:
-    return query.order_by(PublishedPeriod.date_to.desc(), PublishedPeriod.date_from.desc(),
-                          PublishedPeriod.revision.desc())
+    return query.order_by(
+        PublishedPeriod.date_to.desc(), PublishedPeriod.date_from.desc(), PublishedPeriod.revision.desc()
+    )
 
 
 def published_periods(province_code: str | None, *, structure: str | None = None) -> list[PublishedPeriod]:
@@ -173,8 +208,9 @@ def published_periods(province_code: str | None, *, structure: str | None = None
 
 def latest_published(province_code: str, *, structure: str = "current") -> PublishedPeriod | None:
     """The latest revision of the province's most recent published period, or None."""
-    query = sa.select(PublishedPeriod).where(PublishedPeriod.province_code == province_code,
-                                             PublishedPeriod.structure == structure)
+    query = sa.select(PublishedPeriod).where(
+        PublishedPeriod.province_code == province_code, PublishedPeriod.structure == structure
+    )
     return db.session.scalars(_newest_first(query).limit(1)).first()
 
 
@@ -182,14 +218,23 @@ def previous_published(snapshot: PublishedPeriod) -> PublishedPeriod | None:
     """The latest revision of the most recent period of the same province and structure that
     ended before ``snapshot``'s period began (what "improved" or "fell" compares with), or None."""
     query = sa.select(PublishedPeriod).where(
-        PublishedPeriod.province_code == snapshot.province_code, PublishedPeriod.structure == snapshot.structure,
-        PublishedPeriod.date_to < snapshot.date_from)
+        PublishedPeriod.province_code == snapshot.province_code,
+        PublishedPeriod.structure == snapshot.structure,
+        PublishedPeriod.date_to < snapshot.date_from,
+    )
     return db.session.scalars(_newest_first(query).limit(1)).first()
 
 
-def tables_export(tables: ScoreTables, date_from: date | None, date_to: date | None, *, level: str = "commune",
-                  structure: str = "current", public: bool = False,
-                  published: dict[str, Any] | None = None) -> ScoreExport:
+def tables_export(
+    tables: ScoreTables,
+    date_from: date | None,
+    date_to: date | None,
+    *,
+    level: str = "commune",
+    structure: str = "current",
+    public: bool = False,
+    published: dict[str, Any] | None = None,
+) -> ScoreExport:
     """A :class:`~feedback.exports.ScoreExport` of computed (or snapshot) score tables.
 
     ``level`` is ``commune`` (public: small cells suppressed) or ``province`` (public: the roll-up
@@ -203,48 +248,85 @@ def tables_export(tables: ScoreTables, date_from: date | None, date_to: date | N
         table = tables.province_published if public else tables.province
     else:
         raise ValueError(f"level must be commune or province, not {level!r}")
-    return ScoreExport(table=table, level=level, structure=structure, date_from=date_from, date_to=date_to,
-                       excluded=int(table.attrs.get("excluded", 0)), public=public, published=published)
+    return ScoreExport(
+        table=table,
+        level=level,
+        structure=structure,
+        date_from=date_from,
+        date_to=date_to,
+        excluded=int(table.attrs.get("excluded", 0)),
+        public=public,
+        published=published,
+    )
 
 
 def published_export(snapshot: PublishedPeriod, *, level: str = "commune", public: bool = False) -> ScoreExport:
     """The score export of a snapshot, with what identifies it (id, revision, cut-off, checksum)."""
-    return tables_export(snapshot_tables(snapshot), snapshot.date_from, snapshot.date_to, level=level,
-                         structure=snapshot.structure, public=public, published=describe(snapshot))
+    return tables_export(
+        snapshot_tables(snapshot),
+        snapshot.date_from,
+        snapshot.date_to,
+        level=level,
+        structure=snapshot.structure,
+        public=public,
+        published=describe(snapshot),
+    )
 
 
 def describe(snapshot: PublishedPeriod) -> dict[str, Any]:
     """What identifies a snapshot, for README sheets, JSON envelopes and pages."""
     return {
-        "id": snapshot.id, "revision": snapshot.revision, "note": snapshot.note,
+        "id": snapshot.id,
+        "revision": snapshot.revision,
+        "note": snapshot.note,
         "published_at": snapshot.published_at.isoformat(timespec="seconds") + "Z",
         "cutoff_at": snapshot.cutoff_at.isoformat(timespec="seconds") + "Z",
-        "method_version": snapshot.method_version, "checksum_sha256": snapshot.checksum,
+        "method_version": snapshot.method_version,
+        "checksum_sha256": snapshot.checksum,
     }
 
 
 @click.command("publish-period")
 @with_appcontext
-@click.option("--from", "date_from", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
-              help="First submission day (Viet Nam), YYYY-MM-DD.")
-@click.option("--to", "date_to", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
-              help="Last submission day (Viet Nam), YYYY-MM-DD.")
+@click.option(
+    "--from",
+    "date_from",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    required=True,
+    help="First submission day (Viet Nam), YYYY-MM-DD.",
+)
+@click.option(
+    "--to",
+    "date_to",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    required=True,
+    help="Last submission day (Viet Nam), YYYY-MM-DD.",
+)
 @click.option("--note", default="", help="What changed and why (required for a new revision of a published period).")
-@click.option("--structure", type=click.Choice(STRUCTURES), default="current", show_default=True,
-              help="PAPI structure of the scores.")
-@click.option("--province", "province_code", default=None,
-              help="Province code (default: the installation's DEFAULT_PROVINCE).")
+@click.option(
+    "--structure",
+    type=click.Choice(STRUCTURES),
+    default="current",
+    show_default=True,
+    help="PAPI structure of the scores.",
+)
+@click.option(
+    "--province", "province_code", default=None, help="Province code (default: the installation's DEFAULT_PROVINCE)."
+)
 def publish_period_command(date_from, date_to, note, structure, province_code) -> None:
     """Freeze a period's commune scores as a published snapshot; prints its id as the last line."""
     from flask import current_app
 
     province_code = province_code or current_app.config["DEFAULT_PROVINCE"]
     try:
-        snapshot = publish_period(date_from.date(), date_to.date(), province_code=province_code,
-                                  structure=structure, note=note)
+        snapshot = publish_period(
+            date_from.date(), date_to.date(), province_code=province_code, structure=structure, note=note
+        )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
-    click.echo(f"Published {snapshot.date_from}–{snapshot.date_to} for province {province_code}, "
-               f"revision {snapshot.revision}: {snapshot.respondents} responses, checksum {snapshot.checksum}")
+    click.echo(
+        f"Published {snapshot.date_from}–{snapshot.date_to} for province {province_code}, "
+        f"revision {snapshot.revision}: {snapshot.respondents} responses, checksum {snapshot.checksum}"
+    )
     click.echo(snapshot.id)

@@ -24,8 +24,7 @@ from .score_cache import bump_commune_data_versions
 FLAGS = ("too_fast", "straight_lined", "burst", "honeypot", "clock")
 
 
-def client_hashes(remote_addr: str | None, *, device_id: str | None,
-                  day: date | None = None) -> tuple[str, str | None]:
+def client_hashes(remote_addr: str | None, *, device_id: str | None, day: date | None = None) -> tuple[str, str | None]:
     """Hashes of the network (the address) and of the device (its random cookie) for one day.
 
     Keyed with the day's random pepper (``feedback.devices``; default: today in Viet Nam),
@@ -40,8 +39,14 @@ def client_hashes(remote_addr: str | None, *, device_id: str | None,
     return network, device
 
 
-def answer_flags(survey: Survey, clean: dict[str, Any], *, started_at: datetime | None,
-                 submitted_at: datetime, honeypot: bool = False) -> list[str]:
+def answer_flags(
+    survey: Survey,
+    clean: dict[str, Any],
+    *,
+    started_at: datetime | None,
+    submitted_at: datetime,
+    honeypot: bool = False,
+) -> list[str]:
     """Flags that follow from one response alone."""
     config = current_app.config
     flags = []
@@ -52,8 +57,7 @@ def answer_flags(survey: Survey, clean: dict[str, Any], *, started_at: datetime 
             flags.append("too_fast")
     # Straight-lining: every choice answered at the same position (all first, or all last).
     positions = [
-        (q.option_values.index(clean[q.id]), len(q.options))
-        for q in main if q.options and q.type != "multiple"
+        (q.option_values.index(clean[q.id]), len(q.options)) for q in main if q.options and q.type != "multiple"
     ]
     if len(positions) >= config["QUALITY_STRAIGHT_MIN_ANSWERS"] and (
         all(i == 0 for i, _ in positions) or all(i == n - 1 for i, n in positions)
@@ -68,12 +72,20 @@ def _place(*, commune_code: str, survey: str, service_point_id: int | None) -> s
     """Responses to one place: the service point, or a commune's survey without one."""
     if service_point_id is not None:
         return Response.service_point_id == service_point_id
-    return sa.and_(Response.service_point_id.is_(None), Response.commune_code == commune_code,
-                   Response.survey == survey)
+    return sa.and_(
+        Response.service_point_id.is_(None), Response.commune_code == commune_code, Response.survey == survey
+    )
 
 
-def is_burst(*, network_hash: str, device_hash: str | None, commune_code: str, survey: str,
-             service_point_id: int | None, now: datetime) -> bool:
+def is_burst(
+    *,
+    network_hash: str,
+    device_hash: str | None,
+    commune_code: str,
+    survey: str,
+    service_point_id: int | None,
+    now: datetime,
+) -> bool:
     """Too many responses to one place from one device (or one network) in a short time.
 
     Without a device hash (no device cookie) only the network count applies.
@@ -90,8 +102,16 @@ def is_burst(*, network_hash: str, device_hash: str | None, commune_code: str, s
     return by_network >= config["QUALITY_BURST_NETWORK"]
 
 
-def flag_burst_members(*, response_id: Any, network_hash: str | None, device_hash: str | None,
-                       commune_code: str, survey: str, service_point_id: int | None, now: datetime) -> int:
+def flag_burst_members(
+    *,
+    response_id: Any,
+    network_hash: str | None,
+    device_hash: str | None,
+    commune_code: str,
+    survey: str,
+    service_point_id: int | None,
+    now: datetime,
+) -> int:
     """Flag ``burst`` on the earlier members of the burst a stored response completes.
 
     The first responses of a flood pass the thresholds before the burst shows; left unflagged,
@@ -107,13 +127,16 @@ def flag_burst_members(*, response_id: Any, network_hash: str | None, device_has
     recent = sa.and_(place, Response.received_at >= since, Response.id != response_id)
     flags = sa.func.coalesce(Response.flags, "")
     by_device = Response.device_hash == device_hash if device_hash is not None else sa.false()
-    anonymous_by_network = sa.and_(Response.network_hash == network_hash, Response.mode == "api",
-                                   Response.api_client_id.is_(None))
+    anonymous_by_network = sa.and_(
+        Response.network_hash == network_hash, Response.mode == "api", Response.api_client_id.is_(None)
+    )
     unflagged = sa.and_(recent, sa.not_(flags.contains("burst")))
     # Once a flood's opening responses are flagged, every later one finds nothing left to flag:
     # one read, and no write transaction, per response of a flood.
-    if db.session.scalar(sa.select(Response.id).where(unflagged, sa.or_(by_device, anonymous_by_network))
-                         .limit(1)) is None:
+    if (
+        db.session.scalar(sa.select(Response.id).where(unflagged, sa.or_(by_device, anonymous_by_network)).limit(1))
+        is None
+    ):
         return 0
 
     def over(signal: sa.ColumnElement[bool], threshold: int) -> bool:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -99,7 +99,7 @@ def parse_time(value: Any) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=VIETNAM_TZ)
     try:
-        return moment.astimezone(timezone.utc).replace(tzinfo=None)
+        return moment.astimezone(UTC).replace(tzinfo=None)
     except OverflowError:
         return datetime.min if moment.year == 1 else datetime.max
 
@@ -120,8 +120,13 @@ def apply_clock(sub: Submission) -> Submission:
         # A paper form's submit time is its interview day, which the entry screen has checked
         # in Viet Nam days (feedback/paper.py); the day begins up to a day before the typing's.
         keep = timedelta(days=current_app.config["PAPER_MAX_AGE_DAYS"] + 1)
-    times = trusted_times(received_at=sub.received_at, submitted_at=submitted_at, started_at=started_at,
-                          released=sub.survey.released, keep=keep)
+    times = trusted_times(
+        received_at=sub.received_at,
+        submitted_at=submitted_at,
+        started_at=started_at,
+        released=sub.survey.released,
+        keep=keep,
+    )
     sub.started_at, sub.submitted_at, sub.received_at = times.started_at, times.submitted_at, times.received_at
     sub.clock = times.clock
     return sub
@@ -181,9 +186,13 @@ PG_FIND = "SELECT content_hash, mode, received_at, started_at, submitted_at FROM
 # by the columns' own bind processors (the UUID, the times and the score have one). The first
 # statement skips a known id (and only that).
 ANSWER_COLUMNS = ["response_id", *ANSWER_FIELDS]
-SQLITE_INSERT_RESPONSE = (f"INSERT INTO response ({', '.join(RESPONSE_COLUMNS)}) "
-                          f"VALUES ({', '.join('?' * len(RESPONSE_COLUMNS))}) ON CONFLICT (id) DO NOTHING")
-SQLITE_INSERT_ANSWER = f"INSERT INTO answer ({', '.join(ANSWER_COLUMNS)}) VALUES ({', '.join('?' * len(ANSWER_COLUMNS))})"
+SQLITE_INSERT_RESPONSE = (
+    f"INSERT INTO response ({', '.join(RESPONSE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(RESPONSE_COLUMNS))}) ON CONFLICT (id) DO NOTHING"
+)
+SQLITE_INSERT_ANSWER = (
+    f"INSERT INTO answer ({', '.join(ANSWER_COLUMNS)}) VALUES ({', '.join('?' * len(ANSWER_COLUMNS))})"
+)
 
 
 def _processors(table: sa.Table, columns: list[str]) -> list[Any]:
@@ -206,9 +215,11 @@ ANSWER_VALUES = operator.itemgetter(*ANSWER_FIELDS)
 
 def _sqlite_answers(response_id: str, answers: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """Answer rows as driver parameters: processed column by column, in C loops."""
-    columns = zip(*map(ANSWER_VALUES, answers))
-    processed = [column if process is None else map(process, column)
-                 for column, process in zip(columns, SQLITE_ANSWER_PROCESSORS)]
+    columns = zip(*map(ANSWER_VALUES, answers), strict=False)
+    processed = [
+        column if process is None else map(process, column)
+        for column, process in zip(columns, SQLITE_ANSWER_PROCESSORS, strict=False)
+    ]
     return list(zip(itertools.repeat(response_id), *processed))
 
 
@@ -230,8 +241,9 @@ def _driver_connection() -> Iterator[Any]:
         if pooled is not None:
             pooled.invalidate(error)
         disconnected = engine.dialect.is_disconnect(error, None, None)
-        raise sa.exc.DBAPIError.instance(None, None, error, dbapi_error, connection_invalidated=disconnected,
-                                         dialect=engine.dialect) from error
+        raise sa.exc.DBAPIError.instance(
+            None, None, error, dbapi_error, connection_invalidated=disconnected, dialect=engine.dialect
+        ) from error
     finally:
         if pooled is not None:
             pooled.close()  # back to the pool (rolled back), or gone if invalidated
@@ -263,8 +275,10 @@ def _sqlite_write_turn(database: str | None) -> Iterator[None]:
 
 def _sqlite_insert(row: dict[str, Any], answers: list[dict[str, Any]]) -> bool:
     """Insert the response and its answers in one transaction; False if the id was known."""
-    values = tuple(row[c] if process is None else process(row[c])
-                   for c, process in zip(RESPONSE_COLUMNS, SQLITE_RESPONSE_PROCESSORS))
+    values = tuple(
+        row[c] if process is None else process(row[c])
+        for c, process in zip(RESPONSE_COLUMNS, SQLITE_RESPONSE_PROCESSORS, strict=False)
+    )
     with _driver_connection() as conn, _sqlite_write_turn(db.engine.url.database):
         created = conn.execute(SQLITE_INSERT_RESPONSE, values).rowcount == 1
         if created and answers:
@@ -361,10 +375,19 @@ def store(sub: Submission) -> tuple[Stored, bool]:
     else:
         created = _sqlite_insert(row, answers)
         _count_toward_checkpoint()
-        found = None if created else db.session.execute(
-            sa.select(Response.content_hash, Response.mode, Response.received_at, Response.started_at,
-                      Response.submitted_at).where(Response.id == sub.id)
-        ).one()
+        found = (
+            None
+            if created
+            else db.session.execute(
+                sa.select(
+                    Response.content_hash,
+                    Response.mode,
+                    Response.received_at,
+                    Response.started_at,
+                    Response.submitted_at,
+                ).where(Response.id == sub.id)
+            ).one()
+        )
     if created:
         return Stored(sub.id, content_hash, sub.mode, row["received_at"], row["started_at"], row["submitted_at"]), True
     return Stored(sub.id, *found), False
@@ -388,7 +411,7 @@ def response_json(sub: Submission, stored: Stored) -> dict[str, Any]:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.replace(tzinfo=timezone.utc).isoformat() if moment else None
+    return moment.replace(tzinfo=UTC).isoformat() if moment else None
 
 
 def receive_web(
@@ -451,8 +474,10 @@ def receive_web(
         sub.module = module
         # A web respondent sees the core and one module; an answer elsewhere was never shown.
         sub.problems.extend(
-            Problem(qid, "not_relevant", {}) for qid, value in raw_answers.items()
-            if value not in (None, "", []) and survey.question(qid) is not None
+            Problem(qid, "not_relevant", {})
+            for qid, value in raw_answers.items()
+            if value not in (None, "", [])
+            and survey.question(qid) is not None
             and survey.question(qid).module not in (None, module)
         )
     check_submission(sub, raw_answers)
@@ -468,16 +493,29 @@ def receive_web(
             return response_id, []
         return None, [Problem("", "sent_changed")]
     if mode == "web":
-        sub.flags = answer_flags(survey, sub.answers, started_at=sub.started_at,
-                                 submitted_at=sub.submitted_at, honeypot=honeypot)
+        sub.flags = answer_flags(
+            survey, sub.answers, started_at=sub.started_at, submitted_at=sub.submitted_at, honeypot=honeypot
+        )
         if client is not None:
             sub.network_hash, sub.device_hash = client
-            if is_burst(network_hash=client[0], device_hash=client[1], commune_code=commune_code,
-                        survey=survey.slug, service_point_id=service_point_id, now=sub.received_at):
+            if is_burst(
+                network_hash=client[0],
+                device_hash=client[1],
+                commune_code=commune_code,
+                survey=survey.slug,
+                service_point_id=service_point_id,
+                now=sub.received_at,
+            ):
                 sub.flags.append("burst")
     stored, created = store(sub)
     if created and "burst" in sub.flags:
-        flag_burst_members(response_id=sub.id, network_hash=sub.network_hash, device_hash=sub.device_hash,
-                           commune_code=commune_code, survey=survey.slug, service_point_id=service_point_id,
-                           now=sub.received_at)
+        flag_burst_members(
+            response_id=sub.id,
+            network_hash=sub.network_hash,
+            device_hash=sub.device_hash,
+            commune_code=commune_code,
+            survey=survey.slug,
+            service_point_id=service_point_id,
+            now=sub.received_at,
+        )
     return stored.id, []

@@ -34,8 +34,17 @@ if TYPE_CHECKING:
     from .score_cache import ScoreTables
 
 __all__ = [
-    "DIMENSIONS", "CommuneResults", "DimensionResult", "PublicSettings", "change_public_settings",
-    "commune_results", "dimension_changes", "period_text", "public_settings", "score_text", "shown_dimensions",
+    "DIMENSIONS",
+    "CommuneResults",
+    "DimensionResult",
+    "PublicSettings",
+    "change_public_settings",
+    "commune_results",
+    "dimension_changes",
+    "period_text",
+    "public_settings",
+    "score_text",
+    "shown_dimensions",
     "signed_text",
 ]
 
@@ -45,6 +54,7 @@ CHANGE_ALPHA = 0.05
 
 
 # --- The province's settings ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PublicSettings:
@@ -74,14 +84,19 @@ def change_public_settings(province_code: str, *, public_results: bool, public_r
     row = db.session.get(ProvinceSetting, province_code) or ProvinceSetting(province_code=province_code)
     row.public_results, row.public_ranking = after.public_results, after.public_ranking
     db.session.add(row)
-    changed = {name: {"before": getattr(before, name), "after": getattr(after, name)}
-               for name in ("public_results", "public_ranking") if getattr(before, name) != getattr(after, name)}
-    audit.record("public_settings_changed", target=f"province {province_code}",
-                 detail={"province": province_code, **changed})
+    changed = {
+        name: {"before": getattr(before, name), "after": getattr(after, name)}
+        for name in ("public_results", "public_ranking")
+        if getattr(before, name) != getattr(after, name)
+    }
+    audit.record(
+        "public_settings_changed", target=f"province {province_code}", detail={"province": province_code, **changed}
+    )
     return True
 
 
 # --- The page's figures ----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class DimensionResult:
@@ -165,8 +180,7 @@ def commune_results(commune: Commune, *, lang: str = "vi") -> CommuneResults:
     from .exports import suppress_small_cells
 
     settings = public_settings(commune.province_code)
-    actions = [{"done_on": a.done_on, **action_text(a, lang)}
-               for a in visible_actions(commune.code)]
+    actions = [{"done_on": a.done_on, **action_text(a, lang)} for a in visible_actions(commune.code)]
     snapshot = latest_published(commune.province_code)
     if snapshot is None:
         return CommuneResults(commune=commune, snapshot=None, actions=actions)
@@ -177,10 +191,23 @@ def commune_results(commune: Commune, *, lang: str = "vi") -> CommuneResults:
     ranked = communes.groupby(["level", "code"])["rank"].count()
     province = {str(r["code"]): r for r in tables.province_published.to_dict("records")}
     rows = _by_code(own)
-    dims = [_dimension(rows.get(("dimension", d)), d, province.get(d), settings.public_ranking,
-                       int(ranked.get(("dimension", d), 0))) for d in DIMENSIONS]
-    aggregate = _dimension(rows.get(("aggregate", "total")), "total", province.get("total"), settings.public_ranking,
-                           int(ranked.get(("aggregate", "total"), 0)))
+    dims = [
+        _dimension(
+            rows.get(("dimension", d)),
+            d,
+            province.get(d),
+            settings.public_ranking,
+            int(ranked.get(("dimension", d), 0)),
+        )
+        for d in DIMENSIONS
+    ]
+    aggregate = _dimension(
+        rows.get(("aggregate", "total")),
+        "total",
+        province.get("total"),
+        settings.public_ranking,
+        int(ranked.get(("aggregate", "total"), 0)),
+    )
     respondents = int(communes.attrs.get(COMMUNE_RESPONDENTS, {}).get(commune.code, 0))
 
     previous = previous_published(snapshot)
@@ -189,14 +216,33 @@ def commune_results(commune: Commune, *, lang: str = "vi") -> CommuneResults:
         pairs = dimension_changes(tables, snapshot_tables(previous), commune_codes=[commune.code])
         names = {d.code: d for d in dims}
         compared = len(pairs)
-        changes = [Change(code=r.code, name_vi=names[r.code].name_vi, name_en=names[r.code].name_en,
-                          before=r.score_before, after=r.score, difference=r.difference, direction=r.direction,
-                          p_adjusted=r.p_adjusted)
-                   for r in pairs.itertuples(index=False) if r.direction != 0]
+        changes = [
+            Change(
+                code=r.code,
+                name_vi=names[r.code].name_vi,
+                name_en=names[r.code].name_en,
+                before=r.score_before,
+                after=r.score,
+                difference=r.difference,
+                direction=r.direction,
+                p_adjusted=r.p_adjusted,
+            )
+            for r in pairs.itertuples(index=False)
+            if r.direction != 0
+        ]
     return CommuneResults(
-        commune=commune, snapshot=snapshot, previous=previous, respondents=respondents, dimensions=dims,
-        aggregate=aggregate, compared=compared, changes=changes, ranking=settings.public_ranking,
-        chart=_chart(dims), actions=actions)
+        commune=commune,
+        snapshot=snapshot,
+        previous=previous,
+        respondents=respondents,
+        dimensions=dims,
+        aggregate=aggregate,
+        compared=compared,
+        changes=changes,
+        ranking=settings.public_ranking,
+        chart=_chart(dims),
+        actions=actions,
+    )
 
 
 def _number(value: Any) -> float | None:
@@ -229,13 +275,20 @@ def _model_parts(flags: Any) -> tuple[int, int] | None:
     return None
 
 
-def _dimension(row: dict[str, Any] | None, code: str, province: dict[str, Any] | None, ranking: bool,
-               ranked: int) -> DimensionResult:
+def _dimension(
+    row: dict[str, Any] | None, code: str, province: dict[str, Any] | None, ranking: bool, ranked: int
+) -> DimensionResult:
     """A row of the suppressed table as the page shows it."""
     label = DIMENSION_NAMES[code]
     prov = {k: _number((province or {}).get(k)) for k in ("score", "ci_low", "ci_high")}
-    base = dict(code=code, name_vi=label.vi, name_en=label.en, province=prov["score"],
-                province_low=prov["ci_low"], province_high=prov["ci_high"])
+    base = dict(
+        code=code,
+        name_vi=label.vi,
+        name_en=label.en,
+        province=prov["score"],
+        province_low=prov["ci_low"],
+        province_high=prov["ci_high"],
+    )
     flags = str((row or {}).get("flags") or "")
     parts = _model_parts(flags)
     score = _number((row or {}).get("score_eb"))
@@ -245,10 +298,25 @@ def _dimension(row: dict[str, Any] | None, code: str, province: dict[str, Any] |
         return DimensionResult(score=None, low=None, high=None, se=None, missing="model_only", **base)
     if score is None:  # e.g. too few communes with answers for the small-area model
         return DimensionResult(score=None, low=None, high=None, se=None, missing="not_estimated", **base)
-    rank = dict(rank=_integer(row.get("rank")), rank_low=_integer(row.get("rank_low")),
-                rank_high=_integer(row.get("rank_high")), ranked=ranked) if ranking else {}
-    return DimensionResult(score=score, low=_number(row.get("ci_low_eb")), high=_number(row.get("ci_high_eb")),
-                           se=_number(row.get("se_eb")), partly_modelled=parts is not None, **rank, **base)
+    rank = (
+        dict(
+            rank=_integer(row.get("rank")),
+            rank_low=_integer(row.get("rank_low")),
+            rank_high=_integer(row.get("rank_high")),
+            ranked=ranked,
+        )
+        if ranking
+        else {}
+    )
+    return DimensionResult(
+        score=score,
+        low=_number(row.get("ci_low_eb")),
+        high=_number(row.get("ci_high_eb")),
+        se=_number(row.get("se_eb")),
+        partly_modelled=parts is not None,
+        **rank,
+        **base,
+    )
 
 
 def shown_dimensions(tables: ScoreTables) -> pd.DataFrame:
@@ -269,12 +337,20 @@ def shown_dimensions(tables: ScoreTables) -> pd.DataFrame:
     score = pd.to_numeric(dims["score_eb"], errors="coerce")
     se = pd.to_numeric(dims["se_eb"], errors="coerce")
     shown = (~suppressed & ~model_only & np.isfinite(score) & np.isfinite(se)).to_numpy(dtype=bool)
-    return pd.DataFrame({"commune_code": dims["commune_code"].astype(str), "commune_name": dims["commune_name"].astype(str),
-                         "code": dims["code"].astype(str), "score": score, "se": se})[shown].reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "commune_code": dims["commune_code"].astype(str),
+            "commune_name": dims["commune_name"].astype(str),
+            "code": dims["code"].astype(str),
+            "score": score,
+            "se": se,
+        }
+    )[shown].reset_index(drop=True)
 
 
-def dimension_changes(latest: ScoreTables, previous: ScoreTables, *,
-                      commune_codes: list[str] | None = None) -> pd.DataFrame:
+def dimension_changes(
+    latest: ScoreTables, previous: ScoreTables, *, commune_codes: list[str] | None = None
+) -> pd.DataFrame:
     """The dimensions shown in both periods, per commune, with the test of their change
     (``analysis.changes.supported_changes``: z test of two independent small-area estimates,
     Holm-adjusted within each commune's dimensions, level :data:`CHANGE_ALPHA`).
@@ -288,13 +364,20 @@ def dimension_changes(latest: ScoreTables, previous: ScoreTables, *,
     now, before = shown_dimensions(latest), shown_dimensions(previous)
     if commune_codes is not None:
         now = now[now["commune_code"].isin(commune_codes)]
-    pairs = now.merge(before[["commune_code", "code", "score", "se"]], on=["commune_code", "code"],
-                      suffixes=("", "_before")).reset_index(drop=True)
+    pairs = now.merge(
+        before[["commune_code", "code", "score", "se"]], on=["commune_code", "code"], suffixes=("", "_before")
+    ).reset_index(drop=True)
     if pairs.empty:
         return pairs.assign(difference=[], p_adjusted=[], direction=[])
-    tests = supported_changes(pairs["score"].to_numpy(), mse=pairs["se"].to_numpy() ** 2,
-                              previous=pairs["score_before"].to_numpy(), previous_mse=pairs["se_before"].to_numpy() ** 2,
-                              family=pairs["commune_code"].to_numpy(), alpha=CHANGE_ALPHA, adjust="holm")
+    tests = supported_changes(
+        pairs["score"].to_numpy(),
+        mse=pairs["se"].to_numpy() ** 2,
+        previous=pairs["score_before"].to_numpy(),
+        previous_mse=pairs["se_before"].to_numpy() ** 2,
+        family=pairs["commune_code"].to_numpy(),
+        alpha=CHANGE_ALPHA,
+        adjust="holm",
+    )
     return pairs.assign(difference=tests.difference, p_adjusted=tests.p_adjusted, direction=tests.direction.astype(int))
 
 
@@ -303,8 +386,18 @@ def _chart(dims: list[DimensionResult]) -> dict[str, Any]:
     commune's interval and dot, the province's diamond."""
     from .analyst.service import _scorecard_chart
 
-    rows = [{"code": d.code, "score_eb": d.score, "ci_low_eb": d.low, "ci_high_eb": d.high,
-             "province": d.province, "target": None, "dimension": d} for d in dims]
+    rows = [
+        {
+            "code": d.code,
+            "score_eb": d.score,
+            "ci_low_eb": d.low,
+            "ci_high_eb": d.high,
+            "province": d.province,
+            "target": None,
+            "dimension": d,
+        }
+        for d in dims
+    ]
     return _scorecard_chart(rows, width=340, row_height=30, label_width=22, font_size=12)
 
 

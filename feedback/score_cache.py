@@ -102,8 +102,12 @@ def bump_commune_data_versions(session: Session | sa.Connection, commune_codes: 
     """Bump the data version of every province holding one of ``commune_codes`` (not committed)."""
     codes = sorted(set(commune_codes))
     if codes:
-        _upsert(session, sa.select(Commune.province_code, sa.literal(1)).where(Commune.code.in_(codes))
-                .group_by(Commune.province_code))
+        _upsert(
+            session,
+            sa.select(Commune.province_code, sa.literal(1))
+            .where(Commune.code.in_(codes))
+            .group_by(Commune.province_code),
+        )
 
 
 def data_version(session: Session | sa.Connection, scope: str | None) -> int:
@@ -177,15 +181,23 @@ def _official_file() -> list[Any]:
     return [str(path), stat.st_size, stat.st_mtime_ns]
 
 
-def cache_key(date_from: date | None, date_to: date | None, *, structure: str, province_code: str | None,
-              include_flagged: bool) -> str:
+def cache_key(
+    date_from: date | None, date_to: date | None, *, structure: str, province_code: str | None, include_flagged: bool
+) -> str:
     """``<scope>:<hash>`` (64 characters at most); the scope prefix lets stale entries be removed by scope."""
-    inputs = [_method_fingerprint(), _TABLES, date_from.isoformat() if date_from else None,
-              date_to.isoformat() if date_to else None, structure, province_code, bool(include_flagged),
-              _official_file()]
+    inputs = [
+        _method_fingerprint(),
+        _TABLES,
+        date_from.isoformat() if date_from else None,
+        date_to.isoformat() if date_to else None,
+        structure,
+        province_code,
+        bool(include_flagged),
+        _official_file(),
+    ]
     digest = hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
     prefix = f"{province_code or NATIONAL}:"
-    return prefix + digest[:64 - len(prefix)]
+    return prefix + digest[: 64 - len(prefix)]
 
 
 def _encode(tables: ScoreTables) -> bytes:
@@ -224,8 +236,9 @@ def _decode(payload: bytes) -> ScoreTables:
     return ScoreTables(respondents=int(meta["respondents"]), **frames)
 
 
-def _compute(date_from: date | None, date_to: date | None, *, structure: str, province_code: str | None,
-             include_flagged: bool) -> ScoreTables:
+def _compute(
+    date_from: date | None, date_to: date | None, *, structure: str, province_code: str | None, include_flagged: bool
+) -> ScoreTables:
     """Read the period and score it: the work the cache saves."""
     from .bridge import load_analysis_input
     from .exports import commune_scores, province_scores, suppress_small_cells
@@ -240,14 +253,21 @@ def _compute(date_from: date | None, date_to: date | None, *, structure: str, pr
         communes=table,
         province=province_scores(table, data, province_code=province_code),
         # A public roll-up rests on the published cells only (see build_score_export).
-        province_published=suppress_small_cells(province_scores(suppress_small_cells(table), data,
-                                                                province_code=province_code)),
+        province_published=suppress_small_cells(
+            province_scores(suppress_small_cells(table), data, province_code=province_code)
+        ),
         respondents=len(data.respondents) - data.flagged,
     )
 
 
-def score_tables(date_from: date | None = None, date_to: date | None = None, *, structure: str = "current",
-                 province_code: str | None = "15", include_flagged: bool = False) -> ScoreTables:
+def score_tables(
+    date_from: date | None = None,
+    date_to: date | None = None,
+    *,
+    structure: str = "current",
+    province_code: str | None = "15",
+    include_flagged: bool = False,
+) -> ScoreTables:
     """The score tables of a period, from the cache when the province's data has not changed since.
 
     On a miss the tables are computed (in the caller: seconds to tens of seconds at scale) and
@@ -265,13 +285,20 @@ def score_tables(date_from: date | None = None, date_to: date | None = None, *, 
     return replace(tables, computed_at=created)
 
 
-def cached_score_tables(date_from: date | None = None, date_to: date | None = None, *, structure: str = "current",
-                        province_code: str | None = "15", include_flagged: bool = False) -> ScoreTables | None:
+def cached_score_tables(
+    date_from: date | None = None,
+    date_to: date | None = None,
+    *,
+    structure: str = "current",
+    province_code: str | None = "15",
+    include_flagged: bool = False,
+) -> ScoreTables | None:
     """The newest cached tables of these inputs, even of an older data version (then ``stale``
     is True); None when there is none. Never computes: the caller decides whether to compute
     now (:func:`score_tables`) or in the background."""
-    key = cache_key(date_from, date_to, structure=structure, province_code=province_code,
-                    include_flagged=include_flagged)
+    key = cache_key(
+        date_from, date_to, structure=structure, province_code=province_code, include_flagged=include_flagged
+    )
     return _read(key, province_code, stale_ok=True)[1]
 
 
@@ -280,8 +307,9 @@ def scope_responses(date_from: date | None, date_to: date | None, province_code:
     ``count(*)``, to judge whether the scores can be computed inside a web request."""
     from .times import day_clause
 
-    query = (sa.select(sa.func.count()).select_from(Response)
-             .where(day_clause(Response.submitted_at, date_from, date_to)))
+    query = (
+        sa.select(sa.func.count()).select_from(Response).where(day_clause(Response.submitted_at, date_from, date_to))
+    )
     if province_code is not None:
         query = query.join(Commune, Commune.code == Response.commune_code).where(Commune.province_code == province_code)
     with db.engine.connect() as conn:
@@ -293,8 +321,9 @@ def _read(key: str, province_code: str | None, *, stale_ok: bool) -> tuple[int, 
     older one with ``stale_ok``; None if there is none or it cannot be decoded). Counts a hit."""
     with db.engine.connect() as conn:
         version = data_version(conn, province_code)
-        row = conn.execute(sa.select(ScoreCache.data_version, ScoreCache.created_at)
-                           .where(ScoreCache.key == key)).first()
+        row = conn.execute(
+            sa.select(ScoreCache.data_version, ScoreCache.created_at).where(ScoreCache.key == key)
+        ).first()
         # An entry "newer" than the data (a restore took the version back) is never served.
         if row is None or row.data_version > version or (row.data_version < version and not stale_ok):
             return version, None
@@ -304,8 +333,9 @@ def _read(key: str, province_code: str | None, *, stale_ok: bool) -> tuple[int, 
             if tables is not None:
                 _memo.move_to_end(memo_key)
         if tables is None:
-            payload = conn.execute(sa.select(ScoreCache.payload).where(
-                ScoreCache.key == key, ScoreCache.data_version == row.data_version)).scalar()
+            payload = conn.execute(
+                sa.select(ScoreCache.payload).where(ScoreCache.key == key, ScoreCache.data_version == row.data_version)
+            ).scalar()
     if tables is None:
         if payload is None:  # replaced meanwhile
             return version, None
@@ -343,8 +373,9 @@ def _copied(tables: ScoreTables) -> ScoreTables:
 STALE_KEEP = timedelta(days=1)
 
 
-def _store(key: str, version: int, payload: bytes, province_code: str | None, *,
-           created: datetime | None = None) -> None:
+def _store(
+    key: str, version: int, payload: bytes, province_code: str | None, *, created: datetime | None = None
+) -> None:
     """Upsert the entry computed from data at ``version`` (never over an entry of a newer one).
 
     One entry per inputs key, the newest: the key's older entry is replaced here, and until
@@ -361,13 +392,23 @@ def _store(key: str, version: int, payload: bytes, province_code: str | None, *,
         else:
             from sqlalchemy.dialects.sqlite import insert
         stmt = insert(ScoreCache).values(key=key, data_version=version, payload=payload, created_at=created)
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["key"],
-            set_={"data_version": stmt.excluded.data_version, "payload": stmt.excluded.payload,
-                  "created_at": stmt.excluded.created_at},
-            where=ScoreCache.data_version <= stmt.excluded.data_version,
-        ))
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["key"],
+                set_={
+                    "data_version": stmt.excluded.data_version,
+                    "payload": stmt.excluded.payload,
+                    "created_at": stmt.excluded.created_at,
+                },
+                where=ScoreCache.data_version <= stmt.excluded.data_version,
+            )
+        )
         prefix = key.split(":", 1)[0] + ":"
-        conn.execute(sa.delete(ScoreCache).where(ScoreCache.key.startswith(prefix, autoescape=True),
-                                                 ScoreCache.key != key, ScoreCache.data_version < version,
-                                                 ScoreCache.created_at < created - STALE_KEEP))
+        conn.execute(
+            sa.delete(ScoreCache).where(
+                ScoreCache.key.startswith(prefix, autoescape=True),
+                ScoreCache.key != key,
+                ScoreCache.data_version < version,
+                ScoreCache.created_at < created - STALE_KEEP,
+            )
+        )

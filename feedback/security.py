@@ -9,16 +9,18 @@ from .config import DEV_SECRET_KEY
 
 # No inline script anywhere; inline <style> is allowed because survey pages inline their CSS
 # to save a round trip on 3G.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data:",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 
 # Pages and downloads behind the staff log-in: never kept by a browser or proxy (a shared office
@@ -33,8 +35,11 @@ def set_headers(response: Response) -> Response:
     """Security headers; ``Cache-Control: no-store`` on staff pages and for logged-in staff."""
     if request.blueprint in STAFF_BLUEPRINTS:
         response.headers["Cache-Control"] = "no-store"
-    elif request.endpoint != "static" and current_app.config["SESSION_COOKIE_NAME"] in request.cookies \
-            and session.get("_user_id") is not None:
+    elif (
+        request.endpoint != "static"
+        and current_app.config["SESSION_COOKIE_NAME"] in request.cookies
+        and session.get("_user_id") is not None
+    ):
         # e.g. the scores API: whatever answers a staff session is not for caches either.
         response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
@@ -81,12 +86,16 @@ def check_production(app: Flask) -> None:
     if not is_production(app):
         return
     if app.debug or app.config.get("DEBUG") or get_debug_flag():
-        raise RuntimeError("debug mode must be off in production (FLASK_DEBUG, --debug): "
-                           "its debugger lets anyone who reaches an error page run code on the server")
+        raise RuntimeError(
+            "debug mode must be off in production (FLASK_DEBUG, --debug): "
+            "its debugger lets anyone who reaches an error page run code on the server"
+        )
     problem = secret_key_problem(app.config.get("SECRET_KEY"))
     if problem:
-        raise RuntimeError(f"SECRET_KEY {problem}: production needs at least {MIN_SECRET_KEY_LENGTH} random bytes, "
-                           "e.g. python -c 'import secrets; print(secrets.token_hex(32))'")
+        raise RuntimeError(
+            f"SECRET_KEY {problem}: production needs at least {MIN_SECRET_KEY_LENGTH} random bytes, "
+            "e.g. python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
     if not app.config.get("BASE_URL_SET"):
         raise RuntimeError("BASE_URL must be set in production: the public address of the site")
     app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)

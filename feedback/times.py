@@ -9,7 +9,7 @@ docs/quality.md ("Times and clocks") explains the rule and its numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,8 +17,16 @@ import sqlalchemy as sa
 from flask import current_app
 
 __all__ = [
-    "VIET_NAM", "TrustedTimes", "trusted_times", "now_seconds", "whole_seconds",
-    "local_day", "day_start", "day_bounds", "day_clause", "boundary",
+    "VIET_NAM",
+    "TrustedTimes",
+    "trusted_times",
+    "now_seconds",
+    "whole_seconds",
+    "local_day",
+    "day_start",
+    "day_bounds",
+    "day_clause",
+    "boundary",
 ]
 
 VIET_NAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -26,7 +34,7 @@ VIET_NAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 def now_seconds() -> datetime:
     """Naive UTC now, at whole seconds (how every response time is stored)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def whole_seconds(moment: datetime | None) -> datetime | None:
@@ -36,12 +44,12 @@ def whole_seconds(moment: datetime | None) -> datetime | None:
 
 def local_day(moment: datetime) -> date:
     """The Viet Nam calendar day of a naive-UTC time."""
-    return moment.replace(tzinfo=timezone.utc).astimezone(VIET_NAM).date()
+    return moment.replace(tzinfo=UTC).astimezone(VIET_NAM).date()
 
 
 def day_start(day: date) -> datetime:
     """Naive UTC of 00:00 in Viet Nam on ``day``."""
-    return datetime.combine(day, time(), tzinfo=VIET_NAM).astimezone(timezone.utc).replace(tzinfo=None)
+    return datetime.combine(day, time(), tzinfo=VIET_NAM).astimezone(UTC).replace(tzinfo=None)
 
 
 def day_bounds(date_from: date | None, date_to: date | None) -> tuple[datetime | None, datetime | None]:
@@ -103,9 +111,15 @@ class TrustedTimes:
     clock: bool
 
 
-def trusted_times(*, received_at: datetime, submitted_at: datetime | None = None,
-                  started_at: datetime | None = None, released: date | None = None,
-                  skew: timedelta | None = None, keep: timedelta | None = None) -> TrustedTimes:
+def trusted_times(
+    *,
+    received_at: datetime,
+    submitted_at: datetime | None = None,
+    started_at: datetime | None = None,
+    released: date | None = None,
+    skew: timedelta | None = None,
+    keep: timedelta | None = None,
+) -> TrustedTimes:
     """Keep a client's times only where they are plausible; otherwise trust the receive time.
 
     A client time (naive UTC) is plausible when it lies in [earliest, ``received_at`` + ``skew``]:

@@ -50,9 +50,10 @@ def official_units(province_code: str) -> list[dict[str, str]]:
 def load_units(province_code: str, *, commit: bool = True) -> tuple[int, int]:
     """Insert new and update changed units of a province; returns (inserted, updated)."""
     units = official_units(province_code)
-    existing = {c.code: c for c in db.session.execute(
-        db.select(Commune).where(Commune.code.in_([u["code"] for u in units]))
-    ).scalars()}
+    existing = {
+        c.code: c
+        for c in db.session.execute(db.select(Commune).where(Commune.code.in_([u["code"] for u in units]))).scalars()
+    }
     inserted = updated = 0
     new = []
     for unit in units:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .model import Question, Survey
 
@@ -152,11 +153,13 @@ def scored_rows(survey: Survey, clean: Mapping[str, Any]) -> list[dict[str, Any]
             continue
         values = clean[q.id] if isinstance(clean[q.id], list) else [clean[q.id]]
         for position, value in enumerate(values):
-            rows.append({
-                "question_id": q.id,
-                "position": position,
-                "value": str(value),
-                "subdimension": q.subdimension,
-                "score": q.score_of(str(value)) if q.scored else None,
-            })
+            rows.append(
+                {
+                    "question_id": q.id,
+                    "position": position,
+                    "value": str(value),
+                    "subdimension": q.subdimension,
+                    "score": q.score_of(str(value)) if q.scored else None,
+                }
+            )
     return rows

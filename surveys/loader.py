@@ -150,8 +150,21 @@ def _question(q: Any, where: str, seen: dict[str, Question], respondent: bool) -
     where = f"{where} ({qid})"
     if qid in seen:
         raise ValueError(f"{where}: duplicate question id")
-    known_keys = {"id", "type", "label", "hint", "required", "options", "min", "max",
-                  "max_length", "relevant", "subdimension", "score", "module"}
+    known_keys = {
+        "id",
+        "type",
+        "label",
+        "hint",
+        "required",
+        "options",
+        "min",
+        "max",
+        "max_length",
+        "relevant",
+        "subdimension",
+        "score",
+        "module",
+    }
     extra = set(q) - known_keys
     if extra:
         raise ValueError(f"{where}: unknown keys {sorted(extra)}")
@@ -171,8 +184,7 @@ def _question(q: Any, where: str, seen: dict[str, Question], respondent: bool) -
     lo = hi = None
     if qtype == "integer":
         lo, hi = q.get("min"), q.get("max")
-        if not (isinstance(lo, int) and isinstance(hi, int)) or isinstance(lo, bool) or isinstance(hi, bool) \
-                or lo > hi:
+        if not (isinstance(lo, int) and isinstance(hi, int)) or isinstance(lo, bool) or isinstance(hi, bool) or lo > hi:
             raise ValueError(f"{where}: an integer question needs whole numbers min <= max")
     max_length = q.get("max_length", 500)
     if not isinstance(max_length, int) or not 1 <= max_length <= 2000:

@@ -96,9 +96,7 @@ class Question:
             "relevant": self.relevant.as_dict() if self.relevant else None,
             "subdimension": self.subdimension,
             "module": self.module,
-            "score": (
-                {o.value: o.score for o in self.options} if self.scored else None
-            ),
+            "score": ({o.value: o.score for o in self.options} if self.scored else None),
         }
         if self.type == "integer":
             data["min"], data["max"] = self.min, self.max

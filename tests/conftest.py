@@ -15,9 +15,22 @@ from feedback import create_app
 from feedback import database_url as database_url_for_psycopg
 from feedback.extensions import db
 from feedback.models import (
-    Answer, ApiClient, AuditEvent, CommuneAction, DataVersion, DigestSent, Job, JobFileChunk, PopulationMargin,
-    ProvinceSetting, PublishedPeriod, Response, ScoreCache, ServicePoint,
-    User, user_commune,
+    Answer,
+    ApiClient,
+    AuditEvent,
+    CommuneAction,
+    DataVersion,
+    DigestSent,
+    Job,
+    JobFileChunk,
+    PopulationMargin,
+    ProvinceSetting,
+    PublishedPeriod,
+    Response,
+    ScoreCache,
+    ServicePoint,
+    User,
+    user_commune,
 )
 from feedback.units import load_units
 
@@ -77,8 +90,24 @@ def _create_database(url: str) -> None:
 def app(database_url):
     app = create_app(_config(database_url))
     with app.app_context():
-        for model in (JobFileChunk, Job, ScoreCache, DataVersion, Answer, Response, ApiClient, AuditEvent, user_commune,
-                      DigestSent, CommuneAction, PublishedPeriod, ProvinceSetting, User, ServicePoint, PopulationMargin):
+        for model in (
+            JobFileChunk,
+            Job,
+            ScoreCache,
+            DataVersion,
+            Answer,
+            Response,
+            ApiClient,
+            AuditEvent,
+            user_commune,
+            DigestSent,
+            CommuneAction,
+            PublishedPeriod,
+            ProvinceSetting,
+            User,
+            ServicePoint,
+            PopulationMargin,
+        ):
             db.session.execute(sa.delete(model))
         db.session.commit()
     yield app
@@ -146,8 +175,12 @@ def users(app, password_hash) -> dict[str, dict]:
     made = {}
     with app.app_context():
         for key, (email, role, codes) in specs.items():
-            user = User(email=email, role=role, password_hash=password_hash,
-                        communes=[db.session.get(Commune, c) for c in codes])
+            user = User(
+                email=email,
+                role=role,
+                password_hash=password_hash,
+                communes=[db.session.get(Commune, c) for c in codes],
+            )
             db.session.add(user)
             db.session.flush()
             made[key] = {"id": user.id, "email": email}

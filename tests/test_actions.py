@@ -54,15 +54,29 @@ def _events(action: str) -> list[AuditEvent]:
 
 # --- The service ------------------------------------------------------------------------------
 
+
 def test_create_stores_the_entry_normalised_and_audits_it(app):
     with app.app_context():
         point = _point()
-        action = create_action(OWN_COMMUNE, _entry(title_vi="  Mở cửa\n sớm  ", text_vi="Dòng một\r\nDòng hai ",
-                                                   title_en="  ", text_en="", service_point_id=point), user=None)
+        action = create_action(
+            OWN_COMMUNE,
+            _entry(
+                title_vi="  Mở cửa\n sớm  ",
+                text_vi="Dòng một\r\nDòng hai ",
+                title_en="  ",
+                text_en="",
+                service_point_id=point,
+            ),
+            user=None,
+        )
         db.session.commit()
         stored = db.session.get(CommuneAction, action.id)
         assert (stored.title_vi, stored.text_vi, stored.title_en, stored.text_en) == (
-            "Mở cửa sớm", "Dòng một\nDòng hai", None, None)
+            "Mở cửa sớm",
+            "Dòng một\nDòng hai",
+            None,
+            None,
+        )
         assert (stored.service_point_id, stored.dimension, stored.hidden) == (point, None, False)
         [event] = _events("action_created")
         assert event.commune_code == OWN_COMMUNE and event.target == f"action {action.id}: Mở cửa sớm"
@@ -70,24 +84,29 @@ def test_create_stores_the_entry_normalised_and_audits_it(app):
         assert detail["service_point_id"] == point and detail["done_on"] == _today().isoformat()
 
 
-@pytest.mark.parametrize("change,message", [
-    ({"title_vi": "  "}, "Please give a title and a text in Vietnamese."),
-    ({"text_vi": ""}, "Please give a title and a text in Vietnamese."),
-    ({"title_vi": "x" * 161}, "A title has at most 160 characters."),
-    ({"text_en": "x" * 2001}, "A text has at most 2000 characters."),
-    ({"title_vi": "Mở\u202ecửa"}, "Please remove the invisible control character (U+202E) from this field."),
-    ({"done_on": "tomorrow"}, "The date cannot be in the future."),
-    ({"done_on": "too old"}, "Please give a date within the last year."),
-    ({"dimension": "9"}, "Please choose what the action answers from the list."),
-    ({"dimension": "3", "service_point_id": "own"}, "An entry answers a service point or an area, not both."),
-    ({"service_point_id": "other"}, "Please choose what the action answers from the list."),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"title_vi": "  "}, "Please give a title and a text in Vietnamese."),
+        ({"text_vi": ""}, "Please give a title and a text in Vietnamese."),
+        ({"title_vi": "x" * 161}, "A title has at most 160 characters."),
+        ({"text_en": "x" * 2001}, "A text has at most 2000 characters."),
+        ({"title_vi": "Mở\u202ecửa"}, "Please remove the invisible control character (U+202E) from this field."),
+        ({"done_on": "tomorrow"}, "The date cannot be in the future."),
+        ({"done_on": "too old"}, "Please give a date within the last year."),
+        ({"dimension": "9"}, "Please choose what the action answers from the list."),
+        ({"dimension": "3", "service_point_id": "own"}, "An entry answers a service point or an area, not both."),
+        ({"service_point_id": "other"}, "Please choose what the action answers from the list."),
+    ],
+)
 def test_create_refuses_an_entry_that_breaks_a_rule(app, change, message):
     with app.app_context():
         points = {"own": _point(), "other": _point(OTHER_COMMUNE)}
         days = {"tomorrow": _today() + timedelta(days=1), "too old": _today() - MAX_AGE - timedelta(days=1)}
-        change = {k: points.get(v, days.get(v, v)) if isinstance(v, str) and k in ("done_on", "service_point_id")
-                  else v for k, v in change.items()}
+        change = {
+            k: points.get(v, days.get(v, v)) if isinstance(v, str) and k in ("done_on", "service_point_id") else v
+            for k, v in change.items()
+        }
         with app.test_request_context("/?lang=en"):
             with pytest.raises(ValueError) as raised:
                 create_action(OWN_COMMUNE, _entry(**change), user=None)
@@ -113,13 +132,15 @@ def test_change_audits_only_what_changed_and_keeps_an_old_day(app):
         assert not _events("action_changed")
         # An entry whose day has grown older than MAX_AGE can still get a corrected text.
         later = _today() + MAX_AGE
-        assert change_action(action, _entry(done_on=_today() - timedelta(days=10), text_vi="Sửa lại.",
-                                            dimension="6"), today=later)
+        assert change_action(
+            action, _entry(done_on=_today() - timedelta(days=10), text_vi="Sửa lại.", dimension="6"), today=later
+        )
         db.session.commit()
         [event] = _events("action_changed")
         assert json.loads(event.detail) == {
             "before": {"text_vi": "Trạm y tế mở cửa sớm hơn một giờ.", "dimension": None},
-            "after": {"text_vi": "Sửa lại.", "dimension": "6"}}
+            "after": {"text_vi": "Sửa lại.", "dimension": "6"},
+        }
         with pytest.raises(ValueError):  # a new day is checked, though
             change_action(action, _entry(done_on=_today() + timedelta(days=2)))
 
@@ -127,8 +148,9 @@ def test_change_audits_only_what_changed_and_keeps_an_old_day(app):
 def test_hidden_entries_are_kept_for_staff_and_left_out_for_the_public(app):
     with app.app_context():
         point = _point()
-        create_action(OWN_COMMUNE, _entry(title_vi="Cũ", done_on=_today() - timedelta(days=3),
-                                          service_point_id=point), user=None)
+        create_action(
+            OWN_COMMUNE, _entry(title_vi="Cũ", done_on=_today() - timedelta(days=3), service_point_id=point), user=None
+        )
         new = create_action(OWN_COMMUNE, _entry(title_vi="Mới", service_point_id=point), user=None)
         create_action(OTHER_COMMUNE, _entry(title_vi="Phường khác"), user=None)
         db.session.commit()
@@ -140,9 +162,14 @@ def test_hidden_entries_are_kept_for_staff_and_left_out_for_the_public(app):
         assert [a["title"] for a in thanks_actions(OWN_COMMUNE, point, "vi")[1]] == ["Cũ"]
         assert set_hidden(new, False)
         db.session.commit()
-        assert [e.action for e in db.session.scalars(sa.select(AuditEvent).where(
-            AuditEvent.action.in_(("action_hidden", "action_unhidden"))).order_by(AuditEvent.id))] == [
-            "action_hidden", "action_unhidden"]
+        assert [
+            e.action
+            for e in db.session.scalars(
+                sa.select(AuditEvent)
+                .where(AuditEvent.action.in_(("action_hidden", "action_unhidden")))
+                .order_by(AuditEvent.id)
+            )
+        ] == ["action_hidden", "action_unhidden"]
         assert [a.title_vi for a in visible_actions(OWN_COMMUNE)] == ["Mới", "Cũ"]
 
 
@@ -155,15 +182,21 @@ def test_thanks_actions_only_for_a_point_of_the_commune(app):
         db.session.commit()
         point, actions = thanks_actions(OWN_COMMUNE, own, "en")
         assert point.id == own and [(a["title"], a["title_lang"]) for a in actions] == [("Của xã", "vi")]
-        for wrong in (other, None, "1", True, 10 ** 9):
+        for wrong in (other, None, "1", True, 10**9):
             assert thanks_actions(OWN_COMMUNE, wrong, "vi") == (None, [])
 
 
 # --- The pages ----------------------------------------------------------------------------------
 
+
 def _form(client, url: str, **fields) -> dict:
-    data = {"csrf_token": csrf_token(client, url), "title_vi": "Thêm ghế chờ", "text_vi": "Trạm có thêm 10 ghế.",
-            "done_on": _today().isoformat(), "answers": ""}
+    data = {
+        "csrf_token": csrf_token(client, url),
+        "title_vi": "Thêm ghế chờ",
+        "text_vi": "Trạm có thêm 10 ghế.",
+        "done_on": _today().isoformat(),
+        "answers": "",
+    }
     return {**data, **fields}
 
 
@@ -195,28 +228,36 @@ def test_officer_records_an_action_and_sees_it_listed(app, client, auth, users, 
     with app.app_context():
         action = db.session.execute(sa.select(CommuneAction)).scalar_one()
         assert (action.commune_code, action.service_point_id, action.created_by) == (
-            OWN_COMMUNE, own_point, users["officer"]["id"])
+            OWN_COMMUNE,
+            own_point,
+            users["officer"]["id"],
+        )
         [event] = _events("action_created")
         assert event.user_id == users["officer"]["id"]
 
 
-@pytest.mark.parametrize("lang,fields,message", [
-    ("vi", {"title_vi": ""}, "Vui lòng điền vào ô này."),
-    ("en", {"title_vi": ""}, "Please fill in this field."),
-    ("en", {"done_on": ""}, "Please fill in this field."),
-    ("en", {"done_on": "31/02/2025"}, "Please give the date as day, month and year."),
-    ("en", {"done_on": "tomorrow"}, "The date cannot be in the future."),
-    ("vi", {"done_on": "tomorrow"}, "Ngày không được ở tương lai."),
-    ("en", {"answers": "point:foreign"}, "Please choose what the action answers from the list."),
-    ("en", {"answers": "dimension:9"}, "Please choose what the action answers from the list."),
-    ("en", {"text_vi": "x" * 2001}, "Please keep this to at most 2000 characters."),
-    ("en", {"text_en": "a\x00b"}, "Please remove the invisible control character (U+0000) from this field."),
-])
+@pytest.mark.parametrize(
+    "lang,fields,message",
+    [
+        ("vi", {"title_vi": ""}, "Vui lòng điền vào ô này."),
+        ("en", {"title_vi": ""}, "Please fill in this field."),
+        ("en", {"done_on": ""}, "Please fill in this field."),
+        ("en", {"done_on": "31/02/2025"}, "Please give the date as day, month and year."),
+        ("en", {"done_on": "tomorrow"}, "The date cannot be in the future."),
+        ("vi", {"done_on": "tomorrow"}, "Ngày không được ở tương lai."),
+        ("en", {"answers": "point:foreign"}, "Please choose what the action answers from the list."),
+        ("en", {"answers": "dimension:9"}, "Please choose what the action answers from the list."),
+        ("en", {"text_vi": "x" * 2001}, "Please keep this to at most 2000 characters."),
+        ("en", {"text_en": "a\x00b"}, "Please remove the invisible control character (U+0000) from this field."),
+    ],
+)
 def test_a_refused_form_keeps_what_was_typed_and_says_why(app, client, auth, users, lang, fields, message):
     with app.app_context():
         foreign = _point(OTHER_COMMUNE)
-    fields = {k: {"tomorrow": (_today() + timedelta(days=1)).isoformat(), "point:foreign": f"point:{foreign}"}.get(v, v)
-              for k, v in fields.items()}
+    fields = {
+        k: {"tomorrow": (_today() + timedelta(days=1)).isoformat(), "point:foreign": f"point:{foreign}"}.get(v, v)
+        for k, v in fields.items()
+    }
     auth.login("officer@khaomang.test")
     url = f"/officer/c/{OWN_COMMUNE}/actions/new?lang={lang}"
     typed = {"title_vi": "Sửa mái <nhà> văn hoá", "text_vi": "Mái đã được sửa & sơn lại.", "title_en": "Roof fixed"}
@@ -251,8 +292,9 @@ def test_officer_edits_an_entry_and_the_change_is_audited(app, client, auth, use
     url = f"/officer/actions/{action_id}"
     page = client.get(url).get_data(as_text=True)
     assert "Mở cửa từ 7 giờ sáng" in page
-    r = client.post(url, data=_form(client, url, title_vi="Mở cửa từ 6 giờ 30", text_vi="Sớm hơn.",
-                                    answers="dimension:6"))
+    r = client.post(
+        url, data=_form(client, url, title_vi="Mở cửa từ 6 giờ 30", text_vi="Sớm hơn.", answers="dimension:6")
+    )
     assert r.status_code == 303
     with app.app_context():
         action = db.session.get(CommuneAction, action_id)
@@ -306,8 +348,10 @@ def test_analyst_reads_but_cannot_record_edit_or_hide(app, client, auth, users, 
     url = f"/officer/c/{OTHER_COMMUNE}/actions/new"
     assert client.get(url).status_code == 403
     token = csrf_token(client, f"/officer/c/{OTHER_COMMUNE}/actions")
-    assert client.post(url, data={**_form(client, f"/officer/c/{OTHER_COMMUNE}/actions"), "csrf_token": token}
-                       ).status_code == 403
+    assert (
+        client.post(url, data={**_form(client, f"/officer/c/{OTHER_COMMUNE}/actions"), "csrf_token": token}).status_code
+        == 403
+    )
     edit = client.post(f"/officer/actions/{foreign_action}", data={"csrf_token": token, "title_vi": "x"})
     assert edit.status_code == 403
     assert client.post(f"/officer/actions/{foreign_action}/hide", data={"csrf_token": token}).status_code == 403
@@ -336,8 +380,9 @@ def _answer_at_poster(client, token: str):
 def test_admin_hides_an_entry_and_it_leaves_the_thank_you_page(app, client, auth, users, own_point):
     with app.app_context():
         token = db.session.get(ServicePoint, own_point).token
-        action_id = create_action(OWN_COMMUNE, _entry(title_vi="Có thêm ghế chờ", service_point_id=own_point),
-                                  user=None).id
+        action_id = create_action(
+            OWN_COMMUNE, _entry(title_vi="Có thêm ghế chờ", service_point_id=own_point), user=None
+        ).id
         db.session.commit()
     citizen = app.test_client()
     r = _answer_at_poster(citizen, token)
@@ -384,14 +429,22 @@ def test_the_thank_you_page_shows_only_the_point_answered_about(app, client, own
 def test_titles_and_texts_are_escaped_everywhere(app, client, auth, users, own_point):
     with app.app_context():
         token = db.session.get(ServicePoint, own_point).token
-        create_action(OWN_COMMUNE, _entry(title_vi=INJECTION, text_vi=INJECTION, title_en=INJECTION,
-                                          text_en=INJECTION, service_point_id=own_point), user=None)
+        create_action(
+            OWN_COMMUNE,
+            _entry(
+                title_vi=INJECTION, text_vi=INJECTION, title_en=INJECTION, text_en=INJECTION, service_point_id=own_point
+            ),
+            user=None,
+        )
         db.session.commit()
     citizen = app.test_client()
     pages = [citizen.get(_answer_at_poster(citizen, token).location), citizen.get(f"/results/{OWN_COMMUNE}?lang=en")]
     auth.login("admin@laocai.test")
-    pages += [client.get(f"/officer/c/{OWN_COMMUNE}/actions"), client.get(f"/analyst/c/{OWN_COMMUNE}"),
-              client.get("/officer/audit")]
+    pages += [
+        client.get(f"/officer/c/{OWN_COMMUNE}/actions"),
+        client.get(f"/analyst/c/{OWN_COMMUNE}"),
+        client.get("/officer/audit"),
+    ]
     for page in pages:
         html = page.get_data(as_text=True)
         assert "<script>alert" not in html and "<b>bold" not in html, page.request.path
@@ -407,19 +460,32 @@ def test_every_page_with_entries_wraps_long_words_and_keeps_line_breaks(app, cli
     cannot widen a phone page) and the text keeps its line breaks, escaped, never marked safe."""
     with app.app_context():
         token = db.session.get(ServicePoint, own_point).token
-        create_action(OWN_COMMUNE, _entry(title_vi=LONG_WORD, text_vi=TWO_PARAGRAPHS, title_en=LONG_WORD,
-                                          text_en=TWO_PARAGRAPHS, service_point_id=own_point), user=None)
+        create_action(
+            OWN_COMMUNE,
+            _entry(
+                title_vi=LONG_WORD,
+                text_vi=TWO_PARAGRAPHS,
+                title_en=LONG_WORD,
+                text_en=TWO_PARAGRAPHS,
+                service_point_id=own_point,
+            ),
+            user=None,
+        )
         db.session.commit()
     citizen = app.test_client()
-    pages = {"thanks": citizen.get(_answer_at_poster(citizen, token).location),
-             "results": citizen.get(f"/results/{OWN_COMMUNE}")}
+    pages = {
+        "thanks": citizen.get(_answer_at_poster(citizen, token).location),
+        "results": citizen.get(f"/results/{OWN_COMMUNE}"),
+    }
     auth.login("admin@laocai.test")
-    pages |= {"officer": client.get(f"/officer/c/{OWN_COMMUNE}/actions"),
-              "scorecard": client.get(f"/analyst/c/{OWN_COMMUNE}")}
+    pages |= {
+        "officer": client.get(f"/officer/c/{OWN_COMMUNE}/actions"),
+        "scorecard": client.get(f"/analyst/c/{OWN_COMMUNE}"),
+    }
     for name, page in pages.items():
         html = page.get_data(as_text=True)
         assert ".said{overflow-wrap:anywhere}" in html and ".said-text{white-space:pre-line}" in html, name
-        item = re.findall(r'<li class="([^"]*)"', html[:html.index(LONG_WORD)])[-1]
+        item = re.findall(r'<li class="([^"]*)"', html[: html.index(LONG_WORD)])[-1]
         assert "said" in item.split(), name
         assert '<span class="said-text">Dòng đầu.\n\nDòng sau &lt;b&gt;không&lt;/b&gt; đậm.</span>' in html, name
 

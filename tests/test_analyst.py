@@ -114,8 +114,9 @@ def test_flags_are_explained_in_the_readers_language(app, client, auth, users):
     name_vi = "không đáng tin cậy: cỡ mẫu hiệu dụng nhỏ"
     assert f'<abbr title="{meaning_vi}" data-flag="unreliable:n_eff">{name_vi}</abbr>' in vi
     assert f"<li><b>{name_vi}</b> (<code>unreliable:n_eff</code>) – {meaning_vi}</li>" in vi
-    assert ("<li><b>không có trọng số</b> (<code>unweighted</code>) – "
-            "Không có số liệu dân số: trọng số bằng nhau</li>") in vi
+    assert (
+        "<li><b>không có trọng số</b> (<code>unweighted</code>) – Không có số liệu dân số: trọng số bằng nhau</li>"
+    ) in vi
     en = client.get("/analyst/?code=6.1&lang=en").get_data(as_text=True)
     meaning_en = "Unreliable (NCHS 2017 standard): degrees of freedom under 8"
     assert f'<abbr title="{meaning_en}" data-flag="unreliable:df">unreliable: few degrees of freedom</abbr>' in en
@@ -124,10 +125,27 @@ def test_flags_are_explained_in_the_readers_language(app, client, auth, users):
     assert "insufficient" not in en and "too few respondents to rank" not in en
 
 
-@pytest.mark.parametrize("flag", ["empty", "incomplete", "one_respondent", "unweighted", "collapsed:sex",
-                                  "collapsed:age_band", "not_raked:ethnic_group", "trimmed", "unreliable:n_eff",
-                                  "unreliable:width", "unreliable:relative_width", "unreliable:df", "synthetic",
-                                  "synthetic:3/28", "suppressed", "weighted_by_n"])
+@pytest.mark.parametrize(
+    "flag",
+    [
+        "empty",
+        "incomplete",
+        "one_respondent",
+        "unweighted",
+        "collapsed:sex",
+        "collapsed:age_band",
+        "not_raked:ethnic_group",
+        "trimmed",
+        "unreliable:n_eff",
+        "unreliable:width",
+        "unreliable:relative_width",
+        "unreliable:df",
+        "synthetic",
+        "synthetic:3/28",
+        "suppressed",
+        "weighted_by_n",
+    ],
+)
 def test_every_flag_code_is_shown_translated_in_vietnamese(app, flag):
     """No flag code reaches a Vietnamese page as an English word: its cell and legend show its name."""
     from feedback.analyst.views import flag_codes
@@ -137,8 +155,7 @@ def test_every_flag_code_is_shown_translated_in_vietnamese(app, flag):
     with app.test_request_context("/?lang=vi"):
         app.preprocess_request()
         cell = str(flag_codes(flag))
-        legend = app.jinja_env.from_string(
-            '{% include "analyst/_flag_legend.html" %}').render(flag_cells=[flag])
+        legend = app.jinja_env.from_string('{% include "analyst/_flag_legend.html" %}').render(flag_cells=[flag])
     name = flag_name(flag, "vi")
     assert name != flag and name != flag_name(flag, "en")
     visible = re.sub(r"<code>[^<]*</code>|<[^>]+>", "", cell + legend)  # text a reader sees (codes in <code>)
@@ -150,19 +167,37 @@ def test_flag_legend_explains_prefixed_codes_once(app):
     from feedback.analyst.views import flag_legend
 
     with app.test_request_context("/?lang=en"):
-        legend = dict(flag_legend(["synthetic:3/28;unreliable:width", "collapsed:age_band;synthetic:1/28",
-                                   "empty;synthetic", "unreliable:n_eff;collapsed:sex"]))
-    assert list(legend) == ["empty", "collapsed:sex", "collapsed:age_band", "unreliable:n_eff",
-                            "unreliable:width", "synthetic", "synthetic:k/K"]  # the exports' order
+        legend = dict(
+            flag_legend(
+                [
+                    "synthetic:3/28;unreliable:width",
+                    "collapsed:age_band;synthetic:1/28",
+                    "empty;synthetic",
+                    "unreliable:n_eff;collapsed:sex",
+                ]
+            )
+        )
+    assert list(legend) == [
+        "empty",
+        "collapsed:sex",
+        "collapsed:age_band",
+        "unreliable:n_eff",
+        "unreliable:width",
+        "synthetic",
+        "synthetic:k/K",
+    ]  # the exports' order
     assert legend["synthetic:k/K"] == "k of its K sub-dimensions are estimated from the model only"
     assert legend["collapsed:age_band"].startswith("Categories of age band with fewer than 5")
     with app.test_request_context("/?lang=vi"):
         assert dict(flag_legend(["not_raked:ethnic_group"]))["not_raked:ethnic_group"].startswith(
-            "Không cân chỉnh theo dân tộc")
+            "Không cân chỉnh theo dân tộc"
+        )
 
 
-RANK_CELL = re.compile(r'<td class="n nw">(\d+)(?:<span class="muted">/(\d+)</span>)?<br>'
-                       r'<span class="ci" title="[^"]+">\((\d+)–(\d+)\)</span></td>')
+RANK_CELL = re.compile(
+    r'<td class="n nw">(\d+)(?:<span class="muted">/(\d+)</span>)?<br>'
+    r'<span class="ci" title="[^"]+">\((\d+)–(\d+)\)</span></td>'
+)
 
 
 def test_province_page_ranks_every_commune_with_data_with_rank_intervals(app, client, auth, users):
@@ -183,17 +218,22 @@ def test_the_official_score_is_shown_with_its_year_from_the_data_file(app, clien
     """The official PAPI figure is of another year than plan 170's targets: the page says which,
     and the year is the data file's latest, not one written into the template."""
     official = tmp_path / "official.csv"
-    official.write_text("year,code,level,score\n2021,total,aggregate,40.15\n2021,6,dimension,4.50\n"
-                        "2022,total,aggregate,40.40\n2022,6,dimension,4.61\n", encoding="utf-8")
+    official.write_text(
+        "year,code,level,score\n2021,total,aggregate,40.15\n2021,6,dimension,4.50\n"
+        "2022,total,aggregate,40.40\n2022,6,dimension,4.61\n",
+        encoding="utf-8",
+    )
     app.config["PAPI_OFFICIAL_CSV"] = str(official)
     seed_every_subdimension(app)
     auth.login(users["analyst"]["email"])
     en = client.get("/analyst/?code=total&lang=en").get_data(as_text=True)
     assert "Official PAPI score of the province in 2022: 40.40." in en
     assert "Official PAPI score of the province in 2022: 4.61." in client.get("/analyst/?code=6&lang=en").get_data(
-        as_text=True)
+        as_text=True
+    )
     assert "Điểm PAPI chính thức của tỉnh năm 2022: 40.40." in client.get("/analyst/?code=total&lang=vi").get_data(
-        as_text=True)
+        as_text=True
+    )
 
 
 def test_scorecard_shows_both_estimates_and_the_rank_out_of_all(app, client, auth, users):

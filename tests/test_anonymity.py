@@ -21,7 +21,7 @@ from feedback import create_app
 from feedback.devices import DEVICE_COOKIE, day_key, local_day, purge_peppers
 from feedback.exports import SUPPRESSION_KEEPS, SUPPRESSION_KEEPS_FLAGS, suppress_small_cells
 from feedback.extensions import db
-from feedback.models import Answer, HashPepper, Response, ServicePoint, User, utcnow
+from feedback.models import Answer, HashPepper, Response, User, utcnow
 from surveys import catalog
 
 from .conftest import OWN_COMMUNE, AuthActions, _config, hidden_fields
@@ -29,8 +29,10 @@ from .helpers import paper_date, valid_answers
 from .test_bridge import OTHER, OWN, seed
 from .test_quality import CALM
 
-ANDROID_CHROME = ("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
-                  "Chrome/125.0.0.0 Mobile Safari/537.36")  # the reduced User-Agent every such phone sends
+ANDROID_CHROME = (
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/125.0.0.0 Mobile Safari/537.36"
+)  # the reduced User-Agent every such phone sends
 WIFI = "203.0.113.9"
 
 
@@ -66,6 +68,7 @@ def survey_url(request, point) -> str:
 
 
 # ---- a device is its cookie ------------------------------------------------------------------
+
 
 def _device_cookie_header(response) -> str | None:
     return next((h for h in response.headers.getlist("Set-Cookie") if h.startswith(f"{DEVICE_COOKIE}=")), None)
@@ -148,6 +151,7 @@ def test_privacy_notice_explains_the_device_cookie(client):
 
 # ---- daily peppers -----------------------------------------------------------------------------
 
+
 def _clear_peppers(app) -> None:
     with app.app_context():
         db.session.execute(sa.delete(HashPepper))
@@ -198,8 +202,7 @@ def test_two_workers_creating_the_days_pepper_end_with_one(app, database_url):
     # own pepper cache; only the day's first key is asked for at once.
     workers = [create_app(_config(database_url)) for _ in range(4)]
     barrier, keys, errors = threading.Barrier(4, timeout=120), [], []
-    threads = [threading.Thread(target=_app_in_thread, args=(worker, day, barrier, keys, errors))
-               for worker in workers]
+    threads = [threading.Thread(target=_app_in_thread, args=(worker, day, barrier, keys, errors)) for worker in workers]
     for t in threads:
         t.start()
     for t in threads:
@@ -216,8 +219,9 @@ def test_peppers_are_destroyed_once_their_burst_window_has_passed(app):
     day = date(2025, 5, 1)
     end_utc = datetime(2025, 5, 1, 17, 0)  # 2025-05-02 00:00 in Viet Nam
     with app.app_context():
-        db.session.add_all([HashPepper(day=day - timedelta(days=1), pepper="aa" * 32),
-                            HashPepper(day=day, pepper="bb" * 32)])
+        db.session.add_all(
+            [HashPepper(day=day - timedelta(days=1), pepper="aa" * 32), HashPepper(day=day, pepper="bb" * 32)]
+        )
         db.session.commit()
         assert purge_peppers(end_utc + timedelta(minutes=9, seconds=59)) == 1  # the day before only
         assert db.session.scalar(sa.select(HashPepper.day)) == day
@@ -261,6 +265,7 @@ def test_rate_limit_key_keeps_no_reversible_address(app):
 
 # ---- officers see no single respondent -----------------------------------------------------------
 
+
 def _web_response(app, client, point, *, comment: str, sex: str = "female") -> str:
     """A real web submission with the respondent block and a comment; returns its id."""
     survey = catalog().current("health")
@@ -277,9 +282,20 @@ def _api_response(app, point) -> str:
     rid = str(uuid.uuid4())
     with app.app_context():
         version = catalog().current("health").version
-        db.session.add(Response(id=uuid.UUID(rid), survey="health", survey_version=version,
-                                commune_code=OWN_COMMUNE, service_point_id=point["id"], lang="vi", mode="api",
-                                submitted_at=utcnow(), received_at=utcnow(), content_hash="0" * 64))
+        db.session.add(
+            Response(
+                id=uuid.UUID(rid),
+                survey="health",
+                survey_version=version,
+                commune_code=OWN_COMMUNE,
+                service_point_id=point["id"],
+                lang="vi",
+                mode="api",
+                submitted_at=utcnow(),
+                received_at=utcnow(),
+                content_hash="0" * 64,
+            )
+        )
         db.session.commit()
     return rid
 
@@ -299,8 +315,12 @@ def test_paper_forms_stay_reviewable_by_their_typist_and_admins(app, client, aut
     from feedback.models import Commune
 
     with app.app_context():
-        colleague = User(email="colleague@khaomang.test", role="officer", password_hash=password_hash,
-                         communes=[db.session.get(Commune, OWN_COMMUNE)])
+        colleague = User(
+            email="colleague@khaomang.test",
+            role="officer",
+            password_hash=password_hash,
+            communes=[db.session.get(Commune, OWN_COMMUNE)],
+        )
         db.session.add(colleague)
         db.session.commit()
     auth.login("officer@khaomang.test")
@@ -321,8 +341,10 @@ def test_paper_forms_stay_reviewable_by_their_typist_and_admins(app, client, aut
 
 def test_comments_show_the_day_only_and_no_respondent(app, client, auth, users, point):
     phone = app.test_client()
-    ids = [_web_response(app, phone, point, comment=text, sex="male")
-           for text in ("Ưu tiên người già", "Chờ quá lâu", "Bác sĩ tận tình")]
+    ids = [
+        _web_response(app, phone, point, comment=text, sex="male")
+        for text in ("Ưu tiên người già", "Chờ quá lâu", "Bác sĩ tận tình")
+    ]
     with app.app_context():
         received = db.session.scalar(sa.select(sa.func.max(Response.received_at)))
     auth.login("officer@khaomang.test")
@@ -349,6 +371,7 @@ def test_audit_log_names_no_web_response(app, client, auth, users, point):
 
 # ---- suppressed public cells carry nothing else --------------------------------------------------
 
+
 def _blank(value) -> bool:
     return value is None or value is pd.NA or value == "" or (isinstance(value, float) and np.isnan(value))
 
@@ -364,24 +387,29 @@ def _assert_suppressed_rows_are_bare(rows: list[dict], where: str) -> int:
         leaked = {k: v for k, v in row.items() if k not in SUPPRESSION_KEEPS and not _blank(v)}
         assert not leaked, f"{where}: {row['commune_code']} {row['code']} leaks {leaked}"
         for flag in flags:
-            assert flag == "suppressed" or flag in SUPPRESSION_KEEPS_FLAGS or (
-                flag.split(":")[0] in SUPPRESSION_KEEPS_FLAGS and not flag.startswith("unreliable")), flag
+            assert (
+                flag == "suppressed"
+                or flag in SUPPRESSION_KEEPS_FLAGS
+                or (flag.split(":")[0] in SUPPRESSION_KEEPS_FLAGS and not flag.startswith("unreliable"))
+            ), flag
     return hidden
 
 
 def test_suppression_keeps_only_the_allow_list_even_for_new_columns():
-    table = pd.DataFrame({
-        "commune_code": ["1", "1", "1", "1", "2"],
-        "commune_name": "x",
-        "level": ["subdimension", "subdimension", "dimension", "aggregate", "subdimension"],
-        "code": ["6.1", "6.2", "6", "total", "6.1"],
-        "n": pd.array([3, 10, pd.NA, pd.NA, 12], dtype="Int64"),
-        "se_p": [0.0, 0.1, np.nan, np.nan, 0.05],  # 0 says: every answer alike
-        "a_new_statistic": [7, 8, 9, 10, 11],  # added later, by someone who forgot suppression
-        "a_new_text": ["unanimous", "b", "c", "d", "e"],
-        "a_new_bool": [True, False, True, False, True],
-        "flags": ["unreliable:n_eff;unreliable:relative_width;collapsed:sex;new_flag", "", "", "", ""],
-    })
+    table = pd.DataFrame(
+        {
+            "commune_code": ["1", "1", "1", "1", "2"],
+            "commune_name": "x",
+            "level": ["subdimension", "subdimension", "dimension", "aggregate", "subdimension"],
+            "code": ["6.1", "6.2", "6", "total", "6.1"],
+            "n": pd.array([3, 10, pd.NA, pd.NA, 12], dtype="Int64"),
+            "se_p": [0.0, 0.1, np.nan, np.nan, 0.05],  # 0 says: every answer alike
+            "a_new_statistic": [7, 8, 9, 10, 11],  # added later, by someone who forgot suppression
+            "a_new_text": ["unanimous", "b", "c", "d", "e"],
+            "a_new_bool": [True, False, True, False, True],
+            "flags": ["unreliable:n_eff;unreliable:relative_width;collapsed:sex;new_flag", "", "", "", ""],
+        }
+    )
     out = suppress_small_cells(table)
     hidden = out[out["flags"].str.contains("suppressed")]
     assert list(hidden.index) == [0, 2, 3]
@@ -393,8 +421,13 @@ def test_suppression_keeps_only_the_allow_list_even_for_new_columns():
 
 def _read_scores(data: bytes, fmt: str) -> list[dict]:
     if fmt == "csv":
-        frame = pd.read_csv(io.BytesIO(data), dtype={"commune_code": str, "code": str}, encoding="utf-8-sig",
-                            keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(
+            io.BytesIO(data),
+            dtype={"commune_code": str, "code": str},
+            encoding="utf-8-sig",
+            keep_default_na=False,
+            na_values=[""],
+        )
     elif fmt == "xlsx":
         frame = pd.read_excel(io.BytesIO(data), sheet_name="scores", dtype={"commune_code": str, "code": str})
     elif fmt == "json":
@@ -406,14 +439,16 @@ def _read_scores(data: bytes, fmt: str) -> list[dict]:
 
 @pytest.mark.parametrize("level", ["commune", "province"])
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "json", "dta"])
-def test_every_public_score_output_hides_everything_of_a_suppressed_row(app, client, auth, users, runner, tmp_path,
-                                                                         fmt, level):
+def test_every_public_score_output_hides_everything_of_a_suppressed_row(
+    app, client, auth, users, runner, tmp_path, fmt, level
+):
     seed(app, own=8, other=3)
     out = tmp_path / f"scores.{fmt}"
     result = runner.invoke(args=["export-scores", "--public", "--level", level, "--format", fmt, "-o", str(out)])
     assert result.exit_code == 0, result.output
     outputs = {"cli": _read_scores(out.read_bytes(), fmt)}
     from tests.test_jobs import export_file
+
     auth.login("analyst@laocai.test")
     r = export_file(client, kind="scores", fmt=fmt, level=level, public="1")
     assert r.status_code == 200
@@ -431,8 +466,12 @@ def test_public_province_roll_up_gives_no_hidden_commune_cell_back(app, runner, 
     tables = {}
     for level in ("commune", "province"):
         out = tmp_path / f"{level}.json"
-        assert runner.invoke(args=["export-scores", "--public", "--level", level, "--format", "json",
-                                   "-o", str(out)]).exit_code == 0
+        assert (
+            runner.invoke(
+                args=["export-scores", "--public", "--level", level, "--format", "json", "-o", str(out)]
+            ).exit_code
+            == 0
+        )
         tables[level] = pd.DataFrame(json.loads(out.read_text(encoding="utf-8"))["rows"])
     communes, province = tables["commune"], tables["province"]
     own = communes[(communes["commune_code"] == OWN) & (communes["code"] == "6.1")].iloc[0]
@@ -451,9 +490,26 @@ def test_scorecard_shows_nothing_of_a_hidden_row(app, client, auth, users):
     with app.app_context():
         card = commune_scorecard(OTHER, Period())
         own_card = commune_scorecard(OWN, Period())
-    rows = [{k: v for k, v in r.items() if k not in ("ranked", "name", "synthetic", "dimension", "shown", "target",
-                                                      "official", "province", "province_low", "province_high")}
-            for r in card.rows + card.subdimensions]
+    rows = [
+        {
+            k: v
+            for k, v in r.items()
+            if k
+            not in (
+                "ranked",
+                "name",
+                "synthetic",
+                "dimension",
+                "shown",
+                "target",
+                "official",
+                "province",
+                "province_low",
+                "province_high",
+            )
+        }
+        for r in card.rows + card.subdimensions
+    ]
     assert _assert_suppressed_rows_are_bare(rows, "scorecard") >= 3
     assert own_card.suppressed == 0
     auth.login("analyst@laocai.test")

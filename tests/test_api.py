@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +19,6 @@ from surveys import catalog
 from .conftest import count, new_id
 from .helpers import valid_answers
 
-
 VIETNAM = timezone(timedelta(hours=7))
 
 
@@ -28,9 +27,15 @@ def body(*, seconds: float = 70, **changes) -> dict:
     survey = catalog().current("health")
     now = datetime.now(VIETNAM).replace(microsecond=0)
     data = {
-        "id": new_id(), "survey": "health", "version": survey.version, "commune": "04465",
-        "service_point": None, "answers": valid_answers(survey),
-        "started_at": (now - timedelta(seconds=seconds)).isoformat(), "submitted_at": now.isoformat(), "lang": "vi",
+        "id": new_id(),
+        "survey": "health",
+        "version": survey.version,
+        "commune": "04465",
+        "service_point": None,
+        "answers": valid_answers(survey),
+        "started_at": (now - timedelta(seconds=seconds)).isoformat(),
+        "submitted_at": now.isoformat(),
+        "lang": "vi",
     }
     data.update(changes)
     return data
@@ -85,7 +90,7 @@ def test_create_then_retry_then_conflict(app, client, point):
     assert first.status_code == 201, first.get_json()
     stored = first.get_json()
     assert stored["id"] == b["id"] and stored["mode"] == "api" and stored["service_point"] == point["id"]
-    sent = datetime.fromisoformat(b["submitted_at"]).astimezone(timezone.utc)
+    sent = datetime.fromisoformat(b["submitted_at"]).astimezone(UTC)
     assert datetime.fromisoformat(stored["submitted_at"]) == sent
     again = client.post("/api/v1/responses", json=b)
     assert again.status_code == 200 and again.get_json() == stored
@@ -102,29 +107,32 @@ def test_multiple_choice_and_numbers_round_trip(client):
     assert client.post("/api/v1/responses", json=b).status_code == 200
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"id": "not-a-uuid"}, "id"),
-    ({"survey": "nope"}, "survey"),
-    ({"version": 999}, "version"),
-    ({"version": "1"}, "version"),
-    ({"commune": "4465"}, "commune"),
-    ({"commune": "99999"}, "commune"),
-    ({"service_point": "x"}, "service_point"),
-    ({"service_point": 10**12}, "service_point"),
-    ({"service_point": 2**31 - 1}, "service_point"),
-    ({"submitted_at": "yesterday"}, "submitted_at"),
-    ({"lang": "fr"}, "lang"),
-    ({"answers": []}, "answers"),
-    ({"extra": 1}, "extra"),
-    ({"answers": {"bogus": "1", "used_service": "no", "overall": "3"}}, "answers.bogus"),
-    ({"answers": {"used_service": "no"}}, "answers.overall"),
-    ({"answers": {"used_service": "no", "overall": 6}}, "answers.overall"),
-    ({"answers": {"used_service": "no", "overall": True}}, "answers.overall"),
-    ({"answers": {"used_service": "no", "overall": [3]}}, "answers.overall"),
-    ({"answers": {"used_service": "no", "overall": "3", "staff_respect": "yes"}}, "answers.staff_respect"),
-    ({"answers": {"used_service": "no", "overall": "3", "comment": "x" * 501}}, "answers.comment"),
-    ({"answers": {"used_service": "no", "overall": "3", "sex": "unknown"}}, "answers.sex"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"id": "not-a-uuid"}, "id"),
+        ({"survey": "nope"}, "survey"),
+        ({"version": 999}, "version"),
+        ({"version": "1"}, "version"),
+        ({"commune": "4465"}, "commune"),
+        ({"commune": "99999"}, "commune"),
+        ({"service_point": "x"}, "service_point"),
+        ({"service_point": 10**12}, "service_point"),
+        ({"service_point": 2**31 - 1}, "service_point"),
+        ({"submitted_at": "yesterday"}, "submitted_at"),
+        ({"lang": "fr"}, "lang"),
+        ({"answers": []}, "answers"),
+        ({"extra": 1}, "extra"),
+        ({"answers": {"bogus": "1", "used_service": "no", "overall": "3"}}, "answers.bogus"),
+        ({"answers": {"used_service": "no"}}, "answers.overall"),
+        ({"answers": {"used_service": "no", "overall": 6}}, "answers.overall"),
+        ({"answers": {"used_service": "no", "overall": True}}, "answers.overall"),
+        ({"answers": {"used_service": "no", "overall": [3]}}, "answers.overall"),
+        ({"answers": {"used_service": "no", "overall": "3", "staff_respect": "yes"}}, "answers.staff_respect"),
+        ({"answers": {"used_service": "no", "overall": "3", "comment": "x" * 501}}, "answers.comment"),
+        ({"answers": {"used_service": "no", "overall": "3", "sex": "unknown"}}, "answers.sex"),
+    ],
+)
 def test_invalid_content_is_422_and_stores_nothing(app, client, changes, field):
     r = client.post("/api/v1/responses", json=body(**changes))
     assert r.status_code == 422, r.get_json()
@@ -136,7 +144,9 @@ def test_invalid_content_is_422_and_stores_nothing(app, client, changes, field):
 def test_missing_fields_are_named(client):
     r = client.post("/api/v1/responses", json={})
     assert r.status_code == 422
-    assert {"id", "survey", "version", "commune", "answers", "submitted_at"} <= {e["field"] for e in r.get_json()["errors"]}
+    assert {"id", "survey", "version", "commune", "answers", "submitted_at"} <= {
+        e["field"] for e in r.get_json()["errors"]
+    }
 
 
 def test_messages_follow_lang(client):
@@ -149,9 +159,15 @@ def test_messages_follow_lang(client):
 def test_service_point_must_match_commune_and_area(client, point):
     other = client.post("/api/v1/responses", json=body(commune="04456", service_point=point["id"]))
     assert other.status_code == 422
-    land = client.post("/api/v1/responses", json=body(survey="land", version=catalog().current("land").version,
-                                                      answers=valid_answers(catalog().current("land")),
-                                                      service_point=point["id"]))
+    land = client.post(
+        "/api/v1/responses",
+        json=body(
+            survey="land",
+            version=catalog().current("land").version,
+            answers=valid_answers(catalog().current("land")),
+            service_point=point["id"],
+        ),
+    )
     assert land.status_code == 422
 
 
@@ -184,10 +200,21 @@ def test_openapi_describes_the_endpoints(client):
 
 # ---- issue 12: the API cannot be stuffed, and never breaks on text ---------------------------
 
-@pytest.mark.parametrize("content_type", [
-    "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-    "text/json", "application/jsonx", "application/json-patch+json", "application/vnd.api+json", None,
-])
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "text/plain;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "text/json",
+        "application/jsonx",
+        "application/json-patch+json",
+        "application/vnd.api+json",
+        None,
+    ],
+)
 def test_body_must_be_application_json(app, client, content_type):
     """A web page can make its visitors' browsers send text/plain or a form without a CORS
     preflight; only application/json forces one, so nothing else is accepted."""
@@ -199,8 +226,9 @@ def test_body_must_be_application_json(app, client, content_type):
     assert count(app) == 0
 
 
-@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
-                                          "Application/JSON;charset=UTF-8"])
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/json; charset=utf-8", "Application/JSON;charset=UTF-8"]
+)
 def test_json_media_type_with_parameters_is_accepted(client, content_type):
     r = client.post("/api/v1/responses", data=json.dumps(body()), headers={"Content-Type": content_type})
     assert r.status_code == 201, r.get_json()
@@ -246,20 +274,23 @@ def _raw(data: dict, **replace: str) -> bytes:
     return text.encode()
 
 
-@pytest.mark.parametrize("where, field", [
-    ({"answers": {"used_service": "no", "overall": "3", "comment": "X"}}, "answers.comment"),
-    ({"answers": {"used_service": "no", "overall": "X"}}, "answers.overall"),
-    ({"answers": {"used_service": "no", "overall": "3", "X": "1"}}, "answers.X"),
-    ({"answers": {"used_service": "no", "overall": "3", "sex": ["X"]}}, "answers.sex"),
-    ({"commune": "X"}, "commune"),
-    ({"survey": "X"}, "survey"),
-    ({"id": "X"}, "id"),
-    ({"lang": "X"}, "lang"),
-    ({"submitted_at": "X"}, "submitted_at"),
-    ({"started_at": "X"}, "started_at"),
-    ({"X": 1}, "X"),
-    ({"extra": {"deep": [{"deeper": "X"}]}}, "extra.deep.deeper"),
-])
+@pytest.mark.parametrize(
+    "where, field",
+    [
+        ({"answers": {"used_service": "no", "overall": "3", "comment": "X"}}, "answers.comment"),
+        ({"answers": {"used_service": "no", "overall": "X"}}, "answers.overall"),
+        ({"answers": {"used_service": "no", "overall": "3", "X": "1"}}, "answers.X"),
+        ({"answers": {"used_service": "no", "overall": "3", "sex": ["X"]}}, "answers.sex"),
+        ({"commune": "X"}, "commune"),
+        ({"survey": "X"}, "survey"),
+        ({"id": "X"}, "id"),
+        ({"lang": "X"}, "lang"),
+        ({"submitted_at": "X"}, "submitted_at"),
+        ({"started_at": "X"}, "started_at"),
+        ({"X": 1}, "X"),
+        ({"extra": {"deep": [{"deeper": "X"}]}}, "extra.deep.deeper"),
+    ],
+)
 @pytest.mark.parametrize("bad", [LONE, "\\udfff", "abc\\udc00", "\\ud83d", "\\u0000"])
 def test_invalid_code_points_anywhere_are_422_naming_the_field(app, client, where, field, bad):
     raw = _raw(body(**where), X=bad)
@@ -277,7 +308,7 @@ def test_a_surrogate_pair_is_one_valid_character(app, client):
     raw = _raw(body(answers={**valid_answers(survey), "comment": "X"}), X="C\\u00e1m \\ud83d\\ude00")
     r = client.post("/api/v1/responses", data=raw, content_type="application/json")
     assert r.status_code == 201, r.get_json()
-    assert r.get_json()["answers"]["comment"] == "Cám \U0001F600"
+    assert r.get_json()["answers"]["comment"] == "Cám \U0001f600"
 
 
 SAFE_TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=4)
@@ -312,8 +343,10 @@ def poisoned_bodies(draw) -> tuple[dict, str]:
         keys = draw(st.lists(SAFE_TEXT, min_size=1, max_size=4))
         value = wrap(bad)
         for key in reversed(keys[1:]):
-            value = {key: value, **draw(st.dictionaries(SAFE_TEXT.filter(lambda k, key=key: k != key), JSON_VALUES,
-                                                        max_size=2))}
+            value = {
+                key: value,
+                **draw(st.dictionaries(SAFE_TEXT.filter(lambda k, key=key: k != key), JSON_VALUES, max_size=2)),
+            }
         data[keys[0]], field = value, ".".join(keys)
     return data, field
 
@@ -331,9 +364,14 @@ def test_a_bad_code_point_anywhere_is_422_naming_its_field(app, client, case):
     assert count(app) == 0
 
 
-@pytest.mark.parametrize("url", [
-    "/api/v1/surveys/%ED%A0%80", "/api/v1/surveys/%00", "/api/v1/surveys/health%ED%A0%80",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/surveys/%ED%A0%80",
+        "/api/v1/surveys/%00",
+        "/api/v1/surveys/health%ED%A0%80",
+    ],
+)
 def test_bad_text_in_the_path_is_404(client, url):
     r = client.get(url)
     assert r.status_code == 404 and r.get_json()["errors"]
@@ -361,18 +399,35 @@ def test_bad_text_in_score_queries_is_400(client, auth, users, query):
 
 # The same checks as the web form, for anonymous clients.
 
+
 def _stuffing_answers() -> dict:
     """The worst answers on 6.1, in a pattern that is not straight-lined."""
-    return {"used_service": "yes", "health_insurance": "no", "wait_time": "gt60", "staff_respect": "no",
-            "medicine_available": "no", "informal_payment": "yes", "fees_posted": "no", "overall": "1"}
+    return {
+        "used_service": "yes",
+        "health_insurance": "no",
+        "wait_time": "gt60",
+        "staff_respect": "no",
+        "medicine_available": "no",
+        "informal_payment": "yes",
+        "fees_posted": "no",
+        "overall": "1",
+    }
 
 
 def _genuine_answers(i: int) -> dict:
     """Mostly good answers on 6.1, varied from one citizen to the next."""
-    return {"used_service": "yes", "health_insurance": ["yes", "no"][i % 2], "wait_time": ["lt15", "15-30"][i % 2],
-            "staff_respect": "yes", "medicine_available": ["yes", "yes", "no"][i % 3], "informal_payment": "no",
-            "fees_posted": ["yes", "dont_know"][i % 2], "overall": ["4", "5", "3"][i % 3],
-            "sex": ["female", "male"][i % 2], "age_band": ["30-44", "45-59"][i % 2]}
+    return {
+        "used_service": "yes",
+        "health_insurance": ["yes", "no"][i % 2],
+        "wait_time": ["lt15", "15-30"][i % 2],
+        "staff_respect": "yes",
+        "medicine_available": ["yes", "yes", "no"][i % 3],
+        "informal_payment": "no",
+        "fees_posted": ["yes", "dont_know"][i % 2],
+        "overall": ["4", "5", "3"][i % 3],
+        "sex": ["female", "male"][i % 2],
+        "age_band": ["30-44", "45-59"][i % 2],
+    }
 
 
 def _genuine_responses(client) -> list[str]:
@@ -403,8 +458,12 @@ def test_forty_posts_from_one_address_do_not_move_a_communes_score(app, client):
     before = _score_61(app)
     stuffed = []
     for i in range(40):
-        r = post_from(client, "198.51.100.7", body(answers=_stuffing_answers(), seconds=95),
-                      headers={"User-Agent": f"Mozilla/5.0 stuffer {i}"})
+        r = post_from(
+            client,
+            "198.51.100.7",
+            body(answers=_stuffing_answers(), seconds=95),
+            headers={"User-Agent": f"Mozilla/5.0 stuffer {i}"},
+        )
         assert r.status_code == 201, r.get_json()
         stuffed.append(r.get_json()["id"])
     assert stored_flags(app, genuine) == [""] * 12
@@ -473,8 +532,16 @@ def test_anonymous_submission_without_a_start_time_is_flagged_too_fast(app, clie
 
 def test_anonymous_submission_too_fast_or_straight_lined_is_flagged(app, client):
     assert client.post("/api/v1/responses", json=body(seconds=3)).status_code == 201
-    straight = {"used_service": "yes", "health_insurance": "yes", "wait_time": "lt15", "staff_respect": "yes",
-                "medicine_available": "yes", "informal_payment": "yes", "fees_posted": "yes", "overall": "1"}
+    straight = {
+        "used_service": "yes",
+        "health_insurance": "yes",
+        "wait_time": "lt15",
+        "staff_respect": "yes",
+        "medicine_available": "yes",
+        "informal_payment": "yes",
+        "fees_posted": "yes",
+        "overall": "1",
+    }
     r = post_from(client, "192.0.2.50", body(answers=straight))
     assert r.status_code == 201
     assert stored_flags(app) == sorted(["too_fast", "straight_lined"])

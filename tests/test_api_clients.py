@@ -51,11 +51,14 @@ def test_every_token_is_new(runner):
     assert create(runner, "a", OWN) != create(runner, "b", OWN)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--name", "kiosk", "--commune", "99999"], "99999"),
-    (["--name", "", "--commune", OWN], "name"),
-    (["--name", "x" * 81], "name"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--name", "kiosk", "--commune", "99999"], "99999"),
+        (["--name", "", "--commune", OWN], "name"),
+        (["--name", "x" * 81], "name"),
+    ],
+)
 def test_create_refuses_bad_input(app, runner, args, message):
     result = runner.invoke(args=["create-api-client", *args])
     assert result.exit_code != 0 and message in result.output
@@ -114,10 +117,20 @@ def test_a_client_without_communes_may_send_for_every_commune_of_the_province(ap
     assert count(app) == 2
 
 
-@pytest.mark.parametrize("authorization", [
-    "Bearer unknown-token-unknown-token-unknown-token-123", "Bearer", "Bearer ", "Bearer a b", "Basic dXNlcjpwYXNz",
-    "Token abc", "", "Bearer \u00e9\u00e9\u00e9", "Bearer " + "a" * 5000,
-])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Bearer unknown-token-unknown-token-unknown-token-123",
+        "Bearer",
+        "Bearer ",
+        "Bearer a b",
+        "Basic dXNlcjpwYXNz",
+        "Token abc",
+        "",
+        "Bearer \u00e9\u00e9\u00e9",
+        "Bearer " + "a" * 5000,
+    ],
+)
 def test_an_unknown_or_malformed_token_is_401_never_anonymous(app, client, runner, authorization):
     create(runner, "kiosk", OWN)
     r = client.post("/api/v1/responses", json=body(), headers={"Authorization": authorization})
@@ -213,6 +226,7 @@ def test_last_used_is_written_cheaply(app, client, runner):
 
 # The admin page: the same service, through the web.
 
+
 def _page_token(html: str) -> str | None:
     found = re.search(r'id="new-token" type="text" readonly value="([^"]+)"', html)
     return found.group(1) if found else None
@@ -222,9 +236,14 @@ def test_admin_issues_a_token_shown_once_and_revokes_it(app, client, auth, users
     assert auth.login(users["admin"]["email"]).status_code == 302
     page = client.get("/officer/api-clients")
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
-    created = client.post("/officer/api-clients", data={
-        "csrf_token": hidden_fields(page.get_data(as_text=True))["csrf_token"], "name": "  kiosk  khao mang ",
-        "communes": [OWN]})
+    created = client.post(
+        "/officer/api-clients",
+        data={
+            "csrf_token": hidden_fields(page.get_data(as_text=True))["csrf_token"],
+            "name": "  kiosk  khao mang ",
+            "communes": [OWN],
+        },
+    )
     assert created.status_code == 200 and created.headers["Cache-Control"] == "no-store"
     token = _page_token(created.get_data(as_text=True))
     assert token
@@ -244,7 +263,9 @@ def test_admin_issues_a_token_shown_once_and_revokes_it(app, client, auth, users
     with app.app_context():
         events = db.session.execute(sa.select(AuditEvent).order_by(AuditEvent.id)).scalars().all()
         assert [(e.action, e.user_id) for e in events if e.action.startswith("api_client")] == [
-            ("api_client_created", users["admin"]["id"]), ("api_client_revoked", users["admin"]["id"])]
+            ("api_client_created", users["admin"]["id"]),
+            ("api_client_revoked", users["admin"]["id"]),
+        ]
 
 
 def test_revoking_needs_the_csrf_token(app, client, auth, users, runner):
@@ -279,6 +300,7 @@ def test_logged_out_visitors_are_sent_to_log_in(client):
 
 # Client names: one line, one Unicode form, case-insensitive.
 
+
 @pytest.mark.parametrize("name", ["kiosk\none", "kiosk\tone", "kiosk\u200bone", "kiosk\x00one"])
 def test_create_refuses_control_and_format_characters_in_a_name(app, runner, name):
     result = runner.invoke(args=["create-api-client", "--name", name])
@@ -286,8 +308,9 @@ def test_create_refuses_control_and_format_characters_in_a_name(app, runner, nam
     assert count(app, ApiClient) == 0
 
 
-@pytest.mark.parametrize("first, second", [("Kiosk1", "kiosk1"), ("Trạm y t\u00ea", "Trạm y te\u0302"),
-                                            (" kiosk ", "KIOSK")])
+@pytest.mark.parametrize(
+    "first, second", [("Kiosk1", "kiosk1"), ("Trạm y t\u00ea", "Trạm y te\u0302"), (" kiosk ", "KIOSK")]
+)
 def test_names_that_look_the_same_are_one_name(app, runner, first, second):
     create(runner, first, OWN)
     result = runner.invoke(args=["create-api-client", "--name", second])

@@ -8,8 +8,8 @@ import secrets
 import socket
 import subprocess
 import sys
-import uuid
 import unicodedata
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -78,8 +78,20 @@ def test_anonymous_officer_pages_redirect_to_login(client):
 
 
 def test_create_user_prompts_for_password(app, runner):
-    r = runner.invoke(args=["create-user", "--email", "o@khaomang.test", "--role", "officer",
-                            "--commune", "04465", "--commune", "02647"], input="a secret pw\na secret pw\n")
+    r = runner.invoke(
+        args=[
+            "create-user",
+            "--email",
+            "o@khaomang.test",
+            "--role",
+            "officer",
+            "--commune",
+            "04465",
+            "--commune",
+            "02647",
+        ],
+        input="a secret pw\na secret pw\n",
+    )
     assert r.exit_code == 0, r.output
     assert "a secret pw" not in r.output
     with app.app_context():
@@ -107,9 +119,9 @@ def test_create_user_refuses_bad_requests(app, runner):
     assert count(app, User) == 1
 
 
-
 # Throttling: per-address limits count failures only; a guessed-at account slows down, but
 # neither hands an attacker a way to lock the real user out.
+
 
 @pytest.fixture
 def limited(database_url, users):
@@ -119,9 +131,15 @@ def limited(database_url, users):
 
     from .conftest import _config
 
-    app = create_app({**_config(database_url), "RATELIMIT_ENABLED": True,
-                      "LOGIN_DELAY_SECONDS": 300, "LOGIN_DELAY_MAX_SECONDS": 600,
-                      "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}"})
+    app = create_app(
+        {
+            **_config(database_url),
+            "RATELIMIT_ENABLED": True,
+            "LOGIN_DELAY_SECONDS": 300,
+            "LOGIN_DELAY_MAX_SECONDS": 600,
+            "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
+    )
     yield app
     with app.app_context():
         db.session.remove()
@@ -176,8 +194,12 @@ def test_guessing_from_many_addresses_never_locks_the_real_user_out(limited):
     assert AuthActions(officer).login("officer@khaomang.test").status_code == 302
     AuthActions(officer).logout()
     attacker = AuthActions(limited.test_client())
-    codes = [attacker.login("officer@khaomang.test", f"guess {i}",
-                            environ_base={"REMOTE_ADDR": f"10.0.0.{i % 4}"}).status_code for i in range(30)]
+    codes = [
+        attacker.login(
+            "officer@khaomang.test", f"guess {i}", environ_base={"REMOTE_ADDR": f"10.0.0.{i % 4}"}
+        ).status_code
+        for i in range(30)
+    ]
     free = limited.config["LOGIN_FREE_FAILURES"]
     assert codes == [401] * free + [429] * (30 - free)
     assert _account(limited).failed_logins == free  # attempts during the delay are not checked
@@ -224,6 +246,7 @@ def test_account_delay_doubles_up_to_a_cap(app, failures, seconds):
 
 # The 429 and 503 pages hand back survey answers only, never a password or a staff token.
 
+
 def test_a_limited_login_never_echoes_the_password(limited):
     client = limited.test_client()
     auth = AuthActions(client)
@@ -240,13 +263,21 @@ def test_a_database_outage_at_login_never_echoes_the_password(database_url):
     with socket.socket() as s:  # a port where no database listens
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    dead = create_app({"TESTING": True, "SECRET_KEY": "test", "BASE_URL": "http://poster.test",
-                       "RATELIMIT_ENABLED": False, "WTF_CSRF_ENABLED": False,
-                       "SQLALCHEMY_DATABASE_URI": f"postgresql://postgres@127.0.0.1:{port}/nothing",
-                       "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}}})
+    dead = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "BASE_URL": "http://poster.test",
+            "RATELIMIT_ENABLED": False,
+            "WTF_CSRF_ENABLED": False,
+            "SQLALCHEMY_DATABASE_URI": f"postgresql://postgres@127.0.0.1:{port}/nothing",
+            "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}},
+        }
+    )
     try:
-        r = dead.test_client().post("/login", data={"email": "a@b.vn", "password": "my-secret-typed-password",
-                                                    "csrf_token": "a-staff-token"})
+        r = dead.test_client().post(
+            "/login", data={"email": "a@b.vn", "password": "my-secret-typed-password", "csrf_token": "a-staff-token"}
+        )
         html = r.get_data(as_text=True)
         assert r.status_code == 503
         assert "my-secret-typed-password" not in html and "a-staff-token" not in html
@@ -258,13 +289,43 @@ def test_a_database_outage_at_login_never_echoes_the_password(database_url):
 # Where a log-in leads: only same-site paths, whatever the encoding.
 
 OPEN_REDIRECTS = [
-    "//evil.example/x", "///evil.example", "////evil.example", "/\\evil.example", "\\\\evil.example", "/\\/evil.example",
-    "/\t/evil.example", "/\n/x", "/\r\n/x", "/\r/evil.example", "\t//evil.example", " //evil.example", "/ /evil.example",
-    "/\x00/evil.example", "/\x0b/evil.example", "/\u3000/evil.example", "/\u200b/evil.example", "/\ufeff/evil.example",
-    "https://evil.example", "http:evil.example", "http:/evil.example", "HTTPS://evil.example", "javascript:alert(1)",
-    "JaVaScRiPt:alert(1)", "data:text/html,x", "evil.example", "@evil.example", ".evil.example", "//evil.example@x",
-    "/.//evil.example", "/./../evil.example", "/..//evil.example", "/\uff0f/evil.example", "/\uff0fevil.example",
-    "http://poster.test@evil.example/", "/officer/\r\nSet-Cookie: a=b", "",
+    "//evil.example/x",
+    "///evil.example",
+    "////evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/\\/evil.example",
+    "/\t/evil.example",
+    "/\n/x",
+    "/\r\n/x",
+    "/\r/evil.example",
+    "\t//evil.example",
+    " //evil.example",
+    "/ /evil.example",
+    "/\x00/evil.example",
+    "/\x0b/evil.example",
+    "/\u3000/evil.example",
+    "/\u200b/evil.example",
+    "/\ufeff/evil.example",
+    "https://evil.example",
+    "http:evil.example",
+    "http:/evil.example",
+    "HTTPS://evil.example",
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    "data:text/html,x",
+    "evil.example",
+    "@evil.example",
+    ".evil.example",
+    "//evil.example@x",
+    "/.//evil.example",
+    "/./../evil.example",
+    "/..//evil.example",
+    "/\uff0f/evil.example",
+    "/\uff0fevil.example",
+    "http://poster.test@evil.example/",
+    "/officer/\r\nSet-Cookie: a=b",
+    "",
 ]
 
 
@@ -274,15 +335,27 @@ def test_next_never_leaves_the_site(client, auth, users, target):
     assert r.status_code == 302 and r.location == "/officer/"
 
 
-@pytest.mark.parametrize("query", ["next=/%09/evil.example", "next=/%0A/x", "next=/%0D%0A/x", "next=%2F%2Fevil.example",
-                                   "next=/%5Cevil.example", "next=%09/%2F/evil.example", "next=/%E3%80%80/evil.example"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "next=/%09/evil.example",
+        "next=/%0A/x",
+        "next=/%0D%0A/x",
+        "next=%2F%2Fevil.example",
+        "next=/%5Cevil.example",
+        "next=%09/%2F/evil.example",
+        "next=/%E3%80%80/evil.example",
+    ],
+)
 def test_next_is_checked_after_decoding(client, auth, users, query):
     r = auth.login("admin@laocai.test", query_string=query)
     assert r.status_code == 302 and r.location == "/officer/"
 
 
-@pytest.mark.parametrize("target", ["/officer/audit", "/analyst/?code=total&from=2025-01-01", "/officer/c/04465",
-                                    "/analyst/c/04465?to=2025-12-31"])
+@pytest.mark.parametrize(
+    "target",
+    ["/officer/audit", "/analyst/?code=total&from=2025-01-01", "/officer/c/04465", "/analyst/c/04465?to=2025-12-31"],
+)
 def test_next_keeps_same_site_paths(client, auth, users, target):
     r = auth.login("admin@laocai.test", query_string={"next": target})
     assert r.status_code == 302 and r.location == target
@@ -290,8 +363,20 @@ def test_next_keeps_same_site_paths(client, auth, users, target):
 
 # Passwords and e-mail addresses: a minimum length, no common passwords, real addresses.
 
-WEAK_PASSWORDS = ["12345678", "password", "password1234", "qwertyuiop", "iloveyou123", "Password123!",
-                  "P@ssw0rd2024", "matkhau123", "Matkhau@123", "laocai2025", "1234567890", "aaaaaaaaaaaa"]
+WEAK_PASSWORDS = [
+    "12345678",
+    "password",
+    "password1234",
+    "qwertyuiop",
+    "iloveyou123",
+    "Password123!",
+    "P@ssw0rd2024",
+    "matkhau123",
+    "Matkhau@123",
+    "laocai2025",
+    "1234567890",
+    "aaaaaaaaaaaa",
+]
 
 
 @pytest.mark.parametrize("password", WEAK_PASSWORDS)
@@ -302,31 +387,63 @@ def test_common_passwords_are_refused_everywhere(app, runner, client, auth, user
     assert r.exit_code != 0, r.output
     auth.login("admin@laocai.test")
     token = csrf_token(client, "/officer/users")
-    client.post("/officer/users", data={"csrf_token": token, "email": "y@laocai.vn", "role": "admin",
-                                        "password": password, "active": "y"})
-    client.post(f"/officer/users/{users['officer']['id']}", data={
-        "csrf_token": token, "email": "officer@khaomang.test", "role": "officer", "communes": ["04465"],
-        "active": "y", "password": password})
+    client.post(
+        "/officer/users",
+        data={"csrf_token": token, "email": "y@laocai.vn", "role": "admin", "password": password, "active": "y"},
+    )
+    client.post(
+        f"/officer/users/{users['officer']['id']}",
+        data={
+            "csrf_token": token,
+            "email": "officer@khaomang.test",
+            "role": "officer",
+            "communes": ["04465"],
+            "active": "y",
+            "password": password,
+        },
+    )
     assert count(app, User) == 4
     assert AuthActions(app.test_client()).login("officer@khaomang.test", password).status_code == 401
 
 
 def test_the_weak_password_message_is_translated(client, auth, users):
     auth.login("admin@laocai.test")
-    r = client.post("/officer/users", data={"csrf_token": csrf_token(client, "/officer/users"),
-                                            "email": "y@laocai.vn", "role": "admin", "password": "password1234",
-                                            "active": "y"}, follow_redirects=True)
+    r = client.post(
+        "/officer/users",
+        data={
+            "csrf_token": csrf_token(client, "/officer/users"),
+            "email": "y@laocai.vn",
+            "role": "admin",
+            "password": "password1234",
+            "active": "y",
+        },
+        follow_redirects=True,
+    )
     assert "mật khẩu" in r.get_data(as_text=True).lower()
 
 
 def test_a_password_made_of_the_email_is_refused(runner, users):
-    r = runner.invoke(args=["create-user", "--email", "nguyenvanbinh@laocai.vn", "--role", "admin",
-                            "--password", "nguyenvanbinh"])
+    r = runner.invoke(
+        args=["create-user", "--email", "nguyenvanbinh@laocai.vn", "--role", "admin", "--password", "nguyenvanbinh"]
+    )
     assert r.exit_code != 0
 
 
-BAD_EMAILS = ["@", "a@", "@b.vn", "a@b", "a b@laocai.vn", "a@laocai..vn", "a@-laocai.vn", "a@@laocai.vn",
-              "a@laocai.vn\nb@laocai.vn", "<a@laocai.vn>", "a@localhost", "a@[127.0.0.1]", "a@" + "x" * 250 + ".vn"]
+BAD_EMAILS = [
+    "@",
+    "a@",
+    "@b.vn",
+    "a@b",
+    "a b@laocai.vn",
+    "a@laocai..vn",
+    "a@-laocai.vn",
+    "a@@laocai.vn",
+    "a@laocai.vn\nb@laocai.vn",
+    "<a@laocai.vn>",
+    "a@localhost",
+    "a@[127.0.0.1]",
+    "a@" + "x" * 250 + ".vn",
+]
 
 
 @pytest.mark.parametrize("email", BAD_EMAILS)
@@ -335,17 +452,22 @@ def test_invalid_emails_are_refused_everywhere(app, runner, client, auth, users,
     assert r.exit_code != 0 and "not an e-mail" in r.output, r.output
     auth.login("admin@laocai.test")
     token = csrf_token(client, "/officer/users")
-    client.post("/officer/users", data={"csrf_token": token, "email": email, "role": "admin",
-                                        "password": "long enough pw", "active": "y"})
-    client.post(f"/officer/users/{users['analyst']['id']}", data={
-        "csrf_token": token, "email": email, "role": "analyst", "active": "y"})
+    client.post(
+        "/officer/users",
+        data={"csrf_token": token, "email": email, "role": "admin", "password": "long enough pw", "active": "y"},
+    )
+    client.post(
+        f"/officer/users/{users['analyst']['id']}",
+        data={"csrf_token": token, "email": email, "role": "analyst", "active": "y"},
+    )
     assert count(app, User) == 4
     assert _account(app, "analyst@laocai.test") is not None
 
 
 def test_emails_are_stored_normalised(app, runner):
-    r = runner.invoke(args=["create-user", "--email", " Cán.Bộ@LaoCai.VN ", "--role", "admin",
-                            "--password", "long enough pw"])
+    r = runner.invoke(
+        args=["create-user", "--email", " Cán.Bộ@LaoCai.VN ", "--role", "admin", "--password", "long enough pw"]
+    )
     assert r.exit_code == 0, r.output
     with app.app_context():
         assert db.session.execute(sa.select(User.email)).scalar_one() == "cán.bộ@laocai.vn"
@@ -369,8 +491,15 @@ GOOD_KEY = secrets.token_hex(32)
 def _production(**config):
     from feedback import create_app
 
-    return create_app({"ENV_NAME": "production", "SECRET_KEY": GOOD_KEY, "BASE_URL_SET": True,
-                       "SQLALCHEMY_DATABASE_URI": "sqlite://", **config})
+    return create_app(
+        {
+            "ENV_NAME": "production",
+            "SECRET_KEY": GOOD_KEY,
+            "BASE_URL_SET": True,
+            "SQLALCHEMY_DATABASE_URI": "sqlite://",
+            **config,
+        }
+    )
 
 
 @pytest.mark.parametrize("key", ["x", "s3cret", "dev-not-secret", "a" * 64, "ab" * 32, GOOD_KEY[:31]])
@@ -391,8 +520,14 @@ def test_production_starts_with_safe_settings():
 
 def _run(args, tmp_path, timeout=120, **env):
     base = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_") and k not in ("SECRET_KEY", "BASE_URL")}
-    env = {**base, "FLASK_ENV_NAME": "production", "SECRET_KEY": GOOD_KEY, "BASE_URL": "https://feedback.laocai.vn",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite'}", **env}
+    env = {
+        **base,
+        "FLASK_ENV_NAME": "production",
+        "SECRET_KEY": GOOD_KEY,
+        "BASE_URL": "https://feedback.laocai.vn",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite'}",
+        **env,
+    }
     root = Path(__file__).resolve().parent.parent
     return subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -419,22 +554,28 @@ def test_flask_run_refuses_debug_in_production(tmp_path):
 
 # Production cannot be switched off by the spelling of its name, nor crash on a numeric key.
 
+
 @pytest.mark.parametrize("name", ["Production", "production ", " PRODUCTION", "prod", "staging"])
 def test_any_env_name_but_development_or_testing_is_production(name):
     with pytest.raises(RuntimeError, match="debug"):
         _production(ENV_NAME=name, DEBUG=True)
 
 
-@pytest.mark.parametrize("key", [12345678901234567890123456789012345, b"x" * 40, "abcdefgh" * 4,
-                                 "0123456789abcdef" * 4])
+@pytest.mark.parametrize(
+    "key", [12345678901234567890123456789012345, b"x" * 40, "abcdefgh" * 4, "0123456789abcdef" * 4]
+)
 def test_production_refuses_a_numeric_or_repeated_secret_key(key):
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         _production(SECRET_KEY=key)
 
 
 def test_a_numeric_secret_key_from_the_environment_is_refused_clearly(tmp_path):
-    r = _run([sys.executable, "-c", "import wsgi"], tmp_path, SECRET_KEY="",
-             FLASK_SECRET_KEY="12345678901234567890123456789012345")
+    r = _run(
+        [sys.executable, "-c", "import wsgi"],
+        tmp_path,
+        SECRET_KEY="",
+        FLASK_SECRET_KEY="12345678901234567890123456789012345",
+    )
     assert r.returncode != 0 and "SECRET_KEY" in r.stderr and "TypeError" not in r.stderr
 
 
@@ -452,20 +593,34 @@ def test_a_password_set_in_nfc_logs_in_typed_in_nfd(app, client, auth, runner, u
 
 @pytest.mark.parametrize("bad", ["\r", "\n", "\x00", "\x1b", "\u202e"])
 def test_a_new_password_with_a_control_character_is_refused(app, runner, users, bad):
-    r = runner.invoke(args=["set-password", "--email", "officer@khaomang.test",
-                            "--password", f"trạm y tế{bad}khao mang"])
+    r = runner.invoke(
+        args=["set-password", "--email", "officer@khaomang.test", "--password", f"trạm y tế{bad}khao mang"]
+    )
     assert r.exit_code != 0 and "control" in r.output.lower()
 
 
 def test_the_password_length_message_is_vietnamese(app, client, auth, users):
     assert auth.login("admin@laocai.test").status_code == 302
-    data = {"csrf_token": csrf_token(client, "/officer/users"), "email": "new@laocai.test", "role": "analyst",
-            "password": "short"}
+    data = {
+        "csrf_token": csrf_token(client, "/officer/users"),
+        "email": "new@laocai.test",
+        "role": "analyst",
+        "password": "short",
+    }
     html = client.post("/officer/users", data=data).get_data(as_text=True)
     assert "Field must be between" not in html and "ký tự" in html
 
 
 def test_a_look_alike_email_is_an_existing_account(app, runner, users):
-    r = runner.invoke(args=["create-user", "--email", "o\ufb03cer@khaomang.test", "--role", "analyst",
-                            "--password", "trạm y tế khao mang"])
+    r = runner.invoke(
+        args=[
+            "create-user",
+            "--email",
+            "o\ufb03cer@khaomang.test",
+            "--role",
+            "analyst",
+            "--password",
+            "trạm y tế khao mang",
+        ]
+    )
     assert r.exit_code != 0 and "exists" in r.output

@@ -64,8 +64,9 @@ def _stored(url: str) -> tuple[set[str], int, int]:
     try:
         with engine.connect() as conn:
             ids = {str(uuid.UUID(str(r))) for r in conn.exec_driver_sql("SELECT id FROM response").scalars()}
-            bare = conn.exec_driver_sql("SELECT count(*) FROM response r WHERE NOT EXISTS "
-                                        "(SELECT 1 FROM answer a WHERE a.response_id = r.id)").scalar()
+            bare = conn.exec_driver_sql(
+                "SELECT count(*) FROM response r WHERE NOT EXISTS (SELECT 1 FROM answer a WHERE a.response_id = r.id)"
+            ).scalar()
             jobs = conn.exec_driver_sql("SELECT count(*) FROM job").scalar()
     finally:
         engine.dispose()
@@ -78,8 +79,9 @@ def test_backup_under_load_restores_every_acknowledged_response(app, database_ur
         db.session.flush()
         db.session.add(JobFileChunk(job_id=db.session.scalars(sa.select(Job.id)).one(), seq=0, data=b"x" * 1000))
         db.session.commit()
-    env = app_env(database_url, SECRET_KEY=uuid.uuid4().hex, BASE_URL="http://127.0.0.1",
-                  FLASK_RATELIMIT_ENABLED="false")
+    env = app_env(
+        database_url, SECRET_KEY=uuid.uuid4().hex, BASE_URL="http://127.0.0.1", FLASK_RATELIMIT_ENABLED="false"
+    )
     server, base = start_web(env)
     submitter = Submitter(base)
     try:
@@ -87,16 +89,20 @@ def test_backup_under_load_restores_every_acknowledged_response(app, database_ur
         try:
             wait_until(lambda: len(submitter.acknowledged) >= 20, timeout=120, what="20 responses acknowledged")
         except RuntimeError as exc:
-            raise AssertionError(f"{exc}; refused: {submitter.refused[:5]}, errors: {submitter.errors[:3]}\n"
-                                 f"{server.output()[-3000:]}") from None
+            raise AssertionError(
+                f"{exc}; refused: {submitter.refused[:5]}, errors: {submitter.errors[:3]}\n{server.output()[-3000:]}"
+            ) from None
         began = time.monotonic()
         before = submitter.acknowledged_between(0, began)
         backup = tmp_path / "backup.dump"
         out = flask(["backup", "-o", str(backup)], env)
         ended = time.monotonic()
         # Submissions went on while the command ran, and after it.
-        wait_until(lambda: submitter.acknowledged_between(ended, float("inf")), timeout=60,
-                   what="a response acknowledged after the backup")
+        wait_until(
+            lambda: submitter.acknowledged_between(ended, float("inf")),
+            timeout=60,
+            what="a response acknowledged after the backup",
+        )
         during = submitter.acknowledged_between(began, ended)
     finally:
         submitter.stopping.set()
@@ -121,7 +127,7 @@ def test_backup_under_load_restores_every_acknowledged_response(app, database_ur
     # A database that is not empty is replaced only with --force, after saying so.
     refused = flask(["restore", str(backup)], restore_env, check=False)
     assert refused.returncode != 0
-    assert f"holds" in refused.stdout + refused.stderr and "--force" in refused.stderr, refused.stderr
+    assert "holds" in refused.stdout + refused.stderr and "--force" in refused.stderr, refused.stderr
     assert _stored(restored_url)[0] == ids
     forced = flask(["restore", "--force", str(backup)], restore_env)
     assert f"and {len(ids)} responses" in forced.stdout

@@ -13,15 +13,38 @@ from .conftest import count, hidden_fields
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
-json_scalar = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
-                        st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=30))
-json_value = st.recursive(json_scalar, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                              st.dictionaries(st.text(max_size=10), inner, max_size=4)),
-                          max_leaves=10)
-answer_values = st.one_of(json_value, st.sampled_from(["yes", "no", "dont_know", "1", "5", "6", "", "lt15", "15-30"]),
-                          st.lists(st.sampled_from(["yes", "a", "1"]), max_size=3))
-question_ids = st.sampled_from(["used_service", "health_insurance", "wait_time", "informal_payment", "overall",
-                                "comment", "sex", "age_band", "ethnic_group", "bogus", ""])
+json_scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
+)
+json_value = st.recursive(
+    json_scalar,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+    max_leaves=10,
+)
+answer_values = st.one_of(
+    json_value,
+    st.sampled_from(["yes", "no", "dont_know", "1", "5", "6", "", "lt15", "15-30"]),
+    st.lists(st.sampled_from(["yes", "a", "1"]), max_size=3),
+)
+question_ids = st.sampled_from(
+    [
+        "used_service",
+        "health_insurance",
+        "wait_time",
+        "informal_payment",
+        "overall",
+        "comment",
+        "sex",
+        "age_band",
+        "ethnic_group",
+        "bogus",
+        "",
+    ]
+)
 bodies = st.fixed_dictionaries(
     {},
     optional={
@@ -32,10 +55,16 @@ bodies = st.fixed_dictionaries(
         "service_point": st.one_of(st.none(), json_value),
         "answers": st.one_of(st.dictionaries(question_ids, answer_values, max_size=8), json_value),
         "started_at": st.one_of(st.just("2026-11-20T08:00:00+07:00"), json_value),
-        "submitted_at": st.one_of(st.just("2026-11-20T08:01:00+07:00"), st.datetimes().map(lambda d: d.isoformat()), json_value),
+        "submitted_at": st.one_of(
+            st.just("2026-11-20T08:01:00+07:00"), st.datetimes().map(lambda d: d.isoformat()), json_value
+        ),
         "lang": st.one_of(st.sampled_from(["vi", "en"]), json_value),
     },
-).flatmap(lambda d: st.one_of(st.just(d), st.dictionaries(st.text(max_size=8), json_value, max_size=2).map(lambda x: {**d, **x})))
+).flatmap(
+    lambda d: st.one_of(
+        st.just(d), st.dictionaries(st.text(max_size=8), json_value, max_size=2).map(lambda x: {**d, **x})
+    )
+)
 
 
 @SETTINGS
@@ -57,8 +86,12 @@ def test_api_survives_arbitrary_bytes(app, client, raw):
 
 
 @SETTINGS
-@given(fields=st.dictionaries(question_ids, st.one_of(st.text(max_size=40), st.lists(st.text(max_size=5), max_size=3)), max_size=8),
-       keep_state=st.booleans())
+@given(
+    fields=st.dictionaries(
+        question_ids, st.one_of(st.text(max_size=40), st.lists(st.text(max_size=5), max_size=3)), max_size=8
+    ),
+    keep_state=st.booleans(),
+)
 def test_survey_form_never_5xx(app, client, fields, keep_state):
     hidden = hidden_fields(client.get("/c/04465/health").get_data(as_text=True)) if keep_state else {}
     before = count(app), count(app, Answer)

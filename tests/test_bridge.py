@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 
 from feedback.bridge import (
-    communes_frame, load_analysis_input, margins_frame, period_bounds, respondents_frame, response_keys, scores_frame,
+    communes_frame,
+    load_analysis_input,
+    margins_frame,
+    period_bounds,
+    respondents_frame,
+    response_keys,
+    scores_frame,
 )
 from feedback.extensions import db
 from feedback.models import Answer, PopulationMargin, Response
@@ -18,14 +24,30 @@ from feedback.models import Answer, PopulationMargin, Response
 OWN, OTHER = "04465", "02647"  # Xã Khao Mang, Phường Lào Cai
 
 
-def add_response(commune: str, submitted: datetime, answers: list[tuple], *, flags: str = "",
-                 person: tuple[str | None, str | None, str | None] = ("female", "18-29", "hmong")) -> str:
+def add_response(
+    commune: str,
+    submitted: datetime,
+    answers: list[tuple],
+    *,
+    flags: str = "",
+    person: tuple[str | None, str | None, str | None] = ("female", "18-29", "hmong"),
+) -> str:
     """Store one health response with the respondent block and ``(question, value, sub, score)`` answers."""
     rid = uuid.uuid4()
-    response = Response(id=rid, survey="health", survey_version=1, commune_code=commune, lang="vi", mode="web",
-                        submitted_at=submitted, received_at=submitted, content_hash="0" * 64, flags=flags)
+    response = Response(
+        id=rid,
+        survey="health",
+        survey_version=1,
+        commune_code=commune,
+        lang="vi",
+        mode="web",
+        submitted_at=submitted,
+        received_at=submitted,
+        content_hash="0" * 64,
+        flags=flags,
+    )
     rows = [Answer(question_id=q, position=0, value=v, subdimension=s, score=x) for q, v, s, x in answers]
-    for qid, value in zip(("sex", "age_band", "ethnic_group"), person):
+    for qid, value in zip(("sex", "age_band", "ethnic_group"), person, strict=False):
         if value is not None:
             rows.append(Answer(question_id=qid, position=0, value=value))
     response.answers = rows
@@ -38,21 +60,44 @@ def seed(app, *, own: int = 8, other: int = 3, flagged: int = 1) -> dict[str, li
     ids: dict[str, list[str]] = {"own": [], "other": [], "flagged": []}
     with app.app_context():
         for i in range(own):
-            ids["own"].append(add_response(OWN, datetime(2025, 8, 1 + i % 20, 3), [
-                ("used_service", "yes", None, None),
-                ("wait_time", "lt15" if i % 2 else "gt60", "6.1", 1.0 if i % 2 else 0.0),
-                ("overall", "4", "6.1", 0.75),
-                ("informal_payment", "no" if i % 4 else "yes", "4.2", 1.0 if i % 4 else 0.0),
-                ("comment", "Số điện thoại 0912345678", None, None),
-            ], person=("female" if i % 2 else "male", "30-44", "kinh" if i % 3 else "hmong")))
-        for i in range(other):
-            ids["other"].append(add_response(OTHER, datetime(2025, 8, 5, 3), [
-                ("wait_time", "15-30", "6.1", 0.67), ("informal_payment", "no", "4.2", 1.0),
-            ], person=(None, "60+", "tay")))
-        for i in range(flagged):
-            ids["flagged"].append(add_response(OWN, datetime(2025, 8, 6, 3), [
-                ("wait_time", "gt60", "6.1", 0.0), ("overall", "1", "6.1", 0.0),
-            ], flags="too_fast"))
+            ids["own"].append(
+                add_response(
+                    OWN,
+                    datetime(2025, 8, 1 + i % 20, 3),
+                    [
+                        ("used_service", "yes", None, None),
+                        ("wait_time", "lt15" if i % 2 else "gt60", "6.1", 1.0 if i % 2 else 0.0),
+                        ("overall", "4", "6.1", 0.75),
+                        ("informal_payment", "no" if i % 4 else "yes", "4.2", 1.0 if i % 4 else 0.0),
+                        ("comment", "Số điện thoại 0912345678", None, None),
+                    ],
+                    person=("female" if i % 2 else "male", "30-44", "kinh" if i % 3 else "hmong"),
+                )
+            )
+        for _ in range(other):
+            ids["other"].append(
+                add_response(
+                    OTHER,
+                    datetime(2025, 8, 5, 3),
+                    [
+                        ("wait_time", "15-30", "6.1", 0.67),
+                        ("informal_payment", "no", "4.2", 1.0),
+                    ],
+                    person=(None, "60+", "tay"),
+                )
+            )
+        for _ in range(flagged):
+            ids["flagged"].append(
+                add_response(
+                    OWN,
+                    datetime(2025, 8, 6, 3),
+                    [
+                        ("wait_time", "gt60", "6.1", 0.0),
+                        ("overall", "1", "6.1", 0.0),
+                    ],
+                    flags="too_fast",
+                )
+            )
         db.session.commit()
     return ids
 
@@ -76,8 +121,12 @@ def seed_every_subdimension(app, places: dict[str, float] | None = None, *, n: i
         for commune, favourable in (places or {**WARDS, **COMMUNES}).items():
             for i in range(n):
                 answers = [(f"q{s}", "x", s, float(rng.random() < favourable)) for s in subs]
-                add_response(commune, datetime(2025, 8, 1 + i % 28, 3), answers,
-                             person=(("female", "male")[i % 2], "30-44", "kinh"))
+                add_response(
+                    commune,
+                    datetime(2025, 8, 1 + i % 28, 3),
+                    answers,
+                    person=(("female", "male")[i % 2], "30-44", "kinh"),
+                )
         db.session.commit()
 
 
@@ -96,47 +145,72 @@ def test_period_bounds_are_viet_nam_days():
 
 def test_respondents_and_scores_equal_hand_built_frames(app):
     with app.app_context():
-        a = add_response(OWN, datetime(2025, 8, 1, 3), [
-            ("used_service", "yes", None, None), ("wait_time", "lt15", "6.1", 1.0),
-            ("overall", "2", "6.1", 0.25), ("informal_payment", "yes", "4.2", 0.0)])
-        b = add_response(OTHER, datetime(2025, 8, 2, 3), [("wait_time", "gt60", "6.1", 0.0)],
-                         person=(None, "60+", None), flags="too_fast;burst")
+        a = add_response(
+            OWN,
+            datetime(2025, 8, 1, 3),
+            [
+                ("used_service", "yes", None, None),
+                ("wait_time", "lt15", "6.1", 1.0),
+                ("overall", "2", "6.1", 0.25),
+                ("informal_payment", "yes", "4.2", 0.0),
+            ],
+        )
+        b = add_response(
+            OTHER,
+            datetime(2025, 8, 2, 3),
+            [("wait_time", "gt60", "6.1", 0.0)],
+            person=(None, "60+", None),
+            flags="too_fast;burst",
+        )
         db.session.commit()
         respondents = respondents_frame()
         scores = scores_frame(include_flagged=True)
         unflagged = scores_frame()
         got_ids, got_score_ids, unflagged_ids = (_canon(f["response_id"]) for f in (respondents, scores, unflagged))
-    got = pd.DataFrame({
-        "response_id": got_ids,
-        **{c: respondents[c].astype(object).where(respondents[c].notna(), None).tolist()
-           for c in ("commune", "sex", "age_band", "ethnic_group", "flagged")},
-    }).sort_values("response_id", ignore_index=True)
-    expected = pd.DataFrame({
-        "response_id": [uuid.UUID(a).hex, uuid.UUID(b).hex],
-        "commune": [OWN, OTHER],
-        "sex": ["female", None],
-        "age_band": ["18-29", "60+"],
-        "ethnic_group": ["hmong", None],
-        "flagged": [False, True],
-    }).sort_values("response_id", ignore_index=True)
+    got = pd.DataFrame(
+        {
+            "response_id": got_ids,
+            **{
+                c: respondents[c].astype(object).where(respondents[c].notna(), None).tolist()
+                for c in ("commune", "sex", "age_band", "ethnic_group", "flagged")
+            },
+        }
+    ).sort_values("response_id", ignore_index=True)
+    expected = pd.DataFrame(
+        {
+            "response_id": [uuid.UUID(a).hex, uuid.UUID(b).hex],
+            "commune": [OWN, OTHER],
+            "sex": ["female", None],
+            "age_band": ["18-29", "60+"],
+            "ethnic_group": ["hmong", None],
+            "flagged": [False, True],
+        }
+    ).sort_values("response_id", ignore_index=True)
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
 
-    got_scores = pd.DataFrame({
-        "response_id": got_score_ids, "subdimension": scores["subdimension"].astype(str),
-        "score": scores["score"].to_numpy(dtype=float),
-    }).sort_values(["response_id", "subdimension", "score"], ignore_index=True)
-    expected_scores = pd.DataFrame({
-        "response_id": [uuid.UUID(a).hex] * 3 + [uuid.UUID(b).hex],
-        "subdimension": ["6.1", "6.1", "4.2", "6.1"],
-        "score": [1.0, 0.25, 0.0, 0.0],
-    }).sort_values(["response_id", "subdimension", "score"], ignore_index=True)
+    got_scores = pd.DataFrame(
+        {
+            "response_id": got_score_ids,
+            "subdimension": scores["subdimension"].astype(str),
+            "score": scores["score"].to_numpy(dtype=float),
+        }
+    ).sort_values(["response_id", "subdimension", "score"], ignore_index=True)
+    expected_scores = pd.DataFrame(
+        {
+            "response_id": [uuid.UUID(a).hex] * 3 + [uuid.UUID(b).hex],
+            "subdimension": ["6.1", "6.1", "4.2", "6.1"],
+            "score": [1.0, 0.25, 0.0, 0.0],
+        }
+    ).sort_values(["response_id", "subdimension", "score"], ignore_index=True)
     pd.testing.assert_frame_equal(got_scores, expected_scores, check_dtype=False)
     assert unflagged_ids == [uuid.UUID(a).hex] * 3  # flagged answers not read
 
 
 def test_period_filters_on_local_submission_day(app):
     with app.app_context():
-        late = add_response(OWN, datetime(2025, 7, 31, 17, 30), [("wait_time", "lt15", "6.1", 1.0)])  # 1 Aug, 00:30 local
+        late = add_response(
+            OWN, datetime(2025, 7, 31, 17, 30), [("wait_time", "lt15", "6.1", 1.0)]
+        )  # 1 Aug, 00:30 local
         add_response(OWN, datetime(2025, 7, 31, 16, 30), [("wait_time", "lt15", "6.1", 1.0)])  # 31 Jul, 23:30 local
         db.session.commit()
         august = respondents_frame(date(2025, 8, 1), None)
@@ -164,7 +238,7 @@ def test_communes_carry_their_division_type_and_wards(app):
     with app.app_context():
         communes = communes_frame("15")
         data = load_analysis_input(province_code="15", commune_codes=[OWN, OTHER])
-    types = dict(zip(communes["commune_code"], communes["division_type"]))
+    types = dict(zip(communes["commune_code"], communes["division_type"], strict=False))
     assert types[OWN] == "xã" and types[OTHER] == "phường"
     assert sorted(set(types.values())) == ["phường", "xã"]
     assert data.wards == [OTHER]  # only the communes read
@@ -175,8 +249,12 @@ def test_communes_carry_their_division_type_and_wards(app):
 
 def test_margins_frame(app):
     with app.app_context():
-        db.session.add_all([PopulationMargin(commune_code=OWN, variable="sex", category=c, population=p)
-                            for c, p in (("female", 510), ("male", 490))])
+        db.session.add_all(
+            [
+                PopulationMargin(commune_code=OWN, variable="sex", category=c, population=p)
+                for c, p in (("female", 510), ("male", 490))
+            ]
+        )
         db.session.commit()
         frame = margins_frame()
     assert frame.to_dict("records") == [
@@ -224,8 +302,14 @@ def test_reads_in_many_chunks_equal_one_read(app, monkeypatch):
         def frames() -> list[pd.DataFrame]:
             respondents = respondents_frame()
             head, answers, _ = bridge.response_export_frames(question_ids=["wait_time", "comment", "sex"])
-            return [respondents, scores_frame(include_flagged=True), scores_frame(),
-                    scores_frame(response_ids=pd.Index(respondents["response_id"])), head, answers]
+            return [
+                respondents,
+                scores_frame(include_flagged=True),
+                scores_frame(),
+                scores_frame(response_ids=pd.Index(respondents["response_id"])),
+                head,
+                answers,
+            ]
 
         whole = frames()
         monkeypatch.setattr(bridge, "PG_SPLIT_PAGES", 0)
@@ -262,15 +346,27 @@ def test_low_quality_follows_the_flags_whoever_writes_them(app):
     import sqlalchemy as sa
 
     with app.app_context():
-        ids = {flags: add_response(OWN, datetime(2025, 8, 1, 3), [("wait_time", "lt15", "6.1", 1.0)], flags=flags)
-               for flags in ("", "clock", "too_fast", "clock;burst", "honeypot")}
+        ids = {
+            flags: add_response(OWN, datetime(2025, 8, 1, 3), [("wait_time", "lt15", "6.1", 1.0)], flags=flags)
+            for flags in ("", "clock", "too_fast", "clock;burst", "honeypot")
+        }
         db.session.commit()
         db.session.execute(sa.update(Response).where(Response.id == uuid.UUID(ids[""])).values(flags="burst"))
         db.session.commit()
         stored = {str(rid): flag for rid, flag in db.session.execute(sa.select(Response.id, Response.low_quality))}
         respondents = respondents_frame().assign(response_id=lambda f: _canon(f["response_id"]))
     assert {flags: stored[rid] for flags, rid in ids.items()} == {
-        "": True, "clock": False, "too_fast": True, "clock;burst": True, "honeypot": True}
-    flagged = dict(zip(respondents["response_id"], respondents["flagged"]))
+        "": True,
+        "clock": False,
+        "too_fast": True,
+        "clock;burst": True,
+        "honeypot": True,
+    }
+    flagged = dict(zip(respondents["response_id"], respondents["flagged"], strict=False))
     assert {flags: flagged[uuid.UUID(rid).hex] for flags, rid in ids.items()} == {
-        "": True, "clock": False, "too_fast": True, "clock;burst": True, "honeypot": True}
+        "": True,
+        "clock": False,
+        "too_fast": True,
+        "clock;burst": True,
+        "honeypot": True,
+    }

@@ -46,8 +46,10 @@ def _state(app, token: str):
 
 def _stored(app) -> list[tuple[str, str, int | None]]:
     with app.app_context():
-        return [tuple(r) for r in db.session.execute(
-            sa.select(Response.channel, Response.mode, Response.service_point_id)).all()]
+        return [
+            tuple(r)
+            for r in db.session.execute(sa.select(Response.channel, Response.mode, Response.service_point_id)).all()
+        ]
 
 
 def test_a_poster_scan_is_the_posters(app, client, point):
@@ -75,8 +77,9 @@ def test_answering_again_after_the_landing_page_keeps_its_mark(app, client, poin
     """A filling opened from the landing page and sent: 'answer again' begins a new one, still the landing page's."""
     _send(client, f"/s/{point['token']}?via=landing")
     page = client.get(f"/s/{point['token']}?via=landing")
-    again = client.post(f"/s/{point['token']}?via=landing",
-                        data={**hidden_fields(page.get_data(as_text=True)), "new_response": "1"})
+    again = client.post(
+        f"/s/{point['token']}?via=landing", data={**hidden_fields(page.get_data(as_text=True)), "new_response": "1"}
+    )
     assert again.status_code == 303 and again.location.endswith(f"/s/{point['token']}?via=landing")
     assert _state(app, hidden_fields(client.get(again.location).get_data(as_text=True))["state"]).via == "landing"
 
@@ -84,16 +87,33 @@ def test_answering_again_after_the_landing_page_keeps_its_mark(app, client, poin
 def test_a_paper_form_is_paper_and_an_api_response_api(app, client, point, users):
     with app.test_request_context():
         state = read_state(hidden_fields(client.get(f"/s/{point['token']}").get_data(as_text=True))["state"])
-        stored, problems = receive_web(HEALTH, valid_answers(HEALTH), response_id=uuid.uuid4(),
-                                       started_at=utcnow() - timedelta(minutes=3), commune_code=OWN_COMMUNE,
-                                       service_point_id=point["id"], lang="vi", mode="paper",
-                                       entered_by=users["officer"]["id"], via=state.via)
+        stored, problems = receive_web(
+            HEALTH,
+            valid_answers(HEALTH),
+            response_id=uuid.uuid4(),
+            started_at=utcnow() - timedelta(minutes=3),
+            commune_code=OWN_COMMUNE,
+            service_point_id=point["id"],
+            lang="vi",
+            mode="paper",
+            entered_by=users["officer"]["id"],
+            via=state.via,
+        )
     assert problems == [] and stored is not None
-    r = client.post("/api/v1/responses", json={
-        "id": str(uuid.uuid4()), "survey": "health", "version": HEALTH.version, "commune": OWN_COMMUNE,
-        "service_point": point["id"], "answers": valid_answers(HEALTH), "lang": "vi",
-        "started_at": (utcnow() - timedelta(minutes=3)).isoformat() + "+00:00",
-        "submitted_at": utcnow().isoformat() + "+00:00"})
+    r = client.post(
+        "/api/v1/responses",
+        json={
+            "id": str(uuid.uuid4()),
+            "survey": "health",
+            "version": HEALTH.version,
+            "commune": OWN_COMMUNE,
+            "service_point": point["id"],
+            "answers": valid_answers(HEALTH),
+            "lang": "vi",
+            "started_at": (utcnow() - timedelta(minutes=3)).isoformat() + "+00:00",
+            "submitted_at": utcnow().isoformat() + "+00:00",
+        },
+    )
     assert r.status_code == 201, r.get_json()
     assert sorted(_stored(app)) == [("api", "api", point["id"]), ("paper", "paper", point["id"])]
 
@@ -129,10 +149,17 @@ def _one_of_each(app, point) -> None:
     with app.app_context():
         for channel in CHANNELS:
             mode = channel if channel in ("paper", "api") else "web"
-            response = Response(id=uuid.uuid4(), survey="health", survey_version=HEALTH.version,
-                                commune_code=OWN_COMMUNE, lang="vi", mode=mode, submitted_at=utcnow(),
-                                service_point_id=point["id"] if channel != "landing" else None,
-                                content_hash="0" * 64)
+            response = Response(
+                id=uuid.uuid4(),
+                survey="health",
+                survey_version=HEALTH.version,
+                commune_code=OWN_COMMUNE,
+                lang="vi",
+                mode=mode,
+                submitted_at=utcnow(),
+                service_point_id=point["id"] if channel != "landing" else None,
+                content_hash="0" * 64,
+            )
             db.session.add(response)
         db.session.commit()
         assert sorted(db.session.execute(sa.select(Response.channel)).scalars()) == sorted(CHANNELS)
@@ -144,45 +171,70 @@ def test_every_export_format_has_the_channel_with_its_labels(app, point):
         export = build_response_export()
         files = {fmt: response_bytes(export, fmt) for fmt in ("csv", "xlsx", "parquet", "dta")}
     csv = pd.read_csv(io.BytesIO(files["csv"][""]), dtype=str, encoding="utf-8-sig")
-    assert list(csv.columns[csv.columns.get_loc("mode"):][:2]) == ["mode", "channel"]
+    assert list(csv.columns[csv.columns.get_loc("mode") :][:2]) == ["mode", "channel"]
     assert sorted(csv["channel"]) == sorted(CHANNELS)
     assert sorted(pd.read_excel(io.BytesIO(files["xlsx"][""]), sheet_name="responses")["channel"]) == sorted(CHANNELS)
     assert sorted(pq.read_table(io.BytesIO(files["parquet"][""])).column("channel").to_pylist()) == sorted(CHANNELS)
     stata = pd.read_stata(io.BytesIO(files["dta"][""]))
-    assert set(stata["channel"]) == {"poster: Áp phích (mã QR) / Poster (QR code)", "landing: Trang chủ / Home page",
-                                     "paper: Phiếu giấy / Paper form", "api: API (ứng dụng, máy tính bảng) / API (app or tablet)"}
+    assert set(stata["channel"]) == {
+        "poster: Áp phích (mã QR) / Poster (QR code)",
+        "landing: Trang chủ / Home page",
+        "paper: Phiếu giấy / Paper form",
+        "api: API (ứng dụng, máy tính bảng) / API (app or tablet)",
+    }
     with pd.io.stata.StataReader(io.BytesIO(files["dta"][""])) as reader:
         assert reader.variable_labels()["channel"].startswith("How it arrived: poster (QR code), landing")
     # The codebook (beside CSV and Parquet, a sheet of XLSX) names its values in both languages.
-    codebook = pd.read_csv(io.BytesIO(files["csv"][".codebook.csv"]), dtype=str, encoding="utf-8-sig",
-                           keep_default_na=False)
+    codebook = pd.read_csv(
+        io.BytesIO(files["csv"][".codebook.csv"]), dtype=str, encoding="utf-8-sig", keep_default_na=False
+    )
     row = codebook[codebook["column"] == "channel"].iloc[0]
     assert row["survey"] == "" and row["survey_version"] == "" and row["label_en"].startswith("How it arrived")
-    assert "paper = Phiếu giấy / Paper form" in row["value_labels"] and "landing = Trang chủ / Home page" in row["value_labels"]
+    assert (
+        "paper = Phiếu giấy / Paper form" in row["value_labels"]
+        and "landing = Trang chủ / Home page" in row["value_labels"]
+    )
     assert codebook.loc[codebook["column"] == "overall", "survey_version"].str.fullmatch(r"\d+").all()
     sheet = openpyxl.load_workbook(io.BytesIO(files["xlsx"][""]))["codebook"]
     assert any(cells[3] == "channel" for cells in sheet.iter_rows(values_only=True))
 
 
-@pytest.mark.parametrize(("lang", "labels"), [
-    ("vi", ["Áp phích (mã QR)", "Trang chủ", "Phiếu giấy", "API (ứng dụng, máy tính bảng)"]),
-    ("en", ["Poster (QR code)", "Home page", "Paper form", "API (app or tablet)"]),
-])
+@pytest.mark.parametrize(
+    ("lang", "labels"),
+    [
+        ("vi", ["Áp phích (mã QR)", "Trang chủ", "Phiếu giấy", "API (ứng dụng, máy tính bảng)"]),
+        ("en", ["Poster (QR code)", "Home page", "Paper form", "API (app or tablet)"]),
+    ],
+)
 def test_officers_see_counts_by_channel(app, client, auth, users, point, lang, labels):
     _one_of_each(app, point)
     auth.login(users["officer"]["email"])
-    for url, expected in ((f"/officer/c/{OWN_COMMUNE}", [1, 1, 1, 1]), (f"/officer/points/{point['id']}", [1, 0, 1, 1])):
+    for url, expected in (
+        (f"/officer/c/{OWN_COMMUNE}", [1, 1, 1, 1]),
+        (f"/officer/points/{point['id']}", [1, 0, 1, 1]),
+    ):
         html = client.get(f"{url}?lang={lang}").get_data(as_text=True)
-        for channel, label, n in zip(CHANNELS, labels, expected):
+        for channel, label, n in zip(CHANNELS, labels, expected, strict=False):
             row = html.split(f'<tr data-channel="{channel}">', 1)[1].split("</tr>", 1)[0]
-            assert f"<td>{label}</td>" in row and f'data-label="{"All" if lang == "en" else "Tất cả"}">{n}<' in row, (url, row)
+            assert f"<td>{label}</td>" in row and f'data-label="{"All" if lang == "en" else "Tất cả"}">{n}<' in row, (
+                url,
+                row,
+            )
 
 
 def test_the_typed_form_check_page_names_its_channel(app, client, auth, users, point):
     with app.test_request_context():
-        stored, _ = receive_web(HEALTH, valid_answers(HEALTH), response_id=uuid.uuid4(), started_at=utcnow(),
-                                commune_code=OWN_COMMUNE, service_point_id=point["id"], lang="vi", mode="paper",
-                                entered_by=users["officer"]["id"])
+        stored, _ = receive_web(
+            HEALTH,
+            valid_answers(HEALTH),
+            response_id=uuid.uuid4(),
+            started_at=utcnow(),
+            commune_code=OWN_COMMUNE,
+            service_point_id=point["id"],
+            lang="vi",
+            mode="paper",
+            entered_by=users["officer"]["id"],
+        )
     auth.login(users["officer"]["email"])
     html = client.get(f"/officer/responses/{stored}?lang=vi").get_data(as_text=True)
     assert "kênh: Phiếu giấy" in html and "kênh: paper" not in html
@@ -200,7 +252,8 @@ def test_a_moved_filling_keeps_the_channel_it_began_with(app, client, point):
     answers = valid_answers(HEALTH, module=module_in_page(HEALTH, page))
     moved = client.post(url, data={**hidden_fields(page), **answers, "send": "1"})
     assert moved.status_code == 410 and f'action="/c/{OWN_COMMUNE}/health"' in moved.get_data(as_text=True)
-    r = client.post(f"/c/{OWN_COMMUNE}/health", data={**hidden_fields(moved.get_data(as_text=True)), **answers,
-                                                     "send": "1"})
+    r = client.post(
+        f"/c/{OWN_COMMUNE}/health", data={**hidden_fields(moved.get_data(as_text=True)), **answers, "send": "1"}
+    )
     assert r.status_code == 303
     assert _stored(app) == [("poster", "web", None)]

@@ -18,7 +18,7 @@ def assert_round(labels: list[str]) -> None:
     step = values[1] - values[0]
     mantissa = step / 10 ** math.floor(math.log10(step))
     assert any(math.isclose(mantissa, m) for m in (1, 2, 5)), labels
-    for a, b in zip(values, values[1:]):
+    for a, b in zip(values, values[1:], strict=False):
         assert math.isclose(b - a, step), labels
     for v in values:
         assert math.isclose(v / step, round(v / step), abs_tol=1e-9), labels
@@ -29,18 +29,23 @@ def test_steps_are_1_2_5_times_a_power_of_ten(span, step):
     assert nice_step(span, 6) == step
 
 
-@pytest.mark.parametrize(("lo", "hi", "ticks"), [
-    (10.7, 26.57, [15, 20, 25]),
-    (8, 80, [20, 40, 60, 80]),
-    (0.25, 2.5, [0.5, 1.0, 1.5, 2.0, 2.5]),
-    (1, 10, [2, 4, 6, 8, 10]),
-])
+@pytest.mark.parametrize(
+    ("lo", "hi", "ticks"),
+    [
+        (10.7, 26.57, [15, 20, 25]),
+        (8, 80, [20, 40, 60, 80]),
+        (0.25, 2.5, [0.5, 1.0, 1.5, 2.0, 2.5]),
+        (1, 10, [2, 4, 6, 8, 10]),
+    ],
+)
 def test_ticks_are_round_values_inside_the_range(lo, hi, ticks):
     assert nice_ticks(lo, hi) == ticks
 
 
-@pytest.mark.parametrize(("value", "step", "text"), [(0.30000000000000004, 0.1, "0.3"), (20.0, 5, "20"),
-                                                     (2.5, 0.5, "2.5"), (0.05, 0.05, "0.05")])
+@pytest.mark.parametrize(
+    ("value", "step", "text"),
+    [(0.30000000000000004, 0.1, "0.3"), (20.0, 5, "20"), (2.5, 0.5, "2.5"), (0.05, 0.05, "0.05")],
+)
 def test_tick_labels_have_the_decimals_of_their_step(value, step, text):
     assert tick_label(value, step) == text
 
@@ -49,12 +54,15 @@ def _rows(points):
     return [{"score_eb": s, "ci_low_eb": lo, "ci_high_eb": hi, "commune_name": "X"} for s, lo, hi in points]
 
 
-@pytest.mark.parametrize(("points", "low", "high", "reference", "target"), [
-    ([(20.1, 10.7, 26.57), (18, 12, 24)], 8, 80, 19.5, 21.0),   # the aggregate: the odd ticks
-    ([(5.4, 4.9, 5.9), (6.1, 5.5, 6.7)], 1, 10, 5.7, 5.88),     # a dimension
-    ([(0.9, 0.6, 1.2), (1.1, 0.9, 1.4)], 0.25, 2.5, None, None),  # a sub-dimension (k = 4)
-    ([(79.5, 78, 80)], 8, 80, None, None),                        # at the top of the scale
-])
+@pytest.mark.parametrize(
+    ("points", "low", "high", "reference", "target"),
+    [
+        ([(20.1, 10.7, 26.57), (18, 12, 24)], 8, 80, 19.5, 21.0),  # the aggregate: the odd ticks
+        ([(5.4, 4.9, 5.9), (6.1, 5.5, 6.7)], 1, 10, 5.7, 5.88),  # a dimension
+        ([(0.9, 0.6, 1.2), (1.1, 0.9, 1.4)], 0.25, 2.5, None, None),  # a sub-dimension (k = 4)
+        ([(79.5, 78, 80)], 8, 80, None, None),  # at the top of the scale
+    ],
+)
 def test_interval_chart_ticks_are_round_and_their_labels_fit(points, low, high, reference, target):
     chart = interval_chart(_rows(points), reference=reference, target=target, low=low, high=high)
     assert_round([t["label"] for t in chart["ticks"]])

@@ -120,12 +120,15 @@ def test_errors_in_english_after_switch(app, client):
     assert count(app) == 0
 
 
-@pytest.mark.parametrize("answers, question, message", [
-    ({"used_service": "no", "overall": "3", "staff_respect": "yes"}, "staff_respect", "không áp dụng"),
-    ({"used_service": "maybe", "overall": "3"}, "used_service", "Vui lòng chọn một trong các lựa chọn"),
-    ({"used_service": "no", "overall": "3", "comment": "x" * 501}, "comment", "dưới 500 ký tự"),
-    ({"used_service": "no", "overall": "0"}, "overall", "từ 1 đến 5"),
-])
+@pytest.mark.parametrize(
+    "answers, question, message",
+    [
+        ({"used_service": "no", "overall": "3", "staff_respect": "yes"}, "staff_respect", "không áp dụng"),
+        ({"used_service": "maybe", "overall": "3"}, "used_service", "Vui lòng chọn một trong các lựa chọn"),
+        ({"used_service": "no", "overall": "3", "comment": "x" * 501}, "comment", "dưới 500 ký tự"),
+        ({"used_service": "no", "overall": "0"}, "overall", "từ 1 đến 5"),
+    ],
+)
 def test_each_problem_gets_its_message(app, client, answers, question, message):
     r, _ = _post(client, "/c/04465/health", answers)
     html = r.get_data(as_text=True)
@@ -137,13 +140,17 @@ def test_each_problem_gets_its_message(app, client, answers, question, message):
 def test_not_relevant_answer_can_be_removed_without_javascript(app, client):
     r, fields = _post(client, "/c/04465/health", {"used_service": "no", "overall": "3", "staff_respect": "yes"})
     assert 'name="staff_respect" value=""' in r.get_data(as_text=True)
-    ok = client.post("/c/04465/health", data={**fields, "used_service": "no", "overall": "3", "staff_respect": "", "send": "1"})
+    ok = client.post(
+        "/c/04465/health", data={**fields, "used_service": "no", "overall": "3", "staff_respect": "", "send": "1"}
+    )
     assert ok.status_code == 303 and count(app) == 1
 
 
 def test_expired_or_missing_csrf_keeps_answers(app, client):
     fields = hidden_fields(client.get("/c/04465/health").get_data(as_text=True))
-    r = client.post("/c/04465/health", data={"state": fields["state"], "used_service": "no", "overall": "5", "send": "1"})
+    r = client.post(
+        "/c/04465/health", data={"state": fields["state"], "used_service": "no", "overall": "5", "send": "1"}
+    )
     html = r.get_data(as_text=True)
     assert r.status_code == 400 and "câu trả lời của bạn vẫn được giữ" in html.lower()
     assert re.search(r'name="overall" value="5" checked', html)
@@ -154,12 +161,18 @@ def test_expired_or_missing_csrf_keeps_answers(app, client):
 
 def test_forged_state_is_refused(app, client):
     fields = hidden_fields(client.get("/c/04465/health").get_data(as_text=True))
-    r = client.post("/c/04465/health", data={**fields, "state": "forged", "used_service": "no", "overall": "5", "send": "1"})
+    r = client.post(
+        "/c/04465/health", data={**fields, "state": "forged", "used_service": "no", "overall": "5", "send": "1"}
+    )
     assert r.status_code == 400 and count(app) == 0
 
 
 def test_scores_stored_from_survey_definition(app, client):
-    _post(client, "/c/04465/health", {"used_service": "yes", "informal_payment": "yes", "overall": "5", "wait_time": "15-30"})
+    _post(
+        client,
+        "/c/04465/health",
+        {"used_service": "yes", "informal_payment": "yes", "overall": "5", "wait_time": "15-30"},
+    )
     with app.app_context():
         rows = {a.question_id: (a.subdimension, a.score) for a in db.session.execute(db.select(Answer)).scalars()}
     assert rows["informal_payment"] == ("4.2", 0.0)
@@ -219,15 +232,22 @@ def test_largest_survey_page_is_under_30_kb_gzipped(client):
 def test_security_headers(client):
     r = client.get("/")
     csp = r.headers["Content-Security-Policy"]
-    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert (
+        "script-src 'self'" in csp
+        and "frame-ancestors 'none'" in csp
+        and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    )
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert r.headers["Referrer-Policy"] == "no-referrer"
 
 
-@pytest.mark.parametrize("config, message", [
-    ({"SECRET_KEY": "dev-not-secret", "BASE_URL_SET": True}, "SECRET_KEY"),
-    ({"SECRET_KEY": "0123456789abcdef" * 3 + "fedcba9876543210", "BASE_URL_SET": False}, "BASE_URL"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"SECRET_KEY": "dev-not-secret", "BASE_URL_SET": True}, "SECRET_KEY"),
+        ({"SECRET_KEY": "0123456789abcdef" * 3 + "fedcba9876543210", "BASE_URL_SET": False}, "BASE_URL"),
+    ],
+)
 def test_production_refuses_unsafe_config(config, message):
     from feedback import create_app
 
@@ -238,8 +258,14 @@ def test_production_refuses_unsafe_config(config, message):
 def test_production_sets_secure_cookies():
     from feedback import create_app
 
-    app = create_app({"ENV_NAME": "production", "SECRET_KEY": "0123456789abcdef" * 3 + "fedcba9876543210", "BASE_URL_SET": True,
-                      "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    app = create_app(
+        {
+            "ENV_NAME": "production",
+            "SECRET_KEY": "0123456789abcdef" * 3 + "fedcba9876543210",
+            "BASE_URL_SET": True,
+            "SQLALCHEMY_DATABASE_URI": "sqlite://",
+        }
+    )
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
 
 
@@ -249,8 +275,10 @@ def test_a_web_respondent_answers_one_module(app, client):
     module = module_in_page(survey, html)
     other = next(q for q in survey.questions if q.module not in (None, module))
     fields = hidden_fields(html)
-    r = client.post("/c/04465/local-governance",
-                    data={**fields, **valid_answers(survey, module=module), other.id: other.options[0].value, "send": "1"})
+    r = client.post(
+        "/c/04465/local-governance",
+        data={**fields, **valid_answers(survey, module=module), other.id: other.options[0].value, "send": "1"},
+    )
     assert r.status_code == 422 and count(app) == 0
     ok = client.post("/c/04465/local-governance", data={**fields, **valid_answers(survey, module=module), "send": "1"})
     assert ok.status_code == 303
@@ -261,6 +289,8 @@ def test_a_web_respondent_answers_one_module(app, client):
 def test_modules_are_spread_over_respondents(app):
     """Each citizen (a browser of their own) gets a random module; one citizen keeps theirs."""
     survey = catalog().current("local-governance")
-    seen = {module_in_page(survey, app.test_client().get("/c/04465/local-governance").get_data(as_text=True))
-            for _ in range(40)}
+    seen = {
+        module_in_page(survey, app.test_client().get("/c/04465/local-governance").get_data(as_text=True))
+        for _ in range(40)
+    }
     assert seen == set(survey.modules)

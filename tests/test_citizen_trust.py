@@ -143,8 +143,9 @@ def test_answering_again_on_purpose_is_a_new_response(app, client, point):
 def test_a_filling_left_for_more_than_a_day_is_not_continued(app, client, point):
     url = f"/s/{point['token']}"
     with app.test_request_context():
-        old = FormState(uuid.uuid4(), "health", HEALTH.version, utcnow() - timedelta(hours=25), None, OWN_COMMUNE,
-                        point["id"]).dumps()
+        old = FormState(
+            uuid.uuid4(), "health", HEALTH.version, utcnow() - timedelta(hours=25), None, OWN_COMMUNE, point["id"]
+        ).dumps()
     with client.session_transaction() as session:
         session["fillings"] = [(url, old)]
     assert _open(client, url)["state"] != old
@@ -175,8 +176,9 @@ def _reissue(app, client, auth, point_id: int) -> str:
 
 
 @pytest.mark.parametrize("change", ["retire", "reissue"])
-def test_a_form_opened_before_the_poster_changed_is_accepted_in_the_grace_period(app, client, auth, users, point,
-                                                                                  change):
+def test_a_form_opened_before_the_poster_changed_is_accepted_in_the_grace_period(
+    app, client, auth, users, point, change
+):
     citizen = app.test_client()
     url = f"/s/{point['token']}"
     fields = _open(citizen, url)
@@ -188,8 +190,9 @@ def test_a_form_opened_before_the_poster_changed_is_accepted_in_the_grace_period
     assert (stored.service_point_id, stored.id) == (point["id"], _state(app, fields).response_id)
 
 
-def test_a_retired_poster_past_the_grace_period_keeps_the_answers_for_the_current_poster(app, client, auth, users,
-                                                                                           point):
+def test_a_retired_poster_past_the_grace_period_keeps_the_answers_for_the_current_poster(
+    app, client, auth, users, point
+):
     app.config["POSTER_GRACE_HOURS"] = 0
     new = _add_point(app)
     citizen = app.test_client()
@@ -330,7 +333,8 @@ def test_a_state_that_names_no_survey_is_refused(app, client):
 
     fields = _open(client, "/c/04465/land")
     legacy = URLSafeSerializer(app.config["SECRET_KEY"], salt="survey-form-state").dumps(
-        {"id": new_id(), "v": HEALTH.version, "t": utcnow().isoformat(), "m": None})
+        {"id": new_id(), "v": HEALTH.version, "t": utcnow().isoformat(), "m": None}
+    )
     r = _send(client, "/c/04465/land", {**fields, "state": legacy})
     assert r.status_code == 400 and count(app) == 0
 
@@ -363,12 +367,15 @@ def test_paper_entry_still_stores_once(app, client, auth, users):
 # --- Text: one spelling for the same text, on every channel --------------------------------------
 
 
-@pytest.mark.parametrize("sent, stored", [
-    ("Dòng một\r\nDòng hai", "Dòng một\nDòng hai"),  # Chromium without JavaScript
-    ("Dòng một\rDòng hai", "Dòng một\nDòng hai"),
-    ("Cột\tmột\n", "Cột\tmột"),
-    (DECOMPOSED, VIETNAMESE),
-])
+@pytest.mark.parametrize(
+    "sent, stored",
+    [
+        ("Dòng một\r\nDòng hai", "Dòng một\nDòng hai"),  # Chromium without JavaScript
+        ("Dòng một\rDòng hai", "Dòng một\nDòng hai"),
+        ("Cột\tmột\n", "Cột\tmột"),
+        (DECOMPOSED, VIETNAMESE),
+    ],
+)
 def test_web_comment_is_normalised_before_checks_and_storage(app, client, sent, stored):
     fields = _open(client, "/c/04465/health")
     r = _send(client, "/c/04465/health", fields, {**ANSWERS, "comment": sent})
@@ -407,8 +414,9 @@ def test_paper_entry_normalises_text_and_refuses_control_characters(app, client,
     fields = _open(client, url)
     bad = _send(client, url, fields, {**valid_answers(HEALTH), "comment": "a\x07b"}, **paper_date())
     assert bad.status_code == 422 and "U+0007" in bad.get_data(as_text=True)
-    ok = _send(client, url, fields, {**valid_answers(HEALTH), "comment": DECOMPOSED.replace(", ", ",\r\n")},
-               **paper_date())
+    ok = _send(
+        client, url, fields, {**valid_answers(HEALTH), "comment": DECOMPOSED.replace(", ", ",\r\n")}, **paper_date()
+    )
     assert ok.status_code == 303
     assert _comment(app) == VIETNAMESE.replace(", ", ",\n")
 
@@ -449,15 +457,17 @@ def test_service_point_names_are_normalised(app, client, auth, users):
     _officer(app, auth)
     token = csrf_token(client, f"/officer/c/{OWN_COMMUNE}")
     name = unicodedata.normalize("NFD", "  Trạm Y tế\r\n  Khao   Mang ")
-    r = client.post(f"/officer/c/{OWN_COMMUNE}/points",
-                    data={"csrf_token": token, "name": name, "service_area": "health"})
+    r = client.post(
+        f"/officer/c/{OWN_COMMUNE}/points", data={"csrf_token": token, "name": name, "service_area": "health"}
+    )
     assert r.status_code == 302
     with app.app_context():
         point = db.session.execute(sa.select(ServicePoint)).scalar_one()
         assert point.name == "Trạm Y tế Khao Mang"
         point_id = point.id
-    r = client.post(f"/officer/points/{point_id}",
-                    data={"csrf_token": token, "name": unicodedata.normalize("NFD", "Trạm mới")})
+    r = client.post(
+        f"/officer/points/{point_id}", data={"csrf_token": token, "name": unicodedata.normalize("NFD", "Trạm mới")}
+    )
     assert r.status_code == 302
     with app.app_context():
         assert db.session.get(ServicePoint, point_id).name == "Trạm mới"
@@ -466,8 +476,9 @@ def test_service_point_names_are_normalised(app, client, auth, users):
 def test_service_point_names_with_control_characters_are_refused(app, client, auth, users):
     _officer(app, auth)
     token = csrf_token(client, f"/officer/c/{OWN_COMMUNE}")
-    client.post(f"/officer/c/{OWN_COMMUNE}/points",
-                data={"csrf_token": token, "name": "Trạm\x07", "service_area": "health"})
+    client.post(
+        f"/officer/c/{OWN_COMMUNE}/points", data={"csrf_token": token, "name": "Trạm\x07", "service_area": "health"}
+    )
     assert count(app, ServicePoint) == 0
 
 
@@ -524,8 +535,16 @@ def test_paper_entry_with_changed_answers_for_a_stored_id_is_not_dropped(app, cl
     assert _send(client, url, fields, valid_answers(HEALTH), **paper_date()).status_code == 303
     r = _send(client, url, fields, {**valid_answers(HEALTH), "comment": "Khác"}, **paper_date())
     assert r.status_code == 409 and count(app, mode="paper") == 1
-    assert _send(client, url, hidden_fields(r.get_data(as_text=True)),
-                 {**valid_answers(HEALTH), "comment": "Khác"}, **paper_date()).status_code == 303
+    assert (
+        _send(
+            client,
+            url,
+            hidden_fields(r.get_data(as_text=True)),
+            {**valid_answers(HEALTH), "comment": "Khác"},
+            **paper_date(),
+        ).status_code
+        == 303
+    )
     assert count(app, mode="paper") == 2
 
 
@@ -545,6 +564,8 @@ def test_a_comment_of_zero_width_spaces_is_no_comment(app, client):
 def test_service_point_names_with_bidi_controls_are_refused(app, client, auth, users):
     _officer(app, auth)
     token = csrf_token(client, f"/officer/c/{OWN_COMMUNE}")
-    client.post(f"/officer/c/{OWN_COMMUNE}/points",
-                data={"csrf_token": token, "name": "Trạm\u202eabc", "service_area": "health"})
+    client.post(
+        f"/officer/c/{OWN_COMMUNE}/points",
+        data={"csrf_token": token, "name": "Trạm\u202eabc", "service_area": "health"},
+    )
     assert count(app, ServicePoint) == 0

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 import uuid
+from collections import Counter, defaultdict
 from datetime import datetime, time, timedelta
 
 import numpy as np
@@ -48,8 +48,9 @@ def _seed(runner, communes, *extra):
 
 def _per_commune(app) -> dict[str, int]:
     with app.app_context():
-        return dict(db.session.execute(
-            sa.select(Response.commune_code, sa.func.count()).group_by(Response.commune_code)).all())
+        return dict(
+            db.session.execute(sa.select(Response.commune_code, sa.func.count()).group_by(Response.commune_code)).all()
+        )
 
 
 def test_counts_follow_population_within_the_range(app, runner):
@@ -81,8 +82,9 @@ def test_a_year_up_to_now_and_nothing_in_the_future(app, runner):
     _seed(runner, _three_communes())
     now = utcnow()
     with app.app_context():
-        rows = db.session.execute(sa.select(Response.channel, Response.started_at, Response.submitted_at,
-                                            Response.received_at)).all()
+        rows = db.session.execute(
+            sa.select(Response.channel, Response.started_at, Response.submitted_at, Response.received_at)
+        ).all()
     assert rows
     for channel, started, submitted, received in rows:
         assert now - timedelta(days=365) < submitted <= received < now
@@ -100,8 +102,9 @@ def test_realistic_channels_each_stored_as_its_path_stores_it(app, runner):
     """Issue 14: demo responses arrive by poster, landing page, paper and API, in plausible shares."""
     _seed(runner, _three_communes(), "--per-commune", "200", "--per-commune-min", "150", "--per-commune-max", "250")
     with app.app_context():
-        rows = db.session.execute(sa.select(Response.channel, Response.mode, Response.service_point_id,
-                                            Response.lang)).all()
+        rows = db.session.execute(
+            sa.select(Response.channel, Response.mode, Response.service_point_id, Response.lang)
+        ).all()
     channels = Counter(channel for channel, *_ in rows)
     assert set(channels) == {"poster", "landing", "paper", "api"}
     assert channels["poster"] > channels["paper"] > channels["api"] and channels["landing"] > channels["api"]
@@ -124,15 +127,23 @@ def test_nothing_in_the_future_in_either_time_zone_view(app):
             seed_demo(seed=4, per_commune=200, communes=[code], now=now)
             if db.engine.dialect.name == "postgresql":
                 db.session.execute(sa.text("SET TIME ZONE 'Asia/Ho_Chi_Minh'"))
-            latest = db.session.execute(sa.select(sa.func.max(Response.submitted_at),
-                                                  sa.func.max(Response.received_at))).one()
+            latest = db.session.execute(
+                sa.select(sa.func.max(Response.submitted_at), sa.func.max(Response.received_at))
+            ).one()
             db.session.rollback()
         assert all(t is not None and t < now for t in latest), (now, latest)
         assert all(local_day(t) <= local_day(now) for t in latest)
 
 
-@pytest.mark.parametrize("now", [datetime(2026, 3, 2, 0, 30), datetime(2026, 3, 2, 16, 59),
-                                 datetime(2026, 3, 2, 0, 0, 1), datetime(2026, 3, 2, 10, 29, 59, 999_999)])
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 3, 2, 0, 30),
+        datetime(2026, 3, 2, 16, 59),
+        datetime(2026, 3, 2, 0, 0, 1),
+        datetime(2026, 3, 2, 10, 29, 59, 999_999),
+    ],
+)
 def test_whatever_the_hour_nothing_lands_later_today(app, now):
     """At 07:30 in Viet Nam (00:30 UTC) almost all of today's opening hours are still to come; at
     23:59 (16:59 UTC) none is; at 07:00:01 all are; at 17:29:59.999999 (a fraction of a second
@@ -169,8 +180,11 @@ def test_answers_are_valid(app, runner):
     _seed(runner, _three_communes(), "--per-commune", "40", "--per-commune-max", "60")
     with app.app_context():
         responses = {r.id: r for r in db.session.execute(sa.select(Response)).scalars()}
-        answers = db.session.execute(sa.select(Answer).order_by(Answer.response_id, Answer.question_id,
-                                                                Answer.position)).scalars().all()
+        answers = (
+            db.session.execute(sa.select(Answer).order_by(Answer.response_id, Answer.question_id, Answer.position))
+            .scalars()
+            .all()
+        )
     raw: dict = defaultdict(dict)
     for a in answers:
         survey = catalog().get(responses[a.response_id].survey, responses[a.response_id].survey_version)
@@ -202,9 +216,11 @@ def test_comments_belong_to_the_survey_they_are_written_for(app, runner):
     """Issue 14: no medicine comment at the cultural house: each comment is one of its survey's area."""
     _seed(runner, _three_communes(), "--per-commune", "200", "--per-commune-min", "150", "--per-commune-max", "250")
     with app.app_context():
-        rows = db.session.execute(sa.select(Response.survey, Response.survey_version, Answer.value)
-                                  .join(Answer, Answer.response_id == Response.id)
-                                  .where(Answer.question_id == "comment")).all()
+        rows = db.session.execute(
+            sa.select(Response.survey, Response.survey_version, Answer.value)
+            .join(Answer, Answer.response_id == Response.id)
+            .where(Answer.question_id == "comment")
+        ).all()
     areas = Counter()
     for slug, version, value in rows:
         area = catalog().get(slug, version).service_area
@@ -220,14 +236,19 @@ def _raw_shape(app, response_id) -> tuple:
     columns = "id, survey_version, service_point_id, started_at, submitted_at, received_at, content_hash, flags"
     with app.app_context():
         conn = db.session.connection()
-        key = conn.scalar(sa.select(sa.cast(Response.id, sa.String)).where(Response.id == response_id)) \
-            if conn.dialect.name == "sqlite" else response_id
-        row = conn.exec_driver_sql(f"SELECT {columns} FROM response WHERE id = {'?' if conn.dialect.name == 'sqlite' else '%s'}",
-                                   (key,)).one()
+        key = (
+            conn.scalar(sa.select(sa.cast(Response.id, sa.String)).where(Response.id == response_id))
+            if conn.dialect.name == "sqlite"
+            else response_id
+        )
+        row = conn.exec_driver_sql(
+            f"SELECT {columns} FROM response WHERE id = {'?' if conn.dialect.name == 'sqlite' else '%s'}", (key,)
+        ).one()
         answers = conn.exec_driver_sql(
             f"SELECT response_id, position, value, subdimension, score FROM answer WHERE response_id = "
             f"{'?' if conn.dialect.name == 'sqlite' else '%s'} AND subdimension IS NOT NULL AND score IS NOT NULL",
-            (key,)).all()
+            (key,),
+        ).all()
     shape = lambda v: (type(v).__name__, len(v) if isinstance(v, str) and v and not v.isalpha() else None)  # noqa: E731
     return tuple(map(shape, row)), {tuple(map(shape, a[:2])) + (type(a[4]).__name__,) for a in answers}
 
@@ -242,8 +263,12 @@ def test_stored_like_a_web_response(app, runner):
     _seed(runner, _three_communes()[:1], "--per-commune", "40", "--per-commune-min", "40", "--per-commune-max", "60")
     with app.app_context():
         assert data_version(db.session, "15") > before
-        demo = db.session.execute(sa.select(Response).where(Response.survey == "health", Response.channel == "poster")
-                                  .order_by(Response.id).limit(1)).scalar_one()
+        demo = db.session.execute(
+            sa.select(Response)
+            .where(Response.survey == "health", Response.channel == "poster")
+            .order_by(Response.id)
+            .limit(1)
+        ).scalar_one()
         answers = db.session.execute(sa.select(Answer).where(Answer.response_id == demo.id)).scalars().all()
         clean: dict = {}
         for a in answers:
@@ -253,15 +278,31 @@ def test_stored_like_a_web_response(app, runner):
                 clean[a.question_id] = int(a.value)
             else:
                 clean[a.question_id] = a.value
-        sub = Submission(id=demo.id, survey=survey, commune_code=demo.commune_code,
-                         service_point_id=demo.service_point_id, answers=clean, lang=demo.lang, mode="web",
-                         started_at=demo.started_at, submitted_at=demo.submitted_at)
+        sub = Submission(
+            id=demo.id,
+            survey=survey,
+            commune_code=demo.commune_code,
+            service_point_id=demo.service_point_id,
+            answers=clean,
+            lang=demo.lang,
+            mode="web",
+            started_at=demo.started_at,
+            submitted_at=demo.submitted_at,
+        )
         assert demo.content_hash == sub.content_hash() and len(demo.content_hash) == 64
         assert demo.flags == "" and demo.mode == "web" and demo.received_at == demo.submitted_at
         assert demo.submitted_at.microsecond == demo.started_at.microsecond == 0
-        web = Submission(id=uuid.uuid4(), survey=survey, commune_code=demo.commune_code,
-                         service_point_id=demo.service_point_id, answers=clean, lang="vi", mode="web",
-                         started_at=demo.started_at, submitted_at=demo.submitted_at)
+        web = Submission(
+            id=uuid.uuid4(),
+            survey=survey,
+            commune_code=demo.commune_code,
+            service_point_id=demo.service_point_id,
+            answers=clean,
+            lang="vi",
+            mode="web",
+            started_at=demo.started_at,
+            submitted_at=demo.submitted_at,
+        )
         stored, created = store(web)
         assert created
     assert _raw_shape(app, demo.id) == _raw_shape(app, web.id)

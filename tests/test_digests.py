@@ -59,8 +59,11 @@ def smtp(app):
         controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
         controller.start()  # returns once the server answers
         servers.append(controller)
-        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port,
-                          MAIL_DEFAULT_SENDER="Phản hồi công dân <digest@poster.test>")
+        app.config.update(
+            MAIL_SERVER="127.0.0.1",
+            MAIL_PORT=controller.port,
+            MAIL_DEFAULT_SENDER="Phản hồi công dân <digest@poster.test>",
+        )
         return inbox
 
     yield start
@@ -70,28 +73,53 @@ def smtp(app):
 
 def _point(app, commune: str, name: str, *, created_days_before: int = 200, active: bool = True) -> int:
     with app.app_context():
-        point = ServicePoint(commune_code=commune, service_area="one_stop", name=name, active=active,
-                             created_at=day_start(WEEK) - timedelta(days=created_days_before))
+        point = ServicePoint(
+            commune_code=commune,
+            service_area="one_stop",
+            name=name,
+            active=active,
+            created_at=day_start(WEEK) - timedelta(days=created_days_before),
+        )
         db.session.add(point)
         db.session.commit()
         return point.id
 
 
-def _response(app, commune: str, point_id: int | None, at: datetime, *, comment: str | None = None,
-              payment: str | None = None) -> None:
+def _response(
+    app, commune: str, point_id: int | None, at: datetime, *, comment: str | None = None, payment: str | None = None
+) -> None:
     """A response submitted and received at ``at`` (naive UTC), with a comment or an informal-payment answer."""
     rid = uuid.uuid4()
     survey = catalog().current("one-stop")
     with app.app_context():
-        db.session.add(Response(id=rid, survey=survey.slug, survey_version=survey.version, commune_code=commune,
-                                service_point_id=point_id, lang="vi", mode="web", started_at=at, submitted_at=at,
-                                received_at=at, content_hash="test"))
+        db.session.add(
+            Response(
+                id=rid,
+                survey=survey.slug,
+                survey_version=survey.version,
+                commune_code=commune,
+                service_point_id=point_id,
+                lang="vi",
+                mode="web",
+                started_at=at,
+                submitted_at=at,
+                received_at=at,
+                content_hash="test",
+            )
+        )
         db.session.flush()
         if comment:
             db.session.add(Answer(response_id=rid, question_id="comment", value=comment))
         if payment:
-            db.session.add(Answer(response_id=rid, question_id="informal_payment", value=payment,
-                                  subdimension="4.1", score=0.0 if payment == "yes" else 1.0))
+            db.session.add(
+                Answer(
+                    response_id=rid,
+                    question_id="informal_payment",
+                    value=payment,
+                    subdimension="4.1",
+                    score=0.0 if payment == "yes" else 1.0,
+                )
+            )
         db.session.commit()
 
 
@@ -138,8 +166,10 @@ def test_digest_figures_of_an_officers_commune(app, week_data):
     assert digest.silent[0].last_response == WEEK - timedelta(days=35)
     assert digest.comment_total == 2
     # Anonymous as on the dashboards: day only, and alphabetical within a day.
-    assert [(c.text, c.day) for c in digest.comments] == [("Phải chờ lâu", WEEK + timedelta(days=2)),
-                                                          ("Cán bộ nhiệt tình", WEEK + timedelta(days=1))]
+    assert [(c.text, c.day) for c in digest.comments] == [
+        ("Phải chờ lâu", WEEK + timedelta(days=2)),
+        ("Cán bộ nhiệt tình", WEEK + timedelta(days=1)),
+    ]
     assert not hasattr(digest.comments[0], "response_id")
     # 6 of 8 against 1 of 40 in the rest of the province: a warning for Khao Mang's point only.
     [warning] = digest.warnings

@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import io
-import json
 import uuid
 from datetime import date, datetime
 
-import numpy as np
-import openpyxl
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from feedback.exports import (
-    MIMETYPES, RESPONSE_FORMATS, SCORE_FORMATS, build_response_export, build_score_export, response_bytes,
-    write_codebook_csv, write_response_export, write_score_export,
+    RESPONSE_FORMATS,
+    build_response_export,
+    response_bytes,
+    write_response_export,
 )
-from feedback.exports.writers import CHUNK_ROWS, write_csv, write_xlsx
 from feedback.extensions import db
 from feedback.models import Answer, Response
-from tests.test_bridge import OTHER, OWN, seed
+from tests.test_bridge import OTHER, OWN
 
 #: The known responses: (commune, submitted UTC, flags, {question: value or [values by position]}).
 KNOWN = [
@@ -29,26 +27,37 @@ KNOWN = [
     (OTHER, datetime(2025, 8, 3, 3), "", {"informal_payment": "no", "ethnic_group": "hmong"}),
     (OTHER, datetime(2025, 8, 3, 4), "too_fast", {"wait_time": "15-30"}),  # low quality: left out
 ]
-EXPECTED = pd.DataFrame({
-    "commune_code": [OWN, OWN, OTHER],
-    "commune_name": ["Xã Khao Mang", "Xã Khao Mang", "Phường Lào Cai"],
-    "submitted_date": [date(2025, 8, 1), date(2025, 8, 2), date(2025, 8, 3)],
-    "flags": ["", "clock", ""],
-    "wait_time": ["lt15", "gt60;lt15", None],
-    "overall": ["4", None, None],
-    "informal_payment": [None, None, "no"],
-    "sex": ["female", None, None],
-    "age_band": [None, "60+", None],
-    "ethnic_group": [None, None, "hmong"],
-})
+EXPECTED = pd.DataFrame(
+    {
+        "commune_code": [OWN, OWN, OTHER],
+        "commune_name": ["Xã Khao Mang", "Xã Khao Mang", "Phường Lào Cai"],
+        "submitted_date": [date(2025, 8, 1), date(2025, 8, 2), date(2025, 8, 3)],
+        "flags": ["", "clock", ""],
+        "wait_time": ["lt15", "gt60;lt15", None],
+        "overall": ["4", None, None],
+        "informal_payment": [None, None, "no"],
+        "sex": ["female", None, None],
+        "age_band": [None, "60+", None],
+        "ethnic_group": [None, None, "hmong"],
+    }
+)
 
 
 def _store_known(app) -> None:
     with app.app_context():
         for commune, submitted, flags, answers in KNOWN:
-            response = Response(id=uuid.uuid4(), survey="health", survey_version=1, commune_code=commune, lang="vi",
-                                mode="web", submitted_at=submitted, received_at=submitted, content_hash="0" * 64,
-                                flags=flags)
+            response = Response(
+                id=uuid.uuid4(),
+                survey="health",
+                survey_version=1,
+                commune_code=commune,
+                lang="vi",
+                mode="web",
+                submitted_at=submitted,
+                received_at=submitted,
+                content_hash="0" * 64,
+                flags=flags,
+            )
             for qid, value in answers.items():
                 for position, v in enumerate(value if isinstance(value, list) else [value]):
                     response.answers.append(Answer(question_id=qid, position=position, value=v))
@@ -160,5 +169,5 @@ def test_response_export_progress_rises_before_the_file_is_written(app, fmt):
     dones = [done for done, _ in calls]
     assert dones == sorted(dones) and all(done <= total for done, total in calls)
     # Before a byte of the file is written, the bar already moves (building the table).
-    assert any(0 < done < total and size == 0 for (done, total), size in zip(calls, sizes))
+    assert any(0 < done < total and size == 0 for (done, total), size in zip(calls, sizes, strict=False))
     assert len(set(dones)) >= 3

@@ -12,8 +12,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from feedback.exports import (
-    CODEBOOK_LABELS, RESPONSE_FORMATS, SCORE_FORMATS, build_response_export, build_score_export, period_text,
-    response_bytes, score_bytes,
+    CODEBOOK_LABELS,
+    RESPONSE_FORMATS,
+    SCORE_FORMATS,
+    build_response_export,
+    build_score_export,
+    period_text,
+    response_bytes,
+    score_bytes,
 )
 from tests.test_bridge import seed
 
@@ -90,13 +96,19 @@ def test_every_response_column_is_labelled_in_every_format(app):
         assert all(readme.get(column, ("", ""))), f"README sheet lacks codebook column {column}"
 
 
-@pytest.mark.parametrize(("period", "vi", "en"), [
-    ({}, "tất cả phiếu trả lời", "all responses"),
-    ({"date_from": date(2025, 8, 1)}, "từ 2025-08-01 trở đi", "from 2025-08-01 on"),
-    ({"date_to": date(2025, 8, 31)}, "đến hết 2025-08-31", "up to 2025-08-31"),
-    ({"date_from": date(2025, 8, 1), "date_to": date(2025, 8, 31)}, "2025-08-01 – 2025-08-31",
-     "2025-08-01 – 2025-08-31"),
-])
+@pytest.mark.parametrize(
+    ("period", "vi", "en"),
+    [
+        ({}, "tất cả phiếu trả lời", "all responses"),
+        ({"date_from": date(2025, 8, 1)}, "từ 2025-08-01 trở đi", "from 2025-08-01 on"),
+        ({"date_to": date(2025, 8, 31)}, "đến hết 2025-08-31", "up to 2025-08-31"),
+        (
+            {"date_from": date(2025, 8, 1), "date_to": date(2025, 8, 31)},
+            "2025-08-01 – 2025-08-31",
+            "2025-08-01 – 2025-08-31",
+        ),
+    ],
+)
 def test_readme_says_the_period_in_words_in_every_format(app, period, vi, en):
     assert period_text(period.get("date_from"), period.get("date_to")) == (vi, en)
     seed(app)

@@ -15,8 +15,14 @@ import sqlalchemy as sa
 
 import analysis
 from feedback.exports import (
-    COLUMN_LABELS, CONTRACT_COLUMNS, FLAG_MEANINGS, FLAG_SUFFIX_MEANINGS, build_score_export, flag_meaning,
-    score_records, suppress_small_cells,
+    COLUMN_LABELS,
+    CONTRACT_COLUMNS,
+    FLAG_MEANINGS,
+    FLAG_SUFFIX_MEANINGS,
+    build_score_export,
+    flag_meaning,
+    score_records,
+    suppress_small_cells,
 )
 from feedback.exports.scores import _readme_rows
 from feedback.extensions import db
@@ -33,8 +39,9 @@ def _scores(runner, tmp_path, fmt: str, *args: str):
 
 def _read(path, fmt: str) -> pd.DataFrame:
     if fmt == "csv":
-        return pd.read_csv(path, dtype={"commune_code": str, "code": str}, encoding="utf-8-sig",
-                           keep_default_na=False, na_values=[""])
+        return pd.read_csv(
+            path, dtype={"commune_code": str, "code": str}, encoding="utf-8-sig", keep_default_na=False, na_values=[""]
+        )
     if fmt == "xlsx":
         return pd.read_excel(path, sheet_name="scores", dtype={"commune_code": str, "code": str})
     if fmt == "json":
@@ -71,9 +78,29 @@ def test_export_scores_formats_have_contract_columns(app, runner, tmp_path, fmt)
 
 #: The score export's columns as issue #11 names them (outside checks read these names).
 ISSUE_11_COLUMNS = (
-    "commune_code", "commune_name", "level", "code", "n", "n_eff", "p", "se", "score", "ci_low", "ci_high",
-    "se_p", "p_eb", "mse_eb", "score_eb", "se_eb", "ci_low_eb", "ci_high_eb", "rank", "rank_low", "rank_high",
-    "group", "flags",
+    "commune_code",
+    "commune_name",
+    "level",
+    "code",
+    "n",
+    "n_eff",
+    "p",
+    "se",
+    "score",
+    "ci_low",
+    "ci_high",
+    "se_p",
+    "p_eb",
+    "mse_eb",
+    "score_eb",
+    "se_eb",
+    "ci_low_eb",
+    "ci_high_eb",
+    "rank",
+    "rank_low",
+    "rank_high",
+    "group",
+    "flags",
 )
 
 
@@ -102,8 +129,11 @@ def test_flags_are_only_the_documented_codes(app, runner, tmp_path):
     path.write_text(MARGINS, encoding="utf-8")
     assert runner.invoke(args=["import-margins", str(path)]).exit_code == 0
     assert set(analysis.FLAGS) <= set(FLAG_MEANINGS)  # every code analysis writes is explained
-    for base, variables in (("collapsed", RAKING_VARIABLES), ("not_raked", RAKING_VARIABLES),
-                            ("unreliable", UNRELIABLE_REASONS)):
+    for base, variables in (
+        ("collapsed", RAKING_VARIABLES),
+        ("not_raked", RAKING_VARIABLES),
+        ("unreliable", UNRELIABLE_REASONS),
+    ):
         assert set(variables) <= set(FLAG_SUFFIX_MEANINGS[base]), base
     for public in ((), ("--public",)):
         table = _read(_scores(runner, tmp_path, "csv", *public)[0], "csv")
@@ -132,12 +162,30 @@ def test_xlsx_readme_sheet(app, runner, tmp_path):
     scores = pd.read_excel(path, sheet_name="scores")
     for column in scores.columns:  # every column, in both languages
         assert column in sheet and all(sheet[column][:2]), column
-    for flag in (*FLAG_MEANINGS, "collapsed:ethnic_group", "not_raked:sex", "unreliable:n_eff",
-                 "unreliable:width", "unreliable:relative_width", "unreliable:df", "synthetic:k/K"):
+    for flag in (
+        *FLAG_MEANINGS,
+        "collapsed:ethnic_group",
+        "not_raked:sex",
+        "unreliable:n_eff",
+        "unreliable:width",
+        "unreliable:relative_width",
+        "unreliable:df",
+        "synthetic:k/K",
+    ):
         assert flag in sheet and all(sheet[flag][:2]), flag
     assert "insufficient" not in sheet and "capped" not in sheet
-    for reference in ("Korn", "Graubard", "Parker", "Vital and Health Statistics 2(175)", "Fay", "Herriot",
-                      "Datta", "Lahiri", "Lumley", "survey"):
+    for reference in (
+        "Korn",
+        "Graubard",
+        "Parker",
+        "Vital and Health Statistics 2(175)",
+        "Fay",
+        "Herriot",
+        "Datta",
+        "Lahiri",
+        "Lumley",
+        "survey",
+    ):
         assert reference in text, reference
 
 
@@ -157,8 +205,9 @@ def test_dta_has_variable_labels(app, runner, tmp_path):
 
 
 def test_column_labels_fit_stata():
-    assert set(CONTRACT_COLUMNS) | {"n_communes", "baseline_2018", "target_2019", "official",
-                                    "gap_to_target"} <= set(COLUMN_LABELS)
+    assert set(CONTRACT_COLUMNS) | {"n_communes", "baseline_2018", "target_2019", "official", "gap_to_target"} <= set(
+        COLUMN_LABELS
+    )
     assert all(len(en) <= 80 for _, en in COLUMN_LABELS.values())  # Stata cuts labels at 80 characters
 
 
@@ -178,8 +227,12 @@ def test_province_level_against_targets(app, runner, tmp_path):
     assert list(table.columns[: len(CONTRACT_COLUMNS)]) == list(CONTRACT_COLUMNS)
     assert {"target_2019", "baseline_2018", "official", "n_communes"} <= set(table.columns)
     # The roll-up is direct: no small-area estimates or ranks for the province itself.
-    assert table[["p_eb", "mse_eb", "score_eb", "se_eb", "ci_low_eb", "ci_high_eb", "rank", "rank_low",
-                  "rank_high"]].isna().all().all()
+    assert (
+        table[["p_eb", "mse_eb", "score_eb", "se_eb", "ci_low_eb", "ci_high_eb", "rank", "rank_low", "rank_high"]]
+        .isna()
+        .all()
+        .all()
+    )
     total = table[table["code"] == "total"].iloc[0]
     assert total["target_2019"] == pytest.approx(46.96) and total["baseline_2018"] == pytest.approx(44.37)
     sub = table[table["code"] == "6.1"].iloc[0]
@@ -196,7 +249,10 @@ def test_province_exports_say_the_year_of_the_official_score(app, runner, tmp_pa
     with app.app_context():
         export = build_score_export(level="province")
         labels = score_records(export)["meta"]["column_labels"]["official"]
-        assert labels == {"vi": "Điểm PAPI chính thức của tỉnh, năm 2022", "en": "Official PAPI score of the province, 2022"}
+        assert labels == {
+            "vi": "Điểm PAPI chính thức của tỉnh, năm 2022",
+            "en": "Official PAPI score of the province, 2022",
+        }
         readme = [row for row in _readme_rows(export) if row and row[0] == "official"]
         assert readme == [["official", labels["vi"], labels["en"]]]
 
@@ -207,8 +263,9 @@ def test_public_export_suppresses_small_cells(app, runner, tmp_path):
     table = _read(path, "csv")
     small = table[(table["commune_code"] == OTHER) & (table["code"] == "6.1")].iloc[0]
     assert small["n"] == 3 and "suppressed" in small["flags"]
-    estimates = [c for c in CONTRACT_COLUMNS if c not in ("commune_code", "commune_name", "level", "code", "n",
-                                                          "flags")]
+    estimates = [
+        c for c in CONTRACT_COLUMNS if c not in ("commune_code", "commune_name", "level", "code", "n", "flags")
+    ]
     assert small[estimates].isna().all(), small[estimates][small[estimates].notna()]
     dim = table[(table["commune_code"] == OTHER) & (table["code"] == "6")].iloc[0]
     assert "suppressed" in dim["flags"] and dim[estimates].isna().all()
@@ -217,16 +274,18 @@ def test_public_export_suppresses_small_cells(app, runner, tmp_path):
 
 
 def test_suppress_small_cells_blanks_parts_and_their_sums():
-    table = pd.DataFrame({
-        "commune_code": ["1", "1", "1", "1", "2", "2"],
-        "commune_name": "x",
-        "level": ["subdimension", "subdimension", "dimension", "aggregate", "subdimension", "dimension"],
-        "code": ["6.1", "6.2", "6", "total", "6.1", "6"],
-        "n": pd.array([4, 10, pd.NA, pd.NA, 5, pd.NA], dtype="Int64"),
-        "score": [1.0, 2.0, 3.0, 40.0, 1.5, 3.5],
-        "group": ["", "high-average", "", "", "lowest", "lowest"],
-        "flags": ["unreliable:n_eff", "", "", "", "", ""],
-    })
+    table = pd.DataFrame(
+        {
+            "commune_code": ["1", "1", "1", "1", "2", "2"],
+            "commune_name": "x",
+            "level": ["subdimension", "subdimension", "dimension", "aggregate", "subdimension", "dimension"],
+            "code": ["6.1", "6.2", "6", "total", "6.1", "6"],
+            "n": pd.array([4, 10, pd.NA, pd.NA, 5, pd.NA], dtype="Int64"),
+            "score": [1.0, 2.0, 3.0, 40.0, 1.5, 3.5],
+            "group": ["", "high-average", "", "", "lowest", "lowest"],
+            "flags": ["unreliable:n_eff", "", "", "", "", ""],
+        }
+    )
     out = suppress_small_cells(table)
     assert out["score"].isna().tolist() == [True, False, True, True, False, False]
     assert out.loc[0, "flags"] == "unreliable:n_eff;suppressed" and out.loc[3, "flags"] == "suppressed"
@@ -243,7 +302,7 @@ def test_export_responses_csv_with_codebook(app, runner, tmp_path):
     raw = out.read_bytes()
     for rid in ids["own"] + ids["other"]:
         assert uuid.UUID(rid).hex.encode() not in raw and rid.encode() not in raw
-    assert "0912345678".encode() not in raw  # free text is not exported
+    assert b"0912345678" not in raw  # free text is not exported
     table = pd.read_csv(out, dtype=str, encoding="utf-8-sig")
     assert len(table) == len(ids["own"]) + len(ids["other"])  # flagged left out
     assert sorted(table["export_id"].astype(int)) == list(range(1, len(table) + 1))
@@ -265,8 +324,11 @@ def test_export_responses_xlsx_and_dta(app, runner, tmp_path):
     assert book.sheetnames == ["responses", "codebook", "README"]
     assert book["responses"].max_row == 1 + 8 + 3 + 1
     frame = pd.read_stata(dta)
-    assert set(frame["wait_time"].dropna()) <= {"lt15: Dưới 15 phút / Under 15 minutes",
-                                                "gt60: Trên 1 giờ / Over an hour", "15-30: 15–30 phút / 15–30 minutes"}
+    assert set(frame["wait_time"].dropna()) <= {
+        "lt15: Dưới 15 phút / Under 15 minutes",
+        "gt60: Trên 1 giờ / Over an hour",
+        "15-30: 15–30 phút / 15–30 minutes",
+    }
     with pd.io.stata.StataReader(dta) as reader:
         assert reader.variable_labels()["wait_time"] == "How long did you wait to be seen?"
 
@@ -280,12 +342,23 @@ def test_exports_are_audited(app, runner, tmp_path):
     assert sorted(targets) == ["responses csv", "scores commune csv"]
 
 
-MARGINS = "commune_code,variable,category,population\n" + "\n".join(
-    f"{OWN},{v},{c},{p}" for v, c, p in [
-        ("sex", "female", 600), ("sex", "male", 400),
-        ("age_band", "18-29", 250), ("age_band", "30-44", 250), ("age_band", "45-59", 250), ("age_band", "60+", 250),
-        ("ethnic_group", "kinh", 300), ("ethnic_group", "hmong", 700),
-    ]) + "\n"
+MARGINS = (
+    "commune_code,variable,category,population\n"
+    + "\n".join(
+        f"{OWN},{v},{c},{p}"
+        for v, c, p in [
+            ("sex", "female", 600),
+            ("sex", "male", 400),
+            ("age_band", "18-29", 250),
+            ("age_band", "30-44", 250),
+            ("age_band", "45-59", 250),
+            ("age_band", "60+", 250),
+            ("ethnic_group", "kinh", 300),
+            ("ethnic_group", "hmong", 700),
+        ]
+    )
+    + "\n"
+)
 
 
 def test_import_margins_is_idempotent_and_weights(app, runner, tmp_path):
@@ -306,18 +379,25 @@ def test_import_margins_is_idempotent_and_weights(app, runner, tmp_path):
 
 def test_import_margins_reports_bad_lines(app, runner, tmp_path):
     path = tmp_path / "bad.csv"
-    path.write_text("commune_code,variable,category,population\n"
-                    f"{OWN},sex,female,10\n"
-                    "99999,sex,male,10\n"
-                    f"{OWN},religion,none,10\n"
-                    f"{OWN},ethnic_group,martian,10\n"
-                    f"{OWN},age_band,18-29,-3\n"
-                    f"{OWN},sex,female,12\n", encoding="utf-8")
+    path.write_text(
+        "commune_code,variable,category,population\n"
+        f"{OWN},sex,female,10\n"
+        "99999,sex,male,10\n"
+        f"{OWN},religion,none,10\n"
+        f"{OWN},ethnic_group,martian,10\n"
+        f"{OWN},age_band,18-29,-3\n"
+        f"{OWN},sex,female,12\n",
+        encoding="utf-8",
+    )
     result = runner.invoke(args=["import-margins", str(path)])
     assert result.exit_code == 1
-    for expected in ("line 3: unknown commune code '99999'", "line 4: variable 'religion'",
-                     "line 5: category 'martian' is not a ethnic_group category",
-                     "line 6: population '-3'", "line 7: repeats line 2"):
+    for expected in (
+        "line 3: unknown commune code '99999'",
+        "line 4: variable 'religion'",
+        "line 5: category 'martian' is not a ethnic_group category",
+        "line 6: population '-3'",
+        "line 7: repeats line 2",
+    ):
         assert expected in result.output
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(PopulationMargin)) == 0
@@ -341,8 +421,9 @@ def test_demo_margins_file_is_valid(app, runner):
 
 
 def test_bad_period_is_a_clear_error(app, runner, tmp_path):
-    result = runner.invoke(args=["export-scores", "--from", "2025-09-01", "--to", "2025-08-01",
-                                 "-o", str(tmp_path / "x.csv")])
+    result = runner.invoke(
+        args=["export-scores", "--from", "2025-09-01", "--to", "2025-08-01", "-o", str(tmp_path / "x.csv")]
+    )
     assert result.exit_code == 1 and "after it ends" in result.output
     assert runner.invoke(args=["export-scores", "--from", "1/8/2025", "-o", str(tmp_path / "x.csv")]).exit_code == 2
 
@@ -417,11 +498,22 @@ def _module_responses(app) -> None:
     b = next(q for q in survey.questions if q.module == "b" and q.options)
     with app.app_context():
         for mode, channel, module in (("web", "landing", "b"), ("paper", "paper", None)):
-            db.session.add(Response(
-                id=uuid.uuid4(), survey=survey.slug, survey_version=survey.version, commune_code=OWN, lang="vi",
-                mode=mode, channel=channel, module=module, submitted_at=datetime(2025, 8, 1, 3),
-                received_at=datetime(2025, 8, 1, 3), content_hash="0" * 64,
-                answers=[Answer(question_id=b.id, position=0, value=b.options[0].value)]))
+            db.session.add(
+                Response(
+                    id=uuid.uuid4(),
+                    survey=survey.slug,
+                    survey_version=survey.version,
+                    commune_code=OWN,
+                    lang="vi",
+                    mode=mode,
+                    channel=channel,
+                    module=module,
+                    submitted_at=datetime(2025, 8, 1, 3),
+                    received_at=datetime(2025, 8, 1, 3),
+                    content_hash="0" * 64,
+                    answers=[Answer(question_id=b.id, position=0, value=b.options[0].value)],
+                )
+            )
         db.session.commit()
 
 

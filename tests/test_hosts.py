@@ -33,6 +33,7 @@ def _redis_or_fail() -> None:
 
 # ---- /healthz --------------------------------------------------------------------------------
 
+
 def test_healthz_reports_the_database_and_schema(client):
     r = client.get("/healthz")
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
@@ -49,8 +50,12 @@ def test_healthz_checks_redis_when_the_host_uses_it(app, setting):
     app.config.update({setting: UNREACHABLE_REDIS})
     r = app.test_client().get("/healthz")
     assert r.status_code == 503
-    assert r.get_json() | {"schema": None} == {"status": "unavailable", "database": "ok", "schema": None,
-                                               "redis": "unavailable"}
+    assert r.get_json() | {"schema": None} == {
+        "status": "unavailable",
+        "database": "ok",
+        "schema": None,
+        "redis": "unavailable",
+    }
 
 
 def test_healthz_is_503_without_the_database(tmp_path):
@@ -75,17 +80,29 @@ def test_static_urls_carry_a_content_version(app):
 
 # ---- two hosts, two workers --------------------------------------------------------------------
 
+
 def test_two_hosts_share_sessions_jobs_and_rate_limits(app, database_url, users):
     if not database_url.startswith("postgresql"):
-        pytest.skip("several hosts need a database server: SQLite is one host's file (TEST_DATABASE_URL=postgresql://…)")
+        pytest.skip(
+            "several hosts need a database server: SQLite is one host's file (TEST_DATABASE_URL=postgresql://…)"
+        )
     _redis_or_fail()
     run = uuid.uuid4().hex[:10]
-    env = app_env(database_url, SECRET_KEY=f"one-key-for-every-host-{uuid.uuid4().hex}", BASE_URL="http://127.0.0.1",
-                  FLASK_RATELIMIT_STORAGE_URI=REDIS_URL, FLASK_RATELIMIT_KEY_PREFIX=f"test-hosts-{run}",
-                  FLASK_LOGIN_LIMIT="3 per minute", FLASK_API_SUBMIT_LIMIT="1000 per minute",
-                  # Five responses in a row from one address are not a burst to flag here.
-                  FLASK_QUALITY_BURST_DEVICE="1000", FLASK_QUALITY_BURST_NETWORK="1000",
-                  FLASK_JOB_QUEUE="rq", REDIS_URL=REDIS_URL, FLASK_JOB_RQ_QUEUE=f"test-hosts-{run}")
+    env = app_env(
+        database_url,
+        SECRET_KEY=f"one-key-for-every-host-{uuid.uuid4().hex}",
+        BASE_URL="http://127.0.0.1",
+        FLASK_RATELIMIT_STORAGE_URI=REDIS_URL,
+        FLASK_RATELIMIT_KEY_PREFIX=f"test-hosts-{run}",
+        FLASK_LOGIN_LIMIT="3 per minute",
+        FLASK_API_SUBMIT_LIMIT="1000 per minute",
+        # Five responses in a row from one address are not a burst to flag here.
+        FLASK_QUALITY_BURST_DEVICE="1000",
+        FLASK_QUALITY_BURST_NETWORK="1000",
+        FLASK_JOB_QUEUE="rq",
+        REDIS_URL=REDIS_URL,
+        FLASK_JOB_RQ_QUEUE=f"test-hosts-{run}",
+    )
     services = []
     try:
         (host_a, base_a), (host_b, base_b) = start_web(env), start_web(env)
@@ -115,8 +132,10 @@ def test_two_hosts_share_sessions_jobs_and_rate_limits(app, database_url, users)
 
         # Failed log-ins from one address are counted across hosts: 3 per minute in all.
         outsider = Site(base_a, address="127.0.0.1")
-        statuses = [outsider.on(base).login("nobody@laocai.gov.vn", "wrong password 1").status_code
-                    for base in (base_a, base_b, base_a, base_b)]
+        statuses = [
+            outsider.on(base).login("nobody@laocai.gov.vn", "wrong password 1").status_code
+            for base in (base_a, base_b, base_a, base_b)
+        ]
         assert statuses == [401, 401, 401, 429], statuses
         outputs = [s.output() for s in services]
         assert not any("Traceback" in out for out in outputs), "\n".join(o[-3000:] for o in outputs)

@@ -80,7 +80,9 @@ def job_row(app, job_id: str) -> Job:
 
 def chunk_count(app, job_id: str) -> int:
     with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count()).select_from(JobFileChunk).where(JobFileChunk.job_id == job_id))
+        return db.session.scalar(
+            sa.select(sa.func.count()).select_from(JobFileChunk).where(JobFileChunk.job_id == job_id)
+        )
 
 
 def wait_in_app(app, job_id: str) -> Job:
@@ -98,6 +100,7 @@ def analyst(client, auth, users):
 
 
 # ---- through the pages, embedded runner ----------------------------------------------------------
+
 
 def test_a_response_export_runs_in_the_background_and_downloads_every_row(app, analyst):
     ids = seed(app, own=8, other=3, flagged=1)
@@ -118,8 +121,9 @@ def test_a_response_export_runs_in_the_background_and_downloads_every_row(app, a
     assert 'http-equiv="refresh"' not in page
     download = analyst.get(final["download_url"])
     assert download.status_code == 200 and download.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert download.headers["Content-Disposition"] == \
-        'attachment; filename="responses_lao-cai_2025-08-01_2025-08-31.csv"'
+    assert (
+        download.headers["Content-Disposition"] == 'attachment; filename="responses_lao-cai_2025-08-01_2025-08-31.csv"'
+    )
     rows = list(csv.DictReader(io.StringIO(download.get_data().decode("utf-8-sig"))))
     assert len(rows) == len(ids["own"]) + len(ids["other"]) == 11  # the flagged one is left out
     assert sorted(int(r["export_id"]) for r in rows) == list(range(1, 12))
@@ -149,8 +153,11 @@ def test_exports_are_audited_when_requested(app, client, auth, users):
     r = start_export(client, kind="responses", fmt="xlsx")
     poll_until_finished(client, r.headers["Location"])
     with app.app_context():
-        events = db.session.execute(sa.select(AuditEvent.target, AuditEvent.detail, AuditEvent.user_id)
-                                    .where(AuditEvent.action == "data_exported")).all()
+        events = db.session.execute(
+            sa.select(AuditEvent.target, AuditEvent.detail, AuditEvent.user_id).where(
+                AuditEvent.action == "data_exported"
+            )
+        ).all()
     assert sorted(e.target for e in events) == ["responses xlsx", "scores province xlsx"]
     assert {e.user_id for e in events} == {users["admin"]["id"]}
     assert any(json.loads(e.detail)["from"] == "2025-08-01" for e in events)
@@ -191,8 +198,15 @@ def test_a_bad_period_is_a_400_with_the_form_kept(app, analyst, query):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Job)) == 0
 
 
-@pytest.mark.parametrize("fields", [{"kind": "responses", "fmt": "json"}, {"kind": "everything", "fmt": "csv"},
-                                    {"kind": "scores", "fmt": "csv", "level": "district"}, {"kind": "scores"}])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"kind": "responses", "fmt": "json"},
+        {"kind": "everything", "fmt": "csv"},
+        {"kind": "scores", "fmt": "csv", "level": "district"},
+        {"kind": "scores"},
+    ],
+)
 def test_an_export_that_cannot_be_made_is_a_400(app, analyst, fields):
     r = start_export(analyst, **fields)
     assert r.status_code == 400 and "định dạng" in r.get_data(as_text=True)
@@ -202,8 +216,15 @@ def test_starting_an_export_needs_the_csrf_token(app, analyst):
     assert analyst.post("/analyst/exports", data={"kind": "scores", "fmt": "csv"}).status_code == 400
 
 
-@pytest.mark.parametrize("old", ["/analyst/export/scores.csv?from=2025-08-01", "/analyst/export/responses.xlsx",
-                                 "/analyst/export/responses.csv", "/analyst/export/scores.pdf?from=garbage"])
+@pytest.mark.parametrize(
+    "old",
+    [
+        "/analyst/export/scores.csv?from=2025-08-01",
+        "/analyst/export/responses.xlsx",
+        "/analyst/export/responses.csv",
+        "/analyst/export/scores.pdf?from=garbage",
+    ],
+)
 def test_old_download_links_lead_to_the_export_page(app, analyst, old):
     r = analyst.get(old)
     assert r.status_code == 302 and r.headers["Location"].startswith("/analyst/exports?")
@@ -228,6 +249,7 @@ def test_the_progress_script_is_a_static_file(app, analyst):
 
 
 # ---- the runner itself ------------------------------------------------------------------------
+
 
 def test_a_large_file_is_stored_in_chunks_and_streamed_back_whole(app, analyst, users):
     n = (2 * CHUNK_BYTES + 1000) // job_app.LINE_BYTES
@@ -280,7 +302,9 @@ def test_a_failed_export_shows_a_message_in_the_users_language(app, analyst, use
     job_id = r.headers["Location"].rsplit("/", 1)[1]
     poll_until_finished(analyst, r.headers["Location"])
     with app.app_context():  # as if it had failed
-        db.session.execute(sa.update(Job).where(Job.id == job_id).values(status="failed", error="failed: KeyError: 'x'"))
+        db.session.execute(
+            sa.update(Job).where(Job.id == job_id).values(status="failed", error="failed: KeyError: 'x'")
+        )
         db.session.commit()
     html = analyst.get(r.headers["Location"]).get_data(as_text=True)
     assert "Xuất dữ liệu không thành công" in html and "KeyError" not in html and "Traceback" not in html
@@ -324,11 +348,27 @@ def test_a_job_whose_worker_died_is_failed_after_the_timeout(app, analyst, users
     with app.app_context():
         long_ago = utcnow() - timedelta(minutes=61)
         for job_id, status in (("a" * 32, "running"), ("b" * 32, "queued")):
-            db.session.add(Job(id=job_id, kind="export_scores", params='{"fmt": "csv"}', status=status,
-                               user_id=users["analyst"]["id"], created_at=long_ago,
-                               started_at=long_ago if status == "running" else None))
-        db.session.add(Job(id="c" * 32, kind="export_scores", params='{"fmt": "csv"}', status="running",
-                           user_id=users["analyst"]["id"], started_at=utcnow()))
+            db.session.add(
+                Job(
+                    id=job_id,
+                    kind="export_scores",
+                    params='{"fmt": "csv"}',
+                    status=status,
+                    user_id=users["analyst"]["id"],
+                    created_at=long_ago,
+                    started_at=long_ago if status == "running" else None,
+                )
+            )
+        db.session.add(
+            Job(
+                id="c" * 32,
+                kind="export_scores",
+                params='{"fmt": "csv"}',
+                status="running",
+                user_id=users["analyst"]["id"],
+                started_at=utcnow(),
+            )
+        )
         db.session.commit()
     state = analyst.get(f"/analyst/exports/{'a' * 32}.json?lang=en").get_json()
     assert state["status"] == "failed" and "worker ended" in state["error"]
@@ -352,6 +392,7 @@ def test_the_worker_command_refuses_the_embedded_mode(app, runner):
 
 # ---- a real RQ worker over Redis ----------------------------------------------------------------
 
+
 @pytest.fixture
 def rq_app(app, database_url):
     """The app queueing into a fresh queue of Redis db 1; the queue's keys are removed after."""
@@ -374,12 +415,24 @@ def rq_app(app, database_url):
 
 def run_worker(app, database_url: str) -> subprocess.CompletedProcess:
     """`flask worker --burst` in its own process, on the test database and queue."""
-    env = {**os.environ, "DATABASE_URL": database_url, "FLASK_JOB_QUEUE": "rq", "REDIS_URL": REDIS_URL,
-           "FLASK_JOB_RQ_QUEUE": app.config["JOB_RQ_QUEUE"], "SECRET_KEY": "test-secret-for-the-worker-process",
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "FLASK_JOB_QUEUE": "rq",
+        "REDIS_URL": REDIS_URL,
+        "FLASK_JOB_RQ_QUEUE": app.config["JOB_RQ_QUEUE"],
+        "SECRET_KEY": "test-secret-for-the-worker-process",
+        "PYTHONPATH": str(ROOT),
+    }
     env.pop("FLASK_ENV_NAME", None)
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "tests.job_app:create_app", "worker", "--burst"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=DEADLINE)
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "tests.job_app:create_app", "worker", "--burst"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
 
 
 def test_an_rq_worker_runs_the_export_and_survives_failures(rq_app, database_url, client, auth, users):
@@ -396,7 +449,9 @@ def test_an_rq_worker_runs_the_export_and_survives_failures(rq_app, database_url
     worker = run_worker(app, database_url)
     assert worker.returncode == 0, worker.stderr
     final = client.get(f"{job_url}.json").get_json()
-    assert final["status"] == "done" and final["rows_done"] == final["rows_total"] == len(ids["own"]) + len(ids["other"])
+    assert final["status"] == "done" and final["rows_done"] == final["rows_total"] == len(ids["own"]) + len(
+        ids["other"]
+    )
     rows = list(csv.DictReader(io.StringIO(client.get(final["download_url"]).get_data().decode("utf-8-sig"))))
     assert len(rows) == len(ids["own"]) + len(ids["other"])
     failed = job_row(app, failing)
@@ -419,6 +474,7 @@ def test_a_killed_rq_work_horse_fails_its_job_and_the_worker_goes_on(rq_app, dat
 
 # ---- the command line -----------------------------------------------------------------------------
 
+
 def test_the_cli_draws_progress_only_on_a_terminal(app, database_url, runner, tmp_path):
     import pty
 
@@ -426,13 +482,22 @@ def test_the_cli_draws_progress_only_on_a_terminal(app, database_url, runner, tm
     plain = runner.invoke(args=["export-scores", "-o", str(tmp_path / "plain.csv")])  # not a terminal
     assert plain.exit_code == 0 and "rows written" in plain.output and "%" not in plain.output
     leader, follower = pty.openpty()
-    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret-for-the-cli-process",
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-for-the-cli-process",
+        "PYTHONPATH": str(ROOT),
+    }
     env.pop("FLASK_ENV_NAME", None)
     try:
-        done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "export-scores", "-o",
-                               str(tmp_path / "tty.csv")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=follower, timeout=DEADLINE)
+        done = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "export-scores", "-o", str(tmp_path / "tty.csv")],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            timeout=DEADLINE,
+        )
     finally:
         os.close(follower)
     drawn = b""
@@ -458,15 +523,25 @@ def test_a_failed_cli_export_leaves_no_half_file(app, runner, tmp_path):
 
 def test_purging_deletes_old_job_rows_but_keeps_recent_and_unfinished_ones(app, runner):
     now = utcnow()
-    rows = {"old_export": ("export_scores", "done", now - timedelta(days=31)),
-            "recent_export": ("export_scores", "failed", now - timedelta(days=29)),
-            "old_refresh": ("refresh_scores", "done", now - timedelta(days=2)),
-            "recent_refresh": ("refresh_scores", "done", now - timedelta(hours=1)),
-            "running": ("export_scores", "running", None)}
+    rows = {
+        "old_export": ("export_scores", "done", now - timedelta(days=31)),
+        "recent_export": ("export_scores", "failed", now - timedelta(days=29)),
+        "old_refresh": ("refresh_scores", "done", now - timedelta(days=2)),
+        "recent_refresh": ("refresh_scores", "done", now - timedelta(hours=1)),
+        "running": ("export_scores", "running", None),
+    }
     with app.app_context():
         for name, (kind, status, finished) in rows.items():
-            db.session.add(Job(id=name.ljust(32, "0"), kind=kind, status=status, params="{}",
-                               created_at=now - timedelta(days=40), finished_at=finished))
+            db.session.add(
+                Job(
+                    id=name.ljust(32, "0"),
+                    kind=kind,
+                    status=status,
+                    params="{}",
+                    created_at=now - timedelta(days=40),
+                    finished_at=finished,
+                )
+            )
         db.session.commit()
     assert runner.invoke(args=["purge-jobs"]).exit_code == 0
     with app.app_context():
@@ -475,7 +550,9 @@ def test_purging_deletes_old_job_rows_but_keeps_recent_and_unfinished_ones(app, 
 
 
 @pytest.mark.parametrize("output", ["-", "no-such-folder/x.csv"])
-def test_an_export_to_standard_output_or_a_missing_folder_is_refused_clearly(app, runner, tmp_path, monkeypatch, output):
+def test_an_export_to_standard_output_or_a_missing_folder_is_refused_clearly(
+    app, runner, tmp_path, monkeypatch, output
+):
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(args=["export-scores", "-o", output])
     assert result.exit_code != 0 and "Error:" in result.output and not isinstance(result.exception, OSError)
@@ -483,6 +560,7 @@ def test_an_export_to_standard_output_or_a_missing_folder_is_refused_clearly(app
 
 
 # ---- file names ----------------------------------------------------------------------------------
+
 
 def _every_export() -> list[dict]:
     """The parameters of every kind of export a page or the CLI can start, over every format and period."""
@@ -496,12 +574,28 @@ def _every_export() -> list[dict]:
                 for level in ("commune", "province"):
                     for public in (False, True):
                         for structure in ("current", "2018"):
-                            out.append({"kind": "scores", "fmt": fmt, "level": level, "public": public,
-                                        "structure": structure, "province_code": province, **period})
+                            out.append(
+                                {
+                                    "kind": "scores",
+                                    "fmt": fmt,
+                                    "level": level,
+                                    "public": public,
+                                    "structure": structure,
+                                    "province_code": province,
+                                    **period,
+                                }
+                            )
             for fmt in RESPONSE_FORMATS:
                 for flagged in (False, True):
-                    out.append({"kind": "responses", "fmt": fmt, "include_flagged": flagged,
-                                "province_code": province, **period})
+                    out.append(
+                        {
+                            "kind": "responses",
+                            "fmt": fmt,
+                            "include_flagged": flagged,
+                            "province_code": province,
+                            **period,
+                        }
+                    )
     return out
 
 
@@ -513,12 +607,34 @@ def test_every_export_has_its_own_descriptive_ascii_file_name():
     assert CODEBOOK_FILE_NAME not in names
     for name in [*names, CODEBOOK_FILE_NAME]:
         assert name.isascii() and re.fullmatch(r"[a-z0-9._-]+", name), name
-    assert export_file_name({"kind": "scores", "fmt": "xlsx", "level": "commune", "public": False,
-                             "province_code": "15", "from": "2026-01-01", "to": "2026-03-31"}) \
+    assert (
+        export_file_name(
+            {
+                "kind": "scores",
+                "fmt": "xlsx",
+                "level": "commune",
+                "public": False,
+                "province_code": "15",
+                "from": "2026-01-01",
+                "to": "2026-03-31",
+            }
+        )
         == "papi-proxy-scores_internal_lao-cai_commune_2026-01-01_2026-03-31.xlsx"
-    assert export_file_name({"kind": "scores", "fmt": "xlsx", "level": "commune", "public": True,
-                             "province_code": "15", "from": "2026-01-01", "to": "2026-03-31"}) \
+    )
+    assert (
+        export_file_name(
+            {
+                "kind": "scores",
+                "fmt": "xlsx",
+                "level": "commune",
+                "public": True,
+                "province_code": "15",
+                "from": "2026-01-01",
+                "to": "2026-03-31",
+            }
+        )
         == "papi-proxy-scores_public_lao-cai_commune_2026-01-01_2026-03-31.xlsx"
+    )
     assert export_file_name({"kind": "responses", "fmt": "csv", "province_code": "15"}) == "responses_lao-cai_all.csv"
     assert export_file_name({"kind": "responses", "fmt": "csv", "province_code": "01"}) == "responses_ha-noi_all.csv"
 
@@ -527,32 +643,47 @@ def test_a_non_ascii_download_name_gets_a_utf8_filename_star(app):
     from feedback.analyst.export_jobs import attachment
 
     assert attachment("responses_lao-cai_all.csv") == 'attachment; filename="responses_lao-cai_all.csv"'
-    assert attachment("Lào Cai.csv") == ('attachment; filename="L_o Cai.csv"; '
-                                         "filename*=UTF-8''L%C3%A0o%20Cai.csv")
+    assert attachment("Lào Cai.csv") == ("attachment; filename=\"L_o Cai.csv\"; filename*=UTF-8''L%C3%A0o%20Cai.csv")
 
 
 @pytest.mark.parametrize(("public", "word"), [("", "internal"), ("1", "public")])
 def test_public_and_internal_score_downloads_have_different_names(app, analyst, public, word):
     seed(app)
-    r = start_export(analyst, kind="scores", fmt="xlsx", level="commune", public=public,
-                     **{"from": "2025-08-01", "to": "2025-08-31"})
+    r = start_export(
+        analyst, kind="scores", fmt="xlsx", level="commune", public=public, **{"from": "2025-08-01", "to": "2025-08-31"}
+    )
     final = poll_until_finished(analyst, r.headers["Location"])[-1]
     download = analyst.get(final["download_url"])
-    assert download.headers["Content-Disposition"] == \
-        f'attachment; filename="papi-proxy-scores_{word}_lao-cai_commune_2025-08-01_2025-08-31.xlsx"'
+    assert (
+        download.headers["Content-Disposition"]
+        == f'attachment; filename="papi-proxy-scores_{word}_lao-cai_commune_2025-08-01_2025-08-31.xlsx"'
+    )
 
 
-@pytest.mark.parametrize(("command", "args", "names"), [
-    ("export-scores", [], ["papi-proxy-scores_internal_lao-cai_commune_all.csv"]),
-    ("export-scores", ["--public", "--format", "xlsx", "--from", "2025-08-01", "--to", "2025-08-31"],
-     ["papi-proxy-scores_public_lao-cai_commune_2025-08-01_2025-08-31.xlsx"]),
-    ("export-scores", ["--level", "province", "--to", "2025-08-31", "--format", "dta"],
-     ["papi-proxy-scores_internal_lao-cai_province_to-2025-08-31.dta"]),
-    ("export-responses", ["--from", "2025-08-01"],
-     ["responses_all-provinces_from-2025-08-01.csv", "responses_all-provinces_from-2025-08-01.codebook.csv"]),
-])
-def test_the_cli_names_its_files_by_content_when_no_file_is_given(app, runner, tmp_path, monkeypatch,
-                                                                   command, args, names):
+@pytest.mark.parametrize(
+    ("command", "args", "names"),
+    [
+        ("export-scores", [], ["papi-proxy-scores_internal_lao-cai_commune_all.csv"]),
+        (
+            "export-scores",
+            ["--public", "--format", "xlsx", "--from", "2025-08-01", "--to", "2025-08-31"],
+            ["papi-proxy-scores_public_lao-cai_commune_2025-08-01_2025-08-31.xlsx"],
+        ),
+        (
+            "export-scores",
+            ["--level", "province", "--to", "2025-08-31", "--format", "dta"],
+            ["papi-proxy-scores_internal_lao-cai_province_to-2025-08-31.dta"],
+        ),
+        (
+            "export-responses",
+            ["--from", "2025-08-01"],
+            ["responses_all-provinces_from-2025-08-01.csv", "responses_all-provinces_from-2025-08-01.codebook.csv"],
+        ),
+    ],
+)
+def test_the_cli_names_its_files_by_content_when_no_file_is_given(
+    app, runner, tmp_path, monkeypatch, command, args, names
+):
     seed(app)
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(args=[command, *args])
@@ -577,4 +708,9 @@ def test_export_pages_name_formats_and_sizes_in_the_readers_style(app):
         with force_locale("en"):
             assert file_size(683_912) == "683.9 kB"
     assert [format_name(f) for f in ("csv", "xlsx", "parquet", "dta", "json")] == [
-        "CSV", "XLSX", "Parquet", "Stata (DTA)", "JSON"]
+        "CSV",
+        "XLSX",
+        "Parquet",
+        "Stata (DTA)",
+        "JSON",
+    ]

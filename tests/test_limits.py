@@ -24,22 +24,28 @@ def _redis_up() -> bool:
 
 STORAGES = [
     "memory://",
-    pytest.param(redis_url(15), marks=pytest.mark.skipif(
-        not _redis_up() and not os.environ.get("CI"), reason="no Redis at 127.0.0.1:6379 (CI has one)")),
+    pytest.param(
+        redis_url(15),
+        marks=pytest.mark.skipif(
+            not _redis_up() and not os.environ.get("CI"), reason="no Redis at 127.0.0.1:6379 (CI has one)"
+        ),
+    ),
 ]
 
 
 @pytest.fixture(params=STORAGES)
 def limited(request, app, database_url):
     """An app with small limits on the given storage; a fresh key prefix per test."""
-    limited_app = create_app({
-        **_config(database_url),
-        "RATELIMIT_ENABLED": True,
-        "RATELIMIT_STORAGE_URI": request.param,
-        "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-        "SUBMIT_LIMIT": "3 per minute",
-        "API_SUBMIT_LIMIT": "2 per minute",
-    })
+    limited_app = create_app(
+        {
+            **_config(database_url),
+            "RATELIMIT_ENABLED": True,
+            "RATELIMIT_STORAGE_URI": request.param,
+            "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+            "SUBMIT_LIMIT": "3 per minute",
+            "API_SUBMIT_LIMIT": "2 per minute",
+        }
+    )
     yield limited_app
     with limited_app.app_context():
         db.session.remove()
@@ -49,8 +55,9 @@ def limited(request, app, database_url):
 def _post_form(client, url, addr="10.0.0.1", **answers):
     env = {"REMOTE_ADDR": addr}
     fields = hidden_fields(client.get(url, environ_base=env).get_data(as_text=True))
-    return client.post(url, data={**fields, "used_service": "no", "overall": "4", "send": "1", **answers},
-                       environ_base=env)
+    return client.post(
+        url, data={**fields, "used_service": "no", "overall": "4", "send": "1", **answers}, environ_base=env
+    )
 
 
 def test_survey_submissions_are_limited_per_address_and_link(limited):

@@ -34,7 +34,9 @@ def _assert_clean(report: load.Report) -> None:
     c = report.check
     summary = load.table(report)
     assert c.acknowledged > 0, summary
-    assert (c.lost, c.duplicated, c.incomplete, c.without_answers, c.orphan_answers, c.unknown) == (0, 0, 0, 0, 0, 0), summary
+    assert (c.lost, c.duplicated, c.incomplete, c.without_answers, c.orphan_answers, c.unknown) == (0, 0, 0, 0, 0, 0), (
+        summary
+    )
     assert report.server_errors == 0, summary
     assert c.integrity in ("ok", "n/a"), summary
 
@@ -44,8 +46,18 @@ def test_load_with_kill_and_restart():
     only after 6 s down: a restart that ends after the planned load, as on a busy machine (18–22 s
     seen on two loaded cores). The clients go on until the restarted server has taken over."""
     db, pg_url = _suite_db()
-    report = load.run(db=db, duration=6, clients=20, workers=2, retry_share=0.2, fault="kill", down=6,
-                      trivial_duration=1, pg_url=pg_url, log=_server_log)
+    report = load.run(
+        db=db,
+        duration=6,
+        clients=20,
+        workers=2,
+        retry_share=0.2,
+        fault="kill",
+        down=6,
+        trivial_duration=1,
+        pg_url=pg_url,
+        log=_server_log,
+    )
     _assert_clean(report)
     assert report.fault_notes.get("restart_s") is not None, load.table(report)
     assert report.resends > 0
@@ -60,8 +72,16 @@ def test_postgres_stopped_mid_load_gives_503_and_recovers():
     """A private PostgreSQL stopped for 3 s under load: 503 (never 500), then back without a restart."""
     if load.find_pg_bindir() is None:
         pytest.skip("initdb not found (install postgresql): the private PostgreSQL cannot be started")
-    report = load.run(db="postgres", duration=6, clients=20, workers=2, retry_share=0.2, fault="pg-stop",
-                      trivial_duration=0, log=_server_log)
+    report = load.run(
+        db="postgres",
+        duration=6,
+        clients=20,
+        workers=2,
+        retry_share=0.2,
+        fault="pg-stop",
+        trivial_duration=0,
+        log=_server_log,
+    )
     summary = load.table(report)
     _assert_clean(report)
     during = report.submit.outage_statuses

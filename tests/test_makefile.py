@@ -15,9 +15,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _base_url_under_make_run(port: str, **env: str) -> str:
     """Run `make run`'s serving line with `flask run` swapped for a print of the app's BASE_URL."""
-    dry = subprocess.run(["make", "--no-print-directory", "-n", "run", f"PORT={port}"], cwd=ROOT,
-                         capture_output=True, text=True, check=True,
-                         env={k: v for k, v in os.environ.items() if k not in ("BASE_URL", "FLASK_BASE_URL")})
+    dry = subprocess.run(
+        ["make", "--no-print-directory", "-n", "run", f"PORT={port}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={k: v for k, v in os.environ.items() if k not in ("BASE_URL", "FLASK_BASE_URL")},
+    )
     line = next(line for line in reversed(dry.stdout.splitlines()) if "flask run" in line)
     prefix, _, args = line.partition("flask run")
     assert f"--port {port}" in args
@@ -25,8 +30,14 @@ def _base_url_under_make_run(port: str, **env: str) -> str:
     assignments = prefix.strip().rpartition(" ")[0]  # what precedes the path of `flask`
     command = f"{assignments} {probe}"
     clean = {k: v for k, v in os.environ.items() if k not in ("BASE_URL", "FLASK_BASE_URL", "DATABASE_URL")}
-    out = subprocess.run(["sh", "-c", command], cwd=ROOT, capture_output=True, text=True, check=True,
-                         env={**clean, "DATABASE_URL": "sqlite://", **env})
+    out = subprocess.run(
+        ["sh", "-c", command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**clean, "DATABASE_URL": "sqlite://", **env},
+    )
     return out.stdout.strip().splitlines()[-1]
 
 

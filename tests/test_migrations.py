@@ -1,4 +1,5 @@
-"""Migrations 0007_scale (an installation that holds one province), 0008_read_speed and 0009_channel, on both databases."""
+"""Migrations 0007_scale (an installation that holds one province), 0008_read_speed and 0009_channel,
+on both databases."""
 
 from __future__ import annotations
 
@@ -30,14 +31,21 @@ def _staff_provinces(database_url: str, tmp_path, province_codes: list[str]) -> 
         upgrade(revision="0006_trust")
         with db.engine.begin() as conn:
             for i, province in enumerate(province_codes):
-                conn.execute(sa.text(
-                    "INSERT INTO commune (code, name, division_type, codename, province_code, province_name) "
-                    "VALUES (:code, 'X', 'xã', 'x', :p, 'P')"), {"code": f"9{i:04d}", "p": province})
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO commune (code, name, division_type, codename, province_code, province_name) "
+                        "VALUES (:code, 'X', 'xã', 'x', :p, 'P')"
+                    ),
+                    {"code": f"9{i:04d}", "p": province},
+                )
             for role in ("admin", "analyst", "officer"):
-                conn.execute(sa.text(
-                    "INSERT INTO user_account (email, password_hash, role, active, created_at, session_epoch, "
-                    "failed_logins) VALUES (:e, 'x', :r, true, CURRENT_TIMESTAMP, 0, 0)"),
-                    {"e": f"{role}@example.org", "r": role})
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO user_account (email, password_hash, role, active, created_at, session_epoch, "
+                        "failed_logins) VALUES (:e, 'x', :r, true, CURRENT_TIMESTAMP, 0, 0)"
+                    ),
+                    {"e": f"{role}@example.org", "r": role},
+                )
         upgrade()
         with db.engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT role, province_code FROM user_account")).all()
@@ -65,25 +73,35 @@ def test_0008_computes_low_quality_from_the_flags_and_indexes_the_respondent_blo
                 conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         upgrade(revision="0007_scale")
         with db.engine.begin() as conn:
-            conn.execute(sa.text("INSERT INTO commune (code, name, division_type, codename, province_code, "
-                                 "province_name) VALUES ('90000', 'X', 'xã', 'x', '15', 'P')"))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO commune (code, name, division_type, codename, province_code, "
+                    "province_name) VALUES ('90000', 'X', 'xã', 'x', '15', 'P')"
+                )
+            )
             for i, flags in enumerate(FLAGS):
-                conn.execute(sa.text(
-                    "INSERT INTO response (id, survey, survey_version, commune_code, lang, mode, submitted_at, "
-                    "received_at, content_hash, flags) VALUES (:id, 'health', 1, '90000', 'vi', 'web', "
-                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'x', :flags)"), {"id": f"{i:032x}", "flags": flags})
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO response (id, survey, survey_version, commune_code, lang, mode, submitted_at, "
+                        "received_at, content_hash, flags) VALUES (:id, 'health', 1, '90000', 'vi', 'web', "
+                        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'x', :flags)"
+                    ),
+                    {"id": f"{i:032x}", "flags": flags},
+                )
         upgrade()
         with db.engine.begin() as conn:
             # The pre-0008 test of the bridge, on the same rows.
             rest = "replace(';' || coalesce(flags, '') || ';', ';clock;', ';')"
             rows = conn.execute(sa.text(f"SELECT flags, low_quality, {rest} NOT IN (';', ';;') FROM response")).all()
             assert {flags: (bool(stored), bool(old)) for flags, stored, old in rows} == {
-                flags: (flags not in ("", "clock"),) * 2 for flags in FLAGS}
+                flags: (flags not in ("", "clock"),) * 2 for flags in FLAGS
+            }
             # Kept in step by the database when flags change later (burst flagging updates them).
             conn.execute(sa.text("UPDATE response SET flags = 'burst' WHERE flags = ''"))
             conn.execute(sa.text("UPDATE response SET flags = 'clock' WHERE flags = 'too_fast'"))
-            changed = dict(conn.execute(sa.text("SELECT flags, low_quality FROM response "
-                                                "WHERE flags IN ('burst', 'clock')")).all())
+            changed = dict(
+                conn.execute(sa.text("SELECT flags, low_quality FROM response WHERE flags IN ('burst', 'clock')")).all()
+            )
             assert {k: bool(v) for k, v in changed.items()} == {"burst": True, "clock": False}
             indexes = {i["name"] for i in sa.inspect(conn).get_indexes("answer")}
         assert "ix_answer_respondent" in indexes
@@ -91,8 +109,13 @@ def test_0008_computes_low_quality_from_the_flags_and_indexes_the_respondent_blo
 
 
 # (mode, service point?) of responses stored before 0009, and the channel each gets.
-BEFORE_CHANNELS = [("web", True, "poster"), ("web", False, "landing"), ("paper", True, "paper"),
-                   ("api", True, "api"), ("api", False, "api")]
+BEFORE_CHANNELS = [
+    ("web", True, "poster"),
+    ("web", False, "landing"),
+    ("paper", True, "paper"),
+    ("api", True, "api"),
+    ("api", False, "api"),
+]
 
 
 def test_0009_gives_every_stored_response_its_channel(database_url, tmp_path):
@@ -105,23 +128,39 @@ def test_0009_gives_every_stored_response_its_channel(database_url, tmp_path):
                 conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         upgrade(revision="0008_read_speed")
         with db.engine.begin() as conn:
-            conn.execute(sa.text("INSERT INTO commune (code, name, division_type, codename, province_code, "
-                                 "province_name) VALUES ('90000', 'X', 'xã', 'x', '15', 'P')"))
-            conn.execute(sa.text("INSERT INTO service_point (id, commune_code, service_area, name, token, active, "
-                                 "created_at) VALUES (1, '90000', 'health', 'T', 'tok', true, CURRENT_TIMESTAMP)"))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO commune (code, name, division_type, codename, province_code, "
+                    "province_name) VALUES ('90000', 'X', 'xã', 'x', '15', 'P')"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO service_point (id, commune_code, service_area, name, token, active, "
+                    "created_at) VALUES (1, '90000', 'health', 'T', 'tok', true, CURRENT_TIMESTAMP)"
+                )
+            )
             for i, (mode, with_point, _) in enumerate(BEFORE_CHANNELS):
-                conn.execute(sa.text(
-                    "INSERT INTO response (id, survey, survey_version, commune_code, service_point_id, lang, mode, "
-                    "submitted_at, received_at, content_hash, flags) VALUES (:id, 'health', 1, '90000', :point, "
-                    "'vi', :mode, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'x', '')"),
-                    {"id": f"{i:032x}", "point": 1 if with_point else None, "mode": mode})
-            conn.execute(sa.text("INSERT INTO answer (response_id, question_id, position, value) "
-                                 "VALUES (:id, 'overall', 0, '4')"), {"id": f"{0:032x}"})
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO response (id, survey, survey_version, commune_code, service_point_id, lang, mode, "
+                        "submitted_at, received_at, content_hash, flags) VALUES (:id, 'health', 1, '90000', :point, "
+                        "'vi', :mode, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'x', '')"
+                    ),
+                    {"id": f"{i:032x}", "point": 1 if with_point else None, "mode": mode},
+                )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO answer (response_id, question_id, position, value) VALUES (:id, 'overall', 0, '4')"
+                ),
+                {"id": f"{0:032x}"},
+            )
         upgrade()
         with db.engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT id, channel FROM response")).all()
             assert {str(rid).replace("-", "")[-2:]: channel for rid, channel in rows} == {
-                f"{i:02x}": channel for i, (_, _, channel) in enumerate(BEFORE_CHANNELS)}
+                f"{i:02x}": channel for i, (_, _, channel) in enumerate(BEFORE_CHANNELS)
+            }
             assert conn.scalar(sa.text("SELECT count(*) FROM answer")) == 1  # no rebuild cascaded into answers
             column = next(c for c in sa.inspect(conn).get_columns("response") if c["name"] == "channel")
             assert column["nullable"] is False
@@ -135,5 +174,6 @@ def test_0009_gives_every_stored_response_its_channel(database_url, tmp_path):
         upgrade()
         with db.engine.connect() as conn:
             assert sorted(conn.execute(sa.text("SELECT channel FROM response")).scalars()) == sorted(
-                channel for *_, channel in BEFORE_CHANNELS)
+                channel for *_, channel in BEFORE_CHANNELS
+            )
         db.engine.dispose()

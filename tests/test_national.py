@@ -13,8 +13,18 @@ from vietnam_provinces import Province, Ward
 from feedback.auth import staff_province
 from feedback.extensions import db
 from feedback.models import (
-    Answer, ApiClient, AuditEvent, Commune, Job, JobFileChunk, PopulationMargin, Response, ScoreCache, ServicePoint,
-    User, user_commune,
+    Answer,
+    ApiClient,
+    AuditEvent,
+    Commune,
+    Job,
+    JobFileChunk,
+    PopulationMargin,
+    Response,
+    ScoreCache,
+    ServicePoint,
+    User,
+    user_commune,
 )
 from feedback.units import official_units, province_codes
 from tests.conftest import OWN_COMMUNE, PASSWORD, csrf_token, hidden_fields
@@ -27,8 +37,19 @@ def _clear(app) -> None:
     """Remove everything that refers to communes, then every commune outside Lào Cai (the
     session database holds Lào Cai only, which other test modules count on)."""
     with app.app_context():
-        for model in (JobFileChunk, Job, ScoreCache, Answer, Response, ApiClient, AuditEvent, user_commune, User,
-                      ServicePoint, PopulationMargin):
+        for model in (
+            JobFileChunk,
+            Job,
+            ScoreCache,
+            Answer,
+            Response,
+            ApiClient,
+            AuditEvent,
+            user_commune,
+            User,
+            ServicePoint,
+            PopulationMargin,
+        ):
             db.session.execute(sa.delete(model))
         db.session.execute(sa.delete(Commune).where(Commune.province_code != "15"))
         db.session.commit()
@@ -50,15 +71,23 @@ def national(app):
 def staff(app, national, password_hash):
     """Admins and analysts of Lào Cai, of Sơn La and of the nation; an officer in Sơn La."""
     specs = {
-        "admin15": ("admin", "15", []), "analyst15": ("analyst", "15", []),
-        "admin14": ("admin", OTHER_PROVINCE, []), "analyst_nation": ("analyst", None, []),
-        "admin_nation": ("admin", None, []), "officer14": ("officer", None, [national]),
+        "admin15": ("admin", "15", []),
+        "analyst15": ("analyst", "15", []),
+        "admin14": ("admin", OTHER_PROVINCE, []),
+        "analyst_nation": ("analyst", None, []),
+        "admin_nation": ("admin", None, []),
+        "officer14": ("officer", None, [national]),
     }
     made = {}
     with app.app_context():
         for key, (role, province, codes) in specs.items():
-            user = User(email=f"{key}@national.test", role=role, password_hash=password_hash, province_code=province,
-                        communes=[db.session.get(Commune, c) for c in codes])
+            user = User(
+                email=f"{key}@national.test",
+                role=role,
+                password_hash=password_hash,
+                province_code=province,
+                communes=[db.session.get(Commune, c) for c in codes],
+            )
             db.session.add(user)
             db.session.flush()
             made[key] = {"id": user.id, "email": user.email}
@@ -70,10 +99,14 @@ def _seed(app, far: str) -> None:
     """Responses in Khao Mang (Lào Cai) and in a commune of Sơn La."""
     with app.app_context():
         for i, code in enumerate([OWN_COMMUNE] * 6 + [far] * 6):
-            add_response(code, datetime(2025, 8, 1 + i, 3), [
-                ("wait_time", "lt15" if i % 2 else "gt60", "6.1", 1.0 if i % 2 else 0.0),
-                ("informal_payment", "no", "4.2", 1.0),
-            ])
+            add_response(
+                code,
+                datetime(2025, 8, 1 + i, 3),
+                [
+                    ("wait_time", "lt15" if i % 2 else "gt60", "6.1", 1.0 if i % 2 else 0.0),
+                    ("informal_payment", "no", "4.2", 1.0),
+                ],
+            )
         db.session.commit()
 
 
@@ -110,6 +143,7 @@ def _export_provinces(app) -> list[str]:
 
 # Loading units.
 
+
 def test_load_units_all_loads_every_province_once(app, runner):
     try:
         result = runner.invoke(args=["load-units", "--all"])
@@ -137,8 +171,9 @@ def test_load_units_of_one_province_and_an_unknown_one(app, runner, password_has
         assert f"{len(official_units(OTHER_PROVINCE))} units added" in result.output
         assert "old@national.test" in result.output  # an account that now sees a second province
         with app.app_context():
-            names = set(db.session.scalars(sa.select(Commune.province_name).where(
-                Commune.province_code == OTHER_PROVINCE)))
+            names = set(
+                db.session.scalars(sa.select(Commune.province_name).where(Commune.province_code == OTHER_PROVINCE))
+            )
         assert names == {"Sơn La"}
         bad = runner.invoke(args=["load-units", "--province", "99"])
         assert bad.exit_code != 0 and "unknown province" in bad.output
@@ -150,6 +185,7 @@ def test_load_units_of_one_province_and_an_unknown_one(app, runner, password_has
 
 # Who is scoped to what.
 
+
 def test_staff_province_of_each_kind_of_account(app, staff, national):
     with app.app_context():
         by_email = {u.email: u for u in db.session.scalars(sa.select(User))}
@@ -160,17 +196,53 @@ def test_staff_province_of_each_kind_of_account(app, staff, national):
 
 
 def test_create_user_command_takes_a_province(app, runner, national):
-    ok = runner.invoke(args=["create-user", "--email", "sonla@national.test", "--role", "analyst",
-                             "--province", OTHER_PROVINCE, "--password", PASSWORD])
+    ok = runner.invoke(
+        args=[
+            "create-user",
+            "--email",
+            "sonla@national.test",
+            "--role",
+            "analyst",
+            "--province",
+            OTHER_PROVINCE,
+            "--password",
+            PASSWORD,
+        ]
+    )
     assert ok.exit_code == 0 and f"province {OTHER_PROVINCE}" in ok.output, ok.output
-    nation = runner.invoke(args=["create-user", "--email", "nation@national.test", "--role", "admin",
-                                 "--password", PASSWORD])
+    nation = runner.invoke(
+        args=["create-user", "--email", "nation@national.test", "--role", "admin", "--password", PASSWORD]
+    )
     assert nation.exit_code == 0 and "every province" in nation.output
-    bad = runner.invoke(args=["create-user", "--email", "x@national.test", "--role", "analyst", "--province", "99",
-                              "--password", PASSWORD])
+    bad = runner.invoke(
+        args=[
+            "create-user",
+            "--email",
+            "x@national.test",
+            "--role",
+            "analyst",
+            "--province",
+            "99",
+            "--password",
+            PASSWORD,
+        ]
+    )
     assert bad.exit_code != 0 and "unknown province" in bad.output
-    mixed = runner.invoke(args=["create-user", "--email", "y@national.test", "--role", "officer", "--province", "15",
-                                "--commune", national, "--password", PASSWORD])
+    mixed = runner.invoke(
+        args=[
+            "create-user",
+            "--email",
+            "y@national.test",
+            "--role",
+            "officer",
+            "--province",
+            "15",
+            "--commune",
+            national,
+            "--password",
+            PASSWORD,
+        ]
+    )
     assert mixed.exit_code != 0 and "not in province 15" in mixed.output
     with app.app_context():
         provinces = dict(db.session.execute(sa.select(User.email, User.province_code)).all())
@@ -178,6 +250,7 @@ def test_create_user_command_takes_a_province(app, runner, national):
 
 
 # Analysts.
+
 
 def test_province_analyst_gets_404_for_another_province(app, client, staff, national):
     _seed(app, national)
@@ -211,12 +284,14 @@ def test_national_analyst_chooses_the_province(app, client, staff, national):
 
 # Admins.
 
+
 def test_province_admin_sees_only_their_province(app, client, staff, national):
     with app.app_context():
         point = ServicePoint(commune_code=national, service_area="health", name="Trạm Y tế")
         client_far = ApiClient(name="kiosk-son-la", token_hash="a" * 64, communes=[db.session.get(Commune, national)])
-        client_near = ApiClient(name="kiosk-lao-cai", token_hash="b" * 64,
-                                communes=[db.session.get(Commune, OWN_COMMUNE)])
+        client_near = ApiClient(
+            name="kiosk-lao-cai", token_hash="b" * 64, communes=[db.session.get(Commune, OWN_COMMUNE)]
+        )
         db.session.add_all([point, client_far, client_near])
         db.session.add(AuditEvent(action="point_created", target="far point", commune_code=national))
         db.session.add(AuditEvent(action="point_created", target="near point", commune_code=OWN_COMMUNE))
@@ -257,14 +332,30 @@ def test_province_admin_creates_accounts_only_in_their_province(app, client, sta
     _login(client, staff["admin15"]["email"])
     token = csrf_token(client, "/officer/users")
     # Asking for another province is ignored: the account is made in the admin's own.
-    made = client.post("/officer/users", data={"csrf_token": token, "email": "new15@national.test", "role": "analyst",
-                                       "password": "a long unusual phrase 93", "province": OTHER_PROVINCE,
-                                       "active": "y"})
+    made = client.post(
+        "/officer/users",
+        data={
+            "csrf_token": token,
+            "email": "new15@national.test",
+            "role": "analyst",
+            "password": "a long unusual phrase 93",
+            "province": OTHER_PROVINCE,
+            "active": "y",
+        },
+    )
     assert made.status_code == 302
     # A commune of another province is not among the choices: nothing is made.
-    refused = client.post("/officer/users", data={"csrf_token": token, "email": "far@national.test", "role": "officer",
-                                          "password": "a long unusual phrase 93", "communes": [national],
-                                          "active": "y"})
+    refused = client.post(
+        "/officer/users",
+        data={
+            "csrf_token": token,
+            "email": "far@national.test",
+            "role": "officer",
+            "password": "a long unusual phrase 93",
+            "communes": [national],
+            "active": "y",
+        },
+    )
     assert refused.status_code == 200
     with app.app_context():
         provinces = dict(db.session.execute(sa.select(User.email, User.province_code)).all())
@@ -274,12 +365,22 @@ def test_province_admin_creates_accounts_only_in_their_province(app, client, sta
 def test_national_admin_creates_a_province_analyst(app, client, staff, national):
     _login(client, staff["admin_nation"]["email"])
     token = csrf_token(client, "/officer/users")
-    made = client.post("/officer/users", data={"csrf_token": token, "email": "sl@national.test", "role": "analyst",
-                                       "password": "a long unusual phrase 93", "province": OTHER_PROVINCE,
-                                       "active": "y"})
+    made = client.post(
+        "/officer/users",
+        data={
+            "csrf_token": token,
+            "email": "sl@national.test",
+            "role": "analyst",
+            "password": "a long unusual phrase 93",
+            "province": OTHER_PROVINCE,
+            "active": "y",
+        },
+    )
     assert made.status_code == 302
     with app.app_context():
-        assert db.session.scalar(sa.select(User.province_code).where(User.email == "sl@national.test")) == OTHER_PROVINCE
+        assert (
+            db.session.scalar(sa.select(User.province_code).where(User.email == "sl@national.test")) == OTHER_PROVINCE
+        )
 
 
 def test_the_scores_api_keeps_to_the_accounts_province(app, client, staff, national):

@@ -26,16 +26,35 @@ def _add_point(app, commune: str, area: str = "health", name: str = "Trạm Y t�
         return {"id": point.id, "token": point.token, "name": point.name}
 
 
-def _add_response(app, commune: str, point_id: int | None, *, age: timedelta = timedelta(0),
-                  comment: str | None = None, survey: str = "health") -> str:
+def _add_response(
+    app,
+    commune: str,
+    point_id: int | None,
+    *,
+    age: timedelta = timedelta(0),
+    comment: str | None = None,
+    survey: str = "health",
+) -> str:
     """Store a response received ``age`` ago (directly, to control its time)."""
     rid = uuid.uuid4()
     moment = utcnow() - age
     with app.app_context():
         version = catalog().current(survey).version
-        db.session.add(Response(id=rid, survey=survey, survey_version=version, commune_code=commune,
-                                service_point_id=point_id, lang="vi", mode="web", started_at=moment,
-                                submitted_at=moment, received_at=moment, content_hash="test"))
+        db.session.add(
+            Response(
+                id=rid,
+                survey=survey,
+                survey_version=version,
+                commune_code=commune,
+                service_point_id=point_id,
+                lang="vi",
+                mode="web",
+                started_at=moment,
+                submitted_at=moment,
+                received_at=moment,
+                content_hash="test",
+            )
+        )
         db.session.flush()
         if comment:
             text_q = next(q.id for q in catalog().current(survey).questions if q.type == "text")
@@ -50,8 +69,9 @@ def other(app, users):
     point = _add_point(app, OTHER_COMMUNE, name="Trạm Y tế phường Lào Cai")
     response = _add_response(app, OTHER_COMMUNE, point["id"], comment="Bí mật của phường khác")
     with app.app_context():
-        action = CommuneAction(commune_code=OTHER_COMMUNE, title_vi="Việc của phường khác", text_vi="Bí mật",
-                               done_on=utcnow().date())
+        action = CommuneAction(
+            commune_code=OTHER_COMMUNE, title_vi="Việc của phường khác", text_vi="Bí mật", done_on=utcnow().date()
+        )
         db.session.add(action)
         db.session.commit()
         action_id = action.id
@@ -115,9 +135,12 @@ OPEN_ROUTES = {"officer.index", "officer.blank_form"}
 
 
 def test_sweep_covers_every_officer_route(app):
-    rules = {(method, rule.endpoint) for rule in app.url_map.iter_rules()
-             if rule.endpoint.startswith(("officer.", "analyst.")) or rule.endpoint == "api.scores"
-             for method in rule.methods - {"HEAD", "OPTIONS"}}
+    rules = {
+        (method, rule.endpoint)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith(("officer.", "analyst.")) or rule.endpoint == "api.scores"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
     covered = {(method, endpoint) for method, endpoint, _ in FOREIGN_ROUTES}
     assert rules - covered <= {("GET", e) for e in OPEN_ROUTES}, "a new officer or analyst route needs an access test"
 
@@ -125,18 +148,34 @@ def test_sweep_covers_every_officer_route(app):
 @pytest.mark.parametrize("method,endpoint,template", FOREIGN_ROUTES, ids=[f"{m} {t}" for m, _, t in FOREIGN_ROUTES])
 def test_officer_cannot_reach_another_commune(app, client, auth, other, method, endpoint, template):
     auth.login("officer@khaomang.test")
-    url = template.format(commune=OTHER_COMMUNE, point=other["point"]["id"], response=other["response"],
-                          admin=other["admin_id"], action=other["action"])
+    url = template.format(
+        commune=OTHER_COMMUNE,
+        point=other["point"]["id"],
+        response=other["response"],
+        admin=other["admin_id"],
+        action=other["action"],
+    )
     own_point = _add_point(app, OWN_COMMUNE)
     data = {}
     if method == "POST":
         # A valid token and plausible fields, so only the access check can refuse.
-        data = {"csrf_token": csrf_token(client, f"/officer/points/{own_point['id']}"), "name": "Đổi tên",
-                "service_area": "health", "email": "x@y.test", "role": "admin", "password": "long enough pw",
-                "communes": [OTHER_COMMUNE], "active": "y", "title_vi": "Đổi", "text_vi": "Đổi",
-                "done_on": utcnow().date().isoformat(), "answers": "",
-                **hidden_fields(client.get(f"/officer/points/{own_point['id']}/paper").get_data(as_text=True)),
-                **valid_answers(catalog().current("health")), **paper_date()}
+        data = {
+            "csrf_token": csrf_token(client, f"/officer/points/{own_point['id']}"),
+            "name": "Đổi tên",
+            "service_area": "health",
+            "email": "x@y.test",
+            "role": "admin",
+            "password": "long enough pw",
+            "communes": [OTHER_COMMUNE],
+            "active": "y",
+            "title_vi": "Đổi",
+            "text_vi": "Đổi",
+            "done_on": utcnow().date().isoformat(),
+            "answers": "",
+            **hidden_fields(client.get(f"/officer/points/{own_point['id']}/paper").get_data(as_text=True)),
+            **valid_answers(catalog().current("health")),
+            **paper_date(),
+        }
     r = client.open(url, method=method, data=data)
     assert r.status_code in (403, 404), r.status_code
     body = r.get_data()
@@ -194,8 +233,10 @@ def test_admin_and_analyst_see_every_commune_but_analyst_changes_nothing(app, cl
 def test_service_point_create_rename_retire_reissue(app, client, auth, users):
     auth.login("officer@khaomang.test")
     token = csrf_token(client, f"/officer/c/{OWN_COMMUNE}")
-    r = client.post(f"/officer/c/{OWN_COMMUNE}/points",
-                    data={"csrf_token": token, "name": "Trường Tiểu học Khao Mang", "service_area": "school"})
+    r = client.post(
+        f"/officer/c/{OWN_COMMUNE}/points",
+        data={"csrf_token": token, "name": "Trường Tiểu học Khao Mang", "service_area": "school"},
+    )
     assert r.status_code == 302
     with app.app_context():
         point = db.session.execute(sa.select(ServicePoint)).scalar_one()
@@ -228,7 +269,9 @@ def test_service_point_create_rename_retire_reissue(app, client, auth, users):
 
 def test_create_point_needs_csrf_and_valid_fields(app, client, auth, users):
     auth.login("officer@khaomang.test")
-    assert client.post(f"/officer/c/{OWN_COMMUNE}/points", data={"name": "x", "service_area": "health"}).status_code == 400
+    assert (
+        client.post(f"/officer/c/{OWN_COMMUNE}/points", data={"name": "x", "service_area": "health"}).status_code == 400
+    )
     token = csrf_token(client, f"/officer/c/{OWN_COMMUNE}")
     client.post(f"/officer/c/{OWN_COMMUNE}/points", data={"csrf_token": token, "name": "x", "service_area": "prison"})
     client.post(f"/officer/c/{OWN_COMMUNE}/points", data={"csrf_token": token, "name": "", "service_area": "health"})
@@ -237,9 +280,13 @@ def test_create_point_needs_csrf_and_valid_fields(app, client, auth, users):
 
 def _actions(app) -> list[str]:
     with app.app_context():
-        return list(db.session.execute(
-            sa.select(AuditEvent.action).where(AuditEvent.action.not_in(["login", "login_failed"]))
-            .order_by(AuditEvent.id)).scalars())
+        return list(
+            db.session.execute(
+                sa.select(AuditEvent.action)
+                .where(AuditEvent.action.not_in(["login", "login_failed"]))
+                .order_by(AuditEvent.id)
+            ).scalars()
+        )
 
 
 @pytest.mark.parametrize("slug", [s.slug for s in catalog().all_current()])
@@ -261,7 +308,12 @@ def test_paper_entry_stores_once_with_officer(app, client, auth, users, slug):
     with app.app_context():
         response = db.session.execute(sa.select(Response)).scalar_one()
         assert (response.mode, response.entered_by, response.service_point_id, response.survey, response.module) == (
-            "paper", users["officer"]["id"], point["id"], slug, module)
+            "paper",
+            users["officer"]["id"],
+            point["id"],
+            slug,
+            module,
+        )
     assert _actions(app) == ["paper_entered"]
     assert r.location.endswith(f"/officer/points/{point['id']}/paper/saved/{response.id}")
     check = client.get(r.location)
@@ -336,27 +388,44 @@ def test_dashboard_counts_chart_and_comments(app, client, auth, users):
 def test_admin_manages_users_and_reads_audit_log(app, client, auth, users):
     auth.login("admin@laocai.test")
     token = csrf_token(client, "/officer/users")
-    r = client.post("/officer/users", data={"csrf_token": token, "email": "New@KhaoMang.test", "role": "officer",
-                                            "communes": [OWN_COMMUNE], "password": "long enough pw", "active": "y"})
+    r = client.post(
+        "/officer/users",
+        data={
+            "csrf_token": token,
+            "email": "New@KhaoMang.test",
+            "role": "officer",
+            "communes": [OWN_COMMUNE],
+            "password": "long enough pw",
+            "active": "y",
+        },
+    )
     assert r.status_code == 302
     with app.app_context():
         new = db.session.execute(sa.select(User).filter_by(email="new@khaomang.test")).scalar_one()
         new_id = new.id
         assert new.commune_codes == {OWN_COMMUNE}
     # An officer without a commune is refused; so is a duplicate e-mail.
-    client.post("/officer/users", data={"csrf_token": token, "email": "x@y.test", "role": "officer",
-                                        "password": "long enough pw"})
-    client.post("/officer/users", data={"csrf_token": token, "email": "new@khaomang.test", "role": "admin",
-                                        "password": "long enough pw"})
+    client.post(
+        "/officer/users",
+        data={"csrf_token": token, "email": "x@y.test", "role": "officer", "password": "long enough pw"},
+    )
+    client.post(
+        "/officer/users",
+        data={"csrf_token": token, "email": "new@khaomang.test", "role": "admin", "password": "long enough pw"},
+    )
     assert count(app, User) == 5
-    r = client.post(f"/officer/users/{new_id}", data={"csrf_token": token, "email": "new@khaomang.test",
-                                                      "role": "analyst", "active": "y"})
+    r = client.post(
+        f"/officer/users/{new_id}",
+        data={"csrf_token": token, "email": "new@khaomang.test", "role": "analyst", "active": "y"},
+    )
     assert r.status_code == 302
     with app.app_context():
         assert db.session.get(User, new_id).role == "analyst"
     # Admins cannot lock themselves out.
-    client.post(f"/officer/users/{users['admin']['id']}", data={"csrf_token": token, "email": "admin@laocai.test",
-                                                                 "role": "officer", "communes": [OWN_COMMUNE]})
+    client.post(
+        f"/officer/users/{users['admin']['id']}",
+        data={"csrf_token": token, "email": "admin@laocai.test", "role": "officer", "communes": [OWN_COMMUNE]},
+    )
     with app.app_context():
         assert db.session.get(User, users["admin"]["id"]).role == "admin"
     html = client.get("/officer/audit?lang=en").get_data(as_text=True)
@@ -372,8 +441,14 @@ def test_admin_manages_users_and_reads_audit_log(app, client, auth, users):
 def test_officer_pages_render_in_both_languages(app, client, auth, users, lang):
     point = _add_point(app, OWN_COMMUNE)
     auth.login("admin@laocai.test")
-    for url in ("/officer/", f"/officer/c/{OWN_COMMUNE}", f"/officer/points/{point['id']}",
-                f"/officer/points/{point['id']}/paper", "/officer/users", "/officer/audit"):
+    for url in (
+        "/officer/",
+        f"/officer/c/{OWN_COMMUNE}",
+        f"/officer/points/{point['id']}",
+        f"/officer/points/{point['id']}/paper",
+        "/officer/users",
+        "/officer/audit",
+    ):
         r = client.get(f"{url}?lang={lang}")
         assert r.status_code == 200 and f'<html lang="{lang}">' in r.get_data(as_text=True), url
 
@@ -385,7 +460,7 @@ HUGE = "99999999999999999999"
 
 def test_huge_page_number_of_the_audit_log_is_not_a_500(app, client, auth, users):
     assert auth.login("admin@laocai.test").status_code == 302
-    for page in (HUGE, "-" + HUGE, str(2 ** 63)):
+    for page in (HUGE, "-" + HUGE, str(2**63)):
         assert client.get(f"/officer/audit?page={page}").status_code in (200, 404)
 
 
@@ -396,7 +471,7 @@ def test_every_int_route_refuses_a_number_beyond_the_database(app, client, auth,
         ints = [name for name, conv in rule._converters.items() if type(conv).__name__.endswith("IntegerConverter")]
         if not ints or "GET" not in rule.methods:
             continue
-        url = re.sub(r"<(?:(\w+):)?(\w+)>", lambda m: HUGE if m.group(2) in ints else OWN_COMMUNE, rule.rule)
+        url = re.sub(r"<(?:(\w+):)?(\w+)>", lambda m, ints=ints: HUGE if m.group(2) in ints else OWN_COMMUNE, rule.rule)
         tried += 1
         assert client.get(url).status_code == 404, url
     assert tried >= 1
@@ -421,7 +496,10 @@ def test_retiring_asks_for_confirmation_and_can_be_undone(app, client, auth, use
     assert client.post(f"/officer/points/{point['id']}/retire", data={"csrf_token": token}).status_code == 302
     assert client.get(f"/s/{point['token']}").status_code == 410
     retired = client.get(f"/officer/points/{point['id']}?lang=en").get_data(as_text=True)
-    assert f'action="/officer/points/{point["id"]}/reactivate"' in retired and "Put this service point back in use" in retired
+    assert (
+        f'action="/officer/points/{point["id"]}/reactivate"' in retired
+        and "Put this service point back in use" in retired
+    )
     assert client.post(f"/officer/points/{point['id']}/reactivate", data={}).status_code == 400  # CSRF
     assert client.post(f"/officer/points/{point['id']}/reactivate", data={"csrf_token": token}).status_code == 302
     with app.app_context():
@@ -469,8 +547,12 @@ def test_audit_log_names_actions_and_details_in_the_readers_language(app, client
 def test_staff_get_a_staff_message_for_pages_they_cannot_see(app, client, auth, users, other, lang):
     auth.login("officer@khaomang.test")
     citizen_text = {"vi": "quét mã trên áp phích", "en": "scanned a poster"}[lang]
-    for url in (f"/officer/c/{OTHER_COMMUNE}", f"/officer/points/{other['point']['id']}", "/officer/no-such-page",
-                f"/analyst/c/{OTHER_COMMUNE}"):
+    for url in (
+        f"/officer/c/{OTHER_COMMUNE}",
+        f"/officer/points/{other['point']['id']}",
+        "/officer/no-such-page",
+        f"/analyst/c/{OTHER_COMMUNE}",
+    ):
         r = client.get(f"{url}?lang={lang}")
         html = r.get_data(as_text=True)
         assert r.status_code in (403, 404) and citizen_text not in html, url

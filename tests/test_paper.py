@@ -40,17 +40,20 @@ def test_interview_dates_from_the_limit_to_today_are_read(app):
         assert _read((f" {TODAY.day:02d}", f"{TODAY.month:02d} ", str(TODAY.year))) == (TODAY, None)
 
 
-@pytest.mark.parametrize("parts,code,params", [
-    (("", "", ""), "date_missing", {}),
-    (("", "3", "2027"), "date_incomplete", {"part": "day"}),
-    (("1", "", "2027"), "date_incomplete", {"part": "month"}),
-    (("1", "3", " "), "date_incomplete", {"part": "year"}),
-    (("31", "2", "2027"), "date_not_real", {}),
-    (("1", "13", "2027"), "date_not_real", {}),
-    (("1", "3", "27"), "date_not_real", {}),
-    (("một", "3", "2027"), "date_not_real", {}),
-    (("-1", "3", "2027"), "date_not_real", {}),
-])
+@pytest.mark.parametrize(
+    "parts,code,params",
+    [
+        (("", "", ""), "date_missing", {}),
+        (("", "3", "2027"), "date_incomplete", {"part": "day"}),
+        (("1", "", "2027"), "date_incomplete", {"part": "month"}),
+        (("1", "3", " "), "date_incomplete", {"part": "year"}),
+        (("31", "2", "2027"), "date_not_real", {}),
+        (("1", "13", "2027"), "date_not_real", {}),
+        (("1", "3", "27"), "date_not_real", {}),
+        (("một", "3", "2027"), "date_not_real", {}),
+        (("-1", "3", "2027"), "date_not_real", {}),
+    ],
+)
 def test_unreadable_interview_dates_say_why(app, parts, code, params):
     with app.app_context():
         day, problem = _read(parts)
@@ -90,6 +93,7 @@ def test_one_printed_form_per_module_with_its_code():
 
 # ---- the entry screen ------------------------------------------------------------------------
 
+
 def _point(app, area: str = "health") -> int:
     with app.app_context():
         point = ServicePoint(commune_code=OWN_COMMUNE, service_area=area, name="Nhà văn hoá thôn")
@@ -105,10 +109,13 @@ def _only(app) -> Response:
         return row
 
 
-@pytest.mark.parametrize("lang,message", [
-    ("vi", "Ngày phỏng vấn phải là hôm nay hoặc một ngày đã qua."),
-    ("en", "The interview date must be today or in the past."),
-])
+@pytest.mark.parametrize(
+    "lang,message",
+    [
+        ("vi", "Ngày phỏng vấn phải là hôm nay hoặc một ngày đã qua."),
+        ("en", "The interview date must be today or in the past."),
+    ],
+)
 def test_a_future_interview_date_is_refused_and_the_answers_stay(app, client, auth, users, lang, message):
     point = _point(app)
     auth.login("officer@khaomang.test")
@@ -176,8 +183,10 @@ def test_a_survey_with_modules_asks_which_form_and_records_it(app, client, auth,
     assert all((q.label.vi in html) == (q.module in (None, "b")) for q in GOVERNANCE.questions)
     fields = hidden_fields(page.get_data(as_text=True))
     other = next(q for q in GOVERNANCE.questions if q.module == "a")
-    refused = client.post(base + "?module=b", data={**fields, **valid_answers(GOVERNANCE, module="b"),
-                                                    other.id: other.options[0].value, **paper_date()})
+    refused = client.post(
+        base + "?module=b",
+        data={**fields, **valid_answers(GOVERNANCE, module="b"), other.id: other.options[0].value, **paper_date()},
+    )
     assert refused.status_code == 422 and count(app) == 0
     r = client.post(base + "?module=b", data={**fields, **valid_answers(GOVERNANCE, module="b"), **paper_date()})
     assert r.status_code == 303 and _only(app).module == "b"
@@ -212,8 +221,14 @@ def test_saved_confirmation_says_what_was_saved_and_offers_the_next_form(app, cl
     assert f"Interview date: <strong>{_day_text(row)}</strong>" in check
 
     with app.app_context():
-        db.session.add(User(email="colleague@khaomang.test", role="officer", password_hash=password_hash,
-                            communes=[db.session.get(Commune, OWN_COMMUNE)]))
+        db.session.add(
+            User(
+                email="colleague@khaomang.test",
+                role="officer",
+                password_hash=password_hash,
+                communes=[db.session.get(Commune, OWN_COMMUNE)],
+            )
+        )
         db.session.commit()
     for who, status in (("colleague@khaomang.test", 404), ("admin@laocai.test", 200)):
         other = app.test_client()
@@ -252,15 +267,32 @@ def test_answers_as_printed_groups_values_and_keeps_unknown_questions_last(app):
     from feedback.models import Answer
     from feedback.paper import answers_as_printed
 
-    stored = Response(mode="paper", module=None, answers=[
-        Answer(question_id=qid, position=position, value=value) for qid, position, value in (
-            ("ethnic_group", 0, "kinh"), ("old_question", 1, "y"), ("overall", 0, "4"),
-            ("old_question", 0, "x"), ("wait_time", 0, "lt15"), ("used_service", 0, "yes"))])
+    stored = Response(
+        mode="paper",
+        module=None,
+        answers=[
+            Answer(question_id=qid, position=position, value=value)
+            for qid, position, value in (
+                ("ethnic_group", 0, "kinh"),
+                ("old_question", 1, "y"),
+                ("overall", 0, "4"),
+                ("old_question", 0, "x"),
+                ("wait_time", 0, "lt15"),
+                ("used_service", 0, "yes"),
+            )
+        ],
+    )
     rows = [(a.question_id, a.number, a.values) for a in answers_as_printed(stored, HEALTH)]
-    assert rows == [("used_service", 1, ("yes",)), ("wait_time", 3, ("lt15",)), ("overall", 8, ("4",)),
-                    ("ethnic_group", None, ("kinh",)), ("old_question", None, ("x", "y"))]
-    assert [a.question_id for a in answers_as_printed(stored, None)] == sorted(a.question_id for a in stored.answers
-                                                                               if a.position == 0)
+    assert rows == [
+        ("used_service", 1, ("yes",)),
+        ("wait_time", 3, ("lt15",)),
+        ("overall", 8, ("4",)),
+        ("ethnic_group", None, ("kinh",)),
+        ("old_question", None, ("x", "y")),
+    ]
+    assert [a.question_id for a in answers_as_printed(stored, None)] == sorted(
+        a.question_id for a in stored.answers if a.position == 0
+    )
 
 
 def _day_text(row: Response) -> str:
@@ -269,6 +301,7 @@ def _day_text(row: Response) -> str:
 
 
 # ---- printed forms -------------------------------------------------------------------------
+
 
 def test_blank_forms_print_each_module_with_its_code(client, auth, users):
     auth.login("officer@khaomang.test")

@@ -36,15 +36,28 @@ def textbook_key(name: str) -> tuple:
     return letters, tones, bare_name(name)
 
 
-@pytest.mark.parametrize("earlier, later", [
-    ("Xã Bản Hồ", "Xã Bát Xát"), ("Xã Bát Xát", "Xã Bắc Hà"),  # a before ă; tones only break ties
-    ("Xã Lục Yên", "Xã Lương Thịnh"),  # u before ư
-    ("Xã Dương Quỳ", "Xã Đông Cuông"),  # d before đ
-    ("Xã Ông", "Xã Ơn"), ("Xã Ôn", "Xã Ông"), ("Xã Uyên", "Xã Ưng"),
-    ("Xã An", "Xã Ăn"), ("Xã Ăn", "Xã Âu"), ("Xã Ma", "Xã Mà"), ("Xã Mà", "Xã Mả"), ("Xã Mả", "Xã Mã"),
-    ("Xã Mã", "Xã Má"), ("Xã Má", "Xã Mạ"), ("Xã Mạ", "Xã Mai"), ("Xã Ea H’leo", "Xã Ea Hiao"),
-    ("Phường Cam Đường", "Xã Cốc San"),  # the unit's type is not part of its name's order
-])
+@pytest.mark.parametrize(
+    "earlier, later",
+    [
+        ("Xã Bản Hồ", "Xã Bát Xát"),
+        ("Xã Bát Xát", "Xã Bắc Hà"),  # a before ă; tones only break ties
+        ("Xã Lục Yên", "Xã Lương Thịnh"),  # u before ư
+        ("Xã Dương Quỳ", "Xã Đông Cuông"),  # d before đ
+        ("Xã Ông", "Xã Ơn"),
+        ("Xã Ôn", "Xã Ông"),
+        ("Xã Uyên", "Xã Ưng"),
+        ("Xã An", "Xã Ăn"),
+        ("Xã Ăn", "Xã Âu"),
+        ("Xã Ma", "Xã Mà"),
+        ("Xã Mà", "Xã Mả"),
+        ("Xã Mả", "Xã Mã"),
+        ("Xã Mã", "Xã Má"),
+        ("Xã Má", "Xã Mạ"),
+        ("Xã Mạ", "Xã Mai"),
+        ("Xã Ea H’leo", "Xã Ea Hiao"),
+        ("Phường Cam Đường", "Xã Cốc San"),  # the unit's type is not part of its name's order
+    ],
+)
 def test_vietnamese_alphabetical_order(earlier, later):
     assert name_key(earlier) < name_key(later)
     assert textbook_key(earlier) < textbook_key(later)  # the test's own key agrees

@@ -83,8 +83,10 @@ def test_reissued_token_changes_the_qr(app, client, auth, users, points):
     auth.login("officer@khaomang.test")
     from .conftest import csrf_token
 
-    client.post(f"/officer/points/{points[0]['id']}/reissue",
-                data={"csrf_token": csrf_token(client, f"/officer/c/{OWN_COMMUNE}")})
+    client.post(
+        f"/officer/points/{points[0]['id']}/reissue",
+        data={"csrf_token": csrf_token(client, f"/officer/c/{OWN_COMMUNE}")},
+    )
     [(codes, _)] = decode_pages(client.get(f"/officer/points/{points[0]['id']}/poster.pdf").data)
     assert codes[0] != f"{BASE_URL}/s/{points[0]['token']}"
     assert client.get(urlsplit(codes[0]).path).status_code == 200
@@ -101,16 +103,21 @@ def test_make_posters_for_commune_and_province(app, runner, points, tmp_path):
     r = runner.invoke(args=["make-posters", "--province", "15", "-o", str(out)])
     assert r.exit_code == 0, r.output
     pages = decode_pages(out.read_bytes(), scale=1)
-    assert sorted(c[0] for c, _ in pages) == sorted(f"{BASE_URL}/s/{p['token']}" for p in points if p["name"] != "Điểm cũ")
+    assert sorted(c[0] for c, _ in pages) == sorted(
+        f"{BASE_URL}/s/{p['token']}" for p in points if p["name"] != "Điểm cũ"
+    )
     assert count(app, AuditEvent, action="posters_printed") == 2
 
 
-@pytest.mark.parametrize("args,message", [
-    ([], "exactly one of"),
-    (["--commune", OWN_COMMUNE, "--province", "15"], "exactly one of"),
-    (["--commune", "99999"], "no active service points"),
-    (["--commune", OWN_COMMUNE, "--size", "a3"], "Invalid value"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ([], "exactly one of"),
+        (["--commune", OWN_COMMUNE, "--province", "15"], "exactly one of"),
+        (["--commune", "99999"], "no active service points"),
+        (["--commune", OWN_COMMUNE, "--size", "a3"], "Invalid value"),
+    ],
+)
 def test_make_posters_refuses_bad_requests(runner, points, tmp_path, args, message):
     r = runner.invoke(args=["make-posters", *args, "-o", str(tmp_path / "x.pdf")])
     assert r.exit_code != 0 and message in r.output, r.output
@@ -138,27 +145,46 @@ def test_new_user_story(app, client, runner, auth):
     from .conftest import csrf_token, hidden_fields
     from .helpers import paper_date, valid_answers
 
-    r = runner.invoke(args=["create-user", "--email", "admin@laocai.test", "--role", "admin"],
-                      input="province secret\nprovince secret\n")
+    r = runner.invoke(
+        args=["create-user", "--email", "admin@laocai.test", "--role", "admin"],
+        input="province secret\nprovince secret\n",
+    )
     assert r.exit_code == 0, r.output
     auth.login("admin@laocai.test", "province secret")
-    client.post("/officer/users", data={"csrf_token": csrf_token(client, "/officer/users"), "email": "can.bo@khaomang.test",
-                                        "role": "officer", "communes": [OWN_COMMUNE], "password": "commune secret",
-                                        "active": "y"})
+    client.post(
+        "/officer/users",
+        data={
+            "csrf_token": csrf_token(client, "/officer/users"),
+            "email": "can.bo@khaomang.test",
+            "role": "officer",
+            "communes": [OWN_COMMUNE],
+            "password": "commune secret",
+            "active": "y",
+        },
+    )
     client.post("/logout", data={"csrf_token": csrf_token(client, "/officer/")})
 
     assert auth.login("can.bo@khaomang.test", "commune secret").status_code == 302
-    r = client.post(f"/officer/c/{OWN_COMMUNE}/points", data={
-        "csrf_token": csrf_token(client, f"/officer/c/{OWN_COMMUNE}"), "name": "Bộ phận Một cửa xã Khao Mang",
-        "service_area": "one_stop"})
+    r = client.post(
+        f"/officer/c/{OWN_COMMUNE}/points",
+        data={
+            "csrf_token": csrf_token(client, f"/officer/c/{OWN_COMMUNE}"),
+            "name": "Bộ phận Một cửa xã Khao Mang",
+            "service_area": "one_stop",
+        },
+    )
     point_url = r.location
     poster = client.get(f"{point_url}/poster.pdf")
     [(codes, _)] = decode_pages(poster.data)
     survey = client.get(urlsplit(codes[0]).path)
-    assert survey.status_code == 200 and catalog().current("one-stop").title.vi in unescape(survey.get_data(as_text=True))
+    assert survey.status_code == 200 and catalog().current("one-stop").title.vi in unescape(
+        survey.get_data(as_text=True)
+    )
 
     fields = hidden_fields(client.get(f"{point_url}/paper").get_data(as_text=True))
-    r = client.post(f"{point_url}/paper", data={**fields, **valid_answers(catalog().current("one-stop")), **paper_date()})
+    r = client.post(
+        f"{point_url}/paper", data={**fields, **valid_answers(catalog().current("one-stop")), **paper_date()}
+    )
     assert r.status_code == 303
     from feedback.models import Response
 

@@ -37,8 +37,12 @@ def _late_responses(app, n: int = 10) -> None:
     subs = get_structure("current").subdimensions
     with app.app_context():
         for i in range(n):
-            add_response(OWN, datetime(2025, 9, 1 + i, 3), [(f"q{s}", "x", s, 0.0) for s in subs],
-                         person=("male", "30-44", "kinh"))
+            add_response(
+                OWN,
+                datetime(2025, 9, 1 + i, 3),
+                [(f"q{s}", "x", s, 0.0) for s in subs],
+                person=("male", "30-44", "kinh"),
+            )
         db.session.commit()
 
 
@@ -80,8 +84,17 @@ def test_a_revision_needs_a_note_and_keeps_the_old_snapshot_readable(app, runner
             publish_period(*Q3, province_code=PROVINCE)
     result = runner.invoke(args=["publish-period", "--from", "2025-07-01", "--to", "2025-09-30"])
     assert result.exit_code != 0 and "note" in result.output
-    result = runner.invoke(args=["publish-period", "--from", "2025-07-01", "--to", "2025-09-30",
-                                 "--note", "Ten late paper forms from Khao Mang were typed in."])
+    result = runner.invoke(
+        args=[
+            "publish-period",
+            "--from",
+            "2025-07-01",
+            "--to",
+            "2025-09-30",
+            "--note",
+            "Ten late paper forms from Khao Mang were typed in.",
+        ]
+    )
     assert result.exit_code == 0, result.output
     second_id = int(result.output.strip().splitlines()[-1])
     with app.app_context():
@@ -101,8 +114,11 @@ def test_a_damaged_snapshot_is_refused_not_shown(app):
     with app.app_context():
         snapshot = publish_period(*Q3, province_code=PROVINCE)
         db.session.commit()
-        db.session.execute(sa.update(PublishedPeriod).where(PublishedPeriod.id == snapshot.id)
-                           .values(payload=snapshot.payload[:-1] + bytes([snapshot.payload[-1] ^ 1])))
+        db.session.execute(
+            sa.update(PublishedPeriod)
+            .where(PublishedPeriod.id == snapshot.id)
+            .values(payload=snapshot.payload[:-1] + bytes([snapshot.payload[-1] ^ 1]))
+        )
         db.session.commit()
         db.session.expire_all()
         with pytest.raises(SnapshotDamaged):
@@ -136,8 +152,19 @@ def test_export_scores_published_exports_the_snapshot_in_every_format(app, runne
     first_id = int(first.output.strip().splitlines()[-1])
     _late_responses(app)
     runner.invoke(args=["publish-period", "--from", "2025-07-01", "--to", "2025-09-30", "--note", "late forms"])
-    live = runner.invoke(args=["export-scores", "--from", "2025-07-01", "--to", "2025-09-30", "--format", "csv",
-                               "-o", str(tmp_path / "live.csv")])
+    live = runner.invoke(
+        args=[
+            "export-scores",
+            "--from",
+            "2025-07-01",
+            "--to",
+            "2025-09-30",
+            "--format",
+            "csv",
+            "-o",
+            str(tmp_path / "live.csv"),
+        ]
+    )
     assert live.exit_code == 0, live.output
     old = runner.invoke(args=["export-scores", "--published", str(first_id), "--format", fmt, "-o", str(tmp_path)])
     assert old.exit_code == 0, old.output
@@ -223,18 +250,37 @@ def test_an_analyst_publishes_revises_and_exports_a_period(app, client, auth, us
 
 def test_a_snapshot_of_another_province_cannot_be_exported(app, client, auth, users):
     with app.app_context():
-        other = PublishedPeriod(province_code="01", date_from=date(2025, 7, 1), date_to=date(2025, 9, 30),
-                                structure="current", revision=1, note="", method_version="x", cutoff_at=datetime(2025, 10, 1),
-                                respondents=0, checksum="0" * 64, payload=b"")
+        other = PublishedPeriod(
+            province_code="01",
+            date_from=date(2025, 7, 1),
+            date_to=date(2025, 9, 30),
+            structure="current",
+            revision=1,
+            note="",
+            method_version="x",
+            cutoff_at=datetime(2025, 10, 1),
+            respondents=0,
+            checksum="0" * 64,
+            payload=b"",
+        )
         db.session.add(other)
         db.session.commit()
         other_id = other.id
     auth.login(users["analyst"]["email"])
     r = start_export(client, kind="scores", fmt="csv", published=str(other_id))
     assert r.status_code == 400
-    assert client.post("/analyst/published", data={"csrf_token": csrf_token(client, "/analyst/published"),
-                                                   "from": "2025-07-01", "to": "2025-09-30",
-                                                   "province": "01"}).status_code == 404
+    assert (
+        client.post(
+            "/analyst/published",
+            data={
+                "csrf_token": csrf_token(client, "/analyst/published"),
+                "from": "2025-07-01",
+                "to": "2025-09-30",
+                "province": "01",
+            },
+        ).status_code
+        == 404
+    )
 
 
 def test_officers_cannot_publish(app, client, auth, users):
@@ -265,7 +311,9 @@ def test_a_period_is_published_only_once_it_is_over_and_has_answers(app, client,
 
     seed_every_subdimension(app)
     today = local_day(now_seconds())
-    result = runner.invoke(args=["publish-period", "--from", today.replace(day=1).isoformat(), "--to", today.isoformat()])
+    result = runner.invoke(
+        args=["publish-period", "--from", today.replace(day=1).isoformat(), "--to", today.isoformat()]
+    )
     assert result.exit_code != 0 and "has not ended yet" in result.output
     result = runner.invoke(args=["publish-period", "--from", "2024-01-01", "--to", "2024-03-31"])
     assert result.exit_code != 0 and "nothing to publish" in result.output

@@ -6,14 +6,23 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+
 from feedback.extensions import db
 from feedback.forms import read_state
 from feedback.models import Response, utcnow
 
 from .conftest import hidden_fields
 
-CALM = {"used_service": "yes", "health_insurance": "no", "wait_time": "15-30", "staff_respect": "yes",
-        "medicine_available": "no", "informal_payment": "no", "fees_posted": "yes", "overall": "4"}
+CALM = {
+    "used_service": "yes",
+    "health_insurance": "no",
+    "wait_time": "15-30",
+    "staff_respect": "yes",
+    "medicine_available": "no",
+    "informal_payment": "no",
+    "fees_posted": "yes",
+    "overall": "4",
+}
 
 
 def _state(page_state: str, seconds_ago: int) -> str:
@@ -49,8 +58,17 @@ def test_too_fast(app, client):
 
 
 def test_straight_lined(app, client):
-    first_options = {k: "yes" for k in ("used_service", "health_insurance", "staff_respect",
-                                        "medicine_available", "informal_payment", "fees_posted")}
+    first_options = {
+        k: "yes"
+        for k in (
+            "used_service",
+            "health_insurance",
+            "staff_respect",
+            "medicine_available",
+            "informal_payment",
+            "fees_posted",
+        )
+    }
     _submit(app, client, {**first_options, "wait_time": "lt15", "overall": "1"})
     assert _flags(app) == ["straight_lined"]
 
@@ -60,16 +78,19 @@ def test_honeypot(app, client):
     assert _flags(app) == ["honeypot"]
 
 
-@pytest.mark.parametrize("same_device, expected", [
-    # The 4th from one device completes a burst, which flags the three before it too: the
-    # opening responses of a burst would otherwise still count.
-    (True, ["burst"] * 4),
-    (False, ["", "", "", ""]),
-])
+@pytest.mark.parametrize(
+    "same_device, expected",
+    [
+        # The 4th from one device completes a burst, which flags the three before it too: the
+        # opening responses of a burst would otherwise still count.
+        (True, ["burst"] * 4),
+        (False, ["", "", "", ""]),
+    ],
+)
 def test_burst_from_one_device(app, client, same_device, expected):
     # A device is its cookie (each test client keeps its own), never its User-Agent: the same
     # User-Agent from four browsers is four devices. See also tests/test_anonymity.py.
-    for i in range(4):
+    for _ in range(4):
         _submit(app, client if same_device else app.test_client(), CALM, agent="Phone/1")
     assert _flags(app) == expected
 

@@ -37,9 +37,12 @@ def seed_quarter(app, places: dict[str, float], month: int, *, n: int = 20, seed
     with app.app_context():
         for commune, favourable in places.items():
             for i in range(3 if commune == SMALL else n):
-                add_response(commune, datetime(2025, month, 1 + i % 28, 3),
-                             [(f"q{s}", "x", s, float(rng.random() < favourable)) for s in subs],
-                             person=(("female", "male")[i % 2], "30-44", "kinh"))
+                add_response(
+                    commune,
+                    datetime(2025, month, 1 + i % 28, 3),
+                    [(f"q{s}", "x", s, float(rng.random() < favourable)) for s in subs],
+                    person=(("female", "male")[i % 2], "30-44", "kinh"),
+                )
         db.session.commit()
 
 
@@ -67,6 +70,7 @@ def results(app, code: str = OWN, lang: str = "vi"):
 
 
 # --- The page and its figures ---------------------------------------------------------------
+
 
 def test_nothing_published_yet_is_a_plain_message_not_an_error(client):
     r = client.get(f"/results/{OWN}")
@@ -98,8 +102,8 @@ def test_the_page_shows_the_snapshots_small_area_scores_against_the_province(app
     province = tables.province_published.set_index("code")
     for row in own.itertuples():
         vi = lambda v: f"{v:.1f}".replace(".", ",")  # noqa: E731 - Vietnamese decimal comma
-        assert f"{vi(row.score_eb)}<span class=\"ci\">{vi(row.ci_low_eb)}–{vi(row.ci_high_eb)}</span>" in html
-        assert f"<td class=\"n\">{vi(province.loc[row.code, 'score'])}</td>" in html
+        assert f'{vi(row.score_eb)}<span class="ci">{vi(row.ci_low_eb)}–{vi(row.ci_high_eb)}</span>' in html
+        assert f'<td class="n">{vi(province.loc[row.code, "score"])}</td>' in html
     assert "01/07/2025 – 30/09/2025" in html
     assert "Dựa trên câu trả lời của 20 người." in html
     assert "không phải điểm PAPI chính thức" in html
@@ -128,7 +132,7 @@ def test_suppressed_cells_are_shown_nowhere(app, client, two_quarters):
     html = text_of(client.get(f"/results/{SMALL}"))
     assert "<svg" not in html and html.count('<span class="ci">quá ít câu trả lời</span>') == 8
     province = text_of(client.get(f"/results/{OWN}"))  # what the page shows of the province: the same
-    table = html[html.index("<tbody>"):html.index("</tbody>")]
+    table = html[html.index("<tbody>") : html.index("</tbody>")]
     commune_cells = re.findall(r'<th scope="row">[^<]*</th>\s*<td class="n">(.*?)</td>', table)
     assert len(commune_cells) == 9 and all(re.search(r"\d", cell) is None for cell in commune_cells)
     assert html.count("Hạng") == province.count("Hạng") == 0
@@ -194,10 +198,13 @@ def test_rank_only_when_the_province_makes_it_public(app, client, two_quarters):
 
 # --- "You said, we did" ---------------------------------------------------------------------
 
+
 def add_action(app, commune: str = OWN, **fields) -> int:
     with app.app_context():
-        action = CommuneAction(commune_code=commune, **{"title_vi": "Tiêu đề", "text_vi": "Nội dung",
-                                                         "done_on": date(2025, 9, 1), **fields})
+        action = CommuneAction(
+            commune_code=commune,
+            **{"title_vi": "Tiêu đề", "text_vi": "Nội dung", "done_on": date(2025, 9, 1), **fields},
+        )
         db.session.add(action)
         db.session.commit()
         return action.id
@@ -218,9 +225,14 @@ def test_visible_actions_newest_first_without_hidden_or_other_communes(app, poin
 
 
 def test_actions_on_the_page_in_the_readers_language(app, client, two_quarters):
-    add_action(app, title_vi="Trạm y tế mở cửa sớm hơn", text_vi="Từ tháng 9 mở cửa lúc 7 giờ.",
-               title_en="The health station opens earlier", text_en="From September it opens at 7.",
-               done_on=date(2025, 9, 2))
+    add_action(
+        app,
+        title_vi="Trạm y tế mở cửa sớm hơn",
+        text_vi="Từ tháng 9 mở cửa lúc 7 giờ.",
+        title_en="The health station opens earlier",
+        text_en="From September it opens at 7.",
+        done_on=date(2025, 9, 2),
+    )
     add_action(app, title_vi="Niêm yết phí tại bộ phận một cửa", text_vi="Bảng phí mới.", done_on=date(2025, 9, 20))
     add_action(app, title_vi="Bị ẩn", hidden=True)
     html = text_of(client.get(f"/results/{OWN}"))
@@ -240,6 +252,7 @@ def test_actions_show_before_anything_is_published(app, client):
 
 # --- Where the page is linked from ---------------------------------------------------------
 
+
 def test_thank_you_page_links_to_the_results_while_public_pages_are_on(app, client):
     html = text_of(client.get(f"/thanks/{OWN}"))
     assert f'href="/results/{OWN}?lang=vi"' in html and "Xem kết quả của xã" in html
@@ -251,6 +264,7 @@ def test_thank_you_page_links_to_the_results_while_public_pages_are_on(app, clie
 
 
 # --- The province's settings ---------------------------------------------------------------
+
 
 def settings_post(client, url: str, **fields):
     token = csrf_token(client, url)
@@ -270,8 +284,9 @@ def test_admin_switches_public_pages_and_ranking_audited(app, client, auth, user
     assert client.get(f"/results/{OWN}").status_code == 404
     settings_post(client, "/officer/settings", public_results=False, public_ranking=True)  # nothing changed
     with app.app_context():
-        events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "public_settings_changed")
-                                    .order_by(AuditEvent.id)).all()
+        events = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "public_settings_changed").order_by(AuditEvent.id)
+        ).all()
         assert len(events) == 2 and all(e.target == "province 15" and e.user_id == users["admin"]["id"] for e in events)
         assert '"public_ranking": {"after": true, "before": false}' in events[0].detail
         assert '"public_results": {"after": false, "before": true}' in events[1].detail
@@ -311,6 +326,7 @@ def test_anonymous_visitors_cannot_reach_the_settings(client):
 
 # --- Weight -----------------------------------------------------------------------------------
 
+
 def test_results_page_is_under_30_kb_gzipped_like_the_survey_pages(app, client, two_quarters):
     """The heaviest case: every dimension shown, eight changes, ranks, and ten long actions."""
     from benchmarks.page_weight import transferred_gzip
@@ -319,14 +335,19 @@ def test_results_page_is_under_30_kb_gzipped_like_the_survey_pages(app, client, 
         db.session.add(ProvinceSetting(province_code=PROVINCE, public_ranking=True))
         db.session.commit()
     for i in range(10):
-        add_action(app, title_vi=f"Việc số {i} " + "đã làm " * 20, text_vi="Nội dung chi tiết " * 40,
-                   title_en=f"Action {i}", text_en="Details " * 60)
+        add_action(
+            app,
+            title_vi=f"Việc số {i} " + "đã làm " * 20,
+            text_vi="Nội dung chi tiết " * 40,
+            title_en=f"Action {i}",
+            text_en="Details " * 60,
+        )
     for lang in ("vi", "en"):
         weight = transferred_gzip(client, f"/results/{OWN}?lang={lang}")
         print(f"results page ({lang}): {weight} bytes gzipped")
         assert weight < 30 * 1024
     html = text_of(client.get(f"/results/{OWN}"))
-    assert "<script" not in html and "<img" not in html and "<link rel=\"stylesheet" not in html  # one request
+    assert "<script" not in html and "<img" not in html and '<link rel="stylesheet' not in html  # one request
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing from elsewhere
 
 

@@ -19,7 +19,7 @@ from feedback import create_app
 from feedback.extensions import db
 from surveys import catalog
 
-from .conftest import AuthActions, BASE_URL, _config
+from .conftest import BASE_URL, AuthActions, _config
 from .helpers import valid_answers
 
 # A body can match the JSON schema and still be refused with 422: the commune must exist in the
@@ -27,19 +27,37 @@ from .helpers import valid_answers
 # JSON schema can say. 409 is the documented answer to a reused id with other content, 404 to a
 # survey slug or version that does not exist. A body that breaks the schema by being too long
 # may be refused for its size first: 413 (documented) is a rejection too.
-CONFIG = SchemathesisConfig.from_dict({
-    "checks": {
-        "positive_data_acceptance": {"expected-statuses": ["2xx", "404", "409", "422"]},
-        "negative_data_rejection": {"expected-statuses": [
-            "400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]},
-    },
-})
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "checks": {
+            "positive_data_acceptance": {"expected-statuses": ["2xx", "404", "409", "422"]},
+            "negative_data_rejection": {
+                "expected-statuses": [
+                    "400",
+                    "401",
+                    "403",
+                    "404",
+                    "405",
+                    "406",
+                    "409",
+                    "413",
+                    "415",
+                    "422",
+                    "428",
+                    "429",
+                    "5xx",
+                ]
+            },
+        },
+    }
+)
 
 
 def _document_app():
     """An app used only to serve the OpenAPI document (that route touches no database)."""
-    return create_app({"TESTING": True, "SECRET_KEY": "test-secret", "BASE_URL": BASE_URL,
-                       "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    return create_app(
+        {"TESTING": True, "SECRET_KEY": "test-secret", "BASE_URL": BASE_URL, "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+    )
 
 
 # The document is read from the app itself, exactly as clients read it.
@@ -64,8 +82,11 @@ def app(app, database_url):
 
 
 @schema.parametrize()
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 def test_api_conforms_to_its_openapi_document(case, app, analyst_session):
     # ``app`` is the suite's app on the test database; the examples share it.
     excluded = EXCLUDED
@@ -92,13 +113,21 @@ def test_stored_response_matches_the_documented_schema(app):
     """A valid submission (201), its retry (200) and a changed body (409) all match the document."""
     survey = catalog().current("health")
     body = {
-        "id": str(uuid.uuid4()), "survey": survey.slug, "version": survey.version, "commune": "04465",
-        "service_point": None, "answers": valid_answers(survey), "lang": "vi",
-        "started_at": "2025-09-01T08:00:00+07:00", "submitted_at": "2025-09-01T08:01:10+07:00",
+        "id": str(uuid.uuid4()),
+        "survey": survey.slug,
+        "version": survey.version,
+        "commune": "04465",
+        "service_point": None,
+        "answers": valid_answers(survey),
+        "lang": "vi",
+        "started_at": "2025-09-01T08:00:00+07:00",
+        "submitted_at": "2025-09-01T08:01:10+07:00",
     }
     operation = schema["/api/v1/responses"]["POST"]
     for expected, sent in ((201, body), (200, body), (409, {**body, "lang": "en"})):
-        response = operation.Case(body=sent, media_type="application/json").call_and_validate(app=app, excluded_checks=EXCLUDED)
+        response = operation.Case(body=sent, media_type="application/json").call_and_validate(
+            app=app, excluded_checks=EXCLUDED
+        )
         assert response.status_code == expected, response.text
 
 
@@ -114,8 +143,11 @@ def kiosk_token(app) -> str:
 
 
 @schema.include(operation_id="createResponse").parametrize()
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 def test_registered_client_submissions_conform(case, app, kiosk_token):
     """The same exploration of the submission endpoint as a registered client, with its token."""
     case.headers = {**(case.headers or {}), "Authorization": f"Bearer {kiosk_token}"}
@@ -131,9 +163,15 @@ def test_refusals_match_the_documented_schema(app, kiosk_token):
         db.session.commit()
     survey = catalog().current("health")
     body = {
-        "id": str(uuid.uuid4()), "survey": survey.slug, "version": survey.version, "commune": "02647",
-        "service_point": None, "answers": valid_answers(survey), "lang": "vi",
-        "started_at": "2025-09-01T08:00:00+07:00", "submitted_at": "2025-09-01T08:01:10+07:00",
+        "id": str(uuid.uuid4()),
+        "survey": survey.slug,
+        "version": survey.version,
+        "commune": "02647",
+        "service_point": None,
+        "answers": valid_answers(survey),
+        "lang": "vi",
+        "started_at": "2025-09-01T08:00:00+07:00",
+        "submitted_at": "2025-09-01T08:01:10+07:00",
     }
     operation = schema["/api/v1/responses"]["POST"]
     for expected, token in ((401, "not-a-token"), (403, own_only)):

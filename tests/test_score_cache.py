@@ -7,7 +7,6 @@ import uuid
 from datetime import date, datetime, timedelta
 
 import pandas as pd
-import pytest
 import sqlalchemy as sa
 
 from feedback import bridge, score_cache
@@ -16,7 +15,10 @@ from feedback.extensions import db
 from feedback.models import DataVersion, Response, ScoreCache, utcnow
 from feedback.quality import flag_burst_members
 from feedback.score_cache import (
-    bump_data_version, cache_key, data_version, score_tables,
+    bump_data_version,
+    cache_key,
+    data_version,
+    score_tables,
 )
 from tests.conftest import OTHER_COMMUNE, OWN_COMMUNE
 from tests.test_api import body
@@ -31,8 +33,11 @@ def wait_refreshed(app) -> None:
 
     def idle():
         with app.app_context():
-            return not db.session.scalar(sa.select(sa.func.count()).select_from(Job).where(
-                Job.kind == "refresh_scores", Job.status.in_(("queued", "running"))))
+            return not db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(Job)
+                .where(Job.kind == "refresh_scores", Job.status.in_(("queued", "running")))
+            )
 
     wait_for(idle, what="the score refresh jobs")
 
@@ -58,8 +63,14 @@ def test_pages_and_api_compute_once_until_the_data_changes(app, client, auth, us
     assert client.get("/analyst/?code=6.1").status_code == 200
     assert computed() == start + 1
     # The other codes, the scorecards and the API read the same cached tables.
-    for url in ("/analyst/?code=6.1", "/analyst/?code=total", f"/analyst/c/{OWN_COMMUNE}",
-                f"/analyst/c/{OTHER_COMMUNE}", "/api/v1/scores", "/api/v1/scores?level=province&public=1"):
+    for url in (
+        "/analyst/?code=6.1",
+        "/analyst/?code=total",
+        f"/analyst/c/{OWN_COMMUNE}",
+        f"/analyst/c/{OTHER_COMMUNE}",
+        "/api/v1/scores",
+        "/api/v1/scores?level=province&public=1",
+    ):
         assert client.get(url).status_code == 200, url
     assert computed() == start + 1
     # A response sent through the API moves the province's version: the next page is served
@@ -99,8 +110,12 @@ def test_periods_structures_and_options_are_separate_entries(app, client, auth, 
     seed(app)
     auth.login(users["analyst"]["email"])
     start = computed()
-    urls = ["/api/v1/scores", "/api/v1/scores?structure=2018", "/api/v1/scores?from=2025-08-01",
-            "/api/v1/scores?from=2025-08-01&to=2025-08-05"]
+    urls = [
+        "/api/v1/scores",
+        "/api/v1/scores?structure=2018",
+        "/api/v1/scores?from=2025-08-01",
+        "/api/v1/scores?from=2025-08-01&to=2025-08-05",
+    ]
     for url in urls:
         assert client.get(url).status_code == 200
     assert computed() == start + 4
@@ -108,12 +123,18 @@ def test_periods_structures_and_options_are_separate_entries(app, client, auth, 
     one = client.get("/api/v1/scores?from=2025-08-01&to=2025-08-05").get_json()
     every = client.get("/api/v1/scores").get_json()
     assert computed() == start + 4
-    n = {d["meta"]["from"]: next(r["n"] for r in d["rows"] if r["commune_code"] == OWN_COMMUNE and r["code"] == "6.1")
-         for d in (one, every)}
+    n = {
+        d["meta"]["from"]: next(r["n"] for r in d["rows"] if r["commune_code"] == OWN_COMMUNE and r["code"] == "6.1")
+        for d in (one, every)
+    }
     assert n == {"2025-08-01": 5, None: 8}  # days 1–5 only: a period is its own entry
     with app.app_context():
-        keys = {cache_key(None, None, structure=s, province_code=p, include_flagged=f)
-                for s in ("current", "2018") for p in ("15", None) for f in (False, True)}
+        keys = {
+            cache_key(None, None, structure=s, province_code=p, include_flagged=f)
+            for s in ("current", "2018")
+            for p in ("15", None)
+            for f in (False, True)
+        }
     assert len(keys) == 8 and all(len(k) <= 64 for k in keys)
 
 
@@ -155,9 +176,15 @@ def test_a_flag_change_invalidates(app):
         start = computed()
         score_tables()
         before = data_version(db.session, "15")
-        flagged = flag_burst_members(response_id=uuid.uuid4(), network_hash=None, device_hash="d" * 16,
-                                     commune_code=OWN_COMMUNE, survey="health", service_point_id=None,
-                                     now=now + timedelta(seconds=30))
+        flagged = flag_burst_members(
+            response_id=uuid.uuid4(),
+            network_hash=None,
+            device_hash="d" * 16,
+            commune_code=OWN_COMMUNE,
+            survey="health",
+            service_point_id=None,
+            now=now + timedelta(seconds=30),
+        )
         assert flagged == 3
         assert data_version(db.session, "15") == before + 1
         tables = score_tables()

@@ -33,8 +33,12 @@ def computed() -> int:
 def refresh_jobs(app) -> list[tuple[str, str]]:
     """(id, status) of every refresh_scores job, oldest first."""
     with app.app_context():
-        return [tuple(r) for r in db.session.execute(
-            sa.select(Job.id, Job.status).where(Job.kind == "refresh_scores").order_by(Job.created_at)).all()]
+        return [
+            tuple(r)
+            for r in db.session.execute(
+                sa.select(Job.id, Job.status).where(Job.kind == "refresh_scores").order_by(Job.created_at)
+            ).all()
+        ]
 
 
 def add_one(app) -> None:
@@ -49,8 +53,9 @@ def used(html: str) -> int:
 
 
 def wait_jobs_finished(app) -> None:
-    wait_for(lambda: all(status in ("done", "failed") for _, status in refresh_jobs(app)),
-             what="the refresh jobs to finish")
+    wait_for(
+        lambda: all(status in ("done", "failed") for _, status in refresh_jobs(app)), what="the refresh jobs to finish"
+    )
     assert all(status == "done" for _, status in refresh_jobs(app)), refresh_jobs(app)
 
 
@@ -78,8 +83,10 @@ def test_after_a_new_response_pages_show_the_last_scores_and_one_job_refreshes_t
     add_one(app)
     # Three views (province page, another code, a scorecard: one cache entry) compute nothing
     # and share one refresh job; they show the older figures and say so.
-    views = [analyst.get(url) for url in ("/analyst/?code=6.1&lang=en", "/analyst/?code=total&lang=en",
-                                          f"/analyst/c/{OWN_COMMUNE}?lang=en")]
+    views = [
+        analyst.get(url)
+        for url in ("/analyst/?code=6.1&lang=en", "/analyst/?code=total&lang=en", f"/analyst/c/{OWN_COMMUNE}?lang=en")
+    ]
     assert [r.status_code for r in views] == [200, 200, 200]
     assert computed() == start + 1
     html = views[0].get_data(as_text=True)
@@ -153,7 +160,7 @@ def test_the_scorecard_of_a_big_scope_waits_for_the_job_too(app, analyst, held_j
     html = analyst.get(f"/analyst/c/{OWN_COMMUNE}?lang=en").get_data(as_text=True)
     assert PENDING_EN in html and 'http-equiv="refresh"' in html and computed() == start
     analyst.get(f"/analyst/c/{OWN_COMMUNE}?lang=en")
-    (job_id, status), = refresh_jobs(app)
+    ((job_id, status),) = refresh_jobs(app)
     with app.app_context():
         run_job(job_id)
     html = analyst.get(f"/analyst/c/{OWN_COMMUNE}?lang=en").get_data(as_text=True)

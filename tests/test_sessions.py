@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from itsdangerous import TimestampSigner
 
 from feedback.extensions import db
-from feedback.models import AuditEvent, User
+from feedback.models import AuditEvent
 
-from .conftest import OWN_COMMUNE, PASSWORD, AuthActions, csrf_token
+from .conftest import OWN_COMMUNE, AuthActions, csrf_token
 
 OFFICER_PAGE = f"/officer/c/{OWN_COMMUNE}"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -48,8 +48,14 @@ def _admin_client(app):
 def _edit_officer(app, users, **changes):
     """Change the officer's account through the admin's form."""
     admin = _admin_client(app)
-    data = {"csrf_token": csrf_token(admin, "/officer/users"), "email": "officer@khaomang.test", "role": "officer",
-            "communes": [OWN_COMMUNE], "active": "y", **changes}
+    data = {
+        "csrf_token": csrf_token(admin, "/officer/users"),
+        "email": "officer@khaomang.test",
+        "role": "officer",
+        "communes": [OWN_COMMUNE],
+        "active": "y",
+        **changes,
+    }
     data = {k: v for k, v in data.items() if v is not None}
     r = admin.post(f"/officer/users/{users['officer']['id']}", data=data)
     assert r.status_code == 302, r.get_data(as_text=True)
@@ -82,18 +88,28 @@ def test_copied_cookie_dies_when_an_admin_changes_the_password(app, client, auth
 def test_changing_ones_own_password_keeps_this_session_and_ends_the_others(app, client, auth, users):
     stolen = _logged_in_copy(app, auth, client, "admin@laocai.test")
     admin = _admin_client(app)
-    r = admin.post(f"/officer/users/{users['admin']['id']}", data={
-        "csrf_token": csrf_token(admin, "/officer/users"), "email": "admin@laocai.test", "role": "admin",
-        "active": "y", "password": "a brand new passphrase"})
+    r = admin.post(
+        f"/officer/users/{users['admin']['id']}",
+        data={
+            "csrf_token": csrf_token(admin, "/officer/users"),
+            "email": "admin@laocai.test",
+            "role": "admin",
+            "active": "y",
+            "password": "a brand new passphrase",
+        },
+    )
     assert r.status_code == 302
     assert admin.get("/officer/users").status_code == 200
     assert _replay(app, stolen).status_code == 302
 
 
-@pytest.mark.parametrize("changes", [
-    {"role": "analyst", "communes": None},
-    {"communes": ["02647"]},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"role": "analyst", "communes": None},
+        {"communes": ["02647"]},
+    ],
+)
 def test_copied_cookie_dies_when_role_or_communes_change(app, client, auth, users, changes):
     cookie = _logged_in_copy(app, auth, client)
     _edit_officer(app, users, **changes)
@@ -117,8 +133,10 @@ def test_copied_cookie_stays_dead_after_reactivation(app, client, auth, users):
 
 def test_cli_set_password_ends_sessions(app, client, auth, users, runner):
     cookie = _logged_in_copy(app, auth, client)
-    r = runner.invoke(args=["set-password", "--email", "Officer@KhaoMang.test"],
-                      input="a brand new passphrase\na brand new passphrase\n")
+    r = runner.invoke(
+        args=["set-password", "--email", "Officer@KhaoMang.test"],
+        input="a brand new passphrase\na brand new passphrase\n",
+    )
     assert r.exit_code == 0, r.output
     assert "a brand new passphrase" not in r.output
     assert _replay(app, cookie).status_code == 302
@@ -182,6 +200,7 @@ def test_a_session_without_epoch_is_refused(app, client, auth, users):
 
 # Logout: a POST with the CSRF token (the Contract); GET ends nothing.
 
+
 def test_get_logout_ends_nothing(app, client, auth, users):
     cookie = _logged_in_copy(app, auth, client)
     r = client.get("/logout")
@@ -227,8 +246,17 @@ def test_staff_pages_show_a_logout_form(client, auth, users):
 
 # Caching: staff pages and downloads are never stored; citizen pages keep theirs.
 
-STAFF_URLS = ["/officer/", OFFICER_PAGE, "/officer/users", "/officer/audit", "/analyst/", f"/analyst/c/{OWN_COMMUNE}",
-              "/analyst/exports", "/analyst/exports/codebook.csv", "/api/v1/scores"]
+STAFF_URLS = [
+    "/officer/",
+    OFFICER_PAGE,
+    "/officer/users",
+    "/officer/audit",
+    "/analyst/",
+    f"/analyst/c/{OWN_COMMUNE}",
+    "/analyst/exports",
+    "/analyst/exports/codebook.csv",
+    "/api/v1/scores",
+]
 
 
 def test_staff_pages_and_exports_are_not_stored(client, auth, users):
@@ -256,8 +284,9 @@ INLINE = re.compile(r"<[a-zA-Z][^>]*\son[a-z]+\s*=|<script\b(?![^>]*\bsrc=)|java
 
 
 def test_no_template_has_inline_script_or_handler():
-    offenders = [str(p.relative_to(TEMPLATES)) for p in TEMPLATES.rglob("*.html")
-                 if INLINE.search(p.read_text(encoding="utf-8"))]
+    offenders = [
+        str(p.relative_to(TEMPLATES)) for p in TEMPLATES.rglob("*.html") if INLINE.search(p.read_text(encoding="utf-8"))
+    ]
     assert offenders == []
 
 
@@ -272,6 +301,7 @@ def test_scorecard_print_button_works_under_csp(client, auth, users):
 
 
 # The chosen language survives log-in and log-out.
+
 
 def test_staff_keep_their_language_across_login_and_logout(app, client, auth, users):
     client.get("/login?lang=en")

@@ -63,8 +63,9 @@ def test_submissions_queue_for_the_write_lock(app, client):
     statuses = []
     try:
         fcntl.flock(other, fcntl.LOCK_EX)
-        waiting = threading.Thread(target=lambda: statuses.append(
-            app.test_client().post("/api/v1/responses", json=body()).status_code))
+        waiting = threading.Thread(
+            target=lambda: statuses.append(app.test_client().post("/api/v1/responses", json=body()).status_code)
+        )
         waiting.start()
         waiting.join(1.0)
         assert waiting.is_alive() and statuses == [] and count(app) == 1

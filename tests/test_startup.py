@@ -10,8 +10,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Libraries a page loads when it needs them, never at start-up (issue 13: import wsgi <= 1 s).
-HEAVY = ("scipy", "pandas", "numpy", "matplotlib", "fpdf", "fontTools", "segno", "openpyxl", "xlsxwriter",
-         "pyarrow", "analysis.compare", "analysis.scoring")
+HEAVY = (
+    "scipy",
+    "pandas",
+    "numpy",
+    "matplotlib",
+    "fpdf",
+    "fontTools",
+    "segno",
+    "openpyxl",
+    "xlsxwriter",
+    "pyarrow",
+    "analysis.compare",
+    "analysis.scoring",
+)
 #: Loaded on first use too: Alembic and Flask-Migrate by the ``db`` commands, psycopg by the
 #: first PostgreSQL engine (this start is on SQLite), e-mail checks and YAML surveys when asked for.
 DEFERRED = ("alembic", "flask_migrate", "psycopg", "email_validator", "yaml")
@@ -22,8 +34,9 @@ def _loaded_after(statement: str, tmp_path: Path, modules: tuple[str, ...] = HEA
     code = f"import json, sys; {statement}; print(json.dumps([m for m in {modules!r} if m in sys.modules]))"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": f"sqlite:///{tmp_path / 'start.sqlite'}"}
     env.pop("FLASK_ENV", None)
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -33,8 +46,9 @@ def test_import_wsgi_loads_no_heavy_library(tmp_path):
 
 
 def test_a_scores_page_loads_them_when_it_needs_them(tmp_path):
-    loaded = _loaded_after("import wsgi; from feedback.analyst import service; "
-                           "import feedback.score_cache as c; c._decode", tmp_path)
+    loaded = _loaded_after(
+        "import wsgi; from feedback.analyst import service; import feedback.score_cache as c; c._decode", tmp_path
+    )
     assert loaded == []  # naming the functions loads nothing either
     assert "pandas" in _loaded_after("import wsgi; from feedback.exports import suppress_small_cells", tmp_path)
 
@@ -44,9 +58,11 @@ def test_import_wsgi_defers_what_a_request_may_not_need(tmp_path):
 
 
 def test_the_db_commands_load_flask_migrate_when_run(tmp_path):
-    run = ("import wsgi; from flask.testing import FlaskCliRunner; "
-           "result = FlaskCliRunner(wsgi.app).invoke(args={args!r}); "
-           "assert result.exit_code == 0, result.output; print(result.output, file=sys.stderr)")
+    run = (
+        "import wsgi; from flask.testing import FlaskCliRunner; "
+        "result = FlaskCliRunner(wsgi.app).invoke(args={args!r}); "
+        "assert result.exit_code == 0, result.output; print(result.output, file=sys.stderr)"
+    )
     assert _loaded_after(run.format(args=["--help"]), tmp_path, DEFERRED) == []  # lists "db" without loading it
     assert _loaded_after(run.format(args=["db", "--help"]), tmp_path, ("flask_migrate",)) == ["flask_migrate"]
 

@@ -12,7 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from surveys import (
-    RESPONDENT_IDS, catalog, check_answers, forbidden_character, load_catalog, normalise_text, scored_rows,
+    RESPONDENT_IDS,
+    catalog,
+    check_answers,
+    forbidden_character,
+    load_catalog,
+    normalise_text,
+    scored_rows,
 )
 from surveys.loader import ROOT, read_lock, read_yaml
 
@@ -81,18 +87,27 @@ def _broken(tmp_path: Path, mutate) -> Path:
     return root
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda r: r["questions"][1].update(type="slider"), "question 2 (health_insurance): type must be one of"),
-    (lambda r: r["questions"][1].update(subdimension="9.9"), "unknown PAPI sub-dimension"),
-    (lambda r: r["questions"][1].update(score={"yes": 2}), "score must be a number in [0, 1]"),
-    (lambda r: r["questions"][1].update(relevant={"question": "overall", "in": ["1"]}), "not an earlier question"),
-    (lambda r: r["questions"][1].update(relevant={"question": "used_service", "in": ["maybe"]}), "are not options of used_service"),
-    (lambda r: r["questions"][1].update(id="used_service"), "duplicate question id"),
-    (lambda r: r["questions"][1]["label"].pop("en"), "expected a text with 'vi' and 'en'"),
-    (lambda r: r["questions"].append({"id": "sex", "type": "text", "label": {"vi": "a", "en": "b"}}), "reserved for the respondent block"),
-    (lambda r: r.update(version=3), "file must be definitions/health/v3.yaml"),
-    (lambda r: r.update(service_area="market"), "service_area must be one of"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda r: r["questions"][1].update(type="slider"), "question 2 (health_insurance): type must be one of"),
+        (lambda r: r["questions"][1].update(subdimension="9.9"), "unknown PAPI sub-dimension"),
+        (lambda r: r["questions"][1].update(score={"yes": 2}), "score must be a number in [0, 1]"),
+        (lambda r: r["questions"][1].update(relevant={"question": "overall", "in": ["1"]}), "not an earlier question"),
+        (
+            lambda r: r["questions"][1].update(relevant={"question": "used_service", "in": ["maybe"]}),
+            "are not options of used_service",
+        ),
+        (lambda r: r["questions"][1].update(id="used_service"), "duplicate question id"),
+        (lambda r: r["questions"][1]["label"].pop("en"), "expected a text with 'vi' and 'en'"),
+        (
+            lambda r: r["questions"].append({"id": "sex", "type": "text", "label": {"vi": "a", "en": "b"}}),
+            "reserved for the respondent block",
+        ),
+        (lambda r: r.update(version=3), "file must be definitions/health/v3.yaml"),
+        (lambda r: r.update(service_area="market"), "service_area must be one of"),
+    ],
+)
 def test_loader_names_file_and_question(tmp_path, mutate, message):
     with pytest.raises(ValueError, match="definitions/health/v1.yaml") as err:
         load_catalog(_broken(tmp_path, mutate))
@@ -110,8 +125,8 @@ def test_modules_rotate_in_the_web_form(tmp_path):
     shutil.copytree(ROOT / "respondent", root / "respondent")
     (root / "definitions/health").mkdir(parents=True)
     raw = read_yaml(ROOT / "definitions/health/v1.yaml")
-    raw["questions"][6]["module"] = "a"   # fees_posted
-    raw["questions"][8]["module"] = "b"   # comment
+    raw["questions"][6]["module"] = "a"  # fees_posted
+    raw["questions"][8]["module"] = "b"  # comment
     (root / "definitions/health/v1.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True))
     survey = load_catalog(root).current("health")
     assert survey.modules == ("a", "b")
@@ -119,10 +134,13 @@ def test_modules_rotate_in_the_web_form(tmp_path):
     assert "fees_posted" in shown and "comment" not in shown and "overall" in shown
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"module": "a", "required": True}, "cannot be required"),
-    ({"module": "A b"}, "module must be a short lower-case name"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"module": "a", "required": True}, "cannot be required"),
+        ({"module": "A b"}, "module must be a short lower-case name"),
+    ],
+)
 def test_module_rules(tmp_path, change, message):
     with pytest.raises(ValueError, match=message):
         load_catalog(_broken(tmp_path, lambda r: r["questions"][7].update(change)))
@@ -197,13 +215,30 @@ def test_control_characters_are_named_in_every_kind_of_answer(question, value):
 # ---- invisible and bidi format characters are not text ---------------------------------------
 
 
-@pytest.mark.parametrize("char", [
-    "\u202e", "\u202d", "\u2066", "\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad",  # Cf
-    "\u2028", "\u2029",  # Zl, Zp
-    "\ue000", "\U000f0000",  # Co (private use)
-    "\ud800",  # Cs
-    "\ufdd0", "\ufdef", "\ufffe", "\uffff", "\U0001fffe", "\U0010ffff",  # noncharacters
-])
+@pytest.mark.parametrize(
+    "char",
+    [
+        "\u202e",
+        "\u202d",
+        "\u2066",
+        "\u200b",
+        "\u200d",
+        "\u2060",
+        "\ufeff",
+        "\u00ad",  # Cf
+        "\u2028",
+        "\u2029",  # Zl, Zp
+        "\ue000",
+        "\U000f0000",  # Co (private use)
+        "\ud800",  # Cs
+        "\ufdd0",
+        "\ufdef",
+        "\ufffe",
+        "\uffff",
+        "\U0001fffe",
+        "\U0010ffff",  # noncharacters
+    ],
+)
 def test_format_and_noncharacters_are_forbidden(char):
     assert forbidden_character(f"Chờ{char}lâu") == f"U+{ord(char):04X}"
 

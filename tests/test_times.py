@@ -35,9 +35,17 @@ def _stored_directly(app, submitted: datetime, n: int = 1) -> list[str]:
     ids = []
     with app.app_context():
         for _ in range(n):
-            sub = Submission(id=uuid.uuid4(), survey=survey, commune_code="04465", service_point_id=None,
-                             answers=valid_answers(survey), lang="vi", mode="api", started_at=None,
-                             submitted_at=submitted)
+            sub = Submission(
+                id=uuid.uuid4(),
+                survey=survey,
+                commune_code="04465",
+                service_point_id=None,
+                answers=valid_answers(survey),
+                lang="vi",
+                mode="api",
+                started_at=None,
+                submitted_at=submitted,
+            )
             stored, created = store(sub)
             assert created
             ids.append(str(stored.id))
@@ -53,6 +61,7 @@ def _exported_days(runner, tmp_path, *args: str) -> list[str]:
 
 # ---- the issue's example: three responses at local midnight, filtered by day --------------------
 
+
 def test_issue_example_three_responses_of_2_may_are_exported_under_2_may(app, runner, tmp_path):
     _stored_directly(app, MIDNIGHT_MAY_2, n=3)
     assert _exported_days(runner, tmp_path, "--from", "2025-05-02", "--to", "2025-05-02") == ["2025-05-02"] * 3
@@ -66,9 +75,18 @@ def test_api_date_without_time_is_that_viet_nam_day(app, client, runner, tmp_pat
     today = (utcnow() + timedelta(hours=7)).date()
     survey = catalog().current("health")
     for _ in range(3):
-        r = client.post("/api/v1/responses", json={
-            "id": str(uuid.uuid4()), "survey": "health", "version": survey.version, "commune": "04465",
-            "answers": valid_answers(survey), "submitted_at": today.isoformat(), "lang": "vi"})
+        r = client.post(
+            "/api/v1/responses",
+            json={
+                "id": str(uuid.uuid4()),
+                "survey": "health",
+                "version": survey.version,
+                "commune": "04465",
+                "answers": valid_answers(survey),
+                "submitted_at": today.isoformat(),
+                "lang": "vi",
+            },
+        )
         assert r.status_code == 201, r.get_json()
     day, yesterday = today.isoformat(), (today - timedelta(days=1)).isoformat()
     # Flags do not matter here (anonymous API responses without a start time are flagged too_fast).
@@ -78,26 +96,41 @@ def test_api_date_without_time_is_that_viet_nam_day(app, client, runner, tmp_pat
 
 # ---- every time on a day boundary, with and without fractions, on every insert path -----------
 
+
 def _stored_by_orm(app, submitted: datetime) -> str:
     """Store one response through the ORM (as seeding, tests and tools do), keeping any fraction."""
     rid = uuid.uuid4()
     with app.app_context():
-        db.session.add(Response(id=rid, survey="health", survey_version=1, commune_code="04465", lang="vi",
-                                mode="web", started_at=None, submitted_at=submitted, received_at=utcnow(),
-                                content_hash="0" * 64))
+        db.session.add(
+            Response(
+                id=rid,
+                survey="health",
+                survey_version=1,
+                commune_code="04465",
+                lang="vi",
+                mode="web",
+                started_at=None,
+                submitted_at=submitted,
+                received_at=utcnow(),
+                content_hash="0" * 64,
+            )
+        )
         db.session.commit()
     return str(rid)
 
 
 @pytest.mark.parametrize("path", ["submission", "orm"])
-@pytest.mark.parametrize("moment, day", [
-    (datetime(2025, 5, 1, 16, 59, 59), MAY_1),
-    (datetime(2025, 5, 1, 16, 59, 59, 999999), MAY_1),
-    (MIDNIGHT_MAY_2, MAY_2),
-    (datetime(2025, 5, 1, 17, 0, 0, 1), MAY_2),
-    (datetime(2025, 5, 1, 17, 0, 0, 500000), MAY_2),
-    (datetime(2025, 5, 2, 16, 59, 59, 999999), MAY_2),
-])
+@pytest.mark.parametrize(
+    "moment, day",
+    [
+        (datetime(2025, 5, 1, 16, 59, 59), MAY_1),
+        (datetime(2025, 5, 1, 16, 59, 59, 999999), MAY_1),
+        (MIDNIGHT_MAY_2, MAY_2),
+        (datetime(2025, 5, 1, 17, 0, 0, 1), MAY_2),
+        (datetime(2025, 5, 1, 17, 0, 0, 500000), MAY_2),
+        (datetime(2025, 5, 2, 16, 59, 59, 999999), MAY_2),
+    ],
+)
 def test_day_boundary_with_and_without_fractions(app, runner, tmp_path, path, moment, day):
     if path == "submission":
         _stored_directly(app, moment)
@@ -126,21 +159,30 @@ def test_sqlite_keeps_one_text_form_for_every_time(app, client, point):
     """Every insert path writes SQLAlchemy's form (``YYYY-MM-DD HH:MM:SS.ffffff``); response
     times are whole seconds on both databases."""
     survey = catalog().current("health")
-    r = client.post("/api/v1/responses", json={
-        "id": str(uuid.uuid4()), "survey": "health", "version": survey.version, "commune": "04465",
-        "answers": valid_answers(survey), "started_at": _iso(utcnow() - timedelta(minutes=3, microseconds=1)),
-        "submitted_at": _iso(utcnow() - timedelta(microseconds=123)), "lang": "vi"})
+    r = client.post(
+        "/api/v1/responses",
+        json={
+            "id": str(uuid.uuid4()),
+            "survey": "health",
+            "version": survey.version,
+            "commune": "04465",
+            "answers": valid_answers(survey),
+            "started_at": _iso(utcnow() - timedelta(minutes=3, microseconds=1)),
+            "submitted_at": _iso(utcnow() - timedelta(microseconds=123)),
+            "lang": "vi",
+        },
+    )
     assert r.status_code == 201
     _web(app, client, point, started=utcnow() - timedelta(minutes=2))
     _stored_directly(app, datetime(2025, 5, 1, 17, 0, 0, 250000))
     _stored_by_orm(app, datetime(2025, 5, 1, 17))
     with app.app_context():
         seed_demo(seed=3, per_commune=2, per_commune_range=(1, 3), communes=["04465"], days=3)
-        times = db.session.execute(sa.select(Response.started_at, Response.submitted_at, Response.received_at,
-                                             Response.content_hash)).all()
+        times = db.session.execute(
+            sa.select(Response.started_at, Response.submitted_at, Response.received_at, Response.content_hash)
+        ).all()
         if db.engine.dialect.name == "sqlite":
-            texts = db.session.execute(sa.text(
-                "SELECT started_at, submitted_at, received_at FROM response")).all()
+            texts = db.session.execute(sa.text("SELECT started_at, submitted_at, received_at FROM response")).all()
             stored = [t for row in texts for t in row if t is not None]
             assert stored and all(SQLALCHEMY_FORM.fullmatch(t) for t in stored), stored
     for *moments, content_hash in times:
@@ -163,6 +205,7 @@ def test_rows_stored_without_a_fraction_still_fall_on_their_day(app):
 
 # ---- the clock rule --------------------------------------------------------------------------
 
+
 def _iso(moment: datetime) -> str:
     """A naive-UTC time as the API takes it."""
     return moment.isoformat() + "Z"
@@ -170,8 +213,15 @@ def _iso(moment: datetime) -> str:
 
 def _post(client, **times):
     survey = catalog().current("health")
-    body = {"id": str(uuid.uuid4()), "survey": "health", "version": survey.version, "commune": "04465",
-            "answers": valid_answers(survey), "lang": "vi", **times}
+    body = {
+        "id": str(uuid.uuid4()),
+        "survey": "health",
+        "version": survey.version,
+        "commune": "04465",
+        "answers": valid_answers(survey),
+        "lang": "vi",
+        **times,
+    }
     return body, client.post("/api/v1/responses", json=body)
 
 
@@ -194,8 +244,11 @@ def test_issue_example_2019_is_kept_at_its_receive_time_and_flagged(app, client)
 
 def test_issue_example_phone_23_hours_ahead_stays_today(app, client):
     before = utcnow().replace(microsecond=0)
-    body, r = _post(client, started_at=_iso(utcnow() + timedelta(hours=22, minutes=58)),
-                    submitted_at=_iso(utcnow() + timedelta(hours=23)))
+    body, r = _post(
+        client,
+        started_at=_iso(utcnow() + timedelta(hours=22, minutes=58)),
+        submitted_at=_iso(utcnow() + timedelta(hours=23)),
+    )
     assert r.status_code == 201, r.get_json()
     row = _row(app, body["id"])
     assert "clock" in row.flags.split(";") and row.submitted_at == row.received_at >= before
@@ -211,17 +264,20 @@ def _ahead(**delta) -> str:
     return _iso(utcnow() + timedelta(**delta))
 
 
-@pytest.mark.parametrize("times", [
-    {"submitted_at": "1970-01-01T00:00:00Z"},  # a phone whose clock was reset
-    {"submitted_at": "2000-01-01T07:00:00+07:00"},
-    {"submitted_at": "2999-01-01T00:00:00Z"},
-    {"submitted_at": "0001-01-01T00:00:00+00:01"},  # no UTC equivalent in Python
-    {"submitted_at": "9999-12-31T23:59:59-01:00"},
-    {"submitted_at": "ahead:10"},  # beyond the 5 minutes a clock may be fast
-    {"submitted_at": "ago:8d"},  # older than the 7-day offline keep
-    {"started_at": "ago:2m", "submitted_at": "ago:3m"},  # submitted before it was started
-    {"started_at": "1970-01-01T00:00:00Z", "submitted_at": "ago:1m"},  # a bad start alone
-])
+@pytest.mark.parametrize(
+    "times",
+    [
+        {"submitted_at": "1970-01-01T00:00:00Z"},  # a phone whose clock was reset
+        {"submitted_at": "2000-01-01T07:00:00+07:00"},
+        {"submitted_at": "2999-01-01T00:00:00Z"},
+        {"submitted_at": "0001-01-01T00:00:00+00:01"},  # no UTC equivalent in Python
+        {"submitted_at": "9999-12-31T23:59:59-01:00"},
+        {"submitted_at": "ahead:10"},  # beyond the 5 minutes a clock may be fast
+        {"submitted_at": "ago:8d"},  # older than the 7-day offline keep
+        {"started_at": "ago:2m", "submitted_at": "ago:3m"},  # submitted before it was started
+        {"started_at": "1970-01-01T00:00:00Z", "submitted_at": "ago:1m"},  # a bad start alone
+    ],
+)
 def test_implausible_times_are_replaced_and_flagged(app, client, times):
     times = {k: _relative(v) for k, v in times.items()}
     body, r = _post(client, **times)
@@ -242,11 +298,14 @@ def _relative(value: str) -> str:
     return value
 
 
-@pytest.mark.parametrize("started, submitted", [
-    (None, {"hours": 1}),
-    ({"minutes": 3}, {"minutes": 1}),
-    ({"days": 2, "minutes": 3}, {"days": 2}),  # answered offline two days ago, sent now
-])
+@pytest.mark.parametrize(
+    "started, submitted",
+    [
+        (None, {"hours": 1}),
+        ({"minutes": 3}, {"minutes": 1}),
+        ({"days": 2, "minutes": 3}, {"days": 2}),  # answered offline two days ago, sent now
+    ],
+)
 def test_plausible_times_are_kept(app, client, started, submitted):
     times = {"submitted_at": _ago(**submitted)}
     if started:
@@ -304,11 +363,19 @@ def test_a_retry_of_a_replaced_time_is_the_same_response(app, client):
 
 def test_trusted_times_rule():
     received = datetime(2025, 5, 3, 3, 0, 0)
-    rule = {"received_at": received + timedelta(microseconds=700), "released": MAY_2,
-            "skew": timedelta(minutes=5), "keep": timedelta(days=7)}
+    rule = {
+        "received_at": received + timedelta(microseconds=700),
+        "released": MAY_2,
+        "skew": timedelta(minutes=5),
+        "keep": timedelta(days=7),
+    }
     kept = trusted_times(**rule, started_at=datetime(2025, 5, 1, 17), submitted_at=datetime(2025, 5, 1, 17, 2, 0, 9))
     assert (kept.started_at, kept.submitted_at, kept.received_at, kept.clock) == (
-        datetime(2025, 5, 1, 17), datetime(2025, 5, 1, 17, 2), received, False)
+        datetime(2025, 5, 1, 17),
+        datetime(2025, 5, 1, 17, 2),
+        received,
+        False,
+    )
     early = trusted_times(**rule, started_at=datetime(2025, 5, 1, 16, 59, 59), submitted_at=datetime(2025, 5, 1, 17, 2))
     assert early.started_at is None and early.submitted_at == datetime(2025, 5, 1, 17, 2) and early.clock
     server = trusted_times(**rule)
@@ -323,11 +390,18 @@ def test_trusted_times_rule():
     slow = trusted_times(**rule, started_at=datetime(2024, 5, 3, 2, 58, 30), submitted_at=datetime(2024, 5, 3, 3))
     assert (slow.started_at, slow.submitted_at, slow.clock) == (received - timedelta(seconds=90), received, True)
     # Times that disagree (submitted before started): the submit time is replaced, a plausible start stays.
-    crossed = trusted_times(**rule, started_at=received - timedelta(minutes=2), submitted_at=received - timedelta(minutes=3))
-    assert (crossed.started_at, crossed.submitted_at, crossed.clock) == (received - timedelta(minutes=2), received, True)
+    crossed = trusted_times(
+        **rule, started_at=received - timedelta(minutes=2), submitted_at=received - timedelta(minutes=3)
+    )
+    assert (crossed.started_at, crossed.submitted_at, crossed.clock) == (
+        received - timedelta(minutes=2),
+        received,
+        True,
+    )
 
 
 # ---- the web form and paper entry: the start time in the signed state -----------------------
+
 
 def _restarted(app, state: str, started: datetime) -> str:
     """The page's signed form state, signed again as if the form had been opened at ``started``."""
@@ -416,13 +490,15 @@ def test_a_start_later_in_the_same_second_as_the_submit_is_not_a_clock_error(app
     """The form state's start keeps a fraction; the server's submit time is cut to whole seconds."""
     second = datetime(2025, 5, 1, 3, 0, 0)
     with app.app_context():
-        times = trusted_times(received_at=second, submitted_at=second,
-                              started_at=second + timedelta(microseconds=900_000))
+        times = trusted_times(
+            received_at=second, submitted_at=second, started_at=second + timedelta(microseconds=900_000)
+        )
     assert not times.clock and times.started_at == times.submitted_at == second
 
 
 def test_a_web_form_state_starts_at_a_whole_second(app):
     from feedback.forms import new_state, read_state
+
     with app.test_request_context():
         state = read_state(new_state(catalog().current("health"), commune_code="04465"))
     assert state.started_at.microsecond == 0

@@ -17,11 +17,16 @@ def dead_app():
     with socket.socket() as s:  # a free port, closed again: connections to it are refused
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app({
-        "TESTING": True, "SECRET_KEY": "test", "BASE_URL": "http://poster.test", "RATELIMIT_ENABLED": False,
-        "SQLALCHEMY_DATABASE_URI": f"postgresql://postgres@127.0.0.1:{port}/nothing",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}},
-    })
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "BASE_URL": "http://poster.test",
+            "RATELIMIT_ENABLED": False,
+            "SQLALCHEMY_DATABASE_URI": f"postgresql://postgres@127.0.0.1:{port}/nothing",
+            "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}},
+        }
+    )
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -29,7 +34,9 @@ def dead_app():
 
 def test_survey_post_gets_503_with_answers_kept(dead_app):
     client = dead_app.test_client()
-    r = client.post("/c/04465/health", data={"state": "abc", "csrf_token": "t", "used_service": "no", "overall": "4", "send": "1"})
+    r = client.post(
+        "/c/04465/health", data={"state": "abc", "csrf_token": "t", "used_service": "no", "overall": "4", "send": "1"}
+    )
     html = r.get_data(as_text=True)
     assert r.status_code == 503 and r.headers["Retry-After"]
     assert "vẫn được giữ" in html
@@ -66,9 +73,12 @@ def test_connections_the_server_ended_are_replaced_without_an_error(app, client)
         assert client.post("/api/v1/responses", json=body()).status_code == 201
     admin = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        ended = conn.scalar(sa.text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'"))
+        ended = conn.scalar(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'"
+            )
+        )
     admin.dispose()
     assert ended >= 1
     for _ in range(3):

@@ -7,8 +7,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import audit
-from ..auth import chosen_province
 from ..api import bp as api_bp
+from ..auth import chosen_province
 from ..extensions import db
 from .service import ScoresPending, parse_period, score_export
 
@@ -41,8 +41,13 @@ def scores():
     from ..exports import score_records  # pandas loads with the first request that needs it
 
     try:
-        export = score_export(period, level=level, structure=structure, public=request.args.get("public") == "1",
-                              province_code=province_code)
+        export = score_export(
+            period,
+            level=level,
+            structure=structure,
+            public=request.args.get("public") == "1",
+            province_code=province_code,
+        )
     except ScoresPending:  # a big scope with nothing cached yet: a job computes it meanwhile
         message = _("The scores are being computed; try again in a minute.")
         return jsonify({"errors": [{"field": "", "message": message}]}), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}

@@ -38,14 +38,20 @@ STATUS_NAMES = {
     "failed": lazy_gettext("Failed"),
 }
 ERROR_MESSAGES = {
-    "failed": lazy_gettext("The export failed. Please try again; if it fails again, tell the administrator "
-                           "(the details are in the server log)."),
+    "failed": lazy_gettext(
+        "The export failed. Please try again; if it fails again, tell the administrator "
+        "(the details are in the server log)."
+    ),
     "timeout": lazy_gettext("The export took too long and was stopped. Please choose a shorter period."),
     "lost": lazy_gettext("The export stopped because its worker ended. Please start it again."),
-    "queue": lazy_gettext("The export could not be queued: the job service is not available. "
-                          "Please try again later or tell the administrator."),
-    "too_large": lazy_gettext("Too many rows for an XLSX file (Excel holds at most 1,048,576). "
-                              "Please choose CSV or Parquet, or a shorter period."),
+    "queue": lazy_gettext(
+        "The export could not be queued: the job service is not available. "
+        "Please try again later or tell the administrator."
+    ),
+    "too_large": lazy_gettext(
+        "Too many rows for an XLSX file (Excel holds at most 1,048,576). "
+        "Please choose CSV or Parquet, or a shorter period."
+    ),
 }
 PERIOD_MESSAGE = lazy_gettext("Dates must look like 2025-07-01, with the first not after the last.")
 CHOICE_MESSAGE = lazy_gettext("Please choose what to export and a format offered for it.")
@@ -120,14 +126,25 @@ def _published_params(snapshot_id: str, province_code: str) -> dict:
     snapshot = db.session.get(PublishedPeriod, int(snapshot_id)) if snapshot_id.isdigit() else None
     if snapshot is None or snapshot.province_code != province_code:
         raise ExportRequestError(str(CHOICE_MESSAGE))
-    return {"published": snapshot.id, "from": snapshot.date_from.isoformat(), "to": snapshot.date_to.isoformat(),
-            "structure": snapshot.structure}
+    return {
+        "published": snapshot.id,
+        "from": snapshot.date_from.isoformat(),
+        "to": snapshot.date_to.isoformat(),
+        "structure": snapshot.structure,
+    }
 
 
 def _exports_page(values: dict, *, error: str | None = None, status: int = 200):
     jobs = recent_jobs(current_user, kinds=tuple(EXPORT_KINDS.values()))
-    return render_template("analyst/exports.html", jobs=jobs, values=values, error=error, describe=describe,
-                           status_names=STATUS_NAMES, download_ready=download_ready), status
+    return render_template(
+        "analyst/exports.html",
+        jobs=jobs,
+        values=values,
+        error=error,
+        describe=describe,
+        status_names=STATUS_NAMES,
+        download_ready=download_ready,
+    ), status
 
 
 @bp.get("/exports")
@@ -146,9 +163,16 @@ def start_export():
     except ExportRequestError as exc:
         return _exports_page(request.form.to_dict(), error=str(exc), status=400)
     target = f"scores {params['level']} {params['fmt']}" if kind == "export_scores" else f"responses {params['fmt']}"
-    audit.record("data_exported", target=target,
-                 detail={"from": params.get("from"), "to": params.get("to"), "via": "job",
-                         **{k: params[k] for k in ("level", "public", "published") if k in params}})
+    audit.record(
+        "data_exported",
+        target=target,
+        detail={
+            "from": params.get("from"),
+            "to": params.get("to"),
+            "via": "job",
+            **{k: params[k] for k in ("level", "public", "published") if k in params},
+        },
+    )
     job = start_job(kind, params, user_id=current_user.id)  # commits the audit event with the job
     return redirect(url_for("analyst.export_job", job_id=job.id), 303)
 
@@ -203,10 +227,16 @@ def export_job(job_id: str):
     """A job's progress (refreshing itself until it ends), then its download link."""
     job = _job_or_404(job_id)
     params_fmt = job.file_name.rsplit(".", 1)[-1] if job.file_name else ""
-    return render_template("analyst/export_job.html", job=job, state=_status(job), describe=describe,
-                           status_names=STATUS_NAMES, refresh=REFRESH_SECONDS,
-                           codebook=job.kind == "export_responses" and params_fmt in ("csv", "parquet"),
-                           codebook_name=CODEBOOK_FILE_NAME)
+    return render_template(
+        "analyst/export_job.html",
+        job=job,
+        state=_status(job),
+        describe=describe,
+        status_names=STATUS_NAMES,
+        refresh=REFRESH_SECONDS,
+        codebook=job.kind == "export_responses" and params_fmt in ("csv", "parquet"),
+        codebook_name=CODEBOOK_FILE_NAME,
+    )
 
 
 @bp.get("/exports/<string(length=32):job_id>.json")
@@ -233,10 +263,14 @@ def export_download(job_id: str):
             yield first
         yield from chunks
 
-    return HttpResponse(body(), content_type=job.mimetype, headers={
-        "Content-Disposition": attachment(job.file_name or f"export-{job.id}"),
-        "Content-Length": str(job.size_bytes or 0),
-    })
+    return HttpResponse(
+        body(),
+        content_type=job.mimetype,
+        headers={
+            "Content-Disposition": attachment(job.file_name or f"export-{job.id}"),
+            "Content-Length": str(job.size_bytes or 0),
+        },
+    )
 
 
 @bp.get("/exports/codebook.csv")
@@ -249,8 +283,9 @@ def export_codebook():
 
     out = io.BytesIO()
     write_codebook(out)
-    return HttpResponse(out.getvalue(), mimetype="text/csv",
-                        headers={"Content-Disposition": attachment(CODEBOOK_FILE_NAME)})
+    return HttpResponse(
+        out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": attachment(CODEBOOK_FILE_NAME)}
+    )
 
 
 def attachment(file_name: str) -> str:

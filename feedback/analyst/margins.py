@@ -48,8 +48,9 @@ def parse_margins(lines: Iterable[str], known_communes: set[str]) -> list[Margin
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in MARGIN_COLUMNS if c not in header]
     if missing:
-        raise ValueError(f"line 1: the header lacks column(s) {', '.join(missing)}; "
-                         f"expected {', '.join(MARGIN_COLUMNS)}")
+        raise ValueError(
+            f"line 1: the header lacks column(s) {', '.join(missing)}; expected {', '.join(MARGIN_COLUMNS)}"
+        )
     reader.fieldnames = header
     allowed = margin_categories()
     rows: list[MarginRow] = []
@@ -67,8 +68,7 @@ def parse_margins(lines: Iterable[str], known_communes: set[str]) -> list[Margin
         if variable not in allowed:
             problems.append(f"variable {variable!r} is not one of {', '.join(RESPONDENT_IDS)}")
         elif category not in allowed[variable]:
-            problems.append(f"category {category!r} is not a {variable} category "
-                            f"({', '.join(allowed[variable])})")
+            problems.append(f"category {category!r} is not a {variable} category ({', '.join(allowed[variable])})")
         text = values["population"].replace(" ", "")
         try:
             population = int(float(text)) if text and float(text).is_integer() else None
@@ -96,15 +96,22 @@ def import_margins(text: str) -> tuple[int, int, int]:
     rows = parse_margins(io.StringIO(text.lstrip("\ufeff")), known)
     existing = {
         (m.commune_code, m.variable, m.category): m
-        for m in db.session.scalars(sa.select(PopulationMargin).where(
-            PopulationMargin.commune_code.in_(sorted({r.commune_code for r in rows}))))
+        for m in db.session.scalars(
+            sa.select(PopulationMargin).where(PopulationMargin.commune_code.in_(sorted({r.commune_code for r in rows})))
+        )
     }
     inserted = updated = unchanged = 0
     for row in rows:
         current = existing.get((row.commune_code, row.variable, row.category))
         if current is None:
-            db.session.add(PopulationMargin(commune_code=row.commune_code, variable=row.variable,
-                                            category=row.category, population=row.population))
+            db.session.add(
+                PopulationMargin(
+                    commune_code=row.commune_code,
+                    variable=row.variable,
+                    category=row.category,
+                    population=row.population,
+                )
+            )
             inserted += 1
         elif current.population != row.population:
             current.population = row.population

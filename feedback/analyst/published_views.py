@@ -33,8 +33,15 @@ def last_quarter(today: date) -> tuple[date, date]:
 def _page(province_code: str, values: dict, *, error: str | None = None, status: int = 200):
     snapshots = published_periods(province_code)
     latest = latest_published(province_code)
-    return render_template("analyst/published.html", snapshots=snapshots, latest=latest, values=values,
-                           error=error, province_code=province_code, formats=_formats()), status
+    return render_template(
+        "analyst/published.html",
+        snapshots=snapshots,
+        latest=latest,
+        values=values,
+        error=error,
+        province_code=province_code,
+        formats=_formats(),
+    ), status
 
 
 def _formats() -> tuple[str, ...]:
@@ -63,35 +70,49 @@ def publish():
     except ValueError:
         return _page(province_code, values, error=str(PERIOD_MESSAGE), status=400)
     if period.date_from is None or period.date_to is None:
-        return _page(province_code, values, error=_("Please give the first and the last day of the period."),
-                     status=400)
+        return _page(
+            province_code, values, error=_("Please give the first and the last day of the period."), status=400
+        )
     note = values["note"].strip()
     if len(note) > NOTE_MAX:
-        return _page(province_code, values, error=_("The note is too long (at most %(n)s characters).", n=NOTE_MAX),
-                     status=400)
+        return _page(
+            province_code, values, error=_("The note is too long (at most %(n)s characters).", n=NOTE_MAX), status=400
+        )
     try:
         check_period(period.date_from, period.date_to, today=local_day(now_seconds()))
     except PublishRefused as exc:
         return _page(province_code, values, error=_refusal(exc.code, period), status=409)
     if not _scores_ready(period, province_code):
-        return _page(province_code, values, status=409, error=_(
-            "The scores of this period are being computed. Please publish again in a few minutes."))
+        return _page(
+            province_code,
+            values,
+            status=409,
+            error=_("The scores of this period are being computed. Please publish again in a few minutes."),
+        )
     try:
-        snapshot = publish_period(period.date_from, period.date_to, province_code=province_code, note=note,
-                                  user_id=current_user.id)
+        snapshot = publish_period(
+            period.date_from, period.date_to, province_code=province_code, note=note, user_id=current_user.id
+        )
     except PublishRefused as exc:
         return _page(province_code, values, error=_refusal(exc.code, period), status=409)
     db.session.commit()
-    flash(_("Published %(period)s, revision %(n)s.", period=f"{snapshot.date_from} – {snapshot.date_to}",
-            n=snapshot.revision))
+    flash(
+        _(
+            "Published %(period)s, revision %(n)s.",
+            period=f"{snapshot.date_from} – {snapshot.date_to}",
+            n=snapshot.revision,
+        )
+    )
     return redirect(url_for("analyst.published", province=province_code), 303)
 
 
 def _refusal(code: str, period: Period) -> str:
     """Why a period cannot be published, in the reader's language."""
     if code == "not_over":
-        return _("This period has not ended yet, so its answers are not all in. It can be published "
-                 "from %(day)s on.", day=(period.date_to + timedelta(days=1)).isoformat())
+        return _(
+            "This period has not ended yet, so its answers are not all in. It can be published from %(day)s on.",
+            day=(period.date_to + timedelta(days=1)).isoformat(),
+        )
     if code == "empty":
         return _("No response counts in this period, so there is nothing to publish.")
     if code == "note_needed":
@@ -109,7 +130,10 @@ def _scores_ready(period: Period, province_code: str) -> bool:
 
     from ..score_cache import scope_responses
 
-    if scope_responses(period.date_from, period.date_to, province_code) < current_app.config["SCORES_INLINE_MAX_RESPONSES"]:
+    if (
+        scope_responses(period.date_from, period.date_to, province_code)
+        < current_app.config["SCORES_INLINE_MAX_RESPONSES"]
+    ):
         return True
     try:
         return not _score_tables(period, province_code).stale

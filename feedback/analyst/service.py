@@ -4,22 +4,33 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, timezone
+from datetime import UTC, date
 from typing import TYPE_CHECKING, Any
 
 from analysis.structures import DIMENSION_NAMES, PLAN_TARGETS, get_structure
 
 from ..charts import label_room, nice_bounds, nice_step, nice_ticks, tick_label
 from ..places import name_key
-from ..score_cache import ScoreTables, cached_score_tables, score_tables, scope_responses
+from ..score_cache import ScoreTables, cached_score_tables, scope_responses, score_tables
 
 if TYPE_CHECKING:  # pandas and the exports load with the first page that needs them
     import pandas as pd
 
     from ..exports import ScoreExport
 
-__all__ = ["Period", "parse_period", "ScoresPending", "StaleNote", "Ranking", "province_ranking", "Scorecard", "commune_scorecard",
-           "interval_chart", "score_export", "CODES"]
+__all__ = [
+    "Period",
+    "parse_period",
+    "ScoresPending",
+    "StaleNote",
+    "Ranking",
+    "province_ranking",
+    "Scorecard",
+    "commune_scorecard",
+    "interval_chart",
+    "score_export",
+    "CODES",
+]
 
 #: The codes a page can rank by: the aggregate, then the 8 dimensions.
 CODES = ("total", "1", "2", "3", "4", "5", "6", "7", "8")
@@ -100,7 +111,7 @@ def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Table rows as dicts without NaN/NA, with ``synthetic`` = (k, K) parts from the model alone, or None."""
     # Column lists zipped into dicts: DataFrame.to_dict("records") goes row by row through pandas.
     columns = {name: [_clean(v) for v in frame[name].tolist()] for name in frame.columns}
-    rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
+    rows = [dict(zip(columns, values, strict=False)) for values in zip(*columns.values(), strict=False)]
     for r in rows:
         r["synthetic"] = _model_only(r.get("flags"))
     return rows
@@ -138,7 +149,7 @@ class StaleNote:
             return None
         from ..times import VIET_NAM
 
-        local = tables.computed_at.replace(tzinfo=timezone.utc).astimezone(VIET_NAM)
+        local = tables.computed_at.replace(tzinfo=UTC).astimezone(VIET_NAM)
         return cls(time=local.strftime("%H:%M"), respondents=tables.respondents)
 
 
@@ -176,8 +187,14 @@ def _score_tables(period: Period, province_code: str | None, structure: str = "c
     raise ScoresPending(request_refresh(params, user_id=_requester()))
 
 
-def score_export(period: Period, *, level: str = "commune", structure: str = "current", public: bool = False,
-                 province_code: str | None = "15") -> ScoreExport:
+def score_export(
+    period: Period,
+    *,
+    level: str = "commune",
+    structure: str = "current",
+    public: bool = False,
+    province_code: str | None = "15",
+) -> ScoreExport:
     """The score export of a period (as ``feedback.exports.build_score_export``), read through the cache.
 
     Raises ValueError for a level other than ``commune`` or ``province`` or an unknown structure.
@@ -191,10 +208,20 @@ def score_export(period: Period, *, level: str = "commune", structure: str = "cu
     return tables_export(tables, period.date_from, period.date_to, level=level, structure=structure, public=public)
 
 
-def interval_chart(rows: list[dict[str, Any]], *, reference: float | None = None, target: float | None = None,
-                   low: float, high: float, width: int = 440, row_height: int = 16, label_width: int = 124,
-                   score: str = "score_eb", ci: tuple[str, str] = ("ci_low_eb", "ci_high_eb"),
-                   font_size: float = 11) -> dict[str, Any]:
+def interval_chart(
+    rows: list[dict[str, Any]],
+    *,
+    reference: float | None = None,
+    target: float | None = None,
+    low: float,
+    high: float,
+    width: int = 440,
+    row_height: int = 16,
+    label_width: int = 124,
+    score: str = "score_eb",
+    ci: tuple[str, str] = ("ci_low_eb", "ci_high_eb"),
+    font_size: float = 11,
+) -> dict[str, Any]:
     """Geometry of a horizontal interval plot: a dot per score with its interval as a bar.
 
     Draws the small-area (EB) estimates by default. The axis spans the rows' intervals (and
@@ -225,12 +252,22 @@ def interval_chart(rows: list[dict[str, Any]], *, reference: float | None = None
         "height": row_height * len(rows) + 24,
         "row_height": row_height,
         "label_width": label_width,
-        "points": [{"y": row_height * i + row_height / 2, "x": x(r.get(score)), "x1": x(r.get(ci[0])),
-                    "x2": x(r.get(ci[1])), "score": r.get(score), "low": r.get(ci[0]), "high": r.get(ci[1]),
-                    "row": r} for i, r in enumerate(rows)],
+        "points": [
+            {
+                "y": row_height * i + row_height / 2,
+                "x": x(r.get(score)),
+                "x1": x(r.get(ci[0])),
+                "x2": x(r.get(ci[1])),
+                "score": r.get(score),
+                "low": r.get(ci[0]),
+                "high": r.get(ci[1]),
+                "row": r,
+            }
+            for i, r in enumerate(rows)
+        ],
         "reference": x(reference),
         "target": x(target),
-        "ticks": [{"x": x(t), "label": text} for t, text in zip(ticks, labels)],
+        "ticks": [{"x": x(t), "label": text} for t, text in zip(ticks, labels, strict=False)],
         "axis_y": row_height * len(rows) + 4,
     }
 
@@ -252,8 +289,12 @@ def province_ranking(period: Period, code: str, *, province_code: str = "15", st
     table, province, respondents = _bare(tables.communes), _bare(tables.province), tables.respondents
     rows = table[(table["level"] == level) & (table["code"] == code)]
     # Ties, and communes without a rank, in Vietnamese alphabetical order of their names.
-    rows = rows.sort_values(["rank", "commune_name"], na_position="last", kind="stable",
-                            key=lambda col: col.map(name_key) if col.name == "commune_name" else col)
+    rows = rows.sort_values(
+        ["rank", "commune_name"],
+        na_position="last",
+        kind="stable",
+        key=lambda col: col.map(name_key) if col.name == "commune_name" else col,
+    )
     prov = {k: _clean(v) for k, v in province[province["code"] == code].iloc[0].to_dict().items()}
     if level == "subdimension":
         k = st.k(st.dimension_of(code))
@@ -262,13 +303,21 @@ def province_ranking(period: Period, code: str, *, province_code: str = "15", st
         level_range = (8.0, 80.0) if code == "total" else (1.0, 10.0)
     records = _rows(rows)
     chart_rows = [r for r in records if r["score_eb"] is not None]
-    chart = interval_chart(chart_rows, reference=prov.get("score"), target=prov.get("target_2019"),
-                           low=level_range[0], high=level_range[1])
-    return Ranking(code=code, rows=records, province=prov, chart=chart,
-                   excluded=excluded, respondents=respondents,
-                   ranked=int(rows["rank"].notna().sum()),
-                   model_only=sum(1 for r in records if r["synthetic"] and r["synthetic"][0] == r["synthetic"][1]),
-                   stale=StaleNote.of(tables), official_year=_official_year(tables.province))
+    chart = interval_chart(
+        chart_rows, reference=prov.get("score"), target=prov.get("target_2019"), low=level_range[0], high=level_range[1]
+    )
+    return Ranking(
+        code=code,
+        rows=records,
+        province=prov,
+        chart=chart,
+        excluded=excluded,
+        respondents=respondents,
+        ranked=int(rows["rank"].notna().sum()),
+        model_only=sum(1 for r in records if r["synthetic"] and r["synthetic"][0] == r["synthetic"][1]),
+        stale=StaleNote.of(tables),
+        official_year=_official_year(tables.province),
+    )
 
 
 @dataclass(frozen=True)
@@ -284,8 +333,9 @@ class Scorecard:
     stale: StaleNote | None = None
 
 
-def commune_scorecard(commune_code: str, period: Period, *, province_code: str = "15",
-                      structure: str = "current") -> Scorecard:
+def commune_scorecard(
+    commune_code: str, period: Period, *, province_code: str = "15", structure: str = "current"
+) -> Scorecard:
     """The scorecard of a commune; small cells suppressed because scorecards get printed and shared.
 
     Each row carries ``ranked``: how many communes are ranked on its code.
@@ -297,7 +347,7 @@ def commune_scorecard(commune_code: str, period: Period, *, province_code: str =
     table = _bare(tables.communes)
     ranked = table.groupby(["level", "code"])["rank"].count()
     own = suppress_small_cells(table[table["commune_code"] == commune_code].reset_index(drop=True))
-    own["ranked"] = [int(ranked.get((lv, c), 0)) for lv, c in zip(own["level"], own["code"])]
+    own["ranked"] = [int(ranked.get((lv, c), 0)) for lv, c in zip(own["level"], own["code"], strict=False)]
     # The province beside it, as published: rolled up from published cells, small ones hidden.
     prov = {r["code"]: r for r in _rows(_bare(tables.province_published))}
     st = get_structure(structure)
@@ -305,26 +355,35 @@ def commune_scorecard(commune_code: str, period: Period, *, province_code: str =
     by_code = {(r["level"], r["code"]): r for r in own_rows}
     rows = []
     for code in CODES[1:] + ("total",):
-        rows.append({
-            **by_code[(LEVEL_OF[code], code)],
-            "name": DIMENSION_NAMES[code],
-            "province": _num(prov[code]["score"]),
-            "province_low": _num(prov[code]["ci_low"]),
-            "province_high": _num(prov[code]["ci_high"]),
-            "target": PLAN_TARGETS[code].target_2019 if code in PLAN_TARGETS else None,
-            "official": _num(prov[code]["official"]),
-        })
+        rows.append(
+            {
+                **by_code[(LEVEL_OF[code], code)],
+                "name": DIMENSION_NAMES[code],
+                "province": _num(prov[code]["score"]),
+                "province_low": _num(prov[code]["ci_low"]),
+                "province_high": _num(prov[code]["ci_high"]),
+                "target": PLAN_TARGETS[code].target_2019 if code in PLAN_TARGETS else None,
+                "official": _num(prov[code]["official"]),
+            }
+        )
     subs = [r for r in own_rows if r["level"] == "subdimension"]
     for s in subs:
         s["dimension"] = st.dimension_of(s["code"])
         s["shown"] = bool(s["n"]) or s["score_eb"] is not None  # answered, or estimated from the model
-    return Scorecard(commune_code=commune_code, rows=rows, subdimensions=subs,
-                     chart=_scorecard_chart(rows[:-1]), excluded=excluded,
-                     suppressed=int(own.attrs.get("suppressed", 0)), stale=StaleNote.of(tables))
+    return Scorecard(
+        commune_code=commune_code,
+        rows=rows,
+        subdimensions=subs,
+        chart=_scorecard_chart(rows[:-1]),
+        excluded=excluded,
+        suppressed=int(own.attrs.get("suppressed", 0)),
+        stale=StaleNote.of(tables),
+    )
 
 
-def _scorecard_chart(rows: list[dict[str, Any]], width: int = 420, row_height: int = 26,
-                     label_width: int = 28, font_size: float = 11) -> dict[str, Any]:
+def _scorecard_chart(
+    rows: list[dict[str, Any]], width: int = 420, row_height: int = 26, label_width: int = 28, font_size: float = 11
+) -> dict[str, Any]:
     """Eight dimensions on a common 1–10 axis: the commune's EB score and interval, province dot, target tick."""
     ticks = nice_ticks(1.0, 10.0, step=1.0)
     labels = [tick_label(t, 1.0) for t in ticks]
@@ -338,10 +397,20 @@ def _scorecard_chart(rows: list[dict[str, Any]], width: int = 420, row_height: i
         "height": row_height * len(rows) + 24,
         "axis_y": row_height * len(rows) + 4,
         "label_width": label_width,
-        "rows": [{"y": row_height * i + row_height / 2, "code": r["code"], "x": x(r.get("score_eb")),
-                  "x1": x(r.get("ci_low_eb")), "x2": x(r.get("ci_high_eb")), "province": x(r.get("province")),
-                  "target": x(r.get("target")), "row": r} for i, r in enumerate(rows)],
-        "ticks": [{"x": x(t), "label": text} for t, text in zip(ticks, labels)],
+        "rows": [
+            {
+                "y": row_height * i + row_height / 2,
+                "code": r["code"],
+                "x": x(r.get("score_eb")),
+                "x1": x(r.get("ci_low_eb")),
+                "x2": x(r.get("ci_high_eb")),
+                "province": x(r.get("province")),
+                "target": x(r.get("target")),
+                "row": r,
+            }
+            for i, r in enumerate(rows)
+        ],
+        "ticks": [{"x": x(t), "label": text} for t, text in zip(ticks, labels, strict=False)],
     }
 
 

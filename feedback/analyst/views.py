@@ -6,9 +6,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
-from flask_babel import get_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext
+from flask_babel import get_locale, lazy_gettext
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -44,8 +42,14 @@ def flag_codes(flags: str | None) -> Markup:
 def _flag_codes(flags: str, lang: str) -> Markup:
     # A ranking repeats a few flag strings on every row: each is built once per process and language.
     from ..exports import flag_meaning, flag_name  # the exports load scipy and pandas: with the first page
-    return Markup(", ").join(Markup('<abbr title="{}" data-flag="{}">{}</abbr>').format(
-        flag_meaning(code, lang), code, flag_name(code, lang)) for code in flags.split(";") if code)
+
+    return Markup(", ").join(
+        Markup('<abbr title="{}" data-flag="{}">{}</abbr>').format(
+            flag_meaning(code, lang), code, flag_name(code, lang)
+        )
+        for code in flags.split(";")
+        if code
+    )
 
 
 @bp.app_template_filter("flag_name")
@@ -83,8 +87,11 @@ def _flag_order(flag: str) -> tuple[int, int, str]:
 
     base, _, suffix = flag.partition(":")
     bases, suffixes = list(FLAG_MEANINGS), list(FLAG_SUFFIX_MEANINGS.get(base, {}))
-    return (bases.index(base) if base in bases else len(bases),
-            -1 if not suffix else suffixes.index(suffix) if suffix in suffixes else len(suffixes), flag)
+    return (
+        bases.index(base) if base in bases else len(bases),
+        -1 if not suffix else suffixes.index(suffix) if suffix in suffixes else len(suffixes),
+        flag,
+    )
 
 
 def _province() -> str:
@@ -138,10 +145,20 @@ def province():
     province_code = _province()
     ranking = province_ranking(period, code, province_code=province_code)
     dimension = code.split(".")[0]
-    return render_template("analyst/province.html", ranking=ranking, period=period, codes=CODES,
-                           subcodes=structure[dimension] if dimension in structure else (), dimension=dimension,
-                           names={**DIMENSION_NAMES, **SUBDIMENSION_NAMES}, group_names=_group_names(), score_formats=SCORE_FORMATS, response_formats=RESPONSE_FORMATS,
-                           province_code=province_code, provinces=_province_choices())
+    return render_template(
+        "analyst/province.html",
+        ranking=ranking,
+        period=period,
+        codes=CODES,
+        subcodes=structure[dimension] if dimension in structure else (),
+        dimension=dimension,
+        names={**DIMENSION_NAMES, **SUBDIMENSION_NAMES},
+        group_names=_group_names(),
+        score_formats=SCORE_FORMATS,
+        response_formats=RESPONSE_FORMATS,
+        province_code=province_code,
+        provinces=_province_choices(),
+    )
 
 
 @bp.get("/c/<code>")
@@ -152,9 +169,17 @@ def scorecard(code: str):
     card = commune_scorecard(commune.code, period, province_code=commune.province_code)
     # What the commune reported doing, as the public sees it (the scorecard is printed and shared).
     actions = [(a, action_text(a, _lang())) for a in visible_actions(commune.code, limit=SCORECARD_ACTIONS)]
-    return render_template("analyst/scorecard.html", commune=commune, card=card, period=period,
-                           sub_names=SUBDIMENSION_NAMES, group_names=_group_names(), is_analyst=current_user.role in ANALYST_ROLES,
-                           actions=actions, answers=answers_label)
+    return render_template(
+        "analyst/scorecard.html",
+        commune=commune,
+        card=card,
+        period=period,
+        sub_names=SUBDIMENSION_NAMES,
+        group_names=_group_names(),
+        is_analyst=current_user.role in ANALYST_ROLES,
+        actions=actions,
+        answers=answers_label,
+    )
 
 
 @bp.get("/export/scores.<fmt>")

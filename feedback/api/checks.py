@@ -66,8 +66,7 @@ def quality_flags(sub: Submission, *, registered: bool, honeypot: bool) -> list[
     # Speed is the time the client measured: a clock that is wrong by the same amount at start
     # and submit (and so replaced by the receive time, feedback/times.py) still measures it.
     started_at, submitted_at = sub.sent_times or (sub.started_at, sub.submitted_at)
-    flags = answer_flags(sub.survey, sub.answers, started_at=started_at, submitted_at=submitted_at,
-                         honeypot=honeypot)
+    flags = answer_flags(sub.survey, sub.answers, started_at=started_at, submitted_at=submitted_at, honeypot=honeypot)
     if registered:
         return flags
     if started_at is None and "too_fast" not in flags:
@@ -76,8 +75,14 @@ def quality_flags(sub: Submission, *, registered: bool, honeypot: bool) -> list[
     # The address is the device: a device cookie the server issued to a browser proves nothing
     # when a script sends it (it can send a fresh random one with every POST).
     sub.network_hash, sub.device_hash = client_hashes(address, device_id=address)
-    if is_burst(network_hash=sub.network_hash, device_hash=sub.device_hash, commune_code=sub.commune_code,
-                survey=sub.survey.slug, service_point_id=sub.service_point_id, now=sub.received_at):
+    if is_burst(
+        network_hash=sub.network_hash,
+        device_hash=sub.device_hash,
+        commune_code=sub.commune_code,
+        survey=sub.survey.slug,
+        service_point_id=sub.service_point_id,
+        now=sub.received_at,
+    ):
         flags.append("burst")
     return flags
 
@@ -85,6 +90,11 @@ def quality_flags(sub: Submission, *, registered: bool, honeypot: bool) -> list[
 def flag_burst_members(sub: Submission) -> int:
     """Flag the earlier members of the burst this stored response completes (quality.py)."""
     return quality.flag_burst_members(
-        response_id=sub.id, network_hash=sub.network_hash, device_hash=sub.device_hash,
-        commune_code=sub.commune_code, survey=sub.survey.slug, service_point_id=sub.service_point_id,
-        now=sub.received_at)
+        response_id=sub.id,
+        network_hash=sub.network_hash,
+        device_hash=sub.device_hash,
+        commune_code=sub.commune_code,
+        survey=sub.survey.slug,
+        service_point_id=sub.service_point_id,
+        now=sub.received_at,
+    )

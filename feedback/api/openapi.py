@@ -36,26 +36,54 @@ RESPONSE_IN = {
     "additionalProperties": False,
     "required": ["id", "survey", "version", "commune", "answers", "submitted_at", "lang"],
     "properties": {
-        "id": {"type": "string", "format": "uuid", "description": "Chosen by the client once per questionnaire; resending it never counts twice."},
+        "id": {
+            "type": "string",
+            "format": "uuid",
+            "description": "Chosen by the client once per questionnaire; resending it never counts twice.",
+        },
         "survey": {"type": "string", "description": "Survey slug, e.g. `health`."},
         "version": {"type": "integer", "description": "The survey version the answers were given to."},
         "commune": {"type": "string", "pattern": "^[0-9]{5}$", "description": "Official commune/ward code."},
         "service_point": {"type": ["integer", "null"], "description": "Service point id, or null."},
-        "answers": {"type": "object", "additionalProperties": ANSWER_VALUE, "description": "Question id → value (list for multiple choice)."},
-        "started_at": {"type": ["string", "null"], "format": "date-time",
-                       "description": "When the questionnaire was opened; responses answered implausibly fast are "
-                                      "flagged. An anonymous response without it is flagged too_fast (its speed "
-                                      "cannot be shown); a registered client (a paper-entry tool) may leave it out."},
-        "submitted_at": {"type": "string", "format": "date-time", "description": "A time without offset is taken as Viet Nam time (UTC+7)."},
+        "answers": {
+            "type": "object",
+            "additionalProperties": ANSWER_VALUE,
+            "description": "Question id → value (list for multiple choice).",
+        },
+        "started_at": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "When the questionnaire was opened; responses answered implausibly fast are "
+            "flagged. An anonymous response without it is flagged too_fast (its speed "
+            "cannot be shown); a registered client (a paper-entry tool) may leave it out.",
+        },
+        "submitted_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "A time without offset is taken as Viet Nam time (UTC+7).",
+        },
         "lang": {"type": "string", "enum": ["vi", "en"]},
-        "website": {"type": ["string", "null"],
-                    "description": "Leave this out or empty. It is a honeypot, like the web form's hidden field: a "
-                                   "response that fills it is stored flagged `honeypot` and left out of scores."},
+        "website": {
+            "type": ["string", "null"],
+            "description": "Leave this out or empty. It is a honeypot, like the web form's hidden field: a "
+            "response that fills it is stored flagged `honeypot` and left out of scores.",
+        },
     },
 }
 RESPONSE_OUT = {
     "type": "object",
-    "required": ["id", "survey", "version", "commune", "service_point", "answers", "lang", "mode", "submitted_at", "received_at"],
+    "required": [
+        "id",
+        "survey",
+        "version",
+        "commune",
+        "service_point",
+        "answers",
+        "lang",
+        "mode",
+        "submitted_at",
+        "received_at",
+    ],
     "properties": {
         **{k: v for k, v in RESPONSE_IN["properties"].items() if k != "website"},
         "mode": {"type": "string", "enum": ["web", "paper", "api"]},
@@ -71,13 +99,34 @@ QUESTION = {
         "required": {"type": "boolean"},
         "label": TEXT,
         "hint": {"oneOf": [TEXT, {"type": "null"}]},
-        "options": {"type": "array", "items": {"type": "object", "required": ["value", "label"], "properties": {"value": {"type": "string"}, "label": TEXT}}},
-        "relevant": {"oneOf": [
-            {"type": "null"},
-            {"type": "object", "required": ["question", "in"], "properties": {"question": {"type": "string"}, "in": {"type": "array", "items": {"type": "string"}}}},
-        ]},
+        "options": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["value", "label"],
+                "properties": {"value": {"type": "string"}, "label": TEXT},
+            },
+        },
+        "relevant": {
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "required": ["question", "in"],
+                    "properties": {
+                        "question": {"type": "string"},
+                        "in": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            ]
+        },
         "subdimension": {"type": ["string", "null"], "description": "PAPI sub-dimension code such as 6.1."},
-        "score": {"oneOf": [{"type": "null"}, {"type": "object", "additionalProperties": {"type": ["number", "null"], "minimum": 0, "maximum": 1}}]},
+        "score": {
+            "oneOf": [
+                {"type": "null"},
+                {"type": "object", "additionalProperties": {"type": ["number", "null"], "minimum": 0, "maximum": 1}},
+            ]
+        },
         "min": {"type": "integer"},
         "max": {"type": "integer"},
         "max_length": {"type": "integer"},
@@ -106,11 +155,36 @@ INTEGER = {"type": ["integer", "null"]}
 #: ``PROVINCE_EXTRA``. Estimates are null where they do not exist or are hidden.
 SCORE_ROW = {
     "type": "object",
-    "required": ["commune_code", "commune_name", "level", "code", "n", "n_eff", "p", "se", "score", "ci_low",
-                 "ci_high", "se_p", "p_eb", "mse_eb", "score_eb", "se_eb", "ci_low_eb", "ci_high_eb", "group",
-                 "rank", "rank_low", "rank_high", "flags"],
+    "required": [
+        "commune_code",
+        "commune_name",
+        "level",
+        "code",
+        "n",
+        "n_eff",
+        "p",
+        "se",
+        "score",
+        "ci_low",
+        "ci_high",
+        "se_p",
+        "p_eb",
+        "mse_eb",
+        "score_eb",
+        "se_eb",
+        "ci_low_eb",
+        "ci_high_eb",
+        "group",
+        "rank",
+        "rank_low",
+        "rank_high",
+        "flags",
+    ],
     "properties": {
-        "commune_code": {"type": "string", "description": "Official commune/ward code (province code on roll-up rows)."},
+        "commune_code": {
+            "type": "string",
+            "description": "Official commune/ward code (province code on roll-up rows).",
+        },
         "commune_name": {"type": "string"},
         "level": {"type": "string", "enum": ["subdimension", "dimension", "aggregate"]},
         "code": {"type": "string", "description": "PAPI code: `6.1`, `6` or `total`."},
@@ -132,9 +206,12 @@ SCORE_ROW = {
         "rank": {**INTEGER, "description": "Rank by score_eb within level and code, 1 = best."},
         "rank_low": {**INTEGER, "description": "95% rank interval, best end."},
         "rank_high": {**INTEGER, "description": "95% rank interval, worst end."},
-        "flags": {"type": "string", "description": "Flags separated by `;`, a code optionally followed by `:` and "
-                                                   "a detail (`unreliable:width`, `synthetic:3/28`); see the XLSX "
-                                                   "README sheet."},
+        "flags": {
+            "type": "string",
+            "description": "Flags separated by `;`, a code optionally followed by `:` and "
+            "a detail (`unreliable:width`, `synthetic:3/28`); see the XLSX "
+            "README sheet.",
+        },
     },
 }
 
@@ -147,9 +224,12 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 # Every /api/v1 route checks a bearer token that is sent, and refuses one that is not valid.
-BAD_TOKEN = {**_json(ERRORS, "A bearer token was sent and is unknown, malformed or revoked (never taken as anonymous)"),
-             "headers": {"WWW-Authenticate": {"description": '`Bearer realm="api", error="invalid_token"`',
-                                              "schema": {"type": "string"}}}}
+BAD_TOKEN = {
+    **_json(ERRORS, "A bearer token was sent and is unknown, malformed or revoked (never taken as anonymous)"),
+    "headers": {
+        "WWW-Authenticate": {"description": '`Bearer realm="api", error="invalid_token"`', "schema": {"type": "string"}}
+    },
+}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -163,12 +243,19 @@ def openapi_document() -> dict[str, Any]:
         },
         "components": {
             "securitySchemes": {
-                "session": {"type": "apiKey", "in": "cookie", "name": "session",
-                            "description": "The session cookie set by POST /login."},
-                "bearer": {"type": "http", "scheme": "bearer",
-                           "description": "The token of a registered API client (a kiosk tablet, a paper-entry "
-                                          "tool), issued once by `flask create-api-client` (docs/kiosk.md). "
-                                          "Optional: without it a response is anonymous."},
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "session",
+                    "description": "The session cookie set by POST /login.",
+                },
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The token of a registered API client (a kiosk tablet, a paper-entry "
+                    "tool), issued once by `flask create-api-client` (docs/kiosk.md). "
+                    "Optional: without it a response is anonymous.",
+                },
             },
         },
         "paths": {
@@ -176,8 +263,10 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "operationId": "listSurveys",
                     "summary": "Current version of every survey",
-                    "responses": {"200": _json({"type": "array", "items": SURVEY_SUMMARY}, "Survey list"),
-                                  "401": BAD_TOKEN},
+                    "responses": {
+                        "200": _json({"type": "array", "items": SURVEY_SUMMARY}, "Survey list"),
+                        "401": BAD_TOKEN,
+                    },
                 }
             },
             "/api/v1/surveys/{slug}": {
@@ -186,7 +275,12 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "One survey with questions, relevance conditions and score maps",
                     "parameters": [
                         {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}},
-                        {"name": "version", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
+                        {
+                            "name": "version",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1},
+                        },
                     ],
                     "responses": {
                         "200": _json(SURVEY, "The survey"),
@@ -201,12 +295,12 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "createResponse",
                     "summary": "Submit a response; idempotent on its id",
                     "description": "Anonymous, or attributed to a registered client by its bearer token. Only "
-                                   "`application/json` is accepted. Anonymous responses get the web form's "
-                                   "quality checks (speed, straight lines, honeypot, bursts from one address or "
-                                   "device); registered clients skip the burst check. Flagged responses are "
-                                   "stored (and answered 201) but left out of scores. Every string, key or value, "
-                                   "must be valid text: a lone UTF-16 surrogate or NUL is refused with 422 naming "
-                                   "its field.",
+                    "`application/json` is accepted. Anonymous responses get the web form's "
+                    "quality checks (speed, straight lines, honeypot, bursts from one address or "
+                    "device); registered clients skip the burst check. Flagged responses are "
+                    "stored (and answered 201) but left out of scores. Every string, key or value, "
+                    "must be valid text: a lone UTF-16 surrogate or NUL is refused with 422 naming "
+                    "its field.",
                     "security": [{}, {"bearer": []}],
                     "requestBody": {"required": True, "content": {"application/json": {"schema": RESPONSE_IN}}},
                     "responses": {
@@ -217,16 +311,31 @@ def openapi_document() -> dict[str, Any]:
                         "403": _json(ERRORS, "The registered client may not send responses for this commune"),
                         "409": _json(ERRORS, "A different response with this id is stored"),
                         "413": _json(ERRORS, "The body is too large"),
-                        "415": {**_json(ERRORS, "The body was not sent as `application/json`"),
-                                "headers": {"Accept-Post": {"description": "`application/json`",
-                                                            "schema": {"type": "string"}}}},
+                        "415": {
+                            **_json(ERRORS, "The body was not sent as `application/json`"),
+                            "headers": {
+                                "Accept-Post": {"description": "`application/json`", "schema": {"type": "string"}}
+                            },
+                        },
                         "422": _json(ERRORS, "Invalid content; nothing stored"),
-                        "429": _json(ERRORS, "Too many submissions from this address in a short time; nothing stored, "
-                                             "resend the same body later"),
-                        "503": {**_json(ERRORS, "The database is unavailable for a moment; nothing stored, "
-                                                "resend the same body later (the id keeps it from counting twice)"),
-                                "headers": {"Retry-After": {"description": "Seconds to wait before resending",
-                                                            "schema": {"type": "integer"}}}},
+                        "429": _json(
+                            ERRORS,
+                            "Too many submissions from this address in a short time; nothing stored, "
+                            "resend the same body later",
+                        ),
+                        "503": {
+                            **_json(
+                                ERRORS,
+                                "The database is unavailable for a moment; nothing stored, "
+                                "resend the same body later (the id keeps it from counting twice)",
+                            ),
+                            "headers": {
+                                "Retry-After": {
+                                    "description": "Seconds to wait before resending",
+                                    "schema": {"type": "integer"},
+                                }
+                            },
+                        },
                     },
                 }
             },
@@ -235,30 +344,62 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "getScores",
                     "security": [{"session": []}],
                     "summary": "PAPI-style proxy scores per commune (analysts and admins, logged in)",
-                    "description": "The rows of `flask export-scores` as JSON. Needs an analyst or admin session cookie.",
+                    "description": "The rows of `flask export-scores` as JSON. "
+                    "Needs an analyst or admin session cookie.",
                     "parameters": [
                         {"name": "from", "in": "query", "required": False, "schema": OPTIONAL_DATE},
                         {"name": "to", "in": "query", "required": False, "schema": OPTIONAL_DATE},
-                        {"name": "level", "in": "query", "required": False, "schema": {"type": "string", "enum": ["commune", "province"]}},
-                        {"name": "structure", "in": "query", "required": False, "schema": {"type": "string", "enum": ["current", "2018"]}},
-                        {"name": "public", "in": "query", "required": False, "schema": {"type": "string", "enum": ["0", "1"]}},
-                        {"name": "province", "in": "query", "required": False,
-                         "description": "Two-digit province code: a national account's choice (empty or absent: the "
-                                        "app's province); an account of one province gets 404 for another, anyone "
-                                        "gets 404 for a code with no communes loaded.",
-                         "schema": {"type": "string"}},
+                        {
+                            "name": "level",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "enum": ["commune", "province"]},
+                        },
+                        {
+                            "name": "structure",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "enum": ["current", "2018"]},
+                        },
+                        {
+                            "name": "public",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "enum": ["0", "1"]},
+                        },
+                        {
+                            "name": "province",
+                            "in": "query",
+                            "required": False,
+                            "description": "Two-digit province code: a national account's choice (empty or absent: the "
+                            "app's province); an account of one province gets 404 for another, anyone "
+                            "gets 404 for a code with no communes loaded.",
+                            "schema": {"type": "string"},
+                        },
                     ],
                     "responses": {
-                        "200": _json({"type": "object", "required": ["rows"], "properties": {
-                            "meta": {"type": "object"},
-                            "rows": {"type": "array", "items": SCORE_ROW},
-                        }}, "Scores"),
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["rows"],
+                                "properties": {
+                                    "meta": {"type": "object"},
+                                    "rows": {"type": "array", "items": SCORE_ROW},
+                                },
+                            },
+                            "Scores",
+                        ),
                         "400": _json(ERRORS, "A bad date or option, or `from` after `to`"),
                         "401": _json(ERRORS, "Not logged in, or a bearer token was sent that is not valid"),
                         "403": _json(ERRORS, "Logged in without the analyst or admin role"),
-                        "404": _json(ERRORS, "A `province` other than the account's own, or one with no communes loaded"),
-                        "503": _json(ERRORS, "Nothing cached yet for a large scope: a job computes it; try again "
-                                             "after `Retry-After` seconds"),
+                        "404": _json(
+                            ERRORS, "A `province` other than the account's own, or one with no communes loaded"
+                        ),
+                        "503": _json(
+                            ERRORS,
+                            "Nothing cached yet for a large scope: a job computes it; try again "
+                            "after `Retry-After` seconds",
+                        ),
                     },
                 }
             },

@@ -24,8 +24,18 @@ from .checks import bad_text_fields, flag_burst_members, quality_flags
 from .openapi import openapi_document
 
 # ``website`` is the honeypot: documented as "leave empty", filled only by form-fillers.
-FIELDS = {"id", "survey", "version", "commune", "service_point", "answers", "started_at", "submitted_at", "lang",
-          "website"}
+FIELDS = {
+    "id",
+    "survey",
+    "version",
+    "commune",
+    "service_point",
+    "answers",
+    "started_at",
+    "submitted_at",
+    "lang",
+    "website",
+}
 VERSION = re.compile(r"[1-9][0-9]*")  # ASCII digits only: int() would also take "１", " 1" and "1_0"
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
@@ -40,22 +50,35 @@ def check_request():
     """
     g.api_client = None
     if request.method in BODY_METHODS and request.mimetype != "application/json":
-        return _error(415, "body", lambda: _("Send the body as JSON, with the header Content-Type: application/json."),
-                      {"Accept-Post": "application/json"})
+        return _error(
+            415,
+            "body",
+            lambda: _("Send the body as JSON, with the header Content-Type: application/json."),
+            {"Accept-Post": "application/json"},
+        )
     authorization = request.headers.get("Authorization")
     if authorization is not None:
         scheme, _space, token = authorization.partition(" ")
         client = authenticate(token.strip(" ")) if scheme.lower() == "bearer" else None
         if client is None:
-            return _error(401, "Authorization",
-                          lambda: _("This API token is not valid: it is unknown, revoked or malformed."),
-                          {"WWW-Authenticate": 'Bearer realm="api", error="invalid_token"'})
+            return _error(
+                401,
+                "Authorization",
+                lambda: _("This API token is not valid: it is unknown, revoked or malformed."),
+                {"WWW-Authenticate": 'Bearer realm="api", error="invalid_token"'},
+            )
         g.api_client = client
     return None
 
 
-def _error(status: int, field: str, message: Callable[[], str], headers: dict[str, str] | None = None, *,
-           lang: str | None = None):
+def _error(
+    status: int,
+    field: str,
+    message: Callable[[], str],
+    headers: dict[str, str] | None = None,
+    *,
+    lang: str | None = None,
+):
     """A JSON error in the caller's language (``message`` is called under that locale)."""
     with force_locale(lang or _request_lang({})):
         text = message()
@@ -65,10 +88,12 @@ def _error(status: int, field: str, message: Callable[[], str], headers: dict[st
 @bp.get("/surveys")
 def list_surveys():
     """Every current survey, one line each."""
-    return jsonify([
-        {"slug": s.slug, "version": s.version, "service_area": s.service_area, "title": s.title.as_dict()}
-        for s in catalog().all_current()
-    ])
+    return jsonify(
+        [
+            {"slug": s.slug, "version": s.version, "service_area": s.service_area, "title": s.title.as_dict()}
+            for s in catalog().all_current()
+        ]
+    )
 
 
 @bp.get("/surveys/<slug>")
@@ -96,8 +121,10 @@ def _reject(problems: list[Problem], lang: str, *, envelope: bool = False):
     """422 listing each problem; answer problems are named ``answers.<question id>``."""
     with force_locale(lang):
         errors = [
-            {"field": p.question if envelope or p.question in FIELDS else f"answers.{p.question}",
-             "message": problem_message(p)}
+            {
+                "field": p.question if envelope or p.question in FIELDS else f"answers.{p.question}",
+                "message": problem_message(p),
+            }
             for p in problems
         ]
     return jsonify({"errors": errors}), 422

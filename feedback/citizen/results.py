@@ -21,6 +21,11 @@ def results(code: str):
     from ..exports.suppression import MIN_PUBLIC_N  # pandas loads with the first page that needs it
 
     lang = str(get_locale())
-    return render_template("citizen/results.html", results=commune_results(commune, lang=lang),
-                           period_text=period_text, score=lambda v: score_text(v, lang),
-                           signed=lambda v: signed_text(v, lang), min_public_n=MIN_PUBLIC_N)
+    return render_template(
+        "citizen/results.html",
+        results=commune_results(commune, lang=lang),
+        period_text=period_text,
+        score=lambda v: score_text(v, lang),
+        signed=lambda v: signed_text(v, lang),
+        min_public_n=MIN_PUBLIC_N,
+    )

@@ -6,19 +6,18 @@ from datetime import timedelta
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
+from flask_limiter.util import get_remote_address
 
 from surveys import Problem, Survey, catalog
 
-from flask_limiter.util import get_remote_address
-
 from ..actions import thanks_actions
+from ..devices import device_id, keyed_hash, remember_device
 from ..extensions import db, limiter
 from ..forms import FormState, fresh_state, new_state, read_state, survey_form_class
 from ..messages import messages_by_question, problem_message
 from ..models import Commune, Response, ServicePoint, utcnow
-from ..devices import device_id, keyed_hash, remember_device
-from ..quality import client_hashes
 from ..places import active_point, province_communes
+from ..quality import client_hashes
 from ..responses import receive_web
 from ..results import public_settings
 from . import bp
@@ -115,9 +114,14 @@ def thanks(code: str):
     answered about (kept in the signed session by ``_thanks``) changed after feedback."""
     commune = db.get_or_404(Commune, code)
     point, actions = thanks_actions(commune.code, session.get(THANKS_POINT), str(get_locale()))
-    return render_template("citizen/thanks.html", commune=commune, again=request.args.get("again") == "1",
-                           public_results=public_settings(commune.province_code).public_results,
-                           point=point, actions=actions)
+    return render_template(
+        "citizen/thanks.html",
+        commune=commune,
+        again=request.args.get("again") == "1",
+        public_results=public_settings(commune.province_code).public_results,
+        point=point,
+        actions=actions,
+    )
 
 
 # The session key naming the service point of the latest response, for its thank-you page. The
@@ -159,9 +163,15 @@ def survey_page(survey: Survey, commune: Commune, point: ServicePoint | None):
     if state is None or not form.validate():
         return _render(survey, form, commune, point, {"_form": [problem_message(Problem("", "form_expired"))]}, 400)
     _, problems = receive_web(
-        survey, form.answers(survey), response_id=state.response_id, started_at=state.started_at,
-        commune_code=commune.code, service_point_id=point.id if point else None, lang=lang,
-        module=state.module, via=state.via,
+        survey,
+        form.answers(survey),
+        response_id=state.response_id,
+        started_at=state.started_at,
+        commune_code=commune.code,
+        service_point_id=point.id if point else None,
+        lang=lang,
+        module=state.module,
+        via=state.via,
         client=client_hashes(request.remote_addr, device_id=device_id()),
         honeypot=bool(form.website.data),
     )
@@ -180,10 +190,18 @@ def _render(survey, form, commune, point, errors, status=200, *, sent=False, mov
     questions = survey.shown(state.module if state else None)
     main = [q for q in questions if not q.respondent]
     return render_template(
-        "citizen/survey.html", survey=survey, form=form, commune=commune, point=point, errors=errors,
-        main_questions=main, respondent_questions=[q for q in questions if q.respondent],
+        "citizen/survey.html",
+        survey=survey,
+        form=form,
+        commune=commune,
+        point=point,
+        errors=errors,
+        main_questions=main,
+        respondent_questions=[q for q in questions if q.respondent],
         numbers={q.id: i for i, q in enumerate(main, start=1)},
-        sent=problem_message(Problem("", "already_sent")) if sent else None, moved=moved, action=action,
+        sent=problem_message(Problem("", "already_sent")) if sent else None,
+        moved=moved,
+        action=action,
     ), status
 
 
@@ -204,11 +222,20 @@ def _filling(survey: Survey, commune: Commune, point: ServicePoint | None) -> tu
     page = request.path
     token = dict(session.get("fillings") or []).get(page)
     state = read_state(token)
-    if (state is None or not _opened_here(state, survey, commune, point) or state.version != survey.version
-            or utcnow() - state.started_at > FILLING_KEPT):
+    if (
+        state is None
+        or not _opened_here(state, survey, commune, point)
+        or state.version != survey.version
+        or utcnow() - state.started_at > FILLING_KEPT
+    ):
         via = "landing" if point is None or request.args.get("via") == "landing" else "poster"
-        token = new_state(survey, commune_code=commune.code, point_id=point.id if point else None,
-                          token=point.token if point else None, via=via)
+        token = new_state(
+            survey,
+            commune_code=commune.code,
+            point_id=point.id if point else None,
+            token=point.token if point else None,
+            via=via,
+        )
         _keep_filling(page, token)
         return token, False
     return token, _stored(state)
@@ -258,8 +285,9 @@ def _home(state: FormState) -> tuple[Survey, Commune, ServicePoint | None] | Non
     return catalog().for_area(point.service_area), commune, active_point(commune.code, point.service_area)
 
 
-def _send_elsewhere(state: FormState | None, where: tuple[Survey, Commune, ServicePoint | None], reason: str,
-                    status: int):
+def _send_elsewhere(
+    state: FormState | None, where: tuple[Survey, Commune, ServicePoint | None], reason: str, status: int
+):
     """Store nothing here; show the posted answers again as a form of ``where``'s survey that
     sends them to its page, with the same response id, and say why (``reason`` names the message)."""
     survey, commune, point = where
@@ -268,11 +296,9 @@ def _send_elsewhere(state: FormState | None, where: tuple[Survey, Commune, Servi
     form = survey_form_class(survey)()
     if point is not None:
         action = url_for(".poster", token=point.token)
-        form.state.data = new_state(survey, commune_code=commune.code, point_id=point.id, token=point.token,
-                                    keep=state)
+        form.state.data = new_state(survey, commune_code=commune.code, point_id=point.id, token=point.token, keep=state)
     else:
         action = url_for(".commune_survey", code=commune.code, slug=survey.slug)
         form.state.data = new_state(survey, commune_code=commune.code, keep=state)
     _keep_filling(action, form.state.data)
-    return _render(survey, form, commune, point, {}, status, moved=problem_message(Problem("", reason)),
-                   action=action)
+    return _render(survey, form, commune, point, {}, status, moved=problem_message(Problem("", reason)), action=action)

@@ -37,9 +37,25 @@ from ..officer.queries import Comment, count_comments, latest_comments
 from ..times import boundary, day_start, local_day
 
 __all__ = [
-    "COMMENTS_SHOWN", "PAYMENT_ALPHA", "PAYMENT_WEEKS", "PREVIOUS_WEEKS", "SILENT_DAYS", "Digest", "PaymentWarning",
-    "TEMPLATE_HELPERS", "ScoreChange", "Scope", "SilentPoint", "UnitCounts", "build_digest", "last_week", "number_text",
-    "percent_text", "period_text", "scope_of", "week_of",
+    "COMMENTS_SHOWN",
+    "PAYMENT_ALPHA",
+    "PAYMENT_WEEKS",
+    "PREVIOUS_WEEKS",
+    "SILENT_DAYS",
+    "Digest",
+    "PaymentWarning",
+    "TEMPLATE_HELPERS",
+    "ScoreChange",
+    "Scope",
+    "SilentPoint",
+    "UnitCounts",
+    "build_digest",
+    "last_week",
+    "number_text",
+    "percent_text",
+    "period_text",
+    "scope_of",
+    "week_of",
 ]
 
 #: Weeks before the digest's week whose mean it is compared with.
@@ -214,11 +230,28 @@ def build_digest(scope: Scope, week: date, *, cache: dict[Any, Any] | None = Non
         if found is not None:
             changes = (changes or []) + [c for c in found if c.commune_code in in_scope]
     point_ids = {c.service_point_id for c in comments if c.service_point_id is not None}
-    point_names = dict(db.session.execute(sa.select(ServicePoint.id, ServicePoint.name)
-                                          .where(ServicePoint.id.in_(point_ids))).all()) if point_ids else {}
-    return Digest(week=week, scope=scope, units=units, silent=silent, silent_total=silent_total, comments=comments,
-                  comment_total=comment_total, changes=changes, warnings=warnings, names=names,
-                  point_names=point_names)
+    point_names = (
+        dict(
+            db.session.execute(
+                sa.select(ServicePoint.id, ServicePoint.name).where(ServicePoint.id.in_(point_ids))
+            ).all()
+        )
+        if point_ids
+        else {}
+    )
+    return Digest(
+        week=week,
+        scope=scope,
+        units=units,
+        silent=silent,
+        silent_total=silent_total,
+        comments=comments,
+        comment_total=comment_total,
+        changes=changes,
+        warnings=warnings,
+        names=names,
+        point_names=point_names,
+    )
 
 
 def _communes(scope: Scope) -> list[Commune]:
@@ -238,10 +271,16 @@ def _counts(scope: Scope, communes: list[Commune], week: date) -> list[UnitCount
     in_week = sa.func.coalesce(sa.func.sum(sa.case((submitted >= boundary(start), 1), else_=0)), 0)
     before = sa.func.coalesce(sa.func.sum(sa.case((submitted < boundary(start), 1), else_=0)), 0)
     # The submission time is never after the receive time: the receive-time index finds the window.
-    query = (sa.select(FeedbackResponse.commune_code, in_week, before)
-             .where(FeedbackResponse.received_at >= boundary(first), submitted >= boundary(first),
-                    submitted < boundary(end), scope.commune_filter(FeedbackResponse.commune_code))
-             .group_by(FeedbackResponse.commune_code))
+    query = (
+        sa.select(FeedbackResponse.commune_code, in_week, before)
+        .where(
+            FeedbackResponse.received_at >= boundary(first),
+            submitted >= boundary(first),
+            submitted < boundary(end),
+            scope.commune_filter(FeedbackResponse.commune_code),
+        )
+        .group_by(FeedbackResponse.commune_code)
+    )
     per_commune = {code: (int(w), int(b)) for code, w, b in db.session.execute(query)}
     if not scope.by_province:
         return [UnitCounts(c.code, c.name, *_pair(per_commune.get(c.code, (0, 0)))) for c in communes]
@@ -264,21 +303,40 @@ def _silent_points(scope: Scope, end: datetime) -> tuple[list[SilentPoint], int]
     """Active service points, older than :data:`SILENT_DAYS`, with no response received in the
     :data:`SILENT_DAYS` days before ``end``; the first :data:`LIST_SHOWN` and how many in all."""
     since = end - timedelta(days=SILENT_DAYS)
-    recent = sa.exists().where(FeedbackResponse.service_point_id == ServicePoint.id,
-                               FeedbackResponse.received_at >= boundary(since),
-                               FeedbackResponse.received_at < boundary(end))
-    last = (sa.select(sa.func.max(FeedbackResponse.received_at))
-            .where(FeedbackResponse.service_point_id == ServicePoint.id, FeedbackResponse.received_at < boundary(end))
-            .scalar_subquery())
-    where = (ServicePoint.active, ServicePoint.created_at < boundary(since), ~recent,
-             scope.commune_filter(ServicePoint.commune_code))
+    recent = sa.exists().where(
+        FeedbackResponse.service_point_id == ServicePoint.id,
+        FeedbackResponse.received_at >= boundary(since),
+        FeedbackResponse.received_at < boundary(end),
+    )
+    last = (
+        sa.select(sa.func.max(FeedbackResponse.received_at))
+        .where(FeedbackResponse.service_point_id == ServicePoint.id, FeedbackResponse.received_at < boundary(end))
+        .scalar_subquery()
+    )
+    where = (
+        ServicePoint.active,
+        ServicePoint.created_at < boundary(since),
+        ~recent,
+        scope.commune_filter(ServicePoint.commune_code),
+    )
     total = int(db.session.scalar(sa.select(sa.func.count()).select_from(ServicePoint).where(*where)) or 0)
     rows = db.session.execute(
         sa.select(ServicePoint.id, ServicePoint.name, ServicePoint.commune_code, Commune.name, last)
-        .join(Commune, Commune.code == ServicePoint.commune_code).where(*where)
-        .order_by(last.asc().nulls_first(), ServicePoint.commune_code, ServicePoint.id).limit(LIST_SHOWN)).all()
-    return [SilentPoint(id=r[0], name=r[1], commune_code=r[2], commune_name=r[3],
-                        last_response=local_day(r[4]) if r[4] is not None else None) for r in rows], total
+        .join(Commune, Commune.code == ServicePoint.commune_code)
+        .where(*where)
+        .order_by(last.asc().nulls_first(), ServicePoint.commune_code, ServicePoint.id)
+        .limit(LIST_SHOWN)
+    ).all()
+    return [
+        SilentPoint(
+            id=r[0],
+            name=r[1],
+            commune_code=r[2],
+            commune_name=r[3],
+            last_response=local_day(r[4]) if r[4] is not None else None,
+        )
+        for r in rows
+    ], total
 
 
 def _payment_warnings(province: str, week: date, cache: dict[Any, Any]) -> list[PaymentWarning]:
@@ -293,14 +351,23 @@ def _payment_warnings(province: str, week: date, cache: dict[Any, Any]) -> list[
     end = day_start(week + timedelta(days=7))
     submitted = FeedbackResponse.submitted_at
     query = (
-        sa.select(FeedbackResponse.service_point_id,
-                  sa.func.sum(sa.case((Answer.value == "yes", 1), else_=0)), sa.func.count())
+        sa.select(
+            FeedbackResponse.service_point_id,
+            sa.func.sum(sa.case((Answer.value == "yes", 1), else_=0)),
+            sa.func.count(),
+        )
         .join(Answer, Answer.response_id == FeedbackResponse.id)
         .join(Commune, Commune.code == FeedbackResponse.commune_code)
-        .where(Commune.province_code == province, Answer.question_id == PAYMENT_QUESTION,
-               Answer.value.in_(("yes", "no")), FeedbackResponse.service_point_id.is_not(None),
-               ~FeedbackResponse.low_quality, FeedbackResponse.received_at >= boundary(start),
-               submitted >= boundary(start), submitted < boundary(end))
+        .where(
+            Commune.province_code == province,
+            Answer.question_id == PAYMENT_QUESTION,
+            Answer.value.in_(("yes", "no")),
+            FeedbackResponse.service_point_id.is_not(None),
+            ~FeedbackResponse.low_quality,
+            FeedbackResponse.received_at >= boundary(start),
+            submitted >= boundary(start),
+            submitted < boundary(end),
+        )
         .group_by(FeedbackResponse.service_point_id)
     )
     rows = db.session.execute(query).all()
@@ -311,13 +378,24 @@ def _payment_warnings(province: str, week: date, cache: dict[Any, Any]) -> list[
         if flagged:
             points = db.session.execute(
                 sa.select(ServicePoint.id, ServicePoint.name, ServicePoint.commune_code, Commune.name)
-                .join(Commune, Commune.code == ServicePoint.commune_code).where(ServicePoint.id.in_(flagged))).all()
+                .join(Commune, Commune.code == ServicePoint.commune_code)
+                .where(ServicePoint.id.in_(flagged))
+            ).all()
             for point_id, name, commune_code, commune_name in points:
                 i = flagged[point_id]
-                warnings.append(PaymentWarning(
-                    id=point_id, name=name, commune_code=commune_code, commune_name=commune_name,
-                    reports=int(rows[i][1]), answers=int(rows[i][2]), rate=float(tests.rate[i]),
-                    province_rate=float(tests.rest_rate[i]), p_adjusted=float(tests.p_adjusted[i])))
+                warnings.append(
+                    PaymentWarning(
+                        id=point_id,
+                        name=name,
+                        commune_code=commune_code,
+                        commune_name=commune_name,
+                        reports=int(rows[i][1]),
+                        answers=int(rows[i][2]),
+                        rate=float(tests.rate[i]),
+                        province_rate=float(tests.rest_rate[i]),
+                        p_adjusted=float(tests.p_adjusted[i]),
+                    )
+                )
     warnings.sort(key=lambda w: (w.p_adjusted, w.commune_code, w.id))
     cache[key] = warnings
     return warnings
@@ -347,11 +425,20 @@ def _changes_between(latest: Any, previous: Any) -> list[ScoreChange]:
 
     pairs = dimension_changes(snapshot_tables(latest), snapshot_tables(previous))
     changes = [
-        ScoreChange(commune_code=row.commune_code, commune_name=row.commune_name, dimension=row.code,
-                    name_vi=DIMENSION_NAMES[row.code].vi, name_en=DIMENSION_NAMES[row.code].en,
-                    before=float(row.score_before), after=float(row.score), direction=int(row.direction),
-                    period=(latest.date_from, latest.date_to), previous_period=(previous.date_from, previous.date_to))
-        for row in pairs.itertuples(index=False) if row.direction != 0
+        ScoreChange(
+            commune_code=row.commune_code,
+            commune_name=row.commune_name,
+            dimension=row.code,
+            name_vi=DIMENSION_NAMES[row.code].vi,
+            name_en=DIMENSION_NAMES[row.code].en,
+            before=float(row.score_before),
+            after=float(row.score),
+            direction=int(row.direction),
+            period=(latest.date_from, latest.date_to),
+            previous_period=(previous.date_from, previous.date_to),
+        )
+        for row in pairs.itertuples(index=False)
+        if row.direction != 0
     ]
     return sorted(changes, key=lambda c: (c.commune_code, c.dimension))
 
@@ -377,6 +464,10 @@ def period_text(period: tuple[date, date]) -> str:
 
 #: What the digest templates (dashboard panel and e-mail) use besides the digest itself.
 TEMPLATE_HELPERS = {
-    "number": number_text, "percent": percent_text, "period_text": period_text,
-    "previous_weeks": PREVIOUS_WEEKS, "silent_days": SILENT_DAYS, "payment_weeks": PAYMENT_WEEKS,
+    "number": number_text,
+    "percent": percent_text,
+    "period_text": period_text,
+    "previous_weeks": PREVIOUS_WEEKS,
+    "silent_days": SILENT_DAYS,
+    "payment_weeks": PAYMENT_WEEKS,
 }

@@ -117,8 +117,9 @@ def send_digests(week: date, *, dry_run: bool = False) -> SendReport:
     docstring for the claims); audited as ``digests_sent`` unless nothing was attempted."""
     report = SendReport(week=week)
     users = list(db.session.scalars(sa.select(User).where(User.active).order_by(User.id)))
-    claimed = dict(db.session.execute(sa.select(DigestSent.user_id, DigestSent.sent_at)
-                                      .where(DigestSent.week == week)).all())
+    claimed = dict(
+        db.session.execute(sa.select(DigestSent.user_id, DigestSent.sent_at).where(DigestSent.week == week)).all()
+    )
     cache: dict[Any, Any] = {}
     server: smtplib.SMTP | None = None
     # A dry run builds every message (so it shows what would fail) without needing mail settings.
@@ -166,9 +167,16 @@ def send_digests(week: date, *, dry_run: bool = False) -> SendReport:
         close_smtp(server)
         if not dry_run and (report.sent or report.failed or report.unconfirmed):
             db.session.rollback()
-            audit.record("digests_sent", target=f"week {week.isoformat()}", detail={
-                "week": week.isoformat(), "sent": report.sent, "failed": report.failed,
-                "unconfirmed": report.unconfirmed})
+            audit.record(
+                "digests_sent",
+                target=f"week {week.isoformat()}",
+                detail={
+                    "week": week.isoformat(),
+                    "sent": report.sent,
+                    "failed": report.failed,
+                    "unconfirmed": report.unconfirmed,
+                },
+            )
             db.session.commit()
     return report
 
@@ -197,14 +205,18 @@ def _claim(user_id: int, week: date) -> bool:
 
 
 def _release(user_id: int, week: date) -> None:
-    db.session.execute(sa.delete(DigestSent).where(DigestSent.user_id == user_id, DigestSent.week == week,
-                                                   DigestSent.sent_at.is_(None)))
+    db.session.execute(
+        sa.delete(DigestSent).where(
+            DigestSent.user_id == user_id, DigestSent.week == week, DigestSent.sent_at.is_(None)
+        )
+    )
     db.session.commit()
 
 
 def _mark_sent(user_id: int, week: date) -> None:
-    db.session.execute(sa.update(DigestSent).where(DigestSent.user_id == user_id, DigestSent.week == week)
-                       .values(sent_at=utcnow()))
+    db.session.execute(
+        sa.update(DigestSent).where(DigestSent.user_id == user_id, DigestSent.week == week).values(sent_at=utcnow())
+    )
     db.session.commit()
 
 
@@ -219,16 +231,23 @@ def _reason(exc: BaseException) -> str:
 
 @click.command("send-digests")
 @with_appcontext
-@click.option("--week", "week_day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Any day of the week (Monday–Sunday, Viet Nam) to send; default: the week that ended last.")
+@click.option(
+    "--week",
+    "week_day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Any day of the week (Monday–Sunday, Viet Nam) to send; default: the week that ended last.",
+)
 @click.option("--dry-run", is_flag=True, help="Build every digest and say how many would go; send and claim nothing.")
 def send_digests_command(week_day: datetime | None, dry_run: bool) -> None:
     """E-mail the week's digest to every active staff account, once (safe to run twice)."""
     week = week_of(week_day.date()) if week_day else last_week()
     span = f"{week:%Y-%m-%d} – {week + timedelta(days=6):%Y-%m-%d}"
     if not mail_enabled() and not dry_run:
-        click.echo(f"E-mail is off (FLASK_MAIL_SERVER is not set): no digests sent for {span}. "
-                   "Dashboards show the digest all the same.")
+        click.echo(
+            f"E-mail is off (FLASK_MAIL_SERVER is not set): no digests sent for {span}. "
+            "Dashboards show the digest all the same."
+        )
         return
     try:
         if not dry_run:
@@ -237,15 +256,21 @@ def send_digests_command(week_day: datetime | None, dry_run: bool) -> None:
     except MailSettingsError as exc:
         raise click.ClickException(str(exc)) from exc
     if dry_run:
-        click.echo(f"Week {span}: {report.would_send} digests would be sent; {report.already} sent before, "
-                   f"{report.skipped} skipped (nothing to report). Dry run: nothing sent.")
+        click.echo(
+            f"Week {span}: {report.would_send} digests would be sent; {report.already} sent before, "
+            f"{report.skipped} skipped (nothing to report). Dry run: nothing sent."
+        )
         return
-    click.echo(f"Week {span}: {report.sent} sent, {report.already} skipped (sent before), "
-               f"{report.skipped} skipped (nothing to report), {report.failed} refused by the server "
-               f"(retried next run), {report.unconfirmed} unconfirmed (not retried).")
+    click.echo(
+        f"Week {span}: {report.sent} sent, {report.already} skipped (sent before), "
+        f"{report.skipped} skipped (nothing to report), {report.failed} refused by the server "
+        f"(retried next run), {report.unconfirmed} unconfirmed (not retried)."
+    )
     if report.unreachable:
-        click.echo(f"Cannot reach the mail server ({report.error}): the digests not sent stay unclaimed; "
-                   "run again later.", err=True)
+        click.echo(
+            f"Cannot reach the mail server ({report.error}): the digests not sent stay unclaimed; run again later.",
+            err=True,
+        )
     elif report.error:
         click.echo(f"Last error from the mail server: {report.error}", err=True)
     if report.failed or report.unreachable or (report.unconfirmed and report.error):

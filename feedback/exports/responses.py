@@ -64,8 +64,20 @@ class ResponseExport:
 
 
 #: Columns describing each response, before the question columns.
-RESPONSE_COLUMNS = ("export_id", "survey", "survey_version", "service_area", "commune_code", "commune_name",
-                    "mode", "channel", "module", "lang", "submitted_date", "flags")
+RESPONSE_COLUMNS = (
+    "export_id",
+    "survey",
+    "survey_version",
+    "service_area",
+    "commune_code",
+    "commune_name",
+    "mode",
+    "channel",
+    "module",
+    "lang",
+    "submitted_date",
+    "flags",
+)
 RESPONSE_LABELS = {
     "export_id": "Row number in this export (not stored anywhere)",
     "survey": "Survey",
@@ -101,10 +113,14 @@ CODEBOOK_LABELS: dict[str, tuple[str, str]] = {
     "survey_version": ("Phiên bản khảo sát", "Survey version"),
     "question_id": ("Mã câu hỏi", "Question id"),
     "column": ("Cột trong tệp phiếu trả lời (trống: không xuất)", "Column in the response file (empty: not exported)"),
-    "type": ("Loại câu hỏi: rating, yes_no, single, multiple, integer, text",
-             "Question type: rating, yes_no, single, multiple, integer, text"),
-    "respondent_block": ("Thuộc phần thông tin người trả lời (giới tính, tuổi, dân tộc)",
-                         "Part of the respondent block (sex, age band, ethnic group)"),
+    "type": (
+        "Loại câu hỏi: rating, yes_no, single, multiple, integer, text",
+        "Question type: rating, yes_no, single, multiple, integer, text",
+    ),
+    "respondent_block": (
+        "Thuộc phần thông tin người trả lời (giới tính, tuổi, dân tộc)",
+        "Part of the respondent block (sex, age band, ethnic group)",
+    ),
     "label_vi": ("Nội dung câu hỏi (tiếng Việt)", "Question text (Vietnamese)"),
     "label_en": ("Nội dung câu hỏi (tiếng Anh)", "Question text (English)"),
     "value_labels": ("Giá trị = nhãn tiếng Việt / tiếng Anh", "Value = Vietnamese / English label"),
@@ -131,36 +147,62 @@ def codebook_frame() -> pd.DataFrame:
     for survey in sorted(catalog().all_versions(), key=lambda s: (s.slug, s.version)):
         for q in survey.questions:
             exported = q.type != "text"
-            rows.append({
-                "survey": survey.slug,
-                "survey_version": survey.version,
-                "question_id": q.id,
-                "column": q.id if exported else "",
-                "type": q.type,
-                "respondent_block": q.respondent,
-                "label_vi": q.label.vi,
-                "label_en": q.label.en,
-                "value_labels": "; ".join(f"{o.value} = {o.label.vi} / {o.label.en}" for o in q.options),
-                "subdimension": q.subdimension or "",
-                "subdimension_name": SUBDIMENSION_NAMES[q.subdimension].en if q.subdimension in SUBDIMENSION_NAMES else "",
-                "score_map": "; ".join(f"{o.value} = {o.score:g}" for o in q.options if o.score is not None)
-                if q.scored else "",
-                "note": "" if exported else "free text: not exported (may identify people)",
-            })
+            rows.append(
+                {
+                    "survey": survey.slug,
+                    "survey_version": survey.version,
+                    "question_id": q.id,
+                    "column": q.id if exported else "",
+                    "type": q.type,
+                    "respondent_block": q.respondent,
+                    "label_vi": q.label.vi,
+                    "label_en": q.label.en,
+                    "value_labels": "; ".join(f"{o.value} = {o.label.vi} / {o.label.en}" for o in q.options),
+                    "subdimension": q.subdimension or "",
+                    "subdimension_name": SUBDIMENSION_NAMES[q.subdimension].en
+                    if q.subdimension in SUBDIMENSION_NAMES
+                    else "",
+                    "score_map": "; ".join(f"{o.value} = {o.score:g}" for o in q.options if o.score is not None)
+                    if q.scored
+                    else "",
+                    "note": "" if exported else "free text: not exported (may identify people)",
+                }
+            )
     names = channel_names()
-    rows.append({  # a column of every response, not a question: no survey, version or scores
-        "survey": "", "survey_version": None, "question_id": "", "column": "channel", "type": "single",
-        "respondent_block": False, "label_vi": RESPONSE_LABELS_VI["channel"], "label_en": RESPONSE_LABELS["channel"],
-        "value_labels": "; ".join(f"{c} = {vi} / {en}" for c, (vi, en) in names.items()),
-        "subdimension": "", "subdimension_name": "", "score_map": "", "note": "every survey: how the response arrived",
-    })
-    rows.append({  # likewise: which rotating module's questions a response was asked
-        "survey": "", "survey_version": None, "question_id": "", "column": "module", "type": "single",
-        "respondent_block": False, "label_vi": RESPONSE_LABELS_VI["module"], "label_en": RESPONSE_LABELS["module"],
-        "value_labels": _module_value_labels(),
-        "subdimension": "", "subdimension_name": "", "score_map": "",
-        "note": _module_note(),
-    })
+    rows.append(
+        {  # a column of every response, not a question: no survey, version or scores
+            "survey": "",
+            "survey_version": None,
+            "question_id": "",
+            "column": "channel",
+            "type": "single",
+            "respondent_block": False,
+            "label_vi": RESPONSE_LABELS_VI["channel"],
+            "label_en": RESPONSE_LABELS["channel"],
+            "value_labels": "; ".join(f"{c} = {vi} / {en}" for c, (vi, en) in names.items()),
+            "subdimension": "",
+            "subdimension_name": "",
+            "score_map": "",
+            "note": "every survey: how the response arrived",
+        }
+    )
+    rows.append(
+        {  # likewise: which rotating module's questions a response was asked
+            "survey": "",
+            "survey_version": None,
+            "question_id": "",
+            "column": "module",
+            "type": "single",
+            "respondent_block": False,
+            "label_vi": RESPONSE_LABELS_VI["module"],
+            "label_en": RESPONSE_LABELS["module"],
+            "value_labels": _module_value_labels(),
+            "subdimension": "",
+            "subdimension_name": "",
+            "score_map": "",
+            "note": _module_note(),
+        }
+    )
     frame = pd.DataFrame(rows)
     frame["survey_version"] = frame["survey_version"].astype("Int64")
     return frame
@@ -184,10 +226,12 @@ def _module_value_labels() -> str:
 def _module_note() -> str:
     """Why the module column matters, naming the surveys that rotate modules."""
     rotating = sorted({s.split(" v")[0] for surveys in _module_surveys().values() for s in surveys})
-    return ("every survey: a web respondent of a survey with rotating modules "
-            f"({', '.join(rotating) or 'none yet'}) sees the core and one module; a question of another "
-            "module was not asked, not skipped. Empty: no modules, or a paper or API form that may answer "
-            "every question")
+    return (
+        "every survey: a web respondent of a survey with rotating modules "
+        f"({', '.join(rotating) or 'none yet'}) sees the core and one module; a question of another "
+        "module was not asked, not skipped. Empty: no modules, or a paper or API form that may answer "
+        "every question"
+    )
 
 
 def _stata_coding(columns: list[str]) -> tuple[dict[str, list[str]], dict[str, dict[int, str]], dict[str, str]]:
@@ -215,7 +259,6 @@ def _stata_coding(columns: list[str]) -> tuple[dict[str, list[str]], dict[str, d
     return order, labels, variable
 
 
-
 def _numeric_columns(columns: list[str]) -> tuple[str, ...]:
     """Question columns that are a rating or an integer in every survey version that asks them."""
     types: dict[str, set[str]] = {}
@@ -240,9 +283,15 @@ def _categorical(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=categories, validate=False)
 
 
-def build_response_export(date_from: date | None = None, date_to: date | None = None, *,
-                          include_flagged: bool = False, commune_codes: list[str] | None = None,
-                          seed: int | None = None, progress: Progress = None) -> ResponseExport:
+def build_response_export(
+    date_from: date | None = None,
+    date_to: date | None = None,
+    *,
+    include_flagged: bool = False,
+    commune_codes: list[str] | None = None,
+    seed: int | None = None,
+    progress: Progress = None,
+) -> ResponseExport:
     """Anonymised responses of a period: no stored ids, hashes, times of day or free text.
 
     ``export_id`` numbers rows 1…N after a random shuffle within each day and commune: the
@@ -262,28 +311,37 @@ def build_response_export(date_from: date | None = None, date_to: date | None = 
         if progress is not None:
             progress(0, rows)
 
-    head, answers, excluded = response_export_frames(date_from, date_to, question_ids=columns,
-                                                     include_flagged=include_flagged, commune_codes=commune_codes,
-                                                     on_head=rows_known)
+    head, answers, excluded = response_export_frames(
+        date_from,
+        date_to,
+        question_ids=columns,
+        include_flagged=include_flagged,
+        commune_codes=commune_codes,
+        on_head=rows_known,
+    )
     rows = len(head)
     if progress is not None:
         progress(rows // 3, rows)
     stamps = head["submitted_at"].to_numpy()
-    days, day_values = pd.factorize(pd.DatetimeIndex(stamps).tz_localize("UTC").tz_convert(VIET_NAM)
-                                    .tz_localize(None).normalize())
+    days, day_values = pd.factorize(
+        pd.DatetimeIndex(stamps).tz_localize("UTC").tz_convert(VIET_NAM).tz_localize(None).normalize()
+    )
     commune = head["commune_code"].cat.codes.to_numpy()
     rng = np.random.default_rng(seed)
     shuffle = rng.permutation(rows)
     # Day order, then commune code, then the shuffle; categories are not sorted, so rank them.
     day_rank = np.argsort(np.argsort(day_values.to_numpy(), kind="stable"), kind="stable")
-    commune_rank = np.argsort(np.argsort(head["commune_code"].cat.categories.to_numpy(dtype=object),
-                                         kind="stable"), kind="stable")
+    commune_rank = np.argsort(
+        np.argsort(head["commune_code"].cat.categories.to_numpy(dtype=object), kind="stable"), kind="stable"
+    )
     order = np.lexsort((shuffle, commune_rank[commune], day_rank[days]))
     areas = {s.slug: s.service_area for s in catalog().all_versions()}
     survey = head["survey"].cat
     area_names = pd.Index(sorted({areas.get(slug) for slug in survey.categories if areas.get(slug) is not None}))
-    area_codes = np.array([area_names.get_loc(areas[slug]) if areas.get(slug) is not None else -1
-                           for slug in survey.categories] + [-1], dtype=np.int64)
+    area_codes = np.array(
+        [area_names.get_loc(areas[slug]) if areas.get(slug) is not None else -1 for slug in survey.categories] + [-1],
+        dtype=np.int64,
+    )
     day_dates = np.array([d.date() for d in day_values], dtype=object)
     out = {
         "export_id": np.arange(1, rows + 1, dtype=np.int64),
@@ -304,9 +362,16 @@ def build_response_export(date_from: date | None = None, date_to: date | None = 
         progress(2 * rows // 3, rows)
     _, value_labels, variable = _stata_coding(columns)
     variable_labels = {**RESPONSE_LABELS, **variable}
-    return ResponseExport(responses=pd.DataFrame(out, copy=False), codebook=codebook_frame(),
-                          value_labels=value_labels, variable_labels=variable_labels, excluded=excluded,
-                          numeric=_numeric_columns(columns), date_from=date_from, date_to=date_to)
+    return ResponseExport(
+        responses=pd.DataFrame(out, copy=False),
+        codebook=codebook_frame(),
+        value_labels=value_labels,
+        variable_labels=variable_labels,
+        excluded=excluded,
+        numeric=_numeric_columns(columns),
+        date_from=date_from,
+        date_to=date_to,
+    )
 
 
 def _take(column: pd.Series, order: np.ndarray) -> pd.Categorical:
@@ -314,8 +379,9 @@ def _take(column: pd.Series, order: np.ndarray) -> pd.Categorical:
     return _categorical(column.cat.codes.to_numpy()[order], column.cat.categories)
 
 
-def _answer_columns(answers: pd.DataFrame, rows: int, columns: list[str],
-                    order: np.ndarray) -> dict[str, pd.Categorical]:
+def _answer_columns(
+    answers: pd.DataFrame, rows: int, columns: list[str], order: np.ndarray
+) -> dict[str, pd.Categorical]:
     """Per question column, a categorical over the output rows (row i is head row ``order[i]``).
 
     ``answers`` codes give each value's row (``response_id``) and column (``question_id``), so
@@ -338,9 +404,12 @@ def _answer_columns(answers: pd.DataFrame, rows: int, columns: list[str],
     grid[col[single], row[single]] = code[single]
     labels = values
     if multi.any():
-        joined = (pd.DataFrame({"cell": cell[multi], "position": position[multi], "value": values[code[multi]]})
-                  .sort_values(["cell", "position"], kind="stable")
-                  .groupby("cell", sort=False)["value"].agg(";".join))
+        joined = (
+            pd.DataFrame({"cell": cell[multi], "position": position[multi], "value": values[code[multi]]})
+            .sort_values(["cell", "position"], kind="stable")
+            .groupby("cell", sort=False)["value"]
+            .agg(";".join)
+        )
         combos, combo_labels = pd.factorize(joined.to_numpy(dtype=object))
         cells = joined.index.to_numpy()
         grid[cells % width, cells // width] = len(values) + combos
@@ -396,17 +465,27 @@ def response_column_labels(export: ResponseExport) -> dict[str, tuple[str, str]]
 def _readme(export: ResponseExport) -> list[list[Any]]:
     period_vi, period_en = period_text(export.date_from, export.date_to)
     rows: list[list[Any]] = [
-        ["Phiếu trả lời ẩn danh — chỉ dành cho chuyên viên phân tích",
-         "Anonymised responses — for analysts only, not for publication"],
+        [
+            "Phiếu trả lời ẩn danh — chỉ dành cho chuyên viên phân tích",
+            "Anonymised responses — for analysts only, not for publication",
+        ],
         [],
         ["Thời kỳ / Period", f"{period_vi} / {period_en} (ngày nộp, giờ Việt Nam / submission date, Viet Nam time)"],
         ["Phiếu chất lượng thấp bị loại / Low-quality responses excluded", export.excluded],
-        [], ["Đọc tệp", "Reading the file"], *[list(r) for r in READING_NOTES],
-        [], ["Cột / Column (responses)", "Ý nghĩa", "Meaning"],
+        [],
+        ["Đọc tệp", "Reading the file"],
+        *[list(r) for r in READING_NOTES],
+        [],
+        ["Cột / Column (responses)", "Ý nghĩa", "Meaning"],
     ]
     rows += [[c, vi, en] for c, (vi, en) in response_column_labels(export).items()]
-    rows += [["", "Câu hỏi lựa chọn: xem các giá trị ở trang codebook.",
-              "Choice questions: their values are listed in the codebook sheet."]]
+    rows += [
+        [
+            "",
+            "Câu hỏi lựa chọn: xem các giá trị ở trang codebook.",
+            "Choice questions: their values are listed in the codebook sheet.",
+        ]
+    ]
     rows += [[], ["Cột / Column (codebook)", "Ý nghĩa", "Meaning"]]
     rows += [[c, *CODEBOOK_LABELS[c]] for c in export.codebook.columns]
     return rows
@@ -427,25 +506,47 @@ def write_response_file(export: ResponseExport, out: BinaryIO, fmt: str, *, prog
         questions = [c for c in export.responses.columns if c not in RESPONSE_COLUMNS]
         kinds = {c: "integer" if c in export.numeric else "dictionary" for c in questions}
         labels = {c: list(pair) for c, pair in response_column_labels(export).items()}
-        write_parquet(export.responses, out, progress=progress, kinds=kinds,
-                      metadata={"feedback.excluded_low_quality": str(export.excluded),
-                                "feedback.period": period_text(export.date_from, export.date_to)[1],
-                                "feedback.column_labels": json.dumps(labels, ensure_ascii=False)})
+        write_parquet(
+            export.responses,
+            out,
+            progress=progress,
+            kinds=kinds,
+            metadata={
+                "feedback.excluded_low_quality": str(export.excluded),
+                "feedback.period": period_text(export.date_from, export.date_to)[1],
+                "feedback.column_labels": json.dumps(labels, ensure_ascii=False),
+            },
+        )
     elif fmt == "xlsx":
-        write_xlsx([("responses", export.responses), ("codebook", export.codebook), ("README", _readme(export))],
-                   out, progress=progress)
+        write_xlsx(
+            [("responses", export.responses), ("codebook", export.codebook), ("README", _readme(export))],
+            out,
+            progress=progress,
+        )
     elif fmt == "dta":
         frame, value_labels = _stata_responses(export)
-        write_dta(frame, out, labels=export.variable_labels, value_labels=value_labels,
-                  title=f"Anonymised citizen feedback responses, {period_text(export.date_from, export.date_to)[1]}",
-                  progress=progress)
+        write_dta(
+            frame,
+            out,
+            labels=export.variable_labels,
+            value_labels=value_labels,
+            title=f"Anonymised citizen feedback responses, {period_text(export.date_from, export.date_to)[1]}",
+            progress=progress,
+        )
     else:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(RESPONSE_FORMATS)}")
 
 
-def write_response_export(out: BinaryIO, fmt: str, *, date_from: date | None = None, date_to: date | None = None,
-                          include_flagged: bool = False, commune_codes: list[str] | None = None,
-                          progress: Progress = None) -> dict[str, Any]:
+def write_response_export(
+    out: BinaryIO,
+    fmt: str,
+    *,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    include_flagged: bool = False,
+    commune_codes: list[str] | None = None,
+    progress: Progress = None,
+) -> dict[str, Any]:
     """Build the anonymised response export of a period and write it to ``out``; for the job runner and CLI.
 
     ``progress(rows_done, rows_total)`` counts responses built, then written (XLSX: also the
@@ -462,8 +563,13 @@ def write_response_export(out: BinaryIO, fmt: str, *, date_from: date | None = N
     if fmt not in RESPONSE_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(RESPONSE_FORMATS)}")
     share = BUILD_SHARE[fmt]
-    export = build_response_export(date_from, date_to, include_flagged=include_flagged, commune_codes=commune_codes,
-                                   progress=_scaled(progress, 0.0, share))
+    export = build_response_export(
+        date_from,
+        date_to,
+        include_flagged=include_flagged,
+        commune_codes=commune_codes,
+        progress=_scaled(progress, 0.0, share),
+    )
     write_response_file(export, out, fmt, progress=_scaled(progress, share, 1.0))
     return {"rows": len(export.responses), "excluded": export.excluded}
 

@@ -16,7 +16,13 @@ from analysis import commune_population, get_structure, load_official_scores, ro
 
 from ..bridge import AnalysisInput, load_analysis_input
 from .labels import (
-    COLUMN_LABELS, FLAG_MEANINGS, FLAG_SUFFIX_MEANINGS, METHOD_SUMMARY, READING_NOTES, REFERENCES, flag_meaning,
+    COLUMN_LABELS,
+    FLAG_MEANINGS,
+    FLAG_SUFFIX_MEANINGS,
+    METHOD_SUMMARY,
+    READING_NOTES,
+    REFERENCES,
+    flag_meaning,
     period_text,
 )
 from .suppression import MIN_PUBLIC_N, suppress_small_cells
@@ -40,9 +46,29 @@ SCORE_FORMATS = ("csv", "xlsx", "json", "dta", "parquet")
 #: The columns every score export starts with, in this order (contract of issues #4 and #11:
 #: the columns of #4 keep their order; those of #11 stand next to their kin).
 CONTRACT_COLUMNS: tuple[str, ...] = (
-    "commune_code", "commune_name", "level", "code", "n", "n_eff", "p", "se", "score", "ci_low", "ci_high",
-    "se_p", "p_eb", "mse_eb", "score_eb", "se_eb", "ci_low_eb", "ci_high_eb",
-    "group", "rank", "rank_low", "rank_high", "flags",
+    "commune_code",
+    "commune_name",
+    "level",
+    "code",
+    "n",
+    "n_eff",
+    "p",
+    "se",
+    "score",
+    "ci_low",
+    "ci_high",
+    "se_p",
+    "p_eb",
+    "mse_eb",
+    "score_eb",
+    "se_eb",
+    "ci_low_eb",
+    "ci_high_eb",
+    "group",
+    "rank",
+    "rank_low",
+    "rank_high",
+    "flags",
 )
 #: Extra columns of the province roll-up, after the contract columns.
 PROVINCE_EXTRA: tuple[str, ...] = ("n_communes", "baseline_2018", "target_2019", "official", "gap_to_target")
@@ -83,10 +109,15 @@ class ScoreExport:
 def commune_scores(data: AnalysisInput, *, structure: str = "current") -> pd.DataFrame:
     """Per commune × code scores of the contract, commune names included, every commune listed."""
     table = score_communes(
-        data.scores, data.respondents, margins=data.margins, structure=structure,
-        include_flagged=data.include_flagged, communes=list(data.communes["commune_code"]), wards=data.wards,
+        data.scores,
+        data.respondents,
+        margins=data.margins,
+        structure=structure,
+        include_flagged=data.include_flagged,
+        communes=list(data.communes["commune_code"]),
+        wards=data.wards,
     )
-    names = dict(zip(data.communes["commune_code"], data.communes["commune_name"]))
+    names = dict(zip(data.communes["commune_code"], data.communes["commune_name"], strict=False))
     out = table.rename(columns={"commune": "commune_code"})
     out.insert(1, "commune_name", out["commune_code"].map(names).fillna(""))
     out = out[list(CONTRACT_COLUMNS) + [c for c in out.columns if c not in CONTRACT_COLUMNS]]
@@ -98,7 +129,9 @@ def _official(structure: str) -> tuple[pd.DataFrame | None, int | None]:
     """Official Lào Cai scores, when the shared data file is reachable."""
     from flask import current_app, has_app_context
 
-    path = Path(current_app.config.get("PAPI_OFFICIAL_CSV", DEFAULT_OFFICIAL)) if has_app_context() else DEFAULT_OFFICIAL
+    path = (
+        Path(current_app.config.get("PAPI_OFFICIAL_CSV", DEFAULT_OFFICIAL)) if has_app_context() else DEFAULT_OFFICIAL
+    )
     if not path.exists():
         return None, None
     official = load_official_scores(path)
@@ -123,38 +156,51 @@ def province_scores(table: pd.DataFrame, data: AnalysisInput, *, province_code: 
     official, year = _official(st.name)
     roll = rollup_province(sub, population=population, official=official, official_year=year)
     # The roll-up's SE is on the PAPI scale; a sub-dimension's score is 1/k + 9p/k.
-    k = [st.k(st.dimension_of(c)) if lv == "subdimension" else np.nan for lv, c in zip(roll["level"], roll["code"])]
+    k = [
+        st.k(st.dimension_of(c)) if lv == "subdimension" else np.nan
+        for lv, c in zip(roll["level"], roll["code"], strict=False)
+    ]
     nothing = np.full(len(roll), np.nan)
     no_rank = pd.array([pd.NA] * len(roll), dtype="Int64")
-    out = pd.DataFrame({
-        "commune_code": province_code,
-        "commune_name": PROVINCE_NAME.get(province_code, province_code),
-        "level": roll["level"],
-        "code": roll["code"],
-        "n": roll["n"].astype("Int64"),
-        "n_eff": np.nan,
-        "p": roll["p"],
-        "se": roll["se"],
-        "score": roll["score"],
-        "ci_low": roll["ci_low"],
-        "ci_high": roll["ci_high"],
-        "se_p": roll["se"].to_numpy(dtype=float) * np.array(k, dtype=float) / 9.0,
-        **{c: nothing for c in ("p_eb", "mse_eb", "score_eb", "se_eb", "ci_low_eb", "ci_high_eb")},
-        "group": "",
-        **{c: no_rank for c in ("rank", "rank_low", "rank_high")},
-        "flags": np.where(roll["score"].isna(), np.where(roll["n"] == 0, "empty", "incomplete"), "")
-        + np.where(population is None, ";weighted_by_n", ""),
-        **{c: roll[c] for c in PROVINCE_EXTRA},
-    })
+    out = pd.DataFrame(
+        {
+            "commune_code": province_code,
+            "commune_name": PROVINCE_NAME.get(province_code, province_code),
+            "level": roll["level"],
+            "code": roll["code"],
+            "n": roll["n"].astype("Int64"),
+            "n_eff": np.nan,
+            "p": roll["p"],
+            "se": roll["se"],
+            "score": roll["score"],
+            "ci_low": roll["ci_low"],
+            "ci_high": roll["ci_high"],
+            "se_p": roll["se"].to_numpy(dtype=float) * np.array(k, dtype=float) / 9.0,
+            **{c: nothing for c in ("p_eb", "mse_eb", "score_eb", "se_eb", "ci_low_eb", "ci_high_eb")},
+            "group": "",
+            **{c: no_rank for c in ("rank", "rank_low", "rank_high")},
+            "flags": np.where(roll["score"].isna(), np.where(roll["n"] == 0, "empty", "incomplete"), "")
+            + np.where(population is None, ";weighted_by_n", ""),
+            **{c: roll[c] for c in PROVINCE_EXTRA},
+        }
+    )
     out["flags"] = out["flags"].str.strip(";")
-    out.attrs = dict(table.attrs, official_year=roll.attrs.get("official_year"),
-                     population_weighted=population is not None)
+    out.attrs = dict(
+        table.attrs, official_year=roll.attrs.get("official_year"), population_weighted=population is not None
+    )
     return out
 
 
-def build_score_export(date_from: date | None = None, date_to: date | None = None, *, level: str = "commune",
-                       structure: str = "current", public: bool = False, province_code: str = "15",
-                       commune_codes: list[str] | None = None) -> ScoreExport:
+def build_score_export(
+    date_from: date | None = None,
+    date_to: date | None = None,
+    *,
+    level: str = "commune",
+    structure: str = "current",
+    public: bool = False,
+    province_code: str = "15",
+    commune_codes: list[str] | None = None,
+) -> ScoreExport:
     """Read the period, score it, optionally roll it up and suppress small cells."""
     if level not in ("commune", "province"):
         raise ValueError(f"level must be commune or province, not {level!r}")
@@ -167,9 +213,15 @@ def build_score_export(date_from: date | None = None, date_to: date | None = Non
         table = province_scores(suppress_small_cells(table) if public else table, data, province_code=province_code)
     if public:
         table = suppress_small_cells(table)
-    return ScoreExport(table=table, level=level, structure=structure, date_from=date_from, date_to=date_to,
-                       excluded=int(table.attrs.get("excluded", 0)), public=public)
-
+    return ScoreExport(
+        table=table,
+        level=level,
+        structure=structure,
+        date_from=date_from,
+        date_to=date_to,
+        excluded=int(table.attrs.get("excluded", 0)),
+        public=public,
+    )
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -191,19 +243,28 @@ def column_labels(table: pd.DataFrame) -> dict[str, tuple[str, str]]:
 def score_records(export: ScoreExport) -> dict[str, Any]:
     """The JSON document of a score export: ``meta`` and ``rows``."""
     period_vi, period_en = period_text(export.date_from, export.date_to)
-    meta = {**export.meta(), "period": period_en, "period_vi": period_vi,
-            "column_labels": {c: {"vi": vi, "en": en} for c, (vi, en) in column_labels(export.table).items()}}
+    meta = {
+        **export.meta(),
+        "period": period_en,
+        "period_vi": period_vi,
+        "column_labels": {c: {"vi": vi, "en": en} for c, (vi, en) in column_labels(export.table).items()},
+    }
     return {"meta": meta, "rows": _records(export.table)}
-
 
 
 def _readme_rows(export: ScoreExport) -> list[list[Any]]:
     rows: list[list[Any]] = [
-        ["Điểm mô phỏng PAPI (PAPI-style proxy) — không phải điểm PAPI chính thức",
-         "PAPI-style proxy, not official PAPI scores"],
+        [
+            "Điểm mô phỏng PAPI (PAPI-style proxy) — không phải điểm PAPI chính thức",
+            "PAPI-style proxy, not official PAPI scores",
+        ],
         [],
-        ["Thời kỳ / Period", "{} / {} (ngày nộp, giờ Việt Nam / submission date, Viet Nam time)".format(
-            *period_text(export.date_from, export.date_to))],
+        [
+            "Thời kỳ / Period",
+            "{} / {} (ngày nộp, giờ Việt Nam / submission date, Viet Nam time)".format(
+                *period_text(export.date_from, export.date_to)
+            ),
+        ],
         ["Cấp / Level", export.level],
         ["Cấu trúc PAPI / PAPI structure", export.structure],
         ["Phiếu chất lượng thấp bị loại / Low-quality responses excluded", export.excluded],
@@ -211,8 +272,10 @@ def _readme_rows(export: ScoreExport) -> list[list[Any]]:
     if export.published:
         snap = export.published
         rows += [
-            ["Bản đã công bố / Published snapshot",
-             f"số {snap['id']}, lần sửa {snap['revision']} / no. {snap['id']}, revision {snap['revision']}"],
+            [
+                "Bản đã công bố / Published snapshot",
+                f"số {snap['id']}, lần sửa {snap['revision']} / no. {snap['id']}, revision {snap['revision']}",
+            ],
             ["Công bố lúc / Published at (UTC)", snap["published_at"]],
             ["Dữ liệu nhận đến / Data received up to (UTC)", snap["cutoff_at"]],
             ["Phiên bản phương pháp / Method version", snap["method_version"]],
@@ -221,11 +284,20 @@ def _readme_rows(export: ScoreExport) -> list[list[Any]]:
         if snap.get("note"):
             rows.append(["Thay đổi / What changed", snap["note"]])
     if export.public:
-        rows.append(["Bản công khai / Public output",
-                     f"ẩn ô dưới {MIN_PUBLIC_N} người trả lời / cells on fewer than {MIN_PUBLIC_N} respondents hidden"])
+        rows.append(
+            [
+                "Bản công khai / Public output",
+                f"ẩn ô dưới {MIN_PUBLIC_N} người trả lời / cells on fewer than {MIN_PUBLIC_N} respondents hidden",
+            ]
+        )
     rows += [[], ["Đọc tệp", "Reading the file"], *[list(r) for r in READING_NOTES]]
-    rows += [[], ["Phương pháp", "Method"], *[list(r) for r in METHOD_SUMMARY], [],
-             ["Cột / Column", "Ý nghĩa", "Meaning"]]
+    rows += [
+        [],
+        ["Phương pháp", "Method"],
+        *[list(r) for r in METHOD_SUMMARY],
+        [],
+        ["Cột / Column", "Ý nghĩa", "Meaning"],
+    ]
     rows += [[c, *labels] for c, labels in column_labels(export.table).items()]
     rows += [[], ["Cờ / Flag", "Ý nghĩa", "Meaning"]]
     for base, meaning in FLAG_MEANINGS.items():
@@ -233,8 +305,13 @@ def _readme_rows(export: ScoreExport) -> list[list[Any]]:
         for suffix in FLAG_SUFFIX_MEANINGS.get(base, {}):
             code = f"{base}:{suffix}"
             rows.append([code, flag_meaning(code, "vi"), flag_meaning(code, "en")])
-    rows += [["", "Ở dòng lĩnh vực và tổng hợp, cờ về trọng số hay độ tin cậy nghĩa là ít nhất một phần mang cờ đó.",
-              "On dimension and aggregate rows, a weighting or reliability flag means at least one part has it."]]
+    rows += [
+        [
+            "",
+            "Ở dòng lĩnh vực và tổng hợp, cờ về trọng số hay độ tin cậy nghĩa là ít nhất một phần mang cờ đó.",
+            "On dimension and aggregate rows, a weighting or reliability flag means at least one part has it.",
+        ]
+    ]
     rows += [[], ["Tài liệu tham khảo / References"], *[[r] for r in REFERENCES]]
     return rows
 
@@ -274,9 +351,18 @@ def score_bytes(export: ScoreExport, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def write_score_export(out: BinaryIO, fmt: str, *, date_from: date | None = None, date_to: date | None = None,
-                       level: str = "commune", structure: str = "current", public: bool = False,
-                       province_code: str = "15", progress: Progress = None) -> dict[str, Any]:
+def write_score_export(
+    out: BinaryIO,
+    fmt: str,
+    *,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    level: str = "commune",
+    structure: str = "current",
+    public: bool = False,
+    province_code: str = "15",
+    progress: Progress = None,
+) -> dict[str, Any]:
     """Read, score and write the score export of a period to ``out``; what the job runner and CLI call.
 
     ``progress(rows_done, rows_total)`` counts table rows written, last with done == total.
@@ -289,7 +375,8 @@ def write_score_export(out: BinaryIO, fmt: str, *, date_from: date | None = None
     """
     if fmt not in SCORE_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(SCORE_FORMATS)}")
-    export = build_score_export(date_from, date_to, level=level, structure=structure, public=public,
-                                province_code=province_code)
+    export = build_score_export(
+        date_from, date_to, level=level, structure=structure, public=public, province_code=province_code
+    )
     write_score_file(export, out, fmt, progress=progress)
     return {**export.meta(), "rows": len(export.table)}

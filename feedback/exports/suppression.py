@@ -13,15 +13,32 @@ MIN_PUBLIC_N = 5
 #: tells nothing of their answers), its flags, and the province's official figures, which do
 #: not come from our respondents. Every other column, including any added later, is blanked.
 SUPPRESSION_KEEPS = (
-    "commune_code", "commune_name", "level", "code", "n", "flags",
-    "n_communes", "baseline_2018", "target_2019", "official",
+    "commune_code",
+    "commune_name",
+    "level",
+    "code",
+    "n",
+    "flags",
+    "n_communes",
+    "baseline_2018",
+    "target_2019",
+    "official",
 )
 #: Flags a hidden row keeps: about the commune's weights and the row's structure. The other
 #: reliability reasons depend on the hidden interval's width, so they would hint at it; any
 #: flag added later is dropped too.
 SUPPRESSION_KEEPS_FLAGS = (
-    "empty", "incomplete", "one_respondent", "unweighted", "collapsed", "not_raked", "trimmed", "synthetic",
-    "weighted_by_n", "unreliable:n_eff", "unreliable:df",
+    "empty",
+    "incomplete",
+    "one_respondent",
+    "unweighted",
+    "collapsed",
+    "not_raked",
+    "trimmed",
+    "synthetic",
+    "weighted_by_n",
+    "unreliable:n_eff",
+    "unreliable:df",
 )
 # Shipped copy of ../shared/data/papi_official_lao_cai.csv (sources in data/README-papi-official.md).
 
@@ -43,10 +60,16 @@ def suppress_small_cells(table: pd.DataFrame, *, min_n: int = MIN_PUBLIC_N) -> p
     hide = (n > 0) & (n < min_n)
     if "commune_code" in out.columns:
         parent = out["code"].astype(str).str.split(".").str[0]
-        hidden_dims = set(zip(out.loc[hide & (out["level"] == "subdimension"), "commune_code"],
-                              parent[hide & (out["level"] == "subdimension")]))
+        hidden_dims = set(
+            zip(
+                out.loc[hide & (out["level"] == "subdimension"), "commune_code"],
+                parent[hide & (out["level"] == "subdimension")],
+                strict=False,
+            )
+        )
         hide |= (out["level"] == "dimension") & pd.Series(
-            [(c, d) in hidden_dims for c, d in zip(out["commune_code"], out["code"].astype(str))], index=out.index
+            [(c, d) in hidden_dims for c, d in zip(out["commune_code"], out["code"].astype(str), strict=False)],
+            index=out.index,
         )
         communes_hidden = set(out.loc[hide, "commune_code"])
         hide |= (out["level"] == "aggregate") & out["commune_code"].isin(communes_hidden)

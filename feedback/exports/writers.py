@@ -63,10 +63,10 @@ def write_csv(table: pd.DataFrame, out: BinaryIO, *, progress: Progress = None) 
     fields = _csv_fields(table) if len(table.columns) > 1 else None
     for start in range(0, total, CHUNK_ROWS):
         if fields is None:
-            chunk = table.iloc[start:start + CHUNK_ROWS]
+            chunk = table.iloc[start : start + CHUNK_ROWS]
             text = chunk.to_csv(index=False, header=False, lineterminator="\n")
         else:
-            rows = zip(*(f[start:start + CHUNK_ROWS] for f in fields))
+            rows = zip(*(f[start : start + CHUNK_ROWS] for f in fields), strict=False)
             text = "\n".join(map(",".join, rows)) + "\n"
         out.write(text.encode("utf-8"))
         _report(progress, min(start + CHUNK_ROWS, total), total)
@@ -98,8 +98,9 @@ def _csv_fields(table: pd.DataFrame) -> list[np.ndarray] | None:
         elif pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_extension_array_dtype(dtype):
             fields.append(column.to_numpy().astype(str).astype(object))
             continue
-        elif (dtype == object or pd.api.types.is_string_dtype(dtype)) and \
-                pd.api.types.infer_dtype(column, skipna=True) in ("string", "date", "empty"):
+        elif (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)) and pd.api.types.infer_dtype(
+            column, skipna=True
+        ) in ("string", "date", "empty"):
             codes, uniques = pd.factorize(column, use_na_sentinel=True)
             labels = list(uniques)
         else:
@@ -149,8 +150,9 @@ def _sheet_rows(book: Any, sheet: Any, table: pd.DataFrame, progress: Progress, 
     return done + len(table)
 
 
-def write_xlsx(sheets: list[tuple[str, pd.DataFrame | list[list[Any]]]], out: BinaryIO, *,
-               progress: Progress = None) -> None:
+def write_xlsx(
+    sheets: list[tuple[str, pd.DataFrame | list[list[Any]]]], out: BinaryIO, *, progress: Progress = None
+) -> None:
     """A workbook with one sheet per (title, table or list of rows), through xlsxwriter.
 
     xlsxwriter's ``constant_memory`` mode keeps one row in memory, so rows are written here
@@ -168,13 +170,20 @@ def write_xlsx(sheets: list[tuple[str, pd.DataFrame | list[list[Any]]]], out: Bi
     tables = [c for _, c in sheets if isinstance(c, pd.DataFrame)]
     for table in tables:
         if len(table) > XLSX_MAX_ROWS:
-            raise ValueError(f"an XLSX sheet holds at most {XLSX_MAX_ROWS:,} rows, this table has {len(table):,}; "
-                             "use CSV or Parquet")
+            raise ValueError(
+                f"an XLSX sheet holds at most {XLSX_MAX_ROWS:,} rows, this table has {len(table):,}; use CSV or Parquet"
+            )
     total = sum(len(t) for t in tables)
-    book = xlsxwriter.Workbook(out, {
-        "constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
-        "strings_to_urls": False, "default_date_format": "yyyy-mm-dd",
-    })
+    book = xlsxwriter.Workbook(
+        out,
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_numbers": False,
+            "strings_to_urls": False,
+            "default_date_format": "yyyy-mm-dd",
+        },
+    )
     done = 0
     for title, content in sheets:
         sheet = book.add_worksheet(title)
@@ -228,8 +237,14 @@ def _arrow_column(column: pd.Series, kind: str | None = None):
     return pa.array(column, from_pandas=True)
 
 
-def write_parquet(table: pd.DataFrame, out: BinaryIO, *, progress: Progress = None,
-                  metadata: dict[str, str] | None = None, kinds: dict[str, str] | None = None) -> None:
+def write_parquet(
+    table: pd.DataFrame,
+    out: BinaryIO,
+    *,
+    progress: Progress = None,
+    metadata: dict[str, str] | None = None,
+    kinds: dict[str, str] | None = None,
+) -> None:
     """Parquet (zstd) in row groups of :data:`CHUNK_ROWS`; codes such as ``02647`` stay text.
 
     ``metadata`` is stored as key/value metadata of the file (e.g. the period, the method);
@@ -253,8 +268,15 @@ def write_parquet(table: pd.DataFrame, out: BinaryIO, *, progress: Progress = No
         _report(progress, 0, 0)
 
 
-def write_dta(table: pd.DataFrame, out: BinaryIO, *, labels: dict[str, str], value_labels: dict | None = None,
-              title: str = "", progress: Progress = None) -> None:
+def write_dta(
+    table: pd.DataFrame,
+    out: BinaryIO,
+    *,
+    labels: dict[str, str],
+    value_labels: dict | None = None,
+    title: str = "",
+    progress: Progress = None,
+) -> None:
     """Stata 14+ (.dta 118, Unicode) with variable labels (≤ 80 characters)."""
     frame = table.copy()
     dates = {}
@@ -264,11 +286,19 @@ def write_dta(table: pd.DataFrame, out: BinaryIO, *, labels: dict[str, str], val
             dates[column] = "td"
         elif pd.api.types.is_bool_dtype(dtype):
             frame[column] = frame[column].astype("int8")
-        elif dtype == object or isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype):
+        elif (
+            pd.api.types.is_object_dtype(dtype)
+            or isinstance(dtype, pd.CategoricalDtype)
+            or pd.api.types.is_string_dtype(dtype)
+        ):
             frame[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str).astype(object)
     buffer = io.BytesIO()
     frame.to_stata(
-        buffer, write_index=False, version=118, data_label=title[:80], convert_dates=dates or None,
+        buffer,
+        write_index=False,
+        version=118,
+        data_label=title[:80],
+        convert_dates=dates or None,
         variable_labels={c: text[:80] for c, text in labels.items() if c in frame.columns},
         value_labels=value_labels,
     )

@@ -21,8 +21,10 @@ __all__ = ["download_ready", "init_app", "job_for_user", "recent_jobs", "registe
 
 def init_app(app: Flask) -> None:
     """Register the export handlers and the ``worker`` and ``purge-jobs`` commands."""
-    from . import exports  # noqa: F401 (registers its handlers)
-    from . import scores  # noqa: F401 (registers the score refresh)
+    from . import (
+        exports,  # noqa: F401 (registers its handlers)
+        scores,  # noqa: F401 (registers the score refresh)
+    )
     from .cli import purge_jobs_command, worker_command
 
     app.cli.add_command(worker_command)

@@ -15,8 +15,10 @@ __all__ = ["purge_jobs_command", "worker_command"]
 def worker_command(burst: bool) -> None:
     """Run an RQ worker for the background jobs (exports) queued in Redis (JOB_QUEUE=rq)."""
     if current_app.config["JOB_QUEUE"] != "rq":
-        raise click.ClickException("JOB_QUEUE is not \"rq\": the web process runs jobs itself "
-                                   "(set FLASK_JOB_QUEUE=rq and REDIS_URL for web hosts and workers alike)")
+        raise click.ClickException(
+            'JOB_QUEUE is not "rq": the web process runs jobs itself '
+            "(set FLASK_JOB_QUEUE=rq and REDIS_URL for web hosts and workers alike)"
+        )
     from .redis_queue import make_worker
 
     make_worker().work(burst=burst, with_scheduler=False, logging_level="INFO")

@@ -11,8 +11,17 @@ from typing import BinaryIO
 
 from .registry import JobFailed, Progress, register
 
-__all__ = ["CODEBOOK_FILE_NAME", "ascii_slug", "export_file_name", "mimetype", "period_slug", "scope_slug",
-           "write_codebook", "write_responses", "write_scores"]
+__all__ = [
+    "CODEBOOK_FILE_NAME",
+    "ascii_slug",
+    "export_file_name",
+    "mimetype",
+    "period_slug",
+    "scope_slug",
+    "write_codebook",
+    "write_responses",
+    "write_scores",
+]
 
 
 def mimetype(fmt: str) -> str:
@@ -26,8 +35,9 @@ def _day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def write_scores(out: BinaryIO, fmt: str, *, progress: Progress | None = None, published: int | None = None,
-                 **options) -> dict:
+def write_scores(
+    out: BinaryIO, fmt: str, *, progress: Progress | None = None, published: int | None = None, **options
+) -> dict:
     """Write the score export to ``out`` (``feedback.exports.write_score_export``), or with
     ``published`` (a snapshot's id) that published period's frozen tables, whatever the data now;
     ``{"rows": int, "excluded": int, …meta}``. ValueError for a bad level, structure, format or
@@ -79,8 +89,9 @@ def _province_communes(province_code: str) -> list[str]:
     from ..extensions import db
     from ..models import Commune
 
-    return list(db.session.scalars(sa.select(Commune.code).where(Commune.province_code == province_code)
-                                   .order_by(Commune.code)))
+    return list(
+        db.session.scalars(sa.select(Commune.code).where(Commune.province_code == province_code).order_by(Commune.code))
+    )
 
 
 def ascii_slug(text: str) -> str:
@@ -130,8 +141,13 @@ def export_file_name(params: dict) -> str:
     scope = scope_slug(params.get("province_code"))
     period = period_slug(params.get("from"), params.get("to"))
     if params["kind"] == "scores":
-        parts = ["papi-proxy-scores", "public" if params.get("public") else "internal", scope,
-                 params.get("level") or "commune", period]
+        parts = [
+            "papi-proxy-scores",
+            "public" if params.get("public") else "internal",
+            scope,
+            params.get("level") or "commune",
+            period,
+        ]
         if params.get("structure", "current") != "current":
             parts.append(f"structure-{params['structure']}")
         if params.get("published"):
@@ -150,10 +166,18 @@ CODEBOOK_FILE_NAME = "responses-codebook_all-surveys.csv"
 @register("export_scores")
 def export_scores(params: dict, out: BinaryIO, progress: Progress) -> dict:
     """Job: the score export of ``params`` (fmt, from, to, level, structure, public, province_code)."""
-    meta = write_scores(out, params["fmt"], date_from=_day(params.get("from")), date_to=_day(params.get("to")),
-                        level=params.get("level", "commune"), structure=params.get("structure", "current"),
-                        public=bool(params.get("public")), province_code=params.get("province_code", "15"),
-                        progress=progress, published=params.get("published"))
+    meta = write_scores(
+        out,
+        params["fmt"],
+        date_from=_day(params.get("from")),
+        date_to=_day(params.get("to")),
+        level=params.get("level", "commune"),
+        structure=params.get("structure", "current"),
+        public=bool(params.get("public")),
+        province_code=params.get("province_code", "15"),
+        progress=progress,
+        published=params.get("published"),
+    )
     return {**meta, "file_name": export_file_name({**params, "kind": "scores"}), "mimetype": mimetype(params["fmt"])}
 
 
@@ -164,7 +188,13 @@ def export_responses(params: dict, out: BinaryIO, progress: Progress) -> dict:
     communes = params.get("commune_codes")
     if communes is None and params.get("province_code"):
         communes = _province_communes(params["province_code"])
-    meta = write_responses(out, params["fmt"], date_from=_day(params.get("from")), date_to=_day(params.get("to")),
-                           include_flagged=bool(params.get("include_flagged")), commune_codes=communes,
-                           progress=progress)
+    meta = write_responses(
+        out,
+        params["fmt"],
+        date_from=_day(params.get("from")),
+        date_to=_day(params.get("to")),
+        include_flagged=bool(params.get("include_flagged")),
+        commune_codes=communes,
+        progress=progress,
+    )
     return {**meta, "file_name": export_file_name({**params, "kind": "responses"}), "mimetype": mimetype(params["fmt"])}

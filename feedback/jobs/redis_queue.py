@@ -47,8 +47,16 @@ def on_failure(job, connection, exc_type, exc_value, tb) -> None:
 def enqueue_rq(job_id: str) -> None:
     """Queue the job in Redis under its own id, with RQ's timeout set to JOB_TIMEOUT_MINUTES."""
     timeout = int(float(current_app.config["JOB_TIMEOUT_MINUTES"]) * 60)
-    _queue().enqueue(perform, job_id, job_id=job_id, job_timeout=timeout, result_ttl=3600,
-                     failure_ttl=7 * 24 * 3600, on_failure=Callback(on_failure), description=f"job {job_id}")
+    _queue().enqueue(
+        perform,
+        job_id,
+        job_id=job_id,
+        job_timeout=timeout,
+        result_ttl=3600,
+        failure_ttl=7 * 24 * 3600,
+        on_failure=Callback(on_failure),
+        description=f"job {job_id}",
+    )
 
 
 class JobWorker(Worker):

@@ -31,6 +31,7 @@ def register(kind: str) -> Callable[[Handler], Handler]:
     returns a dict with at least ``file_name`` and ``mimetype``. Registering a kind twice
     replaces the earlier handler (a module reloaded in a test, say).
     """
+
     def decorator(handler: Handler) -> Handler:
         _HANDLERS[kind] = handler
         return handler

@@ -38,8 +38,9 @@ def run_job(job_id: str) -> None:
             with tempfile.TemporaryFile(prefix="job-") as out:
                 result = handler(params, out, store.ProgressWriter(job_id))
                 out.flush()
-                store.finish(job_id, out, file_name=result["file_name"], mimetype=result["mimetype"],
-                             rows=result.get("rows"))
+                store.finish(
+                    job_id, out, file_name=result["file_name"], mimetype=result["mimetype"], rows=result.get("rows")
+                )
         except JobFailed as exc:  # a failure the user can act on (too many rows for XLSX, say)
             current_app.logger.warning("job %s (%s) failed: %s", job_id, kind, exc)
             db.session.rollback()

@@ -25,12 +25,17 @@ __all__ = ["KIND", "refresh_params", "request_refresh"]
 KIND = "refresh_scores"
 
 
-def refresh_params(date_from: date | None, date_to: date | None, *, structure: str, province_code: str | None,
-                   include_flagged: bool) -> dict:
+def refresh_params(
+    date_from: date | None, date_to: date | None, *, structure: str, province_code: str | None, include_flagged: bool
+) -> dict:
     """The job parameters of one cache entry's inputs (JSON: dates as ISO strings)."""
-    return {"date_from": date_from.isoformat() if date_from else None,
-            "date_to": date_to.isoformat() if date_to else None, "structure": structure,
-            "province_code": province_code, "include_flagged": bool(include_flagged)}
+    return {
+        "date_from": date_from.isoformat() if date_from else None,
+        "date_to": date_to.isoformat() if date_to else None,
+        "structure": structure,
+        "province_code": province_code,
+        "include_flagged": bool(include_flagged),
+    }
 
 
 def request_refresh(params: dict, *, user_id: int | None) -> Job:
@@ -42,9 +47,16 @@ def request_refresh(params: dict, *, user_id: int | None) -> Job:
     encoded = json.dumps(params, sort_keys=True, ensure_ascii=False)  # as start_job stores it
     since = utcnow() - timedelta(minutes=float(current_app.config["JOB_TIMEOUT_MINUTES"]))
     existing = db.session.scalar(
-        sa.select(Job).where(Job.kind == KIND, Job.params == encoded, Job.status.in_(("queued", "running")),
-                             sa.func.coalesce(Job.started_at, Job.created_at) >= since)
-        .order_by(Job.created_at.desc()).limit(1))
+        sa.select(Job)
+        .where(
+            Job.kind == KIND,
+            Job.params == encoded,
+            Job.status.in_(("queued", "running")),
+            sa.func.coalesce(Job.started_at, Job.created_at) >= since,
+        )
+        .order_by(Job.created_at.desc())
+        .limit(1)
+    )
     return existing if existing is not None else start_job(KIND, params, user_id=user_id)
 
 
@@ -58,7 +70,12 @@ def refresh_scores(params: dict, out: BinaryIO, progress: Progress) -> dict:
         return date.fromisoformat(value) if value else None
 
     progress(0, 1)
-    tables = score_tables(day(params["date_from"]), day(params["date_to"]), structure=params["structure"],
-                          province_code=params["province_code"], include_flagged=params["include_flagged"])
+    tables = score_tables(
+        day(params["date_from"]),
+        day(params["date_to"]),
+        structure=params["structure"],
+        province_code=params["province_code"],
+        include_flagged=params["include_flagged"],
+    )
     progress(1, 1)
     return {"file_name": "scores-refreshed.txt", "mimetype": "text/plain", "rows": tables.respondents}

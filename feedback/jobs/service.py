@@ -27,8 +27,15 @@ def start_job(kind: str, params: dict, *, user_id: int | None) -> Job:
     """
     if kind not in kinds():
         raise ValueError(f"no handler for job kind {kind!r}")
-    job = Job(id=secrets.token_hex(16), kind=kind, params=json.dumps(params, sort_keys=True, ensure_ascii=False),
-              status="queued", rows_done=0, user_id=user_id, created_at=utcnow())
+    job = Job(
+        id=secrets.token_hex(16),
+        kind=kind,
+        params=json.dumps(params, sort_keys=True, ensure_ascii=False),
+        status="queued",
+        rows_done=0,
+        user_id=user_id,
+        created_at=utcnow(),
+    )
     db.session.add(job)
     db.session.commit()
     try:
@@ -54,8 +61,12 @@ def job_for_user(job_id: str, user: User) -> Job | None:
 
 def recent_jobs(user: User, *, kinds: tuple[str, ...], limit: int = 20) -> list[Job]:
     """The user's latest jobs of these kinds, newest first."""
-    query = (sa.select(Job).where(Job.user_id == user.id, Job.kind.in_(kinds))
-             .order_by(Job.created_at.desc(), Job.id).limit(limit))
+    query = (
+        sa.select(Job)
+        .where(Job.user_id == user.id, Job.kind.in_(kinds))
+        .order_by(Job.created_at.desc(), Job.id)
+        .limit(limit)
+    )
     return list(db.session.execute(query).scalars())
 
 

@@ -19,8 +19,16 @@ from ..extensions import db
 from ..models import Job, JobFileChunk, utcnow
 
 __all__ = [
-    "CHUNK_BYTES", "ERROR_CODES", "ProgressWriter", "claim", "fail", "fail_stale", "file_chunks", "finish",
-    "is_stale", "purge_expired",
+    "CHUNK_BYTES",
+    "ERROR_CODES",
+    "ProgressWriter",
+    "claim",
+    "fail",
+    "fail_stale",
+    "file_chunks",
+    "finish",
+    "is_stale",
+    "purge_expired",
 ]
 
 #: Size of the pieces a finished file is stored in (bytes).
@@ -43,7 +51,8 @@ def claim(job_id: str) -> tuple[str, dict] | None:
     table = _job()
     with db.engine.begin() as conn:
         claimed = conn.execute(
-            sa.update(table).where(table.c.id == job_id, table.c.status == "queued")
+            sa.update(table)
+            .where(table.c.id == job_id, table.c.status == "queued")
             .values(status="running", started_at=utcnow(), rows_done=0)
         ).rowcount
         if not claimed:
@@ -75,8 +84,11 @@ class ProgressWriter:
             return
         table = _job()
         with db.engine.begin() as conn:
-            conn.execute(sa.update(table).where(table.c.id == self.job_id, table.c.status == "running")
-                         .values(rows_done=done, rows_total=total))
+            conn.execute(
+                sa.update(table)
+                .where(table.c.id == self.job_id, table.c.status == "running")
+                .values(rows_done=done, rows_total=total)
+            )
         self._written = key
         self.writes += 1
 
@@ -108,9 +120,19 @@ def finish(job_id: str, out: BinaryIO, *, file_name: str, mimetype: str, rows: i
         total = conn.scalar(sa.select(table.c.rows_total).where(table.c.id == job_id))
         total = total if total is not None else (rows or 0)
         done = conn.execute(
-            sa.update(table).where(table.c.id == job_id, table.c.status == "running")
-            .values(status="done", finished_at=now, expires_at=now + keep, file_name=file_name[:200],
-                    mimetype=mimetype[:120], size_bytes=size, rows_done=total, rows_total=total, error=None)
+            sa.update(table)
+            .where(table.c.id == job_id, table.c.status == "running")
+            .values(
+                status="done",
+                finished_at=now,
+                expires_at=now + keep,
+                file_name=file_name[:200],
+                mimetype=mimetype[:120],
+                size_bytes=size,
+                rows_done=total,
+                rows_total=total,
+                error=None,
+            )
         ).rowcount
         if not done:
             conn.execute(sa.delete(chunks).where(chunks.c.job_id == job_id))
@@ -126,8 +148,9 @@ def fail(job_id: str, code: str, detail: str = "", *, only_unfinished: bool = Tr
     if only_unfinished:
         query = query.where(table.c.status.in_(("queued", "running")))
     with db.engine.begin() as conn:
-        return bool(conn.execute(query.values(status="failed", finished_at=utcnow(),
-                                              error=f"{code}: {detail}"[:2000])).rowcount)
+        return bool(
+            conn.execute(query.values(status="failed", finished_at=utcnow(), error=f"{code}: {detail}"[:2000])).rowcount
+        )
 
 
 def _stale_before(now: datetime) -> datetime:
@@ -149,8 +172,11 @@ def fail_stale(now: datetime | None = None) -> int:
     before = _stale_before(now or utcnow())
     with db.engine.begin() as conn:
         return conn.execute(
-            sa.update(table).where(table.c.status.in_(("queued", "running")),
-                                   sa.func.coalesce(table.c.started_at, table.c.created_at) < before)
+            sa.update(table)
+            .where(
+                table.c.status.in_(("queued", "running")),
+                sa.func.coalesce(table.c.started_at, table.c.created_at) < before,
+            )
             .values(status="failed", finished_at=utcnow(), error="lost: no worker finished it in time")
         ).rowcount
 
@@ -166,8 +192,9 @@ def purge_expired(now: datetime | None = None) -> int:
         ids = conn.scalars(sa.select(chunks.c.job_id).where(chunks.c.job_id.in_(expired)).distinct()).all()
         if ids:
             conn.execute(sa.delete(chunks).where(chunks.c.job_id.in_(ids)))
-        old = [sa.and_(table.c.kind == kind, table.c.finished_at < now - keep)
-               for kind, keep in ROWS_KEEP_BY_KIND.items()]
+        old = [
+            sa.and_(table.c.kind == kind, table.c.finished_at < now - keep) for kind, keep in ROWS_KEEP_BY_KIND.items()
+        ]
         old.append(table.c.finished_at < now - JOB_ROWS_KEEP)
         gone = sa.select(table.c.id).where(finished, sa.or_(*old))
         conn.execute(sa.delete(chunks).where(chunks.c.job_id.in_(gone)))

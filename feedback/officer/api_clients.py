@@ -24,8 +24,11 @@ from .forms import ActionForm
 class ApiClientForm(FlaskForm):
     """A new API client: a name for the device or tool, and the communes it may send for."""
 
-    name = StringField(lazy_gettext("Name of the device or tool"), filters=[clean_line],
-                       validators=[DataRequired(), Length(max=NAME_LENGTH), no_control_characters])
+    name = StringField(
+        lazy_gettext("Name of the device or tool"),
+        filters=[clean_line],
+        validators=[DataRequired(), Length(max=NAME_LENGTH), no_control_characters],
+    )
     communes = SelectMultipleField(lazy_gettext("Communes (none: every commune of the province)"), choices=[])
 
 
@@ -66,8 +69,13 @@ def api_clients():
             flash(_("API client %(name)s created.", name=client.name))
             form = _client_form()
             form.name.data, form.communes.data = "", []
-    return render_template("officer/api_clients.html", form=form, token=token, clients=[c for c in list_api_clients() if _visible(c)],
-                           revoke_form=ActionForm())
+    return render_template(
+        "officer/api_clients.html",
+        form=form,
+        token=token,
+        clients=[c for c in list_api_clients() if _visible(c)],
+        revoke_form=ActionForm(),
+    )
 
 
 @bp.post("/api-clients/<int:client_id>/revoke")

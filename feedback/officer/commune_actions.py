@@ -53,26 +53,50 @@ def _done_on_rule(form: FlaskForm, field: DateField) -> None:
 class CommuneActionForm(FlaskForm):
     """What the commune did: title and text in Vietnamese (English optional), the day, and what it answers."""
 
-    title_vi = StringField(lazy_gettext("Title (Vietnamese)"), filters=[clean_line], validators=[
-        DataRequired(message=_REQUIRED), Length(max=TITLE_MAX, message=_TOO_LONG), no_control_characters])
-    text_vi = TextAreaField(lazy_gettext("What was done (Vietnamese)"), filters=[_text_filter], validators=[
-        DataRequired(message=_REQUIRED), Length(max=TEXT_MAX, message=_TOO_LONG), no_control_characters])
-    title_en = StringField(lazy_gettext("Title (English, optional)"), filters=[clean_line], validators=[
-        Optional(), Length(max=TITLE_MAX, message=_TOO_LONG), no_control_characters])
-    text_en = TextAreaField(lazy_gettext("What was done (English, optional)"), filters=[_text_filter], validators=[
-        Optional(), Length(max=TEXT_MAX, message=_TOO_LONG), no_control_characters])
-    done_on = DateField(lazy_gettext("Done on"), invalid_value_message=lazy_gettext(
-        "Please give the date as day, month and year."), validators=[InputRequired(message=_REQUIRED), _done_on_rule])
-    answers = SelectField(lazy_gettext("What it answers"), choices=[], default="", invalid_choice_message=lazy_gettext(
-        "Please choose what the action answers from the list."))
+    title_vi = StringField(
+        lazy_gettext("Title (Vietnamese)"),
+        filters=[clean_line],
+        validators=[DataRequired(message=_REQUIRED), Length(max=TITLE_MAX, message=_TOO_LONG), no_control_characters],
+    )
+    text_vi = TextAreaField(
+        lazy_gettext("What was done (Vietnamese)"),
+        filters=[_text_filter],
+        validators=[DataRequired(message=_REQUIRED), Length(max=TEXT_MAX, message=_TOO_LONG), no_control_characters],
+    )
+    title_en = StringField(
+        lazy_gettext("Title (English, optional)"),
+        filters=[clean_line],
+        validators=[Optional(), Length(max=TITLE_MAX, message=_TOO_LONG), no_control_characters],
+    )
+    text_en = TextAreaField(
+        lazy_gettext("What was done (English, optional)"),
+        filters=[_text_filter],
+        validators=[Optional(), Length(max=TEXT_MAX, message=_TOO_LONG), no_control_characters],
+    )
+    done_on = DateField(
+        lazy_gettext("Done on"),
+        invalid_value_message=lazy_gettext("Please give the date as day, month and year."),
+        validators=[InputRequired(message=_REQUIRED), _done_on_rule],
+    )
+    answers = SelectField(
+        lazy_gettext("What it answers"),
+        choices=[],
+        default="",
+        invalid_choice_message=lazy_gettext("Please choose what the action answers from the list."),
+    )
 
     def fields_entered(self) -> ActionFields:
         """The entry as the service takes it."""
         kind, _sep, value = (self.answers.data or "").partition(":")
         return ActionFields(
-            title_vi=self.title_vi.data or "", text_vi=self.text_vi.data or "", done_on=self.done_on.data,
-            title_en=self.title_en.data or None, text_en=self.text_en.data or None,
-            service_point_id=int(value) if kind == "point" else None, dimension=value if kind == "dimension" else None)
+            title_vi=self.title_vi.data or "",
+            text_vi=self.text_vi.data or "",
+            done_on=self.done_on.data,
+            title_en=self.title_en.data or None,
+            text_en=self.text_en.data or None,
+            service_point_id=int(value) if kind == "point" else None,
+            dimension=value if kind == "dimension" else None,
+        )
 
 
 def _answer_value(action: CommuneAction | None) -> str:
@@ -93,8 +117,11 @@ def _action_form(commune_code: str, action: CommuneAction | None = None) -> Comm
     points_group, areas_group = str(_("Service points")), str(_("PAPI areas"))
     form.answers.choices = [
         SelectChoice("", _("Neither: the commune as a whole")),
-        *(SelectChoice(f"point:{p.id}", p.name if p.active else f"{p.name} ({_('retired')})", optgroup=points_group)
-          for p in points if p.active or p.id == keep),
+        *(
+            SelectChoice(f"point:{p.id}", p.name if p.active else f"{p.name} ({_('retired')})", optgroup=points_group)
+            for p in points
+            if p.active or p.id == keep
+        ),
         *(SelectChoice(f"dimension:{d}", dimension_label(d, lang), optgroup=areas_group) for d in DIMENSIONS),
     ]
     if request.method == "GET":
@@ -118,8 +145,13 @@ def _action_or_404(action_id: int) -> CommuneAction:
 def commune_actions_page(code: str):
     """A commune's "you said, we did" entries, hidden ones marked (staff who see the commune)."""
     commune = commune_or_404(code)
-    return render_template("officer/actions.html", commune=commune, actions=commune_actions(commune.code),
-                           answers=answers_label, button=ActionForm())
+    return render_template(
+        "officer/actions.html",
+        commune=commune,
+        actions=commune_actions(commune.code),
+        answers=answers_label,
+        button=ActionForm(),
+    )
 
 
 @bp.route("/c/<code>/actions/new", methods=["GET", "POST"])
@@ -171,14 +203,23 @@ def _invalid_status(form: CommuneActionForm) -> int:
     return 400 if "csrf_token" in form.errors else 422
 
 
-def _render_form(commune, form: CommuneActionForm, action: CommuneAction | None, status: int = 200,
-                 problem: str | None = None):
+def _render_form(
+    commune, form: CommuneActionForm, action: CommuneAction | None, status: int = 200, problem: str | None = None
+):
     if "csrf_token" in form.errors:
         problem = _("This form has expired. What you typed is kept: please press Save again.")
     field_errors = [(form[name], errors) for name, errors in form.errors.items() if name != "csrf_token"]
-    return render_template("officer/action_form.html", commune=commune, form=form, action=action,
-                           problem=problem, field_errors=field_errors, today=local_day(utcnow()), title_max=TITLE_MAX,
-                           text_max=TEXT_MAX), status
+    return render_template(
+        "officer/action_form.html",
+        commune=commune,
+        form=form,
+        action=action,
+        problem=problem,
+        field_errors=field_errors,
+        today=local_day(utcnow()),
+        title_max=TITLE_MAX,
+        text_max=TEXT_MAX,
+    ), status
 
 
 @bp.post("/actions/<int:action_id>/hide")
@@ -201,6 +242,9 @@ def _set_hidden(action_id: int, hidden: bool):
         abort(400)  # the global CSRF check refuses first; this is its backstop
     if set_hidden(action, hidden, user=current_user):
         db.session.commit()
-        flash(_("The action is hidden from the public pages.") if hidden
-              else _("The action is shown on the public pages again."))
+        flash(
+            _("The action is hidden from the public pages.")
+            if hidden
+            else _("The action is shown on the public pages again.")
+        )
     return redirect(url_for(".commune_actions_page", code=action.commune_code), code=303)

@@ -16,10 +16,12 @@ from ..auth import MIN_PASSWORD_LENGTH
 from ..forms import SurveyFormBase, clean_line, no_control_characters, survey_form_class
 from ..models import ROLES
 
-
 #: What the stored roles are called on the pages.
-ROLE_LABELS = {"admin": lazy_gettext("administrator"), "officer": lazy_gettext("commune officer"),
-               "analyst": lazy_gettext("analyst")}
+ROLE_LABELS = {
+    "admin": lazy_gettext("administrator"),
+    "officer": lazy_gettext("commune officer"),
+    "analyst": lazy_gettext("analyst"),
+}
 
 
 def _stripped(value):
@@ -30,8 +32,9 @@ def _stripped(value):
 def paper_form_class(survey: Survey) -> type[SurveyFormBase]:
     """A survey's form with the interview date of a paper form, as typed (day, month, year);
     ``feedback.paper.read_interview_date`` reads it."""
-    fields = {name: StringField(name, filters=[_stripped])
-              for name in ("interview_day", "interview_month", "interview_year")}
+    fields = {
+        name: StringField(name, filters=[_stripped]) for name in ("interview_day", "interview_month", "interview_year")
+    }
     base = survey_form_class(survey)
     return type(f"Paper{base.__name__}", (base,), fields)
 
@@ -39,16 +42,18 @@ def paper_form_class(survey: Survey) -> type[SurveyFormBase]:
 class ServicePointForm(FlaskForm):
     """A new service point: its name and service area."""
 
-    name = StringField(lazy_gettext("Name"), filters=[clean_line],
-                       validators=[DataRequired(), Length(max=200), no_control_characters])
+    name = StringField(
+        lazy_gettext("Name"), filters=[clean_line], validators=[DataRequired(), Length(max=200), no_control_characters]
+    )
     service_area = SelectField(lazy_gettext("Service"), choices=[])
 
 
 class RenameForm(FlaskForm):
     """A service point's new name."""
 
-    name = StringField(lazy_gettext("Name"), filters=[clean_line],
-                       validators=[DataRequired(), Length(max=200), no_control_characters])
+    name = StringField(
+        lazy_gettext("Name"), filters=[clean_line], validators=[DataRequired(), Length(max=200), no_control_characters]
+    )
 
 
 class ActionForm(FlaskForm):
@@ -63,5 +68,7 @@ class UserForm(FlaskForm):
     communes = SelectMultipleField(lazy_gettext("Communes (officers)"), choices=[])
     # Choices are set per request: a national admin's provinces, a province admin's own only.
     province = SelectField(lazy_gettext("Province (admins and analysts; none: national)"), choices=[], default="")
-    password = PasswordField(lazy_gettext("Password"), validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=200)])
+    password = PasswordField(
+        lazy_gettext("Password"), validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=200)]
+    )
     active = BooleanField(lazy_gettext("Active"), default=True)

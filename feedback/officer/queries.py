@@ -78,7 +78,7 @@ def counts_by(
     ).group_by(*keys)
     rows = db.session.execute(_scope(query, commune_codes, commune_code)).all()
     n = len(keys)
-    return {tuple(row[:n]): Counts(*(int(v) for v in row[n:n + 4]), row[n + 4]) for row in rows}
+    return {tuple(row[:n]): Counts(*(int(v) for v in row[n : n + 4]), row[n + 4]) for row in rows}
 
 
 def daily_counts(
@@ -93,14 +93,20 @@ def daily_counts(
     starts = day_starts(now)
     ends = [*starts[1:], day_start(local_day(starts[-1]) + timedelta(days=1))]
     columns = [
-        sa.func.coalesce(sa.func.sum(sa.case(
-            (sa.and_(Response.submitted_at >= boundary(start), Response.submitted_at < boundary(end)), 1),
-            else_=0)), 0)
-        for start, end in zip(starts, ends)
+        sa.func.coalesce(
+            sa.func.sum(
+                sa.case(
+                    (sa.and_(Response.submitted_at >= boundary(start), Response.submitted_at < boundary(end)), 1),
+                    else_=0,
+                )
+            ),
+            0,
+        )
+        for start, end in zip(starts, ends, strict=False)
     ]
     query = sa.select(*columns).where(Response.received_at >= boundary(starts[0]))
     row = db.session.execute(_scope(query, commune_codes, commune_code)).one()
-    return [(local_day(start), int(value)) for start, value in zip(starts, row)]
+    return [(local_day(start), int(value)) for start, value in zip(starts, row, strict=False)]
 
 
 def _text_questions() -> sa.ColumnElement:
@@ -120,8 +126,12 @@ def _text_questions() -> sa.ColumnElement:
         # The usual case (every survey calls it "comment"): a plain IN that the answer
         # primary key (response_id, question_id, …) serves directly.
         return Answer.question_id.in_(sorted(every))
-    return sa.or_(*(sa.and_(Response.survey == slug, Answer.question_id.in_(sorted(ids)))
-                    for slug, ids in sorted(text_ids.items())))
+    return sa.or_(
+        *(
+            sa.and_(Response.survey == slug, Answer.question_id.in_(sorted(ids)))
+            for slug, ids in sorted(text_ids.items())
+        )
+    )
 
 
 def _received(query: sa.Select, start: datetime | None, end: datetime | None) -> sa.Select:
@@ -133,15 +143,18 @@ def _received(query: sa.Select, start: datetime | None, end: datetime | None) ->
 
 
 def latest_comments(
-    *, commune_codes: list[str] | None = None, commune_code: str | None = None, limit: int = 10,
-    start: datetime | None = None, end: datetime | None = None,
+    *,
+    commune_codes: list[str] | None = None,
+    commune_code: str | None = None,
+    limit: int = 10,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> list[Comment]:
     """The newest free-text answers (received in [``start``, ``end``) when given): newest day
     first, and within a day in alphabetical order, so that the list does not tell which
     visitor of the day wrote which comment."""
     query = (
-        sa.select(Response.commune_code, Response.service_point_id, Response.survey,
-                  Answer.value, Response.received_at)
+        sa.select(Response.commune_code, Response.service_point_id, Response.survey, Answer.value, Response.received_at)
         .join(Answer, Answer.response_id == Response.id)
         .where(_text_questions())
         .order_by(Response.received_at.desc())
@@ -152,9 +165,14 @@ def latest_comments(
     return sorted(comments, key=lambda c: (-c.day.toordinal(), c.text, c.commune_code))
 
 
-def count_comments(*, commune_codes: list[str] | None = None, start: datetime | None = None,
-                   end: datetime | None = None) -> int:
+def count_comments(
+    *, commune_codes: list[str] | None = None, start: datetime | None = None, end: datetime | None = None
+) -> int:
     """How many free-text answers were received in [``start``, ``end``) (each optional)."""
-    query = (sa.select(sa.func.count()).select_from(Response)
-             .join(Answer, Answer.response_id == Response.id).where(_text_questions()))
+    query = (
+        sa.select(sa.func.count())
+        .select_from(Response)
+        .join(Answer, Answer.response_id == Response.id)
+        .where(_text_questions())
+    )
     return int(db.session.scalar(_received(_scope(query, commune_codes, None), start, end)) or 0)

@@ -32,8 +32,9 @@ def public_settings_page():
     current = public_settings(province)
     form = PublicSettingsForm(data={"public_results": current.public_results, "public_ranking": current.public_ranking})
     if form.validate_on_submit():
-        if change_public_settings(province, public_results=form.public_results.data,
-                                  public_ranking=form.public_ranking.data):
+        if change_public_settings(
+            province, public_results=form.public_results.data, public_ranking=form.public_ranking.data
+        ):
             db.session.commit()
             flash(_("Settings saved."))
         else:

@@ -15,9 +15,24 @@ from surveys import Problem, catalog
 
 from .. import audit
 from ..auth import (
-    change_account, end_sessions, check_password, chosen_province, commune_or_404, communes_by_code, create_user, editor_required,
-    find_user, in_province, keep_this_session, loaded_provinces, normalize_email, point_or_404, role_required,
-    set_password, staff_province, user_or_404,
+    change_account,
+    check_password,
+    chosen_province,
+    commune_or_404,
+    communes_by_code,
+    create_user,
+    editor_required,
+    end_sessions,
+    find_user,
+    in_province,
+    keep_this_session,
+    loaded_provinces,
+    normalize_email,
+    point_or_404,
+    role_required,
+    set_password,
+    staff_province,
+    user_or_404,
 )
 from ..channels import channel_label
 from ..extensions import db
@@ -25,7 +40,12 @@ from ..forms import fresh_state, new_state, read_state
 from ..messages import messages_by_question, problem_message
 from ..models import CHANNELS, SERVICE_AREAS, Response, ServicePoint, User, new_token, utcnow
 from ..paper import (
-    answers_as_printed, entry_choices, entry_layout, interview_days, printed_layouts, save_paper_form,
+    answers_as_printed,
+    entry_choices,
+    entry_layout,
+    interview_days,
+    printed_layouts,
+    save_paper_form,
     saved_paper_form,
 )
 from ..places import province_communes, sorted_by_name
@@ -52,8 +72,9 @@ def _area_choices() -> list[SelectChoice]:
 
 
 def _pdf(data: bytes, filename: str) -> HttpResponse:
-    return HttpResponse(data, mimetype="application/pdf",
-                        headers={"Content-Disposition": f'inline; filename="{filename}"'})
+    return HttpResponse(
+        data, mimetype="application/pdf", headers={"Content-Disposition": f'inline; filename="{filename}"'}
+    )
 
 
 def _size() -> str:
@@ -85,9 +106,13 @@ def index():
     counts = counts_by(Response.commune_code, commune_codes=codes)
     scope = {"communes": tuple(codes)} if current_user.role == "officer" else {"provinces": (_province(),)}
     return render_template(
-        "officer/index.html", communes=communes, counts=counts, **_digest_panel(**scope),
+        "officer/index.html",
+        communes=communes,
+        counts=counts,
+        **_digest_panel(**scope),
         channels=counts_by(Response.channel, commune_codes=codes),
-        daily=daily_counts(commune_codes=codes), comments=latest_comments(commune_codes=codes),
+        daily=daily_counts(commune_codes=codes),
+        comments=latest_comments(commune_codes=codes),
         names={c.code: c.name for c in communes},
     )
 
@@ -101,12 +126,18 @@ def commune(code: str):
     form = ServicePointForm()
     form.service_area.choices = _area_choices()
     return render_template(
-        "officer/commune.html", commune=commune, points=points, form=form, action=ActionForm(),
+        "officer/commune.html",
+        commune=commune,
+        points=points,
+        form=form,
+        action=ActionForm(),
         **_digest_panel(communes=(code,)),
         counts=counts_by(Response.service_point_id, Response.survey, commune_code=code),
         channels=counts_by(Response.channel, commune_code=code),
-        daily=daily_counts(commune_code=code), comments=latest_comments(commune_code=code),
-        surveys={s.slug: s for s in catalog().all_current()}, point_names={p.id: p.name for p in points},
+        daily=daily_counts(commune_code=code),
+        comments=latest_comments(commune_code=code),
+        surveys={s.slug: s for s in catalog().all_current()},
+        point_names={p.id: p.name for p in points},
     )
 
 
@@ -120,12 +151,17 @@ def create_point(code: str):
     if not form.validate():
         flash(_("Please give the service point a name and a service."), "error")
         return redirect(url_for(".commune", code=code))
-    point = ServicePoint(commune_code=commune.code, service_area=form.service_area.data,
-                         name=form.name.data.strip(), token=new_token())
+    point = ServicePoint(
+        commune_code=commune.code, service_area=form.service_area.data, name=form.name.data.strip(), token=new_token()
+    )
     db.session.add(point)
     db.session.flush()
-    audit.record("point_created", target=f"service point {point.id}: {point.name}", commune_code=code,
-                 detail={"service_area": point.service_area})
+    audit.record(
+        "point_created",
+        target=f"service point {point.id}: {point.name}",
+        commune_code=code,
+        detail={"service_area": point.service_area},
+    )
     db.session.commit()
     flash(_("Service point “%(name)s” created. Print its poster below.", name=point.name))
     return redirect(url_for(".point", point_id=point.id))
@@ -141,17 +177,32 @@ def point(point_id: int):
         if form.validate() and point.active:
             old = point.name
             point.name = form.name.data.strip()
-            audit.record("point_renamed", target=f"service point {point.id}: {point.name}",
-                         commune_code=point.commune_code, detail={"from": old, "to": point.name})
+            audit.record(
+                "point_renamed",
+                target=f"service point {point.id}: {point.name}",
+                commune_code=point.commune_code,
+                detail={"from": old, "to": point.name},
+            )
             db.session.commit()
             flash(_("Service point renamed."))
             return redirect(url_for(".point", point_id=point.id))
     point_counts = counts_by(Response.service_point_id, commune_code=point.commune_code).get((point.id,))
-    channels = {(channel,): c for (point_id, channel), c in counts_by(
-        Response.service_point_id, Response.channel, commune_code=point.commune_code).items() if point_id == point.id}
+    channels = {
+        (channel,): c
+        for (point_id, channel), c in counts_by(
+            Response.service_point_id, Response.channel, commune_code=point.commune_code
+        ).items()
+        if point_id == point.id
+    }
     return render_template(
-        "officer/point.html", point=point, form=form, action=ActionForm(), counts=point_counts, channels=channels,
-        link=poster_link(current_app.config["BASE_URL"], point.token), survey=catalog().for_area(point.service_area),
+        "officer/point.html",
+        point=point,
+        form=form,
+        action=ActionForm(),
+        counts=point_counts,
+        channels=channels,
+        link=poster_link(current_app.config["BASE_URL"], point.token),
+        survey=catalog().for_area(point.service_area),
     )
 
 
@@ -165,8 +216,12 @@ def retire_point(point_id: int):
     if request.method == "GET" or not point.active:
         if not point.active:
             return redirect(url_for(".point", point_id=point.id))
-        return render_template("officer/retire.html", point=point, action=form,
-                               link=poster_link(current_app.config["BASE_URL"], point.token))
+        return render_template(
+            "officer/retire.html",
+            point=point,
+            action=form,
+            link=poster_link(current_app.config["BASE_URL"], point.token),
+        )
     if form.validate():
         point.active = False
         point.retired_at = utcnow()
@@ -184,8 +239,9 @@ def reactivate_point(point_id: int):
     if ActionForm().validate() and not point.active:
         point.active = True
         point.retired_at = None
-        audit.record("point_reactivated", target=f"service point {point.id}: {point.name}",
-                     commune_code=point.commune_code)
+        audit.record(
+            "point_reactivated", target=f"service point {point.id}: {point.name}", commune_code=point.commune_code
+        )
         db.session.commit()
         flash(_("Service point back in use: its posters work again."))
     return redirect(url_for(".point", point_id=point.id))
@@ -199,8 +255,12 @@ def reissue_token(point_id: int):
     if ActionForm().validate() and point.active:
         old = point.token
         point.token = new_token()
-        audit.record("token_reissued", target=f"service point {point.id}: {point.name}",
-                     commune_code=point.commune_code, detail={"old_token": old})
+        audit.record(
+            "token_reissued",
+            target=f"service point {point.id}: {point.name}",
+            commune_code=point.commune_code,
+            detail={"old_token": old},
+        )
         db.session.commit()
         flash(_("New poster link made. Print the new poster and take down the old one."))
     return redirect(url_for(".point", point_id=point.id))
@@ -214,8 +274,12 @@ def point_poster(point_id: int):
         abort(404)
     size = _size()
     data = posters_pdf([point], base_url=current_app.config["BASE_URL"], size=size)
-    audit.record("posters_printed", target=f"service point {point.id}: {point.name}",
-                 commune_code=point.commune_code, detail={"size": size, "pages": 1})
+    audit.record(
+        "posters_printed",
+        target=f"service point {point.id}: {point.name}",
+        commune_code=point.commune_code,
+        detail={"size": size, "pages": 1},
+    )
     db.session.commit()
     return _pdf(data, f"poster-{point.commune_code}-{point.id}-{size}.pdf")
 
@@ -229,8 +293,12 @@ def commune_posters(code: str):
     if not points:
         abort(404)
     data = posters_pdf(points, base_url=current_app.config["BASE_URL"], size=size)
-    audit.record("posters_printed", target=f"commune {commune.code}", commune_code=commune.code,
-                 detail={"size": size, "pages": len(points)})
+    audit.record(
+        "posters_printed",
+        target=f"commune {commune.code}",
+        commune_code=commune.code,
+        detail={"size": size, "pages": len(points)},
+    )
     db.session.commit()
     return _pdf(data, f"posters-{commune.code}-{size}.pdf")
 
@@ -264,8 +332,9 @@ def paper_entry(point_id: int):
     layout = entry_layout(survey, request.args.get("module"))
     if layout is None:  # which printed form it is decides the questions: ask first
         error = request.method == "POST" or "module" in request.args
-        return render_template("officer/paper_module.html", point=point, survey=survey,
-                               choices=entry_choices(survey), error=error), 400 if error else 200
+        return render_template(
+            "officer/paper_module.html", point=point, survey=survey, choices=entry_choices(survey), error=error
+        ), 400 if error else 200
     if request.method == "GET":
         form = paper_form_class(survey)(formdata=None)
         # The response id is fixed now, when the blank form opens: a double submit stores one.
@@ -276,9 +345,14 @@ def paper_entry(point_id: int):
         if state is None:
             form.state.data = new_state(survey)
         return _render_paper(layout, form, point, {"_form": [problem_message(Problem("", "form_expired"))]}, 400)
-    result = save_paper_form(layout, form.answers(survey),
-                             (form.interview_day.data, form.interview_month.data, form.interview_year.data),
-                             state=state, point=point, user=current_user)
+    result = save_paper_form(
+        layout,
+        form.answers(survey),
+        (form.interview_day.data, form.interview_month.data, form.interview_year.data),
+        state=state,
+        point=point,
+        user=current_user,
+    )
     if result.problems:
         if result.changed:  # this form's id is stored with other answers: these are kept, under a new id
             form.state.data = fresh_state(state)
@@ -288,8 +362,14 @@ def paper_entry(point_id: int):
 
 def _render_paper(layout, form, point, errors, status=200):
     return render_template(
-        "officer/paper.html", survey=layout.survey, layout=layout, form=form, point=point, errors=errors,
-        numbers=layout.numbers, earliest=interview_days(layout.survey)[0],
+        "officer/paper.html",
+        survey=layout.survey,
+        layout=layout,
+        form=form,
+        point=point,
+        errors=errors,
+        numbers=layout.numbers,
+        earliest=interview_days(layout.survey)[0],
     ), status
 
 
@@ -316,8 +396,13 @@ def response(response_id: uuid.UUID):
         abort(404)
     survey = catalog().get(stored.survey, stored.survey_version)
     entered_by = db.session.get(User, stored.entered_by) if stored.entered_by else None
-    return render_template("officer/response.html", response=stored, survey=survey, entered_by=entered_by,
-                           answers=answers_as_printed(stored, survey))
+    return render_template(
+        "officer/response.html",
+        response=stored,
+        survey=survey,
+        entered_by=entered_by,
+        answers=answers_as_printed(stored, survey),
+    )
 
 
 @bp.get("/surveys/<slug>/paper-form")
@@ -343,13 +428,21 @@ def users():
         try:
             if not form.password.data:
                 raise ValueError(_("Please give a password for the new account."))
-            user = create_user(form.email.data, form.role.data, form.password.data, form.communes.data,
-                               province_code=form.province.data or None)
+            user = create_user(
+                form.email.data,
+                form.role.data,
+                form.password.data,
+                form.communes.data,
+                province_code=form.province.data or None,
+            )
         except ValueError as exc:
             flash(str(exc), "error")
         else:
-            audit.record("user_created", target=user.email, detail={
-                "role": user.role, "communes": [c.code for c in user.communes], "province": user.province_code})
+            audit.record(
+                "user_created",
+                target=user.email,
+                detail={"role": user.role, "communes": [c.code for c in user.communes], "province": user.province_code},
+            )
             db.session.commit()
             flash(_("Account %(email)s created.", email=user.email))
             return redirect(url_for(".users"))
@@ -385,8 +478,12 @@ def edit_user(user_id: int):
         except ValueError as exc:
             flash(str(exc), "error")
         else:
-            before = {"role": user.role, "active": user.active, "communes": [c.code for c in user.communes],
-                      "province": user.province_code}
+            before = {
+                "role": user.role,
+                "active": user.active,
+                "communes": [c.code for c in user.communes],
+                "province": user.province_code,
+            }
             province_code = form.province.data or None
             if province_code != user.province_code:
                 user.province_code = province_code
@@ -396,8 +493,13 @@ def edit_user(user_id: int):
                 set_password(user, form.password.data)
             if user.id == current_user.id:
                 keep_this_session(user)  # an admin changing their own password stays logged in here
-            after = {"role": user.role, "active": user.active, "communes": [c.code for c in communes],
-                     "province": user.province_code, "password_changed": bool(form.password.data)}
+            after = {
+                "role": user.role,
+                "active": user.active,
+                "communes": [c.code for c in communes],
+                "province": user.province_code,
+                "password_changed": bool(form.password.data),
+            }
             audit.record("user_changed", target=user.email, detail={"before": before, "after": after})
             db.session.commit()
             flash(_("Account %(email)s saved.", email=user.email))
@@ -409,12 +511,14 @@ def _user_form(*, province: str | None = None, **kwargs) -> UserForm:
     """The account form: communes of the province shown; provinces a national admin may choose,
     a province admin's own only (so every account they make or change stays in it)."""
     form = UserForm(**kwargs)
-    form.communes.choices = [SelectChoice(c.code, f"{c.name} ({c.code})")
-                             for c in province_communes(_province(province))]
+    form.communes.choices = [
+        SelectChoice(c.code, f"{c.name} ({c.code})") for c in province_communes(_province(province))
+    ]
     own = staff_province(current_user)
     if own is None:
         form.province.choices = [SelectChoice("", _("National (every province)"))] + [
-            SelectChoice(code, f"{name} ({code})") for code, name in loaded_provinces()]
+            SelectChoice(code, f"{name} ({code})") for code, name in loaded_provinces()
+        ]
     else:
         form.province.choices = [SelectChoice(own, own)]
         form.province.data = own
@@ -422,7 +526,7 @@ def _user_form(*, province: str | None = None, **kwargs) -> UserForm:
 
 
 # The highest page number asked for (50 events a page: far beyond any real log).
-PAGE_MAX = 2 ** 31 - 1
+PAGE_MAX = 2**31 - 1
 
 
 @bp.get("/audit")
@@ -432,10 +536,17 @@ def audit_log():
     page = request.args.get("page", 1, type=int)
     if not 1 <= page <= PAGE_MAX:
         abort(404)  # beyond any audit log; a number the database cannot hold would be a 500
-    events = audit.latest_events(page, action=request.args.get("action") or None,
-                                 province_code=staff_province(current_user))
-    return render_template("officer/audit.html", events=events, actions=audit.ACTION_LABELS,
-                           who=audit.actor_label, describe=audit.describe, target=audit.target_label)
+    events = audit.latest_events(
+        page, action=request.args.get("action") or None, province_code=staff_province(current_user)
+    )
+    return render_template(
+        "officer/audit.html",
+        events=events,
+        actions=audit.ACTION_LABELS,
+        who=audit.actor_label,
+        describe=audit.describe,
+        target=audit.target_label,
+    )
 
 
 @bp.app_template_filter("role_label")

@@ -3,8 +3,9 @@
 Revision ID: 0003_quality
 Revises: 0002_officers
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0003_quality"
 down_revision = "0002_officers"

@@ -3,8 +3,9 @@
 Revision ID: 0004_margins
 Revises: 0003_quality
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0004_margins"
 down_revision = "0003_quality"
@@ -19,11 +20,13 @@ def upgrade():
         sa.Column("variable", sa.String(length=20), nullable=False),
         sa.Column("category", sa.String(length=40), nullable=False),
         sa.Column("population", sa.Integer(), nullable=False),
-        sa.CheckConstraint("variable IN ('sex', 'age_band', 'ethnic_group')",
-                           name=op.f("ck_population_margin_variable")),
+        sa.CheckConstraint(
+            "variable IN ('sex', 'age_band', 'ethnic_group')", name=op.f("ck_population_margin_variable")
+        ),
         sa.CheckConstraint("population >= 0", name=op.f("ck_population_margin_population")),
-        sa.ForeignKeyConstraint(["commune_code"], ["commune.code"],
-                                name=op.f("fk_population_margin_commune_code_commune")),
+        sa.ForeignKeyConstraint(
+            ["commune_code"], ["commune.code"], name=op.f("fk_population_margin_commune_code_commune")
+        ),
         sa.PrimaryKeyConstraint("commune_code", "variable", "category", name=op.f("pk_population_margin")),
     )
 

@@ -3,8 +3,9 @@
 Revision ID: 0005_module
 Revises: 0004_margins
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0005_module"
 down_revision = "0004_margins"

@@ -3,8 +3,9 @@
 Revision ID: 0007_scale
 Revises: 0006_trust
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0007_scale"
 down_revision = "0006_trust"
@@ -40,8 +41,9 @@ def upgrade():
         sa.Column("size_bytes", sa.BigInteger(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name=op.f("ck_job_status")),
-        sa.ForeignKeyConstraint(["user_id"], ["user_account.id"], ondelete="SET NULL",
-                                name=op.f("fk_job_user_id_user_account")),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user_account.id"], ondelete="SET NULL", name=op.f("fk_job_user_id_user_account")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_job")),
     )
     op.create_index(op.f("ix_job_status"), "job", ["status"])
@@ -52,8 +54,7 @@ def upgrade():
         sa.Column("job_id", sa.String(length=32), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("data", sa.LargeBinary(), nullable=False),
-        sa.ForeignKeyConstraint(["job_id"], ["job.id"], ondelete="CASCADE",
-                                name=op.f("fk_job_file_chunk_job_id_job")),
+        sa.ForeignKeyConstraint(["job_id"], ["job.id"], ondelete="CASCADE", name=op.f("fk_job_file_chunk_job_id_job")),
         sa.PrimaryKeyConstraint("job_id", "seq", name=op.f("pk_job_file_chunk")),
     )
     op.create_table(

@@ -3,8 +3,9 @@
 Revision ID: 0008_read_speed
 Revises: 0007_scale
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0008_read_speed"
 down_revision = "0007_scale"
@@ -28,8 +29,13 @@ def upgrade():
         op.execute(f"ALTER TABLE response ADD COLUMN low_quality BOOLEAN GENERATED ALWAYS AS ({LOW_QUALITY}) VIRTUAL")
     # The respondent block (sex, age band, ethnic group) of every response in one index, read
     # without touching the other answers (feedback.bridge.respondents_frame).
-    op.create_index("ix_answer_respondent", "answer", ["response_id", "question_id", "value"],
-                    postgresql_where=sa.text(RESPONDENT), sqlite_where=sa.text(RESPONDENT))
+    op.create_index(
+        "ix_answer_respondent",
+        "answer",
+        ["response_id", "question_id", "value"],
+        postgresql_where=sa.text(RESPONDENT),
+        sqlite_where=sa.text(RESPONDENT),
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ANALYZE response")
 

@@ -3,8 +3,9 @@
 Revision ID: 0009_channel
 Revises: 0008_read_speed
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0009_channel"
 down_revision = "0008_read_speed"
@@ -16,8 +17,10 @@ CHANNELS = "'poster', 'landing', 'paper', 'api'"
 # service point came from its poster (the landing page also led there when the commune had
 # one, but that was never recorded: the poster is the likelier and the old meaning), one
 # without a service point from the landing page (feedback.models.channel_of).
-BACKFILL = ("UPDATE response SET channel = CASE WHEN mode IN ('paper', 'api') THEN mode "
-            "WHEN service_point_id IS NOT NULL THEN 'poster' ELSE 'landing' END")
+BACKFILL = (
+    "UPDATE response SET channel = CASE WHEN mode IN ('paper', 'api') THEN mode "
+    "WHEN service_point_id IS NOT NULL THEN 'poster' ELSE 'landing' END"
+)
 
 
 def upgrade():
@@ -26,8 +29,10 @@ def upgrade():
         # deletes into its answers (0005, 0006). SQLite adds a NOT NULL column only with a
         # default; every insert names the channel, so the default only fills the rows already
         # there until the backfill, and the CHECK is the column's own (a DROP COLUMN can drop it).
-        op.execute("ALTER TABLE response ADD COLUMN channel VARCHAR(10) NOT NULL DEFAULT 'landing' "
-                   f"CONSTRAINT ck_response_channel CHECK (channel IN ({CHANNELS}))")
+        op.execute(
+            "ALTER TABLE response ADD COLUMN channel VARCHAR(10) NOT NULL DEFAULT 'landing' "
+            f"CONSTRAINT ck_response_channel CHECK (channel IN ({CHANNELS}))"
+        )
         op.execute(BACKFILL)
         return
     op.add_column("response", sa.Column("channel", sa.String(length=10), nullable=True))

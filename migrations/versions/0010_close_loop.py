@@ -3,8 +3,9 @@
 Revision ID: 0010_close_loop
 Revises: 0009_channel
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0010_close_loop"
 down_revision = "0009_channel"
@@ -39,8 +40,9 @@ def upgrade():
         sa.Column("published_by", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["published_by"], ["user_account.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("province_code", "date_from", "date_to", "structure", "revision",
-                            name="uq_published_period_revision"),
+        sa.UniqueConstraint(
+            "province_code", "date_from", "date_to", "structure", "revision", name="uq_published_period_revision"
+        ),
     )
     op.create_index("ix_published_period_province", "published_period", ["province_code", "date_to"])
     op.create_table(

@@ -3,8 +3,9 @@
 Revision ID: 0011_scored_index
 Revises: 0010_close_loop
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0011_scored_index"
 down_revision = "0010_close_loop"
@@ -20,8 +21,9 @@ def upgrade():
     # SQLite reads the scored answers of each response from this index alone (no table rows):
     # 2.9 s -> 0.55 s per 250,000 responses (benchmarks/export_speed.py). About 10 s per
     # million responses to build.
-    op.create_index("ix_answer_scored", "answer", ["response_id", "subdimension", "score"],
-                    sqlite_where=sa.text(SCORED))
+    op.create_index(
+        "ix_answer_scored", "answer", ["response_id", "subdimension", "score"], sqlite_where=sa.text(SCORED)
+    )
 
 
 def downgrade():

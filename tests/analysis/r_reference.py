@@ -60,7 +60,9 @@ def r_missing() -> str | None:
     try:
         done = subprocess.run(
             [rscript, "-e", "suppressMessages({library(survey); library(metafor)})"],
-            capture_output=True, text=True, timeout=120,  # a last resort: R starts slowly on a busy machine
+            capture_output=True,
+            text=True,
+            timeout=120,  # a last resort: R starts slowly on a busy machine
         )
     except subprocess.TimeoutExpired:
         return "Rscript did not load survey and metafor within 120 s"
@@ -83,7 +85,10 @@ def _run(args: Sequence[str], workdir: Path, timeout: float) -> subprocess.Compl
     try:
         return subprocess.run(
             [shutil.which("Rscript") or "Rscript", "--vanilla", str(SCRIPT), *args],
-            cwd=workdir, capture_output=True, text=True, timeout=timeout,
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired as exc:
         raise RError(f"Rscript took more than {timeout} s") from exc
@@ -125,7 +130,7 @@ def _validate_survey_inputs(respondents: pd.DataFrame, values: pd.DataFrame, mar
         raise ValueError("values: value must be in [0, 1]")
     if values.duplicated(["response_id", "subdimension"]).any():
         raise ValueError("values: more than one value per respondent and sub-dimension")
-    if values["subdimension"].astype(str).str.contains("[\",\n]").any():
+    if values["subdimension"].astype(str).str.contains('[",\n]').any():
         raise ValueError("values: sub-dimension names must not hold quotes, commas or newlines")
 
 
@@ -190,16 +195,27 @@ def survey_reference(
         work = Path(tmp)
         resp = respondents[["response_id", "commune", *RAKING_VARIABLES]].astype("object")
         resp.to_csv(work / "respondents.csv", index=False)
-        values[["response_id", "subdimension", "value"]].assign(
-            value=values["value"].astype(float)
-        ).to_csv(work / "values.csv", index=False)
+        values[["response_id", "subdimension", "value"]].assign(value=values["value"].astype(float)).to_csv(
+            work / "values.csv", index=False
+        )
         margins[["commune", "variable", "category", "population"]].assign(
             population=margins["population"].astype(float)
         ).to_csv(work / "margins.csv", index=False)
         done = _run(["survey", str(work), repr(int(min_cell)), repr(float(cap))], work, timeout)
         _check(done)
-        text = {c: str for c in ("response_id", "commune", "subdimension", "flags", "r_error",
-                                 "sex_cell", "age_band_cell", "ethnic_group_cell")}
+        text = {
+            c: str
+            for c in (
+                "response_id",
+                "commune",
+                "subdimension",
+                "flags",
+                "r_error",
+                "sex_cell",
+                "age_band_cell",
+                "ethnic_group_cell",
+            )
+        }
         weights = pd.read_csv(work / "weights.csv", dtype=text, keep_default_na=False, na_values=[""])
         estimates = pd.read_csv(work / "estimates.csv", dtype=text, keep_default_na=False, na_values=[""])
     for frame in (weights, estimates):
@@ -268,15 +284,23 @@ def metafor_reference(yi, vi, X=None, *, timeout: float = DEFAULT_TIMEOUT) -> di
 # changes between periods
 
 
-def changes_reference(estimate, mse, previous, previous_mse, family, *,
-                      timeout: float = DEFAULT_TIMEOUT) -> pd.DataFrame:
+def changes_reference(
+    estimate, mse, previous, previous_mse, family, *, timeout: float = DEFAULT_TIMEOUT
+) -> pd.DataFrame:
     """R's z tests of change and ``p.adjust`` (holm, bonferroni) within each ``family``.
 
     Arrays of one length (NaN for a missing estimate). Returns ``difference``, ``se``,
     ``z``, ``p``, ``holm`` and ``bonferroni`` (NaN where R gives NA), one row per element.
     """
-    frame = pd.DataFrame({"estimate": estimate, "mse": mse, "previous": previous,
-                          "previous_mse": previous_mse, "family": [str(f) for f in family]})
+    frame = pd.DataFrame(
+        {
+            "estimate": estimate,
+            "mse": mse,
+            "previous": previous,
+            "previous_mse": previous_mse,
+            "family": [str(f) for f in family],
+        }
+    )
     with tempfile.TemporaryDirectory(prefix="r-reference-") as tmp:
         work = Path(tmp)
         frame.to_csv(work / "changes.csv", index=False, float_format="%.17g")
@@ -297,8 +321,13 @@ def rates_reference(reports, answers, family, *, timeout: float = DEFAULT_TIMEOU
     Arrays of counts of one length. Returns ``rate``, ``rest_rate``, ``p`` and ``bh`` (NaN where
     R gives NA: a unit without answers, or alone in its family), one row per unit.
     """
-    frame = pd.DataFrame({"reports": np.asarray(reports, dtype=np.int64),
-                          "answers": np.asarray(answers, dtype=np.int64), "family": [str(f) for f in family]})
+    frame = pd.DataFrame(
+        {
+            "reports": np.asarray(reports, dtype=np.int64),
+            "answers": np.asarray(answers, dtype=np.int64),
+            "family": [str(f) for f in family],
+        }
+    )
     with tempfile.TemporaryDirectory(prefix="r-reference-") as tmp:
         work = Path(tmp)
         frame.to_csv(work / "rates.csv", index=False)

@@ -46,8 +46,7 @@ def random_province(seed: int, sizes: list[int], *, constant: bool = True) -> tu
         for i in range(size):
             rid = f"{commune}-{i:04d}"
             person = {
-                v: None if rng.random() < 0.07 else str(rng.choice(CATEGORIES[v], p=mix[v]))
-                for v in RAKING_VARIABLES
+                v: None if rng.random() < 0.07 else str(rng.choice(CATEGORIES[v], p=mix[v])) for v in RAKING_VARIABLES
             }
             people.append(person)
             respondents.append((rid, commune, *person.values()))
@@ -102,9 +101,7 @@ def compare_province(respondents, scores, margins, *, min_cell=5):
     k = sub["code"].map(lambda s: st.k(st.dimension_of(s))).astype(float)
     sub["ci_low_p"] = (sub["ci_low"] * k - 1) / 9
     sub["ci_high_p"] = (sub["ci_high"] * k - 1) / 9
-    both = sub.merge(
-        r_est, left_on=["commune", "code"], right_on=["commune", "subdimension"], suffixes=("", "_r")
-    )
+    both = sub.merge(r_est, left_on=["commune", "code"], right_on=["commune", "subdimension"], suffixes=("", "_r"))
     assert len(both) == len(sub) == len(r_est)
     both = both[~both["commune"].isin(failed)]
     np.testing.assert_array_equal(both["n"].astype(int), both["n_r"])

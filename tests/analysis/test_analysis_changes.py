@@ -36,8 +36,12 @@ def test_z_tests_and_adjusted_p_values_match_r(seed):
     estimate[family == "10003"] = np.nan  # a commune with nothing to test
     previous_mse[5] = 0.0  # one period exact: still tested
     mse[7] = previous_mse[7] = 0.0  # nothing uncertain: no test
-    ours = {adjust: supported_changes(estimate, mse=mse, previous=previous, previous_mse=previous_mse,
-                                      family=family, adjust=adjust) for adjust in ("holm", "bonferroni", "none")}
+    ours = {
+        adjust: supported_changes(
+            estimate, mse=mse, previous=previous, previous_mse=previous_mse, family=family, adjust=adjust
+        )
+        for adjust in ("holm", "bonferroni", "none")
+    }
     r = changes_reference(estimate, mse, previous, previous_mse, family)
     holm = ours["holm"]
     np.testing.assert_allclose(holm.difference, r["difference"], rtol=0, atol=1e-12, equal_nan=True)
@@ -77,8 +81,9 @@ def test_families_are_adjusted_apart():
     """The same p-values in two families give the same adjusted values as each family alone."""
     z = [3.0, 2.2, -2.4, 0.3]
     alone = supported_changes(z, mse=[0.5] * 4, previous=[0] * 4, previous_mse=[0.5] * 4)
-    both = supported_changes(z + z, mse=[0.5] * 8, previous=[0] * 8, previous_mse=[0.5] * 8,
-                             family=["b"] * 4 + ["a"] * 4)
+    both = supported_changes(
+        z + z, mse=[0.5] * 8, previous=[0] * 8, previous_mse=[0.5] * 8, family=["b"] * 4 + ["a"] * 4
+    )
     np.testing.assert_allclose(both.p_adjusted, np.r_[alone.p_adjusted, alone.p_adjusted])
     assert both.direction.tolist() == alone.direction.tolist() * 2
 
@@ -90,8 +95,9 @@ def test_a_fall_is_minus_one():
 
 def test_missing_estimates_are_not_tested_and_not_counted_in_the_family():
     """A NaN on either side: no test, and Holm's m counts only the tests made."""
-    tests = supported_changes([3.0, NAN, 4.0], mse=[0.5, 0.5, 0.5], previous=[0.0, 1.0, NAN],
-                              previous_mse=[0.5, 0.5, 0.5])
+    tests = supported_changes(
+        [3.0, NAN, 4.0], mse=[0.5, 0.5, 0.5], previous=[0.0, 1.0, NAN], previous_mse=[0.5, 0.5, 0.5]
+    )
     assert np.isnan(tests.p_value[1:]).all() and np.isnan(tests.z[1:]).all() and np.isnan(tests.se[1:]).all()
     assert tests.p_adjusted[0] == pytest.approx(tests.p_value[0])  # a family of one
     assert tests.significant.tolist() == [True, False, False] and tests.direction.tolist() == [1, 0, 0]
@@ -112,16 +118,19 @@ def test_empty_input():
     assert tests.difference.shape == (0,) and tests.significant.shape == (0,)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"mse": [0.1, 0.1]}, "same length"),
-    ({"mse": [-0.1]}, "cannot be negative"),
-    ({"alpha": 0}, "alpha must be between 0 and 1"),
-    ({"alpha": 1.5}, "alpha must be between 0 and 1"),
-    ({"adjust": "fdr"}, "adjust must be one of holm, bonferroni, none"),
-    ({"family": ["a", "b"]}, "one label per estimate"),
-    ({"mse": ["x"]}, "mse must be numbers"),
-    ({"mse": [[0.1]]}, "one-dimensional"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"mse": [0.1, 0.1]}, "same length"),
+        ({"mse": [-0.1]}, "cannot be negative"),
+        ({"alpha": 0}, "alpha must be between 0 and 1"),
+        ({"alpha": 1.5}, "alpha must be between 0 and 1"),
+        ({"adjust": "fdr"}, "adjust must be one of holm, bonferroni, none"),
+        ({"family": ["a", "b"]}, "one label per estimate"),
+        ({"mse": ["x"]}, "mse must be numbers"),
+        ({"mse": [[0.1]]}, "one-dimensional"),
+    ],
+)
 def test_bad_input_is_refused_with_a_message(kwargs, message):
     args = {"mse": [0.1], "previous": [1.0], "previous_mse": [0.1], **kwargs}
     with pytest.raises(ValueError, match=message):
@@ -129,6 +138,8 @@ def test_bad_input_is_refused_with_a_message(kwargs, message):
 
 
 def test_the_module_does_not_load_the_web_stack():
-    code = ("import analysis.changes, sys; "
-            "assert not {'flask', 'sqlalchemy', 'feedback'} & set(sys.modules), sorted(sys.modules)")
+    code = (
+        "import analysis.changes, sys; "
+        "assert not {'flask', 'sqlalchemy', 'feedback'} & set(sys.modules), sorted(sys.modules)"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

@@ -27,10 +27,8 @@ def table(rows, structure="current"):
 def test_compare_periods_welch_by_hand():
     # change 0.3, SE = sqrt(0.3^2 + 0.4^2) = 0.5, t = 0.6,
     # Welch df = 0.25^2 / (0.3^4/9 + 0.4^4/19) = 0.0625 / (0.0009 + 0.00134737) = 27.8105
-    current = table([{"commune": "00001", "level": "subdimension", "code": "6.1",
-                      "n": 10, "se": 0.3, "score": 1.5}])
-    previous = table([{"commune": "00001", "level": "subdimension", "code": "6.1",
-                       "n": 20, "se": 0.4, "score": 1.2}])
+    current = table([{"commune": "00001", "level": "subdimension", "code": "6.1", "n": 10, "se": 0.3, "score": 1.5}])
+    previous = table([{"commune": "00001", "level": "subdimension", "code": "6.1", "n": 20, "se": 0.4, "score": 1.2}])
     out = compare_periods(current, previous).iloc[0]
     df = 0.0625 / (0.3**4 / 9 + 0.4**4 / 19)
     assert out["change"] == pytest.approx(0.3)
@@ -42,10 +40,8 @@ def test_compare_periods_welch_by_hand():
 
 
 def test_compare_periods_dimension_uses_normal():
-    current = table([{"commune": "00001", "level": "dimension", "code": "6",
-                      "se": 0.3, "score": 7.0}])
-    previous = table([{"commune": "00001", "level": "dimension", "code": "6",
-                       "se": 0.4, "score": 5.5}])
+    current = table([{"commune": "00001", "level": "dimension", "code": "6", "se": 0.3, "score": 7.0}])
+    previous = table([{"commune": "00001", "level": "dimension", "code": "6", "se": 0.4, "score": 5.5}])
     out = compare_periods(current, previous).iloc[0]
     # z = 1.5 / 0.5 = 3, two-sided normal p = 0.0026998
     assert out["statistic"] == pytest.approx(3.0)
@@ -55,8 +51,7 @@ def test_compare_periods_dimension_uses_normal():
 
 def test_compare_periods_rejects_mixed_structures():
     a = table([{"commune": "00001", "level": "dimension", "code": "5", "se": 1, "score": 5}])
-    b = table([{"commune": "00001", "level": "dimension", "code": "5", "se": 1, "score": 5}],
-              structure="2018")
+    b = table([{"commune": "00001", "level": "dimension", "code": "5", "se": 1, "score": 5}], structure="2018")
     with pytest.raises(ValueError, match="different PAPI structures"):
         compare_periods(a, b)
 
@@ -104,10 +99,26 @@ def test_rollup_population_weighted_by_hand():
     # p = (100*0.5 + 300*0.8)/400 = 0.725;
     # SE = sqrt(0.25^2 * 0.1^2 + 0.75^2 * 0.05^2) = sqrt(0.000625 + 0.00140625) = 0.045069
     rows = [
-        {"commune": "00001", "level": "subdimension", "code": "6.1", "n": 10, "p": 0.5,
-         "se_p": 0.1, "se": 0.225, "score": 1.375},
-        {"commune": "00002", "level": "subdimension", "code": "6.1", "n": 30, "p": 0.8,
-         "se_p": 0.05, "se": 0.1125, "score": 2.05},
+        {
+            "commune": "00001",
+            "level": "subdimension",
+            "code": "6.1",
+            "n": 10,
+            "p": 0.5,
+            "se_p": 0.1,
+            "se": 0.225,
+            "score": 1.375,
+        },
+        {
+            "commune": "00002",
+            "level": "subdimension",
+            "code": "6.1",
+            "n": 30,
+            "p": 0.8,
+            "se_p": 0.05,
+            "se": 0.1125,
+            "score": 2.05,
+        },
     ]
     out = rollup_province(table(rows), population={"00001": 100, "00002": 300})
     r = out.set_index("code").loc["6.1"]
@@ -125,18 +136,39 @@ def test_rollup_population_weighted_by_hand():
 
 def test_rollup_with_official_scores(tmp_path):
     path = tmp_path / "official.csv"
-    path.write_text("year,code,level,score\n2018,6,dimension,7.17\n2018,6.1,subdimension,1.9\n"
-                    "2018,total,aggregate,44.37\n")
+    path.write_text(
+        "year,code,level,score\n2018,6,dimension,7.17\n2018,6.1,subdimension,1.9\n2018,total,aggregate,44.37\n"
+    )
     official = load_official_scores(path)
-    rows = [{"commune": "00001", "level": "subdimension", "code": "6.1", "n": 10, "p": 0.5,
-             "se_p": 0.1, "se": 0.225, "score": 1.375}]
+    rows = [
+        {
+            "commune": "00001",
+            "level": "subdimension",
+            "code": "6.1",
+            "n": 10,
+            "p": 0.5,
+            "se_p": 0.1,
+            "se": 0.225,
+            "score": 1.375,
+        }
+    ]
     out = rollup_province(table(rows), official=official).set_index("code")
     assert out.loc["6.1", "official"] == 1.9 and out.loc["total", "official"] == 44.37
     assert out.attrs["official_year"] == 2018
 
 
 def test_rollup_missing_population_rejected():
-    rows = [{"commune": "00001", "level": "subdimension", "code": "6.1", "n": 10, "p": 0.5,
-             "se_p": 0.1, "se": 0.225, "score": 1.375}]
+    rows = [
+        {
+            "commune": "00001",
+            "level": "subdimension",
+            "code": "6.1",
+            "n": 10,
+            "p": 0.5,
+            "se_p": 0.1,
+            "se": 0.225,
+            "score": 1.375,
+        }
+    ]
     with pytest.raises(ValueError, match="population is missing"):
         rollup_province(table(rows), population={"00002": 5})

@@ -20,8 +20,8 @@ def test_zero_variance_uses_kish_n_eff():
     # All five answers 1: lower bound qbeta(0.025, 5, 1) = 0.025^(1/5); upper 1.
     # All five 0: upper bound 1 - 0.025^(1/5).
     low, high, n_eff = korn_graubard_interval([1.0, 0.0], [0.0, 0.0], [5.0, 5.0])
-    np.testing.assert_allclose(low, [0.025 ** 0.2, 0.0])
-    np.testing.assert_allclose(high, [1.0, 1 - 0.025 ** 0.2])
+    np.testing.assert_allclose(low, [0.025**0.2, 0.0])
+    np.testing.assert_allclose(high, [1.0, 1 - 0.025**0.2])
     np.testing.assert_allclose(n_eff, [5.0, 5.0])
     # No interval of zero width for n >= 2, wherever p lies.
     low, high, _ = korn_graubard_interval([0.5, 0.25], [0.0, 1e-40], [2.0, 3.0])

@@ -29,7 +29,7 @@ def test_rank_and_group_matches_sizes(m):
     frame = pd.DataFrame({"code": "1", "score": [float(i) for i in range(m)]})
     out = rank_and_group(frame, by="code")
     counts = out["group"].value_counts()
-    expected = dict(zip(["highest", "high-average", "low-average", "lowest"], group_sizes(m)))
+    expected = dict(zip(["highest", "high-average", "low-average", "lowest"], group_sizes(m), strict=False))
     assert {g: int(counts.get(g, 0)) for g in expected} == expected
     assert out.loc[frame["score"].idxmax(), "rank"] == 1
 
@@ -42,9 +42,7 @@ def test_ties_share_rank_and_group():
 
 
 def test_ineligible_and_missing_not_ranked():
-    frame = pd.DataFrame(
-        {"code": "1", "score": [3.0, 2.0, None, 1.0], "ok": [True, False, True, True]}
-    )
+    frame = pd.DataFrame({"code": "1", "score": [3.0, 2.0, None, 1.0], "ok": [True, False, True, True]})
     out = rank_and_group(frame, by="code", eligible="ok")
     assert out["rank"].tolist()[0] == 1 and out["rank"].tolist()[3] == 2
     assert out["rank"].isna().tolist() == [False, True, True, False]
@@ -79,8 +77,10 @@ def full_ranking_intervals(estimate, se, level, draws=RANK_DRAWS, seed=RANK_SEED
     ranks = np.empty((draws, theta.size))
     np.put_along_axis(ranks, order, np.arange(1.0, theta.size + 1)[None, :].repeat(draws, 0), axis=1)
     alpha = 1 - level
-    return (np.quantile(ranks, alpha / 2, axis=0, method="lower"),
-            np.quantile(ranks, 1 - alpha / 2, axis=0, method="higher"))
+    return (
+        np.quantile(ranks, alpha / 2, axis=0, method="lower"),
+        np.quantile(ranks, 1 - alpha / 2, axis=0, method="higher"),
+    )
 
 
 @pytest.mark.parametrize("m", [1, 2, 9, 250])

@@ -63,13 +63,16 @@ def test_families_are_compared_and_adjusted_apart():
     assert both.significant[4] and not both.significant[3]
 
 
-@pytest.mark.parametrize(("reports", "answers", "tested"), [
-    ([0, 0], [0, 10], [False, False]),  # no answers at the first; the second has no one else to compare with
-    ([0, 0], [10, 10], [True, True]),  # nobody reported anything: p = 1
-    ([10, 0], [10, 10], [True, True]),  # all against none
-    ([4], [9], [False]),  # one unit alone
-    ([], [], []),  # nothing at all
-])
+@pytest.mark.parametrize(
+    ("reports", "answers", "tested"),
+    [
+        ([0, 0], [0, 10], [False, False]),  # no answers at the first; the second has no one else to compare with
+        ([0, 0], [10, 10], [True, True]),  # nobody reported anything: p = 1
+        ([10, 0], [10, 10], [True, True]),  # all against none
+        ([4], [9], [False]),  # one unit alone
+        ([], [], []),  # nothing at all
+    ],
+)
 def test_edge_cases(reports, answers, tested):
     tests = rates_above_rest(reports, answers=answers)
     assert np.isfinite(tests.p_value).tolist() == tested
@@ -81,17 +84,20 @@ def test_edge_cases(reports, answers, tested):
         assert tests.significant.tolist() == [True, False]
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"reports": [3], "answers": [2]}, "more reports than answers"),
-    ({"reports": [-1], "answers": [2]}, "whole numbers"),
-    ({"reports": [1.5], "answers": [2]}, "whole numbers"),
-    ({"reports": [float("nan")], "answers": [2]}, "whole numbers"),
-    ({"reports": [1, 2], "answers": [2]}, "same length"),
-    ({"reports": [[1]], "answers": [[2]]}, "one-dimensional"),
-    ({"reports": [1], "answers": [2], "family": ["a", "b"]}, "one label per unit"),
-    ({"reports": [1], "answers": [2], "alpha": 1.0}, "alpha"),
-    ({"reports": [1], "answers": [2], "adjust": "holm"}, "adjust must be one of"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"reports": [3], "answers": [2]}, "more reports than answers"),
+        ({"reports": [-1], "answers": [2]}, "whole numbers"),
+        ({"reports": [1.5], "answers": [2]}, "whole numbers"),
+        ({"reports": [float("nan")], "answers": [2]}, "whole numbers"),
+        ({"reports": [1, 2], "answers": [2]}, "same length"),
+        ({"reports": [[1]], "answers": [[2]]}, "one-dimensional"),
+        ({"reports": [1], "answers": [2], "family": ["a", "b"]}, "one label per unit"),
+        ({"reports": [1], "answers": [2], "alpha": 1.0}, "alpha"),
+        ({"reports": [1], "answers": [2], "adjust": "holm"}, "adjust must be one of"),
+    ],
+)
 def test_bad_input_is_named(kwargs, message):
     reports = kwargs.pop("reports")
     with pytest.raises(ValueError, match=message):

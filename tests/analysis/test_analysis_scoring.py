@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-
 from scipy import stats
 
 from analysis import COLUMNS, FLAGS, design_weights, respondent_values, score_communes
@@ -26,11 +25,7 @@ def flags_of(r):
 def make_inputs(rows, commune=COMMUNE, subdimension="6.1"):
     """rows: (response_id, item scores, sex, age_band, ethnic_group)."""
     scores = pd.DataFrame(
-        [
-            (rid, commune, subdimension, float(s))
-            for rid, items, *_ in rows
-            for s in items
-        ],
+        [(rid, commune, subdimension, float(s)) for rid, items, *_ in rows for s in items],
         columns=["response_id", "commune", "subdimension", "score"],
     )
     respondents = pd.DataFrame(
@@ -116,9 +111,7 @@ def test_weighted_estimate_by_hand():
             (f"f{copy}", [1, 1], "male", "30-44", "kinh"),
         ]
     scores, respondents = make_inputs(rows)
-    margins = margins_for(
-        COMMUNE, sex={"female": 50, "male": 40}, age_band={"18-29": 60, "30-44": 30}
-    )
+    margins = margins_for(COMMUNE, sex={"female": 50, "male": 40}, age_band={"18-29": 60, "30-44": 30})
     r = row(score_communes(scores, respondents, margins=margins), "6.1")
     assert r["n"] == 12
     assert r["p"] == pytest.approx(5 / 9)
@@ -156,17 +149,13 @@ def test_subdimension_nobody_answered():
 def test_constant_answers_get_an_interval_from_kish_n_eff():
     # Four answers of 1: SE 0, where R's svyciprop gives NaN. The beta interval with
     # n* = Kish n_eff = 4: lower bound qbeta(0.025, 4, 1) = 0.025^(1/4) = 0.3976.
-    scores, respondents = make_inputs(
-        [(f"r{i}", [1], "male", "18-29", "kinh") for i in range(4)]
-    )
+    scores, respondents = make_inputs([(f"r{i}", [1], "male", "18-29", "kinh") for i in range(4)])
     r = row(score_communes(scores, respondents), "6.1")
     assert r["p"] == 1.0 and r["se"] == 0.0
     assert r["ci_low"] == pytest.approx((1 + 9 * 0.025**0.25) / 4)
     assert r["ci_high"] == pytest.approx(2.5)
     # All alike at 0.5 (five-point items): p(1-p)/0 is infinite in R (zero width).
-    scores, respondents = make_inputs(
-        [(f"r{i}", [0.5], "male", "18-29", "kinh") for i in range(4)]
-    )
+    scores, respondents = make_inputs([(f"r{i}", [0.5], "male", "18-29", "kinh") for i in range(4)])
     r = row(score_communes(scores, respondents), "6.1")
     low, high = kg_bounds(0.5, 4)
     assert r["ci_low"] == pytest.approx((1 + 9 * low) / 4) and r["ci_high"] > r["ci_low"]
@@ -540,16 +529,36 @@ def test_rake_that_cycles_without_meeting_a_margin_drops_a_variable():
     # a margin is not converged: ethnic group is dropped and the estimate is sane.
     sex, age, eth = "mmmfmmfffmmfmmmffffmmffffffm", "2122232213122324112132242221", "tthtgnhkntdnktknkknnthhtnkgk"
     y = "1101110110011001001000110110"
-    code = {"m": "male", "f": "female", "1": "18-29", "2": "30-44", "3": "45-59", "4": "60+",
-            "k": "kinh", "h": "hmong", "t": "tay", "d": "dao", "g": "giay", "n": "nung"}
+    code = {
+        "m": "male",
+        "f": "female",
+        "1": "18-29",
+        "2": "30-44",
+        "3": "45-59",
+        "4": "60+",
+        "k": "kinh",
+        "h": "hmong",
+        "t": "tay",
+        "d": "dao",
+        "g": "giay",
+        "n": "nung",
+    }
     rows = [(f"r{i:02d}", [float(y[i])], code[sex[i]], code[age[i]], code[eth[i]]) for i in range(28)]
     scores, respondents = make_inputs(rows, subdimension="1.1")
     margins = margins_for(
         COMMUNE,
         sex={"female": 6667, "male": 6633},
         age_band={"18-29": 3662, "30-44": 4084, "45-59": 3427, "60+": 2127},
-        ethnic_group={"kinh": 2284, "hmong": 5115, "tay": 1685, "dao": 1007, "giay": 444,
-                      "nung": 1931, "thai": 437, "other": 397},
+        ethnic_group={
+            "kinh": 2284,
+            "hmong": 5115,
+            "tay": 1685,
+            "dao": 1007,
+            "giay": 444,
+            "nung": 1931,
+            "thai": 437,
+            "other": 397,
+        },
     )
     r = row(score_communes(scores, respondents, margins=margins), "1.1")
     assert "not_raked:ethnic_group" in flags_of(r)
@@ -603,9 +612,14 @@ def test_small_area_model_when_the_few_larger_communes_answered_alike():
     # Found by a tester: in a week the only communes with two answers for a code had
     # answered alike, the pooled within-commune variance was 0 and no EB was made. Then
     # the spread of all answers in the province stands in for it.
-    rows = [("a1", "00001", "1.2", 1.0), ("a2", "00001", "1.2", 1.0),
-            ("b1", "00002", "1.2", 0.0), ("c1", "00003", "1.2", 1.0), ("d1", "00004", "1.2", 0.0),
-            ("e1", "00005", "1.2", 1.0)]
+    rows = [
+        ("a1", "00001", "1.2", 1.0),
+        ("a2", "00001", "1.2", 1.0),
+        ("b1", "00002", "1.2", 0.0),
+        ("c1", "00003", "1.2", 1.0),
+        ("d1", "00004", "1.2", 0.0),
+        ("e1", "00005", "1.2", 1.0),
+    ]
     scores = pd.DataFrame(rows, columns=["response_id", "commune", "subdimension", "score"])
     respondents = scores[["response_id", "commune"]]
     table = score_communes(scores, respondents)
@@ -627,29 +641,37 @@ def test_answer_order_does_not_change_the_table():
     rng = np.random.default_rng(13)
     n, codes = 600, ["00011", "00012", "00013", "00014"]
     subs = ["1.1", "2.2", "6.1", "6.3", "8.2"]
-    respondents = pd.DataFrame({
-        "response_id": [f"r{i:04d}" for i in range(n)],
-        "commune": rng.choice(codes, n),
-        "sex": rng.choice(["female", "male"], n),
-        "age_band": rng.choice(["18-29", "30-44", "45-59", "60+"], n),
-        "ethnic_group": rng.choice(["kinh", "hmong", "tay"], n, p=[0.6, 0.3, 0.1]),
-    })
+    respondents = pd.DataFrame(
+        {
+            "response_id": [f"r{i:04d}" for i in range(n)],
+            "commune": rng.choice(codes, n),
+            "sex": rng.choice(["female", "male"], n),
+            "age_band": rng.choice(["18-29", "30-44", "45-59", "60+"], n),
+            "ethnic_group": rng.choice(["kinh", "hmong", "tay"], n, p=[0.6, 0.3, 0.1]),
+        }
+    )
     per = 4
-    scores = pd.DataFrame({
-        "response_id": np.repeat(respondents["response_id"].to_numpy(), per),
-        "subdimension": rng.choice(subs, n * per),
-        "score": rng.choice([0.0, 0.25, 0.5, 0.75, 1.0, np.nan], n * per),
-    })
-    margins = pd.concat([
-        margins_for(c, sex={"female": 500, "male": 480},
-                    age_band={"18-29": 300, "30-44": 280, "45-59": 250, "60+": 150},
-                    ethnic_group={"kinh": 600, "hmong": 300, "tay": 80})
-        for c in codes[:3]
-    ])
+    scores = pd.DataFrame(
+        {
+            "response_id": np.repeat(respondents["response_id"].to_numpy(), per),
+            "subdimension": rng.choice(subs, n * per),
+            "score": rng.choice([0.0, 0.25, 0.5, 0.75, 1.0, np.nan], n * per),
+        }
+    )
+    margins = pd.concat(
+        [
+            margins_for(
+                c,
+                sex={"female": 500, "male": 480},
+                age_band={"18-29": 300, "30-44": 280, "45-59": 250, "60+": 150},
+                ethnic_group={"kinh": 600, "hmong": 300, "tay": 80},
+            )
+            for c in codes[:3]
+        ]
+    )
     grouped = score_communes(scores, respondents, margins=margins)
     shuffled = scores.sample(frac=1.0, random_state=4).reset_index(drop=True)
-    pd.testing.assert_frame_equal(grouped, score_communes(shuffled, respondents, margins=margins),
-                                  check_exact=True)
+    pd.testing.assert_frame_equal(grouped, score_communes(shuffled, respondents, margins=margins), check_exact=True)
 
     prepared = prepare(shuffled, respondents, structure=get_structure("current"))
     designs = _designs(prepared, margins, min_cell=5, cap=5.0)

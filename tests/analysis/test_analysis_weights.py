@@ -48,9 +48,7 @@ def test_rake_stops_by_the_joint_table_rule():
     # Cells female/18-29, female/30-44, male/18-29 with all margins 1: the fit needs
     # the female/18-29 weight to reach 0, which IPF approaches like 1/k — after 100
     # sweeps the joint table still moves by more than 1e-10 x 3: not converged.
-    frame = pd.DataFrame(
-        {"sex": ["female", "female", "male"], "age_band": ["18-29", "30-44", "18-29"]}
-    )
+    frame = pd.DataFrame({"sex": ["female", "female", "male"], "age_band": ["18-29", "30-44", "18-29"]})
     margins = {"sex": {"female": 1, "male": 1}, "age_band": {"18-29": 1, "30-44": 1}}
     result = rake(frame, margins)
     assert not result.converged and result.iterations == 100
@@ -58,9 +56,7 @@ def test_rake_stops_by_the_joint_table_rule():
     # No male 18-29 respondent, yet 18-29 has 90 of 100 people and women only 10: the
     # sweeps cycle between the same two tables, so R's rule stops after a few sweeps —
     # with the sex margin missed by 80. Not converged.
-    frame = pd.DataFrame(
-        {"sex": ["female", "female", "male"], "age_band": ["18-29", "30-44", "30-44"]}
-    )
+    frame = pd.DataFrame({"sex": ["female", "female", "male"], "age_band": ["18-29", "30-44", "30-44"]})
     margins = {"sex": {"female": 10, "male": 90}, "age_band": {"18-29": 90, "30-44": 10}}
     result = rake(frame, margins)
     assert not result.converged and result.iterations < 100

@@ -37,16 +37,17 @@ class Builder:
         ids = []
         for _ in range(count):
             rid = f"{commune}-{len([r for r in self.respondents if r['commune'] == commune]) + 1:03d}"
-            self.respondents.append({"response_id": rid, "commune": commune, "sex": sex,
-                                     "age_band": age_band, "ethnic_group": ethnic_group})
+            self.respondents.append(
+                {"response_id": rid, "commune": commune, "sex": sex, "age_band": age_band, "ethnic_group": ethnic_group}
+            )
             ids.append(rid)
         return ids
 
     def margin(self, commune: str, variable: str, **populations: float) -> None:
         for category, population in populations.items():
-            self.margins.append({"commune": commune, "variable": variable,
-                                 "category": category,
-                                 "population": float(population)})
+            self.margins.append(
+                {"commune": commune, "variable": variable, "category": category, "population": float(population)}
+            )
 
     def value(self, rid: str, subdimension: str, value: float) -> None:
         self.values.append({"response_id": rid, "subdimension": subdimension, "value": value})
@@ -61,16 +62,17 @@ RAKED_VALUES = [1.0, 0.0, 0.25, 1.0, 0.0, 0.5]  # per (sex, age) cell, see 10002
 
 
 def _age_margin(b: Builder, commune: str, pops: list[float]) -> None:
-    for category, population in zip(AGE, pops):
-        b.margins.append({"commune": commune, "variable": "age_band", "category": category,
-                          "population": float(population)})
+    for category, population in zip(AGE, pops, strict=False):
+        b.margins.append(
+            {"commune": commune, "variable": "age_band", "category": category, "population": float(population)}
+        )
 
 
 def crafted() -> Builder:
     b = Builder()
     # 10001: no margins at all; domain of five for 6.1, of one for 6.2
     ids = b.people("10001", 6, sex="female")
-    for rid, v in zip(ids, UNWEIGHTED_VALUES):
+    for rid, v in zip(ids, UNWEIGHTED_VALUES, strict=False):
         b.value(rid, "6.1", v)
     b.value(ids[2], "6.2", 0.75)
     # 10002: 2 x 2 raking with a closed form; counts [[10, 5], [5, 10]]
@@ -82,7 +84,7 @@ def crafted() -> Builder:
     b.margin("10002", "sex", female=50, male=40)
     _age_margin(b, "10002", [60, 30, 0, 0])
     # 10003: age counts 3, 10, 2, 9
-    for age, count in zip(AGE, [3, 10, 2, 9]):
+    for age, count in zip(AGE, [3, 10, 2, 9], strict=False):
         b.people("10003", count, age_band=age)
     _age_margin(b, "10003", [30, 100, 20, 130])
     # 10004: ethnic kinh 20, hmong 8, tay 3, dao 2: tay + dao (5) stand as one category
@@ -124,7 +126,7 @@ def crafted() -> Builder:
     b.margin("10011", "sex", female=60, male=40)
     _age_margin(b, "10011", [25, 25, 25, 25])
     # 10012: an age band with no respondents but population 50 merges: flagged
-    for age, count in zip(AGE, [10, 10, 10, 0]):
+    for age, count in zip(AGE, [10, 10, 10, 0], strict=False):
         b.people("10012", count, age_band=age)
     _age_margin(b, "10012", [100, 100, 100, 50])
     # 10013: no men aged 18-29, and margins that leave no women aged 30-44 either: the
@@ -139,7 +141,7 @@ def crafted() -> Builder:
     b.people("10014", 50, sex="male")
     b.margin("10014", "sex", female=1000, male=100)
     # 10015: trimWeights(strict = TRUE) recurses until R runs out of C stack (exact stopping test)
-    for age, count in zip(AGE, [12, 7, 9, 12]):
+    for age, count in zip(AGE, [12, 7, 9, 12], strict=False):
         b.people("10015", count, age_band=age)
     _age_margin(b, "10015", [5, 400, 4, 16])
     b.value("10015-001", "6.1", 0.5)
@@ -180,10 +182,28 @@ def cell_sums(w: pd.DataFrame, var: str) -> dict[str, float]:
 @pytest.mark.r
 def test_output_columns_and_types(reference):
     respondents, weights, estimates = reference
-    assert list(weights.columns) == ["response_id", "commune", "weight", "raked_weight", "sex_cell",
-                                     "age_band_cell", "ethnic_group_cell", "flags", "r_error"]
-    assert list(estimates.columns) == ["commune", "subdimension", "n", "n_eff", "p", "se", "ci_low",
-                                       "ci_high", "r_error"]
+    assert list(weights.columns) == [
+        "response_id",
+        "commune",
+        "weight",
+        "raked_weight",
+        "sex_cell",
+        "age_band_cell",
+        "ethnic_group_cell",
+        "flags",
+        "r_error",
+    ]
+    assert list(estimates.columns) == [
+        "commune",
+        "subdimension",
+        "n",
+        "n_eff",
+        "p",
+        "se",
+        "ci_low",
+        "ci_high",
+        "r_error",
+    ]
     assert sorted(weights["response_id"]) == sorted(respondents["response_id"])
     assert weights["commune"].str.fullmatch(r"\d{5}").all()
     assert weights["weight"].dtype == float and estimates["n"].dtype == int
@@ -267,8 +287,12 @@ def test_age_counts_3_10_2_9_merge_45_59_into_60_plus_then_18_29_into_30_44(refe
     # 18-29 (3) joins its only neighbour 30-44 (13). 13 and 11 are >= 5: done.
     w, _ = commune(reference, "10003")
     assert flags(w) == "collapsed:age_band"
-    assert dict(zip(w["age_band"], w["age_band_cell"])) == {
-        "18-29": "18-29+30-44", "30-44": "18-29+30-44", "45-59": "45-59+60+", "60+": "45-59+60+"}
+    assert dict(zip(w["age_band"], w["age_band_cell"], strict=False)) == {
+        "18-29": "18-29+30-44",
+        "30-44": "18-29+30-44",
+        "45-59": "45-59+60+",
+        "60+": "45-59+60+",
+    }
     sums = cell_sums(w, "age_band")
     assert sums == pytest.approx({"18-29+30-44": 130.0, "45-59+60+": 150.0}, rel=1e-12)
 

@@ -23,8 +23,15 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # (Playwright's defaults are 30 s, and 5 s for `expect`).
 DEADLINE_MS = 120_000
 # Flags that keep Chromium off the network beyond localhost (this machine has no internet).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _missing() -> str | None:
@@ -75,16 +82,18 @@ def new_page(browser, **options):
 @pytest.fixture
 def phone(browser):
     """A 360 × 640 touch phone."""
-    page = new_page(browser, viewport={"width": 360, "height": 640}, has_touch=True, is_mobile=True,
-                    device_scale_factor=2)
+    page = new_page(
+        browser, viewport={"width": 360, "height": 640}, has_touch=True, is_mobile=True, device_scale_factor=2
+    )
     yield page
     page.context.close()
 
 
 @pytest.fixture
 def phone_without_js(browser):
-    page = new_page(browser, viewport={"width": 360, "height": 640}, has_touch=True, is_mobile=True,
-                    java_script_enabled=False)
+    page = new_page(
+        browser, viewport={"width": 360, "height": 640}, has_touch=True, is_mobile=True, java_script_enabled=False
+    )
     yield page
     page.context.close()
 
@@ -101,11 +110,17 @@ def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:
     # Evaluated through the DevTools protocol, so the page's CSP (no inline script) still holds.
     page.evaluate(AXE.read_text())
     result = page.evaluate(
-        "async () => await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice']}})")
+        "async () => await axe.run(document,"
+        " {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice']}})"
+    )
     return [
-        {"id": v["id"], "impact": v["impact"],
-         "nodes": [(n["target"], n["html"][:120], n.get("failureSummary", "")[:200]) for n in v["nodes"]][:3]}
-        for v in result["violations"] if v["impact"] in impacts
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "nodes": [(n["target"], n["html"][:120], n.get("failureSummary", "")[:200]) for n in v["nodes"]][:3],
+        }
+        for v in result["violations"]
+        if v["impact"] in impacts
     ]
 
 

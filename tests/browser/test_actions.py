@@ -37,8 +37,9 @@ def _check(page, js: bool) -> None:
 def test_officer_records_an_action_on_a_phone(app, browser, live_server, users, point, js):
     from .conftest import new_page
 
-    page = new_page(browser, viewport={"width": 360, "height": 640}, has_touch=True, is_mobile=True,
-                    java_script_enabled=js)
+    page = new_page(
+        browser, viewport={"width": 360, "height": 640}, has_touch=True, is_mobile=True, java_script_enabled=js
+    )
     try:
         _log_in(page, live_server, "officer@khaomang.test")
         page.goto(f"{live_server}/officer/points/{point['id']}")
@@ -72,9 +73,17 @@ def test_officer_records_an_action_on_a_phone(app, browser, live_server, users, 
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_thank_you_page_shows_what_the_service_point_changed(app, live_server, phone, point, lang):
     with app.app_context():
-        create_action(OWN_COMMUNE, ActionFields(
-            title_vi="Mở cửa từ 7 giờ sáng", text_vi="Trạm y tế mở cửa sớm hơn một giờ.", title_en="Open from 7 a.m.",
-            done_on=local_day(utcnow()) - timedelta(days=5), service_point_id=point["id"]), user=None)
+        create_action(
+            OWN_COMMUNE,
+            ActionFields(
+                title_vi="Mở cửa từ 7 giờ sáng",
+                text_vi="Trạm y tế mở cửa sớm hơn một giờ.",
+                title_en="Open from 7 a.m.",
+                done_on=local_day(utcnow()) - timedelta(days=5),
+                service_point_id=point["id"],
+            ),
+            user=None,
+        )
         db.session.commit()
     page = phone
     page.goto(f"{live_server}/s/{point['token']}?lang={lang}")

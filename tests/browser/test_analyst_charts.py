@@ -40,7 +40,7 @@ def _assert_round(labels: list[str]) -> None:
     step = values[1] - values[0]
     mantissa = step / 10 ** math.floor(math.log10(step))
     assert any(math.isclose(mantissa, m) for m in (1, 2, 5)), labels
-    for a, b in zip(values, values[1:]):
+    for a, b in zip(values, values[1:], strict=False):
         assert math.isclose(b - a, step, rel_tol=1e-6), labels
     assert all(math.isclose(v / step, round(v / step), abs_tol=1e-6) for v in values), labels
 
@@ -70,8 +70,9 @@ def busiest(app, runner):
     result = runner.invoke(args=["seed-demo", "--responses", "1500", "--seed", "3"])
     assert result.exit_code == 0, result.output
     with app.app_context():
-        return db.session.execute(db.select(Response.commune_code).group_by(Response.commune_code)
-                                  .order_by(db.func.count().desc()).limit(1)).scalar_one()
+        return db.session.execute(
+            db.select(Response.commune_code).group_by(Response.commune_code).order_by(db.func.count().desc()).limit(1)
+        ).scalar_one()
 
 
 @pytest.mark.parametrize("size", ["phone", "desktop"])

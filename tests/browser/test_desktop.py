@@ -62,8 +62,11 @@ def test_officer_dashboard_poster_and_paper_entry(app, runner, live_server, desk
     page.wait_for_url("**/paper/saved/**")  # a confirmation, with the next form's button
     assert count(app) == before + 1
     with app.app_context():
-        newest = db.session.execute(db.select(Response).where(  # demo paper forms have no typist
-            Response.mode == "paper", Response.entered_by.is_not(None))).scalar_one()
+        newest = db.session.execute(
+            db.select(Response).where(  # demo paper forms have no typist
+                Response.mode == "paper", Response.entered_by.is_not(None)
+            )
+        ).scalar_one()
         assert newest.entered_by == users["officer"]["id"]
 
 
@@ -75,8 +78,9 @@ def test_analyst_pages_and_export_download(app, runner, live_server, desktop, us
     assert_accessible(page)
     screenshot(page, "analyst-province")
     with app.app_context():  # the scorecard of the commune with the most responses
-        busiest = db.session.execute(db.select(Response.commune_code).group_by(Response.commune_code)
-                                     .order_by(db.func.count().desc()).limit(1)).scalar_one()
+        busiest = db.session.execute(
+            db.select(Response.commune_code).group_by(Response.commune_code).order_by(db.func.count().desc()).limit(1)
+        ).scalar_one()
     page.goto(f"{live_server}/analyst/c/{busiest}")
     assert_accessible(page)
     screenshot(page, "commune-scorecard")
@@ -137,7 +141,9 @@ def test_paper_entry_keeps_answers_offline_and_resends_once(app, runner, live_se
     with app.app_context():
         from feedback.models import ServicePoint
 
-        point = db.session.execute(db.select(ServicePoint).filter_by(commune_code="04465", service_area="health")).scalar_one()
+        point = db.session.execute(
+            db.select(ServicePoint).filter_by(commune_code="04465", service_area="health")
+        ).scalar_one()
     page.goto(f"{live_server}/officer/points/{point.id}/paper")
     page.locator("#q-used_service label:has(input[value='no'])").click()
     page.locator("#q-overall label:has(input[value='2'])").click()

@@ -16,7 +16,9 @@ from .conftest import screenshot
 def test_the_digest_email_reads_on_a_phone(app, users, week_data, phone):  # noqa: F811
     with app.app_context():
         officer = db.session.get(User, users["officer"]["id"])
-        message = compose(officer, build_digest(Scope(communes=(OWN_COMMUNE,)), WEEK), from_address="bantin@laocai.test")
+        message = compose(
+            officer, build_digest(Scope(communes=(OWN_COMMUNE,)), WEEK), from_address="bantin@laocai.test"
+        )
         html = message.get_body(preferencelist=("html",)).get_content()
     phone.set_content(html)
     body = phone.locator("body")

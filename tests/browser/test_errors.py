@@ -69,4 +69,5 @@ def test_without_javascript_the_page_states_the_range_of_questions(live_server, 
     n_always = phone_without_js.locator("fieldset[data-main]:not(.cond)").count()
     n_all = phone_without_js.locator("fieldset[data-main]").count()
     assert phone_without_js.locator("#count").inner_text() == (
-        f"{n_always} questions, up to {n_all} depending on your answers · about 1 minute")
+        f"{n_always} questions, up to {n_all} depending on your answers · about 1 minute"
+    )

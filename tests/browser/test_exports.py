@@ -25,8 +25,9 @@ def _running_job(app, user_id: int) -> str:
     """A response export that a worker has claimed (no runner will touch it: the test moves it)."""
     job_id = "feed" * 8
     with app.app_context():
-        db.session.add(Job(id=job_id, kind="export_responses", params='{"fmt": "csv"}', status="running",
-                           user_id=user_id))
+        db.session.add(
+            Job(id=job_id, kind="export_responses", params='{"fmt": "csv"}', status="running", user_id=user_id)
+        )
         db.session.commit()
     return job_id
 

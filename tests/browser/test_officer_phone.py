@@ -39,8 +39,14 @@ def points(app, runner):
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_officer_and_admin_pages_fit_a_phone(live_server, phone, users, points, lang):
     _log_in(phone, live_server, "admin@laocai.test")
-    for path in ("/officer/", f"/officer/c/{OWN_COMMUNE}", f"/officer/points/{points[0]}", "/officer/audit",
-                 "/officer/users", "/officer/api-clients"):
+    for path in (
+        "/officer/",
+        f"/officer/c/{OWN_COMMUNE}",
+        f"/officer/points/{points[0]}",
+        "/officer/audit",
+        "/officer/users",
+        "/officer/api-clients",
+    ):
         assert phone.goto(f"{live_server}{path}?lang={lang}").status == 200, path
         assert not _wider_than_the_screen(phone), path
         assert phone.evaluate("document.documentElement.scrollWidth") <= 360, path

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from feedback.models import Response
-
 from ..conftest import count
 from .conftest import assert_accessible, screenshot
 
@@ -134,8 +132,18 @@ def test_answers_kept_on_the_phone_come_back_after_reopening(app, live_server, p
     assert count(app) == 1
 
 
-@pytest.mark.parametrize("path", ["/", "/privacy", "/c/04465/primary-school", "/c/04465/one-stop",
-                                  "/c/04465/land", "/c/04465/local-governance", "/c/04465/health?lang=en"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/privacy",
+        "/c/04465/primary-school",
+        "/c/04465/one-stop",
+        "/c/04465/land",
+        "/c/04465/local-governance",
+        "/c/04465/health?lang=en",
+    ],
+)
 def test_citizen_pages_are_accessible(live_server, phone, path):
     phone.goto(live_server + path)
     assert_accessible(phone)
@@ -144,10 +152,14 @@ def test_citizen_pages_are_accessible(live_server, phone, path):
 def test_tap_targets_are_at_least_44_px(live_server, phone):
     phone.goto(f"{live_server}/c/04465/one-stop")
     phone.locator("#q-procedure label").first.tap()  # shows the conditional questions too
-    small = phone.evaluate("""() => [...document.querySelectorAll('label.opt, button, a.btn, a.lang, select, textarea, input[type=text]')]
+    targets = "label.opt, button, a.btn, a.lang, select, textarea, input[type=text]"
+    small = phone.evaluate(
+        """(targets) => [...document.querySelectorAll(targets)]
         .filter(el => el.offsetParent !== null && !el.closest('.hp'))
         .map(el => [el.outerHTML.slice(0, 60), el.getBoundingClientRect()])
-        .filter(([, r]) => r.width < 44 || r.height < 44)""")
+        .filter(([, r]) => r.width < 44 || r.height < 44)""",
+        targets,
+    )
     assert small == []
 
 

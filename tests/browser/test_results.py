@@ -20,15 +20,24 @@ def published(app, two_quarters):  # noqa: F811
     """Two published quarters, the public ranking on, and two reported actions."""
     with app.app_context():
         db.session.add(ProvinceSetting(province_code="15", public_ranking=True))
-        db.session.add_all([
-            CommuneAction(commune_code=OWN, title_vi="Trạm y tế mở cửa từ 7 giờ sáng",
-                          text_vi="Người dân nói phải chờ lâu; từ tháng 9 trạm mở cửa sớm hơn một giờ.",
-                          title_en="The health station opens at 7 am",
-                          text_en="People said they waited long; since September it opens an hour earlier.",
-                          done_on=date(2025, 9, 2)),
-            CommuneAction(commune_code=OWN, title_vi="Niêm yết phí tại bộ phận một cửa",
-                          text_vi="Bảng phí và thời hạn giải quyết được dán ở cửa.", done_on=date(2025, 8, 20)),
-        ])
+        db.session.add_all(
+            [
+                CommuneAction(
+                    commune_code=OWN,
+                    title_vi="Trạm y tế mở cửa từ 7 giờ sáng",
+                    text_vi="Người dân nói phải chờ lâu; từ tháng 9 trạm mở cửa sớm hơn một giờ.",
+                    title_en="The health station opens at 7 am",
+                    text_en="People said they waited long; since September it opens an hour earlier.",
+                    done_on=date(2025, 9, 2),
+                ),
+                CommuneAction(
+                    commune_code=OWN,
+                    title_vi="Niêm yết phí tại bộ phận một cửa",
+                    text_vi="Bảng phí và thời hạn giải quyết được dán ở cửa.",
+                    done_on=date(2025, 8, 20),
+                ),
+            ]
+        )
         db.session.commit()
 
 
@@ -99,8 +108,14 @@ def test_a_long_link_in_an_action_wraps_and_its_paragraphs_stay(app, live_server
     """A 300-character link cannot widen the page on a phone, and the text's line breaks show."""
     link = "https://xakhaomang.laocai.gov.vn/" + "thong-bao-" * 27
     with app.app_context():
-        db.session.add(CommuneAction(commune_code=OWN, title_vi="https://xa.test/" + "a" * 140,
-                                     text_vi=f"Xem thông báo tại {link}\n\nĐoạn thứ hai.", done_on=date(2025, 9, 2)))
+        db.session.add(
+            CommuneAction(
+                commune_code=OWN,
+                title_vi="https://xa.test/" + "a" * 140,
+                text_vi=f"Xem thông báo tại {link}\n\nĐoạn thứ hai.",
+                done_on=date(2025, 9, 2),
+            )
+        )
         db.session.commit()
     assert phone.goto(f"{live_server}/results/{OWN}").status == 200
     assert phone.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0

@@ -52,8 +52,9 @@ def test_back_after_language_switch_and_submit_stores_once(app, live_server, pho
     assert count(app) == 1
 
 
-def test_back_after_language_switch_and_submit_stores_once_without_javascript(app, live_server, phone_without_js,
-                                                                                point):
+def test_back_after_language_switch_and_submit_stores_once_without_javascript(
+    app, live_server, phone_without_js, point
+):
     page = phone_without_js
     _landing_to_survey(page, live_server, touch=False)
     _switch_to_english(page, touch=False)
@@ -104,16 +105,18 @@ def test_the_same_filling_keeps_its_response_id(app, live_server, phone, point, 
 @pytest.fixture(scope="module")
 def bfcache_browser(browser):
     """A Chromium with its back/forward cache on, as on phones (Playwright turns it off)."""
-    chromium = browser.browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                           ignore_default_args=["--disable-back-forward-cache"])
+    chromium = browser.browser_type.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS, ignore_default_args=["--disable-back-forward-cache"]
+    )
     yield chromium
     chromium.close()
 
 
 @pytest.fixture(params=[True, False], ids=["js", "no_js"])
 def bfcache_phone(bfcache_browser, request):
-    context = bfcache_browser.new_context(viewport={"width": 360, "height": 640}, has_touch=True, is_mobile=True,
-                                          java_script_enabled=request.param)
+    context = bfcache_browser.new_context(
+        viewport={"width": 360, "height": 640}, has_touch=True, is_mobile=True, java_script_enabled=request.param
+    )
     # Whether the last Back showed the page from the cache (a restored page fires pageshow again).
     context.add_init_script("addEventListener('pageshow', e => { window.restored = e.persisted })")
     context.js = request.param
