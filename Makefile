@@ -107,7 +107,10 @@ test-postgres: install translations browser
 ## screenshots: refresh the README's pictures in docs/screenshots (test runs write to build/screenshots)
 .PHONY: screenshots
 screenshots: install translations browser
-	SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest tests/browser
+	SCREENSHOTS_DIR=build/screenshots $(BIN)/python -m pytest tests/browser
+	@# Only the pictures the README shows are kept in the tree.
+	@for f in $$(grep -o 'docs/screenshots/[A-Za-z0-9._-]*\.png' README.md | sort -u); do \
+		cp build/screenshots/$$(basename $$f) $$f && echo "refreshed $$f"; done
 
 ## messages: re-extract user-visible strings and update the Vietnamese catalog
 messages: install
