@@ -166,6 +166,7 @@ def test_respondents_and_scores_equal_hand_built_frames(app):
         respondents = respondents_frame()
         scores = scores_frame(include_flagged=True)
         unflagged = scores_frame()
+        dialect = db.engine.dialect.name
         got_ids, got_score_ids, unflagged_ids = (_canon(f["response_id"]) for f in (respondents, scores, unflagged))
     got = pd.DataFrame(
         {
@@ -188,22 +189,65 @@ def test_respondents_and_scores_equal_hand_built_frames(app):
     ).sort_values("response_id", ignore_index=True)
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
 
-    got_scores = pd.DataFrame(
-        {
-            "response_id": got_score_ids,
-            "subdimension": scores["subdimension"].astype(str),
-            "score": scores["score"].to_numpy(dtype=float),
-        }
-    ).sort_values(["response_id", "subdimension", "score"], ignore_index=True)
+    # Rows are scored answers (PostgreSQL) or a respondent's mean per sub-dimension (SQLite):
+    # either way, each respondent's value per sub-dimension is the mean of their answers.
+    got_scores = (
+        pd.DataFrame(
+            {
+                "response_id": got_score_ids,
+                "subdimension": scores["subdimension"].astype(str),
+                "score": scores["score"].to_numpy(dtype=float),
+            }
+        )
+        .groupby(["response_id", "subdimension"], as_index=False)["score"]
+        .mean()
+    )
     expected_scores = pd.DataFrame(
         {
-            "response_id": [uuid.UUID(a).hex] * 3 + [uuid.UUID(b).hex],
-            "subdimension": ["6.1", "6.1", "4.2", "6.1"],
-            "score": [1.0, 0.25, 0.0, 0.0],
+            "response_id": [uuid.UUID(a).hex] * 2 + [uuid.UUID(b).hex],
+            "subdimension": ["4.2", "6.1", "6.1"],
+            "score": [0.0, 0.625, 0.0],
         }
-    ).sort_values(["response_id", "subdimension", "score"], ignore_index=True)
+    ).sort_values(["response_id", "subdimension"], ignore_index=True)
     pd.testing.assert_frame_equal(got_scores, expected_scores, check_dtype=False)
-    assert unflagged_ids == [uuid.UUID(a).hex] * 3  # flagged answers not read
+    assert set(unflagged_ids) == {uuid.UUID(a).hex}  # flagged answers not read
+    if dialect == "sqlite":  # one row per respondent and sub-dimension
+        assert len(scores) == 3
+
+
+def test_a_respondents_value_is_the_mean_of_their_answers(app):
+    """Whether the database sends answers (PostgreSQL) or a mean per respondent and
+    sub-dimension (SQLite), each respondent's value is the mean of their answers, to the 15
+    significant digits SQLite's text keeps (PostgreSQL's binary floats: exactly)."""
+    one_third, two_thirds = 1 / 3, 2 / 3
+    with app.app_context():
+        single = add_response(OWN, datetime(2025, 8, 1, 3), [("wait_time", "a", "6.1", one_third)])
+        pair = add_response(
+            OWN,
+            datetime(2025, 8, 1, 3),
+            [
+                ("wait_time", "b", "6.1", 0.1),
+                ("overall", "c", "6.1", two_thirds),
+                ("informal_payment", "d", "4.2", 0.7),
+            ],
+        )
+        db.session.commit()
+        scores = scores_frame()
+        keys = {v: k for k, v in response_keys().items()}
+        exact = db.engine.dialect.name == "postgresql"
+    got = scores.assign(
+        response_id=scores["response_id"].astype(object), subdimension=scores["subdimension"].astype(str)
+    )
+    means = got.groupby(["response_id", "subdimension"])["score"].mean()
+    expected = {
+        (single, "6.1"): one_third,
+        (pair, "6.1"): (0.1 + two_thirds) / 2,
+        (pair, "4.2"): 0.7,
+    }
+    assert len(means) == len(expected)
+    for (rid, sub), value in expected.items():
+        got_value = means[(keys[rid.replace("-", "")], sub)]
+        assert got_value == value if exact else got_value == pytest.approx(value, rel=1e-15, abs=0)
 
 
 def test_period_filters_on_local_submission_day(app):
@@ -290,8 +334,8 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_reads_in_many_chunks_equal_one_read(app, monkeypatch):
-    """PostgreSQL reads large tables in page ranges on two connections: the same rows as one query
-    (forced here by one page per chunk; on other databases the frames are simply read twice)."""
+    """PostgreSQL reads large tables in page ranges on two connections, SQLite in ranges of
+    responses: the same rows as one query (forced here by one page or 7 responses per chunk)."""
     from feedback import bridge
 
     seed(app, own=30, other=10, flagged=3)
@@ -314,6 +358,7 @@ def test_reads_in_many_chunks_equal_one_read(app, monkeypatch):
         whole = frames()
         monkeypatch.setattr(bridge, "PG_SPLIT_PAGES", 0)
         monkeypatch.setattr(bridge, "PG_CHUNK_PAGES", 1)
+        monkeypatch.setattr(bridge, "CHUNK_RESPONSES", 7)  # SQLite: ranges of 7 responses
         chunked = frames()
     assert len(whole[0]) == 44 and len(whole[1]) > len(whole[2]) > 0
     for one, many in zip(whole, chunked, strict=True):
@@ -336,8 +381,10 @@ def test_answers_of_a_response_stored_after_the_respondents_were_read_are_left_o
             scores = scores_frame(response_ids=pd.Index(respondents["response_id"]))
             late_key = next(k for k, v in response_keys().items() if v == late.replace("-", ""))
             everything = scores_frame()
+        dialect = db.engine.dialect.name
     assert len(everything) == len(scores) + 1 and late_key in set(everything["response_id"])
-    assert scores["response_id"].notna().all() and len(scores) == 3 * 3
+    # three respondents' answers in 6.1, 6.1 and 4.2: SQLite reads a mean per sub-dimension
+    assert scores["response_id"].notna().all() and len(scores) == 3 * (2 if dialect == "sqlite" else 3)
 
 
 def test_low_quality_follows_the_flags_whoever_writes_them(app):
