@@ -428,7 +428,7 @@ def main() -> None:
         print(
             f"  score export: {whole:.2f} s = read {new['read_s']:.2f} + compute {new['compute_s']:.2f} + "
             f"file {new['file_s']:.2f}; peak {new['peak_mb']:.0f} MB (after read {new['peak_read_mb']:.0f} MB); "
-            f"{new['answers']:,} scored answers",
+            f"{new['answers']:,} rows of scores (SQLite: per respondent and sub-dimension; else per answer)",
             flush=True,
         )
         print(f"    baseline read, rows as tuples: {old['read_s']:.2f} s, peak {old['peak_mb']:.0f} MB", flush=True)
