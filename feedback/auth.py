@@ -20,6 +20,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -29,7 +30,7 @@ from flask import (
 from flask_babel import format_timedelta, lazy_gettext
 from flask_babel import gettext as _
 from flask_limiter import RequestLimit
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_url, login_user, logout_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -621,10 +622,26 @@ def logout():
     return redirect(url_for("auth.login_page"))
 
 
+def _wants_json() -> bool:
+    """The caller reads JSON (a page's script polling a status), not a page to show."""
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+
+
+def unauthorized():
+    """No staff session (never had one, or it expired): a script gets a 401 in JSON, which it
+    answers by reloading the page; a browser is sent to the log-in page, and back after."""
+    if _wants_json():
+        message = _("Your session has ended. Please log in again.")
+        return jsonify({"errors": [{"field": "", "message": message}], "login_url": url_for(login.login_view)}), 401
+    flash(str(login.login_message), login.login_message_category)
+    return redirect(login_url(login.login_view, next_url=request.url))
+
+
 def init_app(app: Flask) -> None:
     """Bind Flask-Login and the limiter, and register the log-in pages."""
     login.init_app(app)
     login.login_view = "auth.login_page"
+    login.unauthorized_handler(unauthorized)
     login.login_message = lazy_gettext("Please log in to see this page.")
     login.session_protection = "basic"
     limiter.init_app(app)

@@ -99,6 +99,21 @@ def analyst(client, auth, users):
     return client
 
 
+def test_a_status_poll_without_a_session_gets_a_401_in_json_and_a_page_the_log_in(client):
+    """A script asking for JSON learns that the session ended (in the reader's language); a
+    browser asking for the page is sent to the log-in page and back."""
+    url = f"/analyst/exports/{'a' * 32}.json"
+    polled = client.get(url + "?lang=en", headers={"Accept": "application/json"})
+    assert polled.status_code == 401 and polled.is_json
+    assert polled.get_json()["errors"][0]["message"] == "Your session has ended. Please log in again."
+    assert polled.get_json()["login_url"] == "/login"
+    vi = client.get(url + "?lang=vi", headers={"Accept": "application/json"}).get_json()
+    assert "đăng nhập" in vi["errors"][0]["message"]
+    page = client.get(f"/analyst/exports/{'a' * 32}", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert page.status_code == 302 and "/login?next=" in page.headers["Location"]
+    assert client.get(url).status_code == 302  # no preference stated (curl): the page's answer
+
+
 # ---- through the pages, embedded runner ----------------------------------------------------------
 
 

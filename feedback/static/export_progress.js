@@ -33,6 +33,10 @@
   function poll() {
     fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
       .then(function (response) {
+        if (response.status === 401) {  // the session ended: the page itself leads to the log-in
+          window.location.reload();
+          return new Promise(function () {});
+        }
         if (!response.ok) {
           throw new Error("status " + response.status);
         }

@@ -3,6 +3,8 @@ the page refreshes itself; either way the download link appears when the file is
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -11,7 +13,7 @@ from feedback.jobs.store import ProgressWriter, finish
 from feedback.models import Job
 
 from .conftest import assert_accessible, new_page, screenshot
-from .test_desktop import _log_in
+from .test_desktop import PASSWORD, _log_in
 
 
 @pytest.fixture
@@ -78,3 +80,18 @@ def test_the_export_page_is_accessible(app, live_server, desktop, users):
     desktop.locator("form.export-form button[type=submit]").click()
     assert desktop.locator("[role=alert]").count() == 1
     assert_accessible(desktop)
+
+
+def test_a_progress_page_whose_session_ends_leads_to_the_log_in_and_back(app, live_server, desktop, users):
+    """The script polling the job's status gets a 401 once the session is gone (not the log-in
+    page as if it were JSON, retried for ever) and reloads: the page asks to log in again."""
+    _log_in(desktop, live_server, users["analyst"]["email"])
+    job_id = _running_job(app, users["analyst"]["id"])
+    desktop.goto(f"{live_server}/analyst/exports/{job_id}")
+    assert desktop.locator("progress").count() == 1
+    desktop.context.clear_cookies()  # the session expired, or ended elsewhere
+    expect(desktop).to_have_url(re.compile(r"/login\?next=.*exports"))
+    desktop.fill("input[name=email]", users["analyst"]["email"])
+    desktop.fill("input[name=password]", PASSWORD)
+    desktop.keyboard.press("Enter")
+    expect(desktop).to_have_url(f"{live_server}/analyst/exports/{job_id}")
