@@ -7,7 +7,7 @@ import csv
 import io
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -31,6 +31,7 @@ __all__ = [
     "low_quality",
     "load_analysis_input",
     "margins_frame",
+    "one_snapshot",
     "period_bounds",
     "period_clause",
     "respondents_frame",
@@ -56,6 +57,9 @@ _PG_SETTINGS = ("SET LOCAL jit = off", "SET LOCAL enable_nestloop = off", "SET L
 # Two ids of one read sharing a hash (odds ~n²/2⁶⁵: 3·10⁻⁸ at a million) is detected, and the
 # read is repeated with exact text keys (``_exact_keys``).
 _EXACT_KEYS: contextvars.ContextVar[bool] = contextvars.ContextVar("exact_keys", default=False)
+# Inside ``one_snapshot``: SQLite's connection holding the read transaction, or PostgreSQL's
+# exported snapshot id.
+_SNAPSHOT: contextvars.ContextVar[sa.Connection | str | None] = contextvars.ContextVar("snapshot", default=None)
 
 
 def period_bounds(date_from: date | None, date_to: date | None) -> tuple[datetime | None, datetime | None]:
@@ -124,6 +128,55 @@ def _exact_keys() -> Iterator[None]:
         _EXACT_KEYS.reset(token)
 
 
+@contextmanager
+def one_snapshot() -> Iterator[None]:
+    """Inside this block, every read of this module sees the database as it was at one moment.
+
+    A period's respondents and their scored answers (or a response export's responses, answers
+    and count of excluded ones) are separate reads; a response flagged or stored between two of
+    them would be counted by one and not the other (a burst flag landing mid-read left the
+    "excluded" count at 0 while the scores left the responses out). SQLite: one connection
+    holds a read transaction (WAL: writers carry on) and serves every read inside. PostgreSQL:
+    a REPEATABLE READ transaction exports its snapshot, which every read's connection imports.
+    Nested blocks share the outer one. Read only: nothing written inside is committed.
+    """
+    if _SNAPSHOT.get() is not None or not (_sqlite() or _postgres()):
+        yield
+        return
+    with db.engine.connect() as holder:
+        shared: sa.Connection | str
+        if _sqlite():
+            holder.exec_driver_sql("BEGIN")
+            holder.exec_driver_sql("SELECT 1 FROM response LIMIT 1").all()  # the snapshot starts here
+            shared = holder
+        else:
+            holder = holder.execution_options(isolation_level="REPEATABLE READ")
+            shared = str(holder.scalar(sa.text("SELECT pg_export_snapshot()")))
+        token = _SNAPSHOT.set(shared)
+        try:
+            yield
+        finally:
+            _SNAPSHOT.reset(token)
+            holder.rollback()
+
+
+@contextmanager
+def _connection(*, repeatable: bool = False) -> Iterator[sa.Connection]:
+    """A connection for one read: inside :func:`one_snapshot`, SQLite's shared one or a
+    PostgreSQL connection in the shared snapshot; otherwise a new one (REPEATABLE READ when
+    ``repeatable``, for reads spread over several queries)."""
+    shared = _SNAPSHOT.get()
+    if isinstance(shared, sa.Connection):
+        yield shared
+        return
+    with db.engine.connect() as conn:
+        if isinstance(shared, str) or repeatable:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        if isinstance(shared, str):
+            conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{shared}'")
+        yield conn
+
+
 def _read(query: sa.Select, *, dtypes: dict[str, object] | None = None) -> pd.DataFrame:
     """Run a Core select into a DataFrame; text columns become the given (categorical) dtypes."""
     dtypes = dtypes or {}
@@ -160,7 +213,7 @@ def _read_sqlite_bulk(query: sa.Select, columns: list[str], dtypes: dict[str, ob
     rowid = sa.literal_column("response.rowid", sa.Integer)
 
     def texts() -> Generator[str | None, None, None]:
-        with db_engine.connect() as conn:
+        with nullcontext(shared) if shared is not None else db_engine.connect() as conn:
             low, high = conn.execute(sa.select(sa.func.min(rowid), sa.func.max(rowid)).select_from(Response)).one()
             for start in range(low or 0, (high or -1) + 1, CHUNK_RESPONSES):
                 inner = query.where(rowid.between(start, start + CHUNK_RESPONSES - 1)).subquery("q")
@@ -169,6 +222,7 @@ def _read_sqlite_bulk(query: sa.Select, columns: list[str], dtypes: dict[str, ob
                 yield conn.scalar(sa.select(sa.func.group_concat(row, sa.literal_column("char(30)"))))
 
     db_engine = db.engine
+    shared = _SNAPSHOT.get()  # resolved here: the thread below does not see this context
     in_memory = db_engine.url.database in (None, "", ":memory:")  # another thread's would be empty
     parts = []
     for text in texts() if in_memory else _ahead(texts()):
@@ -333,8 +387,8 @@ def _read_postgres_bulk(query: sa.Select, columns: list[str], dtypes: dict[str, 
     other work loaded it; the scored answers alone ~4 s when it was quiet.
     """
     tables = _pg_tables(query)
-    with db.engine.connect() as leader:
-        leader = leader.execution_options(isolation_level="REPEATABLE READ")
+    shared = _SNAPSHOT.get()
+    with _connection(repeatable=True) as leader:
         size = sa.text("SELECT pg_relation_size(CAST(:t AS regclass)) / current_setting('block_size')::int")
         sizes = [int(leader.scalar(size, {"t": t.fullname}) or 0) for t in tables]
         # Chunks of the root table hash the other tables once per chunk: worth it only when the
@@ -375,7 +429,7 @@ def _read_postgres_bulk(query: sa.Select, columns: list[str], dtypes: dict[str, 
         if len(selects) == 1:
             parts = run(leader, selects)
         else:
-            snapshot = leader.scalar(sa.text("SELECT pg_export_snapshot()"))
+            snapshot = shared if isinstance(shared, str) else leader.scalar(sa.text("SELECT pg_export_snapshot()"))
 
             def second_lane() -> list[pd.DataFrame]:
                 with db_engine.connect() as conn:
@@ -409,7 +463,7 @@ def _concat(parts: list[pd.DataFrame], columns: list[str], dtypes: dict[str, obj
 def _read_rows(query: sa.Select, columns: list[str], dtypes: dict[str, object]) -> pd.DataFrame:
     """Other databases: stream rows in chunks, converting each chunk before fetching the next."""
     parts = []
-    with db.engine.connect() as conn:
+    with _connection() as conn:
         result = conn.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(query)
         for rows in result.partitions(CHUNK_ROWS):
             parts.append(_convert(pd.DataFrame.from_records(rows, columns=columns), dtypes))
@@ -514,6 +568,7 @@ def scores_frame(
     return frame
 
 
+@one_snapshot()
 def response_export_frames(
     date_from: date | None = None,
     date_to: date | None = None,
@@ -539,7 +594,8 @@ def response_export_frames(
 
     Responses with a quality flag other than ``COUNTED_FLAGS`` are left out unless
     ``include_flagged``. ``on_head(rows)``, when given, is called once the responses are read
-    (before their answers), so that a job can show its row count early.
+    (before their answers), so that a job can show its row count early. Every read sees the
+    database as it was at one moment (:func:`one_snapshot`).
     """
     clause = period_clause(date_from, date_to, commune_codes)
     flagged = low_quality()
@@ -601,14 +657,14 @@ def response_export_frames(
     answers["position"] = answers["position"].astype("int64")
     excluded = 0
     if not include_flagged:
-        with db.engine.connect() as conn:
+        with _connection() as conn:
             excluded = int(conn.scalar(sa.select(sa.func.count()).select_from(Response).where(clause, flagged)) or 0)
     return head, answers, excluded
 
 
 def response_keys() -> dict[object, str]:
     """``response_id`` key of the frames -> the stored response id as 32 hex digits (for checks)."""
-    with db.engine.connect() as conn:
+    with _connection() as conn:
         rows = conn.execute(sa.select(_response_key(), sa.cast(Response.id, sa.String))).all()
     return {key: str(uid).replace("-", "") for key, uid in rows}
 
@@ -623,7 +679,7 @@ def margins_frame(commune_codes: list[str] | None = None) -> pd.DataFrame:
     ).order_by(PopulationMargin.commune_code, PopulationMargin.variable, PopulationMargin.category)
     if commune_codes is not None:
         query = query.where(PopulationMargin.commune_code.in_(sorted(commune_codes)))
-    with db.engine.connect() as conn:
+    with _connection() as conn:
         frame = pd.DataFrame(conn.execute(query).all(), columns=["commune", "variable", "category", "population"])
     frame["population"] = frame["population"].astype(float)
     return frame
@@ -636,7 +692,7 @@ def communes_frame(province_code: str | None = None) -> pd.DataFrame:
     ).order_by(Commune.code)
     if province_code is not None:
         query = query.where(Commune.province_code == province_code)
-    with db.engine.connect() as conn:
+    with _connection() as conn:
         return pd.DataFrame(conn.execute(query).all(), columns=["commune_code", "commune_name", "division_type"])
 
 
@@ -663,6 +719,7 @@ class AnalysisInput:
         return int(self.respondents["flagged"].sum())
 
 
+@one_snapshot()
 def load_analysis_input(
     date_from: date | None = None,
     date_to: date | None = None,
@@ -671,7 +728,8 @@ def load_analysis_input(
     commune_codes: list[str] | None = None,
     include_flagged: bool = False,
 ) -> AnalysisInput:
-    """Read the scored answers, respondent block, margins and communes of a period."""
+    """Read the scored answers, respondent block, margins and communes of a period, all as the
+    database was at one moment (:func:`one_snapshot`)."""
     if province_code is not None and commune_codes is None:
         # A province's scores rest on its own communes only: no other province's responses in
         # its table, its small-area model or its roll-up (feedback.auth.staff_province).

@@ -8,6 +8,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from feedback.bridge import (
     communes_frame,
@@ -417,3 +418,55 @@ def test_low_quality_follows_the_flags_whoever_writes_them(app):
         "clock;burst": True,
         "honeypot": True,
     }
+
+
+def _meanwhile(app) -> tuple[str, str]:
+    """Another connection flags the first Khao Mang response and stores a new one, committed."""
+    with db.engine.begin() as conn:
+        victim = conn.scalar(sa.select(Response.id).where(Response.commune_code == OWN).order_by(Response.id).limit(1))
+        conn.execute(sa.update(Response).where(Response.id == victim).values(flags="burst"))
+    late = add_response(OWN, datetime(2025, 8, 2, 3), [("wait_time", "gt60", "6.1", 0.0)])
+    db.session.commit()
+    return str(victim).replace("-", ""), late.replace("-", "")
+
+
+def test_the_reads_of_a_score_export_see_one_moment(app, monkeypatch):
+    """A response flagged, and another stored, between the respondents read and the scores read:
+    both reads see the database before them, so counts and scores agree (a burst flag landing
+    mid-read once left the excluded count at 0 while the scores left the response out)."""
+    from feedback import bridge
+
+    seed(app, own=6, other=2, flagged=0)
+    original, changed = bridge.scores_frame, []
+
+    def scores_after_a_write(*args, **kwargs):
+        changed.extend(_meanwhile(app))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(bridge, "scores_frame", scores_after_a_write)
+    with app.app_context():
+        data = load_analysis_input(province_code="15")
+        keys = {v: k for k, v in response_keys().items()}
+    victim, late = (keys[k] for k in changed)
+    assert data.flagged == 0 and len(data.respondents) == 8
+    assert late not in set(data.respondents["response_id"])
+    assert victim in set(data.scores["response_id"].astype(object))  # as it was: not yet flagged
+    with app.app_context():
+        after = load_analysis_input(province_code="15")
+    assert after.flagged == 1 and len(after.respondents) == 9  # the next read sees both
+
+
+def test_the_reads_of_a_response_export_see_one_moment(app):
+    """The same between a response export's responses, its answers and its excluded count."""
+    from feedback import bridge
+
+    seed(app, own=6, other=2, flagged=0)
+    changed: list[str] = []
+    with app.app_context():
+        head, answers, excluded = bridge.response_export_frames(
+            question_ids=["wait_time"], on_head=lambda rows: changed.extend(_meanwhile(app))
+        )
+        keys = {v: k for k, v in response_keys().items()}
+    victim, late = (keys[k] for k in changed)
+    assert excluded == 0 and len(head) == 8 and late not in set(head["response_id"])
+    assert victim in set(answers["response_id"].astype(object))
