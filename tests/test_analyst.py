@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from datetime import datetime
@@ -273,13 +274,38 @@ def test_staff_navigation_reaches_the_scores(app, client, auth, users):
     assert 'href="/analyst/c/04465"' in page and 'href="/analyst/"' not in page
 
 
-@pytest.mark.parametrize("query", ["from=2026-13-01", "from=garbage", "to=1/8/2025", "from=2026-12-01&to=2025-01-01"])
+BAD_PERIODS = [
+    ("from=2026-13-01", "“From” must be a day written YYYY-MM-DD, such as 2025-07-01, not “2026-13-01”."),
+    ("from=garbage", "“From” must be a day written YYYY-MM-DD, such as 2025-07-01, not “garbage”."),
+    ("to=1/8/2025", "“To” must be a day written YYYY-MM-DD, such as 2025-07-01, not “1/8/2025”."),
+    ("from=2026-12-01&to=2025-01-01", "The first day (2026-12-01) is after the last (2025-01-01)."),
+    # Found by a user's walk: these said the dates were malformed or reversed, which they were not.
+    ("from=1999-01-01&to=1999-12-31", "“From” must be a day from 2000-01-01 to 2999-12-31, not 1999-01-01."),
+    ("from=2990-01-01&to=2999-12-31", "The period starts after today ({today}), so it holds no responses yet."),
+]
+
+
+@pytest.mark.parametrize("query,message", BAD_PERIODS, ids=[q for q, _ in BAD_PERIODS])
 @pytest.mark.parametrize("kind,fmt", [("scores", "csv"), ("responses", "xlsx")])
-def test_a_download_with_a_bad_period_is_400_not_a_file_of_all_responses(client, auth, users, kind, fmt, query):
+def test_a_download_with_a_bad_period_is_400_not_a_file_of_all_responses(
+    client, auth, users, kind, fmt, query, message
+):
     # Found by a tester: these returned the whole-period file, as if no period had been asked.
+    from feedback.models import utcnow
+    from feedback.times import local_day
     from tests.test_jobs import start_export
 
     auth.login(users["analyst"]["email"])
-    r = start_export(client, kind=kind, fmt=fmt, **dict(pair.split("=") for pair in query.split("&")))
+    fields = dict(pair.split("=") for pair in query.split("&"))
+    expected = html.escape(message.format(today=local_day(utcnow()).isoformat()), quote=False)
+    client.get("/analyst/exports?lang=en")
+    r = start_export(client, kind=kind, fmt=fmt, **fields)
     assert r.status_code == 400 and r.mimetype == "text/html"
-    assert "2025-07-01" in r.get_data(as_text=True)
+    assert expected in r.get_data(as_text=True)
+    # The same rule in the API, and in the reader's language.
+    api = client.get(f"/api/v1/scores?{query}&lang=en")
+    assert api.status_code == 400 and html.escape(api.get_json()["errors"][0]["message"], quote=False) == expected
+    client.get("/analyst/exports?lang=vi")
+    vi = start_export(client, kind=kind, fmt=fmt, **fields)
+    assert vi.status_code == 400 and 'role="alert"' in vi.get_data(as_text=True)
+    assert expected not in vi.get_data(as_text=True)

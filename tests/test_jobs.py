@@ -117,6 +117,17 @@ def test_a_status_poll_without_a_session_gets_a_401_in_json_and_a_page_the_log_i
 # ---- through the pages, embedded runner ----------------------------------------------------------
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx", "dta"])
+def test_an_export_counts_the_rows_of_its_data_in_every_format(app, analyst, fmt):
+    """Found by a user's walk: the XLSX file counted its codebook sheet's rows among the
+    responses (20,352 rows against 20,260 as CSV)."""
+    seed(app, own=8, other=3, flagged=1)
+    r = start_export(analyst, kind="responses", fmt=fmt, **{"from": "2025-08-01", "to": "2025-08-31"})
+    states = poll_until_finished(analyst, r.headers["Location"])
+    assert states[-1]["status"] == "done"
+    assert all(s["rows_total"] in (None, 11) for s in states) and states[-1]["rows_done"] == 11
+
+
 def test_a_response_export_runs_in_the_background_and_downloads_every_row(app, analyst):
     ids = seed(app, own=8, other=3, flagged=1)
     r = start_export(analyst, kind="responses", fmt="csv", **{"from": "2025-08-01", "to": "2025-08-31"})
@@ -205,7 +216,9 @@ def test_a_bad_period_is_a_400_with_the_form_kept(app, analyst, query):
     r = start_export(analyst, kind="responses", fmt="dta", **fields)
     html = r.get_data(as_text=True)
     assert r.status_code == 400 and r.mimetype == "text/html"
-    assert "2025-07-01" in html and "Ngày" in html  # Vietnamese first
+    assert '<html lang="vi">' in html  # Vietnamese first; the message names what is wrong
+    alert = re.search(r'role="alert">(.*?)</p>', html).group(1)
+    assert all(value in alert for value in fields.values()) and "ngày" in alert.lower()
     for value in fields.values():
         assert f'value="{value}"' in html
     assert 'value="responses" checked' in html and '<option value="dta" selected' in html

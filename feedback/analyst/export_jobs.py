@@ -18,7 +18,7 @@ from ..jobs.exports import CODEBOOK_FILE_NAME
 from ..jobs.store import file_chunks
 from ..models import Job
 from . import bp
-from .service import parse_period
+from .service import PeriodError, parse_period
 
 ANALYST_ROLES = ("analyst", "admin")
 EXPORT_KINDS = {"scores": "export_scores", "responses": "export_responses"}
@@ -53,7 +53,6 @@ ERROR_MESSAGES = {
         "Please choose CSV or Parquet, or a shorter period."
     ),
 }
-PERIOD_MESSAGE = lazy_gettext("Dates must look like 2025-07-01, with the first not after the last.")
 CHOICE_MESSAGE = lazy_gettext("Please choose what to export and a format offered for it.")
 
 
@@ -105,8 +104,8 @@ def export_request(form) -> tuple[str, dict]:
         raise ExportRequestError(str(CHOICE_MESSAGE))
     try:
         period = parse_period(form)
-    except ValueError:
-        raise ExportRequestError(str(PERIOD_MESSAGE)) from None
+    except PeriodError as exc:
+        raise ExportRequestError(str(exc)) from None
     # The province of the pages (a scoped user's own, a national user's choice).
     province_code = chosen_province(current_user, form.get("province") or session.get("province"))
     params: dict = {"fmt": fmt, **period.args(), "province_code": province_code}

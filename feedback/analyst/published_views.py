@@ -7,7 +7,6 @@ from datetime import date, timedelta
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
 from flask_login import current_user
 
 from ..auth import chosen_province, role_required
@@ -16,10 +15,9 @@ from ..published import PublishRefused, check_period, latest_published, publish_
 from ..times import local_day, now_seconds
 from . import bp
 from .export_jobs import ANALYST_ROLES
-from .service import Period, ScoresPending, _score_tables, parse_period
+from .service import Period, PeriodError, ScoresPending, _score_tables, parse_period
 
 NOTE_MAX = 2000
-PERIOD_MESSAGE = lazy_gettext("Dates must look like 2025-07-01, with the first not after the last.")
 
 
 def last_quarter(today: date) -> tuple[date, date]:
@@ -67,8 +65,8 @@ def publish():
     values = {k: request.form.get(k, "") for k in ("from", "to", "note")}
     try:
         period = parse_period(request.form)
-    except ValueError:
-        return _page(province_code, values, error=str(PERIOD_MESSAGE), status=400)
+    except PeriodError as exc:
+        return _page(province_code, values, error=str(exc), status=400)
     if period.date_from is None or period.date_to is None:
         return _page(
             province_code, values, error=_("Please give the first and the last day of the period."), status=400
@@ -118,7 +116,11 @@ def _refusal(code: str, period: Period) -> str:
     if code == "note_needed":
         return _("This period was published before: a new revision needs a note saying what changed and why.")
     if code == "ends_before_start":
-        return str(PERIOD_MESSAGE)
+        return _(
+            "The first day (%(first)s) is after the last (%(last)s).",
+            first=period.date_from.isoformat(),
+            last=period.date_to.isoformat(),
+        )
     return _("Someone else published this period just now. Please try again.")
 
 

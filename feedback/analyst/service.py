@@ -7,11 +7,15 @@ from dataclasses import dataclass
 from datetime import UTC, date
 from typing import TYPE_CHECKING, Any
 
+from flask_babel import gettext as _
+
 from analysis.structures import DIMENSION_NAMES, PLAN_TARGETS, get_structure
 
 from ..charts import label_room, nice_bounds, nice_step, nice_ticks, tick_label
+from ..models import utcnow
 from ..places import name_key
 from ..score_cache import ScoreTables, cached_score_tables, scope_responses, score_tables
+from ..times import local_day
 
 if TYPE_CHECKING:  # pandas and the exports load with the first page that needs them
     import pandas as pd
@@ -20,6 +24,7 @@ if TYPE_CHECKING:  # pandas and the exports load with the first page that needs 
 
 __all__ = [
     "Period",
+    "PeriodError",
     "parse_period",
     "ScoresPending",
     "StaleNote",
@@ -54,21 +59,55 @@ class Period:
         return out
 
 
+class PeriodError(ValueError):
+    """A period the reader must correct; ``str()`` says what and how, in their language."""
+
+
 def parse_period(args: Any) -> Period:
-    """``from`` and ``to`` (YYYY-MM-DD) from a query string; ValueError names the bad one."""
+    """``from`` and ``to`` (YYYY-MM-DD, Viet Nam days) from a query string or form.
+
+    Raises PeriodError naming the field and the rule it breaks: not a date, outside the years
+    responses can carry (2000–2999), first after last, or a start after today (Viet Nam), when
+    the period can hold no responses yet.
+    """
+    labels = {"from": _("From"), "to": _("To")}
     values = {}
     for key in ("from", "to"):
         raw = args.get(key) or ""  # empty: no limit; anything else must be a date
-        if raw:
-            try:
-                values[key] = date.fromisoformat(raw)
-            except ValueError:
-                raise ValueError(f"{key} must be a date YYYY-MM-DD, not {raw!r}") from None
-            if not 2000 <= values[key].year <= 2999:  # responses carry times in these years only
-                raise ValueError(f"{key} must be a date from 2000-01-01 to 2999-12-31, not {raw!r}")
+        if not raw:
+            continue
+        try:
+            values[key] = date.fromisoformat(raw)
+        except ValueError:
+            raise PeriodError(
+                _(
+                    "“%(field)s” must be a day written YYYY-MM-DD, such as 2025-07-01, not “%(value)s”.",
+                    field=labels[key],
+                    value=raw[:40],
+                )
+            ) from None
+        if not 2000 <= values[key].year <= 2999:  # responses carry times in these years only
+            raise PeriodError(
+                _(
+                    "“%(field)s” must be a day from 2000-01-01 to 2999-12-31, not %(value)s.",
+                    field=labels[key],
+                    value=raw,
+                )
+            )
     period = Period(values.get("from"), values.get("to"))
     if period.date_from and period.date_to and period.date_from > period.date_to:
-        raise ValueError("from must not be after to")
+        raise PeriodError(
+            _(
+                "The first day (%(first)s) is after the last (%(last)s).",
+                first=period.date_from.isoformat(),
+                last=period.date_to.isoformat(),
+            )
+        )
+    today = local_day(utcnow())
+    if period.date_from and period.date_from > today:
+        raise PeriodError(
+            _("The period starts after today (%(today)s), so it holds no responses yet.", today=today.isoformat())
+        )
     return period
 
 

@@ -15,7 +15,7 @@ from analysis import DIMENSION_NAMES, SUBDIMENSION_NAMES, get_structure
 from ..actions import action_text, answers_label, visible_actions
 from ..auth import chosen_province, commune_or_404, loaded_provinces, role_required, staff_province
 from . import bp
-from .service import CODES, Period, ScoresPending, commune_scorecard, parse_period, province_ranking
+from .service import CODES, Period, PeriodError, ScoresPending, commune_scorecard, parse_period, province_ranking
 
 ANALYST_ROLES = ("analyst", "admin")
 SCORECARD_ACTIONS = 10  # the newest "you said, we did" entries a scorecard lists
@@ -109,15 +109,12 @@ def _province_choices() -> list[tuple[str, str]]:
     return loaded_provinces() if staff_province(current_user) is None else []
 
 
-PERIOD_MESSAGE = lazy_gettext("Dates must look like 2025-07-01, with the first not after the last.")
-
-
 def _period_or_default() -> Period:
     """The page's period; a bad one is reported on the page, which shows all responses."""
     try:
         return parse_period(request.args)
-    except ValueError:
-        flash(str(PERIOD_MESSAGE), "error")
+    except PeriodError as exc:
+        flash(str(exc), "error")
         return Period()
 
 

@@ -116,7 +116,7 @@ def _cells(column: pd.Series) -> list[Any]:
     return column.astype(object).where(column.notna(), None).tolist()
 
 
-def _sheet_rows(book: Any, sheet: Any, table: pd.DataFrame, progress: Progress, done: int, total: int) -> int:
+def _sheet_rows(book: Any, sheet: Any, table: pd.DataFrame, progress: Progress) -> None:
     """Write a table's header (bold, frozen) and rows in order; the cells' writers chosen per column."""
     bold = book.add_format({"bold": True})
     sheet.write_row(0, 0, [str(c) for c in table.columns], bold)
@@ -146,8 +146,7 @@ def _sheet_rows(book: Any, sheet: Any, table: pd.DataFrame, progress: Progress, 
             if value is not None:
                 write(row, index, value)
         if row % CHUNK_ROWS == 0:
-            _report(progress, done + row, total)
-    return done + len(table)
+            _report(progress, row, len(table))
 
 
 def write_xlsx(
@@ -158,7 +157,8 @@ def write_xlsx(
     xlsxwriter's ``constant_memory`` mode keeps one row in memory, so rows are written here
     one by one in order (``DataFrame.to_excel`` with that mode silently drops cells:
     ../shared/docs/traps.md). Strings are never turned into formulas, numbers or links.
-    Progress counts the rows of the tables (not of the lists of rows).
+    Progress counts the rows of the first table, the data: not those of the sheets after it
+    (a codebook, notes), so that it says the same as the CSV or Parquet file of the same data.
 
     Raises
     ------
@@ -173,7 +173,8 @@ def write_xlsx(
             raise ValueError(
                 f"an XLSX sheet holds at most {XLSX_MAX_ROWS:,} rows, this table has {len(table):,}; use CSV or Parquet"
             )
-    total = sum(len(t) for t in tables)
+    data = tables[0] if tables else None
+    total = 0 if data is None else len(data)
     book = xlsxwriter.Workbook(
         out,
         {
@@ -184,11 +185,10 @@ def write_xlsx(
             "default_date_format": "yyyy-mm-dd",
         },
     )
-    done = 0
     for title, content in sheets:
         sheet = book.add_worksheet(title)
         if isinstance(content, pd.DataFrame):
-            done = _sheet_rows(book, sheet, content, progress, done, total)
+            _sheet_rows(book, sheet, content, progress if content is data else None)
         else:
             bold = book.add_format({"bold": True})
             for r, row in enumerate(content):

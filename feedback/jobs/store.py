@@ -117,8 +117,9 @@ def finish(job_id: str, out: BinaryIO, *, file_name: str, mimetype: str, rows: i
     now = utcnow()
     keep = timedelta(hours=float(current_app.config["EXPORT_KEEP_HOURS"]))
     with db.engine.begin() as conn:
-        total = conn.scalar(sa.select(table.c.rows_total).where(table.c.id == job_id))
-        total = total if total is not None else (rows or 0)
+        total = rows  # the handler's count of the file's data rows, when it gives one
+        if total is None:
+            total = conn.scalar(sa.select(table.c.rows_total).where(table.c.id == job_id)) or 0
         done = conn.execute(
             sa.update(table)
             .where(table.c.id == job_id, table.c.status == "running")

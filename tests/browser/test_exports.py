@@ -95,3 +95,23 @@ def test_a_progress_page_whose_session_ends_leads_to_the_log_in_and_back(app, li
     desktop.fill("input[name=password]", PASSWORD)
     desktop.keyboard.press("Enter")
     expect(desktop).to_have_url(f"{live_server}/analyst/exports/{job_id}")
+
+
+def test_on_a_phone_the_exports_list_shows_each_file_link_and_the_form_one_choice_a_line(
+    app, live_server, phone, users, tmp_path
+):
+    """Found by a user's walk at 360 px: the list's file column sat past the screen's edge, and
+    each radio button stood at the end of the previous choice's line."""
+    _log_in(phone, live_server, users["analyst"]["email"])
+    job_id = _running_job(app, users["analyst"]["id"])
+    _finish(app, job_id, tmp_path)
+    phone.goto(f"{live_server}/analyst/exports")
+    link = phone.locator(f"a[href$='/analyst/exports/{job_id}/download']")
+    box = link.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360  # nothing wider than the screen
+    radios = phone.locator(".export-form input[type=radio]")
+    lefts = {round(radios.nth(i).bounding_box()["x"]) for i in range(radios.count())}
+    assert len(lefts) == 1  # every choice starts its own line, at the same left edge
+    phone.locator("table.exports").scroll_into_view_if_needed()
+    screenshot(phone, "analyst-exports-phone")
