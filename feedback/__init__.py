@@ -7,7 +7,7 @@ import select
 from pathlib import Path
 from urllib.parse import urlencode
 
-from flask import Flask, Response, g, request, session
+from flask import Flask, Response, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale
 from sqlalchemy import event
@@ -34,19 +34,45 @@ def database_url(url: str) -> str:
     return url
 
 
+# The reader's language, remembered for a year beside the session: a session that ends (a staff
+# log-in expiring, a browser's session cookie dropped) does not turn the pages back to Vietnamese.
+# It names a language, nothing about the reader.
+LANG_COOKIE = "lang"
+LANG_COOKIE_DAYS = 365
+
+
 def select_locale() -> str:
-    """Vietnamese unless the citizen chose English (``?lang=`` or the form's switch)."""
-    languages = ("vi", "en")
+    """Vietnamese unless the reader chose English (``?lang=`` or the form's switch), in this
+    session or, with the language cookie, an earlier one."""
     chosen = request.args.get("lang")
     if chosen is None and request.mimetype == "application/x-www-form-urlencoded":
         try:
             chosen = request.form.get("switch_lang")
         except HTTPException:  # an oversized body: the error page still needs a language
             chosen = None
+    languages = current_app.config["LANGUAGES"]
     if chosen in languages:
-        session["lang"] = chosen
+        session["lang"] = g.lang_chosen = chosen
         return chosen
-    return session.get("lang") if session.get("lang") in languages else "vi"
+    if session.get("lang") in languages:
+        return session["lang"]
+    remembered = request.cookies.get(LANG_COOKIE)
+    return remembered if remembered in languages else "vi"
+
+
+def remember_language(response: Response) -> Response:
+    """Set the language cookie when the reader chose a language in this request."""
+    chosen = g.get("lang_chosen")
+    if chosen is not None and request.cookies.get(LANG_COOKIE) != chosen:
+        response.set_cookie(
+            LANG_COOKIE,
+            chosen,
+            max_age=LANG_COOKIE_DAYS * 86400,
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
 
 
 def lang_url(lang: str) -> str:
@@ -135,6 +161,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.add_template_filter(sorted_by_name, "by_name")  # names in Vietnamese alphabetical order
     app.before_request(messages.translate_wtforms)
     app.after_request(checkpoint_after_response)
+    app.after_request(remember_language)
     cli.init_app(app)
     from . import jobs
 

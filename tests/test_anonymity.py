@@ -149,6 +149,18 @@ def test_privacy_notice_explains_the_device_cookie(client):
     assert "cookie" in vietnamese and "không phải dữ liệu cá nhân" in vietnamese
 
 
+def test_every_cookie_a_citizen_gets_is_explained_on_the_privacy_page(app, client):
+    set_names = set()
+    for url in ("/?lang=en", "/c/04465/health", "/?lang=vi"):
+        set_names |= {h.split("=", 1)[0] for h in client.get(url).headers.getlist("Set-Cookie")}
+    session_cookie = app.config.get("SESSION_COOKIE_NAME", "session")
+    assert set_names >= {session_cookie, "device", "lang"}
+    notice = client.get("/privacy?lang=en").get_data(as_text=True)
+    for name in set_names - {session_cookie}:
+        assert f"cookie named “{name}”" in notice
+    assert "session cookie" in notice
+
+
 # ---- daily peppers -----------------------------------------------------------------------------
 
 

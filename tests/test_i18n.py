@@ -52,3 +52,22 @@ def test_language_link_keeps_the_pages_other_query_parameters(client):
     page = client.get(link).get_data(as_text=True)
     link = html.unescape(re.search(r'<a class="lang" href="([^"]+)"', page).group(1))
     assert "commune=02" in link and "lang=vi" in link and "lang=en" not in link
+
+
+def test_the_chosen_language_outlives_the_session(app, client):
+    """Found by a user's walk: a staff session that ended turned the log-in page and every page
+    after it back to Vietnamese. The choice is remembered in a cookie of its own (a year)."""
+    session_cookie = app.config.get("SESSION_COOKIE_NAME", "session")
+    chosen = client.get("/?lang=en")
+    header = next(h for h in chosen.headers.getlist("Set-Cookie") if h.startswith("lang="))
+    assert header.startswith("lang=en;") and "HttpOnly" in header and "SameSite=Lax" in header
+    assert "Max-Age=31536000" in header
+    client.delete_cookie(session_cookie)
+    assert '<html lang="en">' in client.get("/login").get_data(as_text=True)
+    client.get("/?lang=vi")
+    client.delete_cookie(session_cookie)
+    assert '<html lang="vi">' in client.get("/login").get_data(as_text=True)
+    client.set_cookie("lang", "fr")  # only the languages the site has
+    client.delete_cookie(session_cookie)
+    assert '<html lang="vi">' in client.get("/login").get_data(as_text=True)
+    assert not any(h.startswith("lang=") for h in client.get("/").headers.getlist("Set-Cookie"))  # unchanged

@@ -347,8 +347,22 @@ def openapi_document() -> dict[str, Any]:
                     "description": "The rows of `flask export-scores` as JSON. "
                     "Needs an analyst or admin session cookie.",
                     "parameters": [
-                        {"name": "from", "in": "query", "required": False, "schema": OPTIONAL_DATE},
-                        {"name": "to", "in": "query", "required": False, "schema": OPTIONAL_DATE},
+                        {
+                            "name": "from",
+                            "in": "query",
+                            "required": False,
+                            "schema": OPTIONAL_DATE,
+                            "description": "First submission day (Viet Nam), YYYY-MM-DD from 2000-01-01 to "
+                            "2999-12-31 and not after today; empty or absent: no limit. A 400 names the rule broken.",
+                        },
+                        {
+                            "name": "to",
+                            "in": "query",
+                            "required": False,
+                            "schema": OPTIONAL_DATE,
+                            "description": "Last submission day (Viet Nam), YYYY-MM-DD, not before `from`; "
+                            "empty or absent: no limit.",
+                        },
                         {
                             "name": "level",
                             "in": "query",
