@@ -198,6 +198,17 @@ def test_openapi_describes_the_endpoints(client):
     assert {"200", "201", "400", "409", "413", "422"} <= codes
 
 
+def test_the_scores_schema_lists_the_export_contract_columns(client):
+    """The API's score row is the score export's contract: the same columns, in order."""
+    from feedback.api.openapi import SCORE_ROW
+    from feedback.exports import CONTRACT_COLUMNS
+
+    assert SCORE_ROW["required"] == list(SCORE_ROW["properties"]) == list(CONTRACT_COLUMNS)
+    row = client.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/scores"]["get"]["responses"]["200"]
+    served = row["content"]["application/json"]["schema"]["properties"]["rows"]["items"]
+    assert served["required"] == list(CONTRACT_COLUMNS) and set(served["properties"]) == set(CONTRACT_COLUMNS)
+
+
 # ---- issue 12: the API cannot be stuffed, and never breaks on text ---------------------------
 
 

@@ -153,67 +153,40 @@ NUMBER = {"type": ["number", "null"]}
 INTEGER = {"type": ["integer", "null"]}
 #: One row of the score export (``export-scores``); the province roll-up adds the columns of
 #: ``PROVINCE_EXTRA``. Estimates are null where they do not exist or are hidden.
-SCORE_ROW = {
-    "type": "object",
-    "required": [
-        "commune_code",
-        "commune_name",
-        "level",
-        "code",
-        "n",
-        "n_eff",
-        "p",
-        "se",
-        "score",
-        "ci_low",
-        "ci_high",
-        "se_p",
-        "p_eb",
-        "mse_eb",
-        "score_eb",
-        "se_eb",
-        "ci_low_eb",
-        "ci_high_eb",
-        "group",
-        "rank",
-        "rank_low",
-        "rank_high",
-        "flags",
-    ],
-    "properties": {
-        "commune_code": {
-            "type": "string",
-            "description": "Official commune/ward code (province code on roll-up rows).",
-        },
-        "commune_name": {"type": "string"},
-        "level": {"type": "string", "enum": ["subdimension", "dimension", "aggregate"]},
-        "code": {"type": "string", "description": "PAPI code: `6.1`, `6` or `total`."},
-        "n": {**INTEGER, "description": "Respondents with a value (sub-dimensions)."},
-        "n_eff": {**NUMBER, "description": "Kish effective sample size."},
-        "p": {**NUMBER, "description": "Direct weighted estimate, 0–1 scale."},
-        "se": {**NUMBER, "description": "Standard error of the direct score, PAPI scale."},
-        "score": {**NUMBER, "description": "Direct PAPI-scale score."},
-        "ci_low": {**NUMBER, "description": "Direct score, 95% interval (Korn–Graubard for sub-dimensions)."},
-        "ci_high": NUMBER,
-        "se_p": {**NUMBER, "description": "Standard error of p, 0–1 scale."},
-        "p_eb": {**NUMBER, "description": "Small-area (empirical Bayes, Fay–Herriot) estimate, 0–1 scale."},
-        "mse_eb": {**NUMBER, "description": "Mean squared error of p_eb (Datta–Lahiri), 0–1 scale."},
-        "score_eb": {**NUMBER, "description": "Empirical-Bayes score, PAPI scale; ranks and groups use it."},
-        "se_eb": {**NUMBER, "description": "Root mean squared error of score_eb, PAPI scale."},
-        "ci_low_eb": {**NUMBER, "description": "Empirical-Bayes score, 95% interval."},
-        "ci_high_eb": NUMBER,
-        "group": {"type": ["string", "null"], "enum": ["highest", "high-average", "low-average", "lowest", "", None]},
-        "rank": {**INTEGER, "description": "Rank by score_eb within level and code, 1 = best."},
-        "rank_low": {**INTEGER, "description": "95% rank interval, best end."},
-        "rank_high": {**INTEGER, "description": "95% rank interval, worst end."},
-        "flags": {
-            "type": "string",
-            "description": "Flags separated by `;`, a code optionally followed by `:` and "
-            "a detail (`unreliable:width`, `synthetic:3/28`); see the XLSX "
-            "README sheet.",
-        },
+_SCORE_COLUMNS: dict[str, Any] = {
+    "commune_code": {
+        "type": "string",
+        "description": "Official commune/ward code (province code on roll-up rows).",
+    },
+    "commune_name": {"type": "string"},
+    "level": {"type": "string", "enum": ["subdimension", "dimension", "aggregate"]},
+    "code": {"type": "string", "description": "PAPI code: `6.1`, `6` or `total`."},
+    "n": {**INTEGER, "description": "Respondents with a value (sub-dimensions)."},
+    "n_eff": {**NUMBER, "description": "Kish effective sample size."},
+    "p": {**NUMBER, "description": "Direct weighted estimate, 0–1 scale."},
+    "se": {**NUMBER, "description": "Standard error of the direct score, PAPI scale."},
+    "score": {**NUMBER, "description": "Direct PAPI-scale score."},
+    "ci_low": {**NUMBER, "description": "Direct score, 95% interval (Korn–Graubard for sub-dimensions)."},
+    "ci_high": NUMBER,
+    "se_p": {**NUMBER, "description": "Standard error of p, 0–1 scale."},
+    "p_eb": {**NUMBER, "description": "Small-area (empirical Bayes, Fay–Herriot) estimate, 0–1 scale."},
+    "mse_eb": {**NUMBER, "description": "Mean squared error of p_eb (Datta–Lahiri), 0–1 scale."},
+    "score_eb": {**NUMBER, "description": "Empirical-Bayes score, PAPI scale; ranks and groups use it."},
+    "se_eb": {**NUMBER, "description": "Root mean squared error of score_eb, PAPI scale."},
+    "ci_low_eb": {**NUMBER, "description": "Empirical-Bayes score, 95% interval."},
+    "ci_high_eb": NUMBER,
+    "group": {"type": ["string", "null"], "enum": ["highest", "high-average", "low-average", "lowest", "", None]},
+    "rank": {**INTEGER, "description": "Rank by score_eb within level and code, 1 = best."},
+    "rank_low": {**INTEGER, "description": "95% rank interval, best end."},
+    "rank_high": {**INTEGER, "description": "95% rank interval, worst end."},
+    "flags": {
+        "type": "string",
+        "description": "Flags separated by `;`, a code optionally followed by `:` and "
+        "a detail (`unreliable:width`, `synthetic:3/28`); see the XLSX "
+        "README sheet.",
     },
 }
+SCORE_ROW = {"type": "object", "required": list(_SCORE_COLUMNS), "properties": _SCORE_COLUMNS}
 
 # Empty means "no bound", as an HTML date field sends it.
 OPTIONAL_DATE = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}]}
